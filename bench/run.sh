@@ -1,0 +1,460 @@
+#!/bin/bash
+# run.sh - mailkeep throughput benchmark: Postfix + smtp-source, three ways.
+#
+# NAME
+#	bench/run.sh - messages/second through Postfix without a milter, with
+#	the no-op milter (bench/noop-milter) and with mailkeep-milter
+#
+# SYNOPSIS
+#	bench/run.sh                      (as root, from a built tree)
+#	BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZES="10240 102400" \
+#	BENCH_SOCKET=unix|inet BENCH_RUNS=3 bench/run.sh
+#
+# DESCRIPTION
+#	Starts a throwaway Postfix on 127.0.0.1 (own config, queue and data
+#	directories under a temporary directory, chroot off, every message
+#	delivered to the discard transport, log in maillog_file).  Its
+#	master.cf has one smtpd service, on its own port, for each
+#	configuration measured, so the same running Postfix serves all of them
+#	and no restart is needed between runs:
+#
+#	  none      no milter                                  (a)
+#	  noop      bench/noop-milter                          (b)
+#	  noop-nr   bench/noop-milter -n (SMFIP_NR_* no-reply flags negotiated)
+#	  mailkeep  mailkeep-milter, full-archive mode, durable (c)
+#
+#	All milters listen on the same socket type (BENCH_SOCKET: unix, the
+#	default, or inet) and stay running for the whole benchmark.  For each
+#	message size, the configurations are run BENCH_RUNS times interleaved
+#	(a, b, c, a, b, c, ...); each run is one smtp-source invocation with
+#	BENCH_SESSIONS parallel sessions sending BENCH_MESSAGES messages (one
+#	message per SMTP connection, smtp-source's default).
+#
+#	Two rates are reported for each run:
+#	  accept  messages accepted / time from smtp-source's first connection
+#	          until it returns (after the last 250 from smtpd);
+#	  drain   messages accepted / time until the Postfix queue is empty.
+#	"Accepted" is counted from Postfix's log (qmgr "queue active" lines),
+#	so a message the milter tempfailed does not count.
+#
+#	Finally mailkeep-milter is restarted and one message of BENCH_BIG_SIZE
+#	bytes (default 100 MiB) is sent through it; its peak RSS (VmHWM in
+#	/proc/PID/status) is printed, beside the no-op milter's for reference.
+#
+#	Figures go to stdout (a table at the end) and to $BENCH_DIR/results.tsv.
+#	This script prints figures; it never passes or fails on them.
+#
+# ENVIRONMENT
+#	BENCH_MESSAGES   messages per run (5000)
+#	BENCH_SESSIONS   parallel SMTP sessions (20)
+#	BENCH_SIZES      message sizes in bytes ("10240 102400")
+#	BENCH_RUNS       repetitions of each configuration (3)
+#	BENCH_SOCKET     milter socket type: unix or inet (unix)
+#	BENCH_CONFIGS    configurations, in run order ("none noop mailkeep")
+#	BENCH_BIG_SIZE   size of the RSS-test message, 0 to skip (104857600)
+#	BENCH_PORT       first TCP port to use (first free one from 24025)
+#	BENCH_DIR        work directory (a new mktemp -d under $TMPDIR or /tmp);
+#	                 kept afterwards when BENCH_KEEP=1 or when set by you
+#	NOOP_MILTER, MAILKEEP_MILTER, MAILKEEP   programs (default: this tree;
+#	                 bench/noop-milter is compiled into BENCH_DIR if absent)
+#	SMTP_SOURCE      smtp-source program (/usr/sbin/smtp-source)
+#
+# DIAGNOSTICS
+#	Exit status 0 when every run completed, non-zero with a message on
+#	stderr when set-up failed (Postfix or a milter did not start).
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_MESSAGES=${BENCH_MESSAGES:-5000}
+BENCH_SESSIONS=${BENCH_SESSIONS:-20}
+BENCH_SIZES=${BENCH_SIZES:-"10240 102400"}
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_SOCKET=${BENCH_SOCKET:-unix}
+BENCH_CONFIGS=${BENCH_CONFIGS:-"none noop mailkeep"}
+BENCH_BIG_SIZE=${BENCH_BIG_SIZE:-104857600}
+NOOP_MILTER=${NOOP_MILTER:-$top/bench/noop-milter}
+MAILKEEP_MILTER=${MAILKEEP_MILTER:-$top/milter/mailkeep-milter}
+MAILKEEP=${MAILKEEP:-$top/cli/mailkeep}
+SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
+POSTFIX=${POSTFIX:-/usr/sbin/postfix}
+POSTCONF=${POSTCONF:-/usr/sbin/postconf}
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+case $BENCH_SOCKET in unix|inet) ;; *) die "BENCH_SOCKET must be unix or inet";; esac
+[ "$(id -u)" = 0 ] || die "run as root (Postfix needs it)"
+[ -x "$SMTP_SOURCE" ] || die "$SMTP_SOURCE not found (apt-get install postfix)"
+for c in $BENCH_CONFIGS; do
+	case $c in
+	none|noop|noop-nr) ;;
+	mailkeep)
+		[ -x "$MAILKEEP_MILTER" ] || die "$MAILKEEP_MILTER not built (make), or set BENCH_CONFIGS without mailkeep"
+		[ -x "$MAILKEEP" ] || die "$MAILKEEP not built (make)";;
+	*) die "unknown configuration $c (none noop noop-nr mailkeep)";;
+	esac
+done
+
+if [ -n "${BENCH_DIR:-}" ]; then
+	mkdir -p "$BENCH_DIR"
+	BENCH_KEEP=1
+else
+	BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mailkeep-bench.XXXXXX")
+fi
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+chmod 755 "$BENCH_DIR"		# smtpd (user postfix) reaches the sockets
+D=$BENCH_DIR
+pids=()				# milters we started
+
+# cleanup - stop Postfix and our milters; remove the work directory
+cleanup() {
+	set +e
+	"$POSTFIX" -c "$D/postfix" stop >/dev/null 2>&1
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		note "work directory kept: $D"
+	else
+		rm -rf "$D"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port - print the first TCP port >= $1 that nobody listens on
+free_port() {
+	local p=$1
+	while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+	echo "$p"
+}
+
+# now - seconds since the epoch, with nanoseconds
+now() { date +%s.%N; }
+
+# ---------------------------------------------------------------- Postfix
+
+# pf_setup DIR PORT_LINES - write main.cf and master.cf for a throwaway Postfix
+#	PORT_LINES: lines "PORT MILTERSPEC" (MILTERSPEC empty for no milter)
+pf_setup() {
+	local dir=$1 lines=$2 port spec
+	mkdir -p "$dir/queue" "$dir/data"
+	chown root:root "$dir/queue"
+	chown postfix:postfix "$dir/data"
+	: > "$dir/maillog"
+	cat > "$dir/main.cf" <<EOF
+# Throwaway Postfix written by mailkeep bench/run.sh
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.mailkeep.test
+mydomain = mailkeep.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+relay_domains =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions = permit_mynetworks, reject
+default_transport = discard
+relay_transport = discard
+local_transport = discard
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+alias_maps =
+alias_database =
+message_size_limit = 1073741824
+mailbox_size_limit = 0
+maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
+default_process_limit = 200
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+smtpd_client_new_tls_session_rate_limit = 0
+smtpd_client_auth_rate_limit = 0
+in_flow_delay = 0
+milter_default_action = tempfail
+milter_protocol = 6
+smtpd_milters =
+EOF
+	cat > "$dir/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+EOF
+	while read -r port spec; do
+		[ -n "$port" ] || continue
+		echo "127.0.0.1:$port inet n - n - - smtpd -o smtpd_milters=$spec" >> "$dir/master.cf"
+	done <<< "$lines"
+	cat >> "$dir/master.cf" <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+# pf_start DIR - start it and wait until master runs
+pf_start() {
+	"$POSTFIX" -c "$1" start >/dev/null 2>&1 ||
+		{ cat "$1/maillog" >&2; die "Postfix in $1 did not start"; }
+	"$POSTFIX" -c "$1" status >/dev/null 2>&1 || die "Postfix in $1 is not running"
+}
+
+# pf_queue_count DIR - messages in the queue
+pf_queue_count() {
+	find "$1/queue/incoming" "$1/queue/active" "$1/queue/deferred" \
+	    "$1/queue/maildrop" "$1/queue/hold" -type f 2>/dev/null | wc -l
+}
+
+# pf_wait_empty DIR - wait until the queue is empty (at most 600 s)
+pf_wait_empty() {
+	local i=0
+	while [ "$(pf_queue_count "$1")" -gt 0 ]; do
+		i=$((i + 1))
+		[ $i -lt 12000 ] || { note "queue not empty after 600 s"; return 1; }
+		sleep 0.05
+	done
+}
+
+# ---------------------------------------------------------------- milters
+
+# sockspec NAME INDEX - print "LIBMILTER_SPEC POSTFIX_SPEC" for a milter
+sockspec() {
+	if [ "$BENCH_SOCKET" = unix ]; then
+		echo "unix:$D/sock/$1.sock unix:$D/sock/$1.sock"
+	else
+		local p=${mport[$1]}
+		echo "inet:$p@127.0.0.1 inet:127.0.0.1:$p"
+	fi
+}
+
+# wait_listen SPEC PID - wait until a milter's socket accepts connections
+wait_listen() {
+	local spec=$1 pid=$2 i
+	for i in $(seq 1 200); do
+		kill -0 "$pid" 2>/dev/null || die "milter for $spec exited at start"
+		case $spec in
+		unix:*) [ -S "${spec#unix:}" ] && return 0;;
+		inet:*) local p=${spec#inet:}; p=${p%@*}
+			ss -Htln "sport = :$p" | grep -q . && return 0;;
+		esac
+		sleep 0.05
+	done
+	die "milter for $spec not listening after 10 s"
+}
+
+# start_milter NAME - start the milter for configuration NAME; set mpid[NAME]
+start_milter() {
+	local name=$1 spec pid
+	spec=$(sockspec "$name"); spec=${spec%% *}
+	case $name in
+	noop)    (umask 0; exec "$NOOP_MILTER" -p "$spec") 2>>"$D/$name.log" & pid=$!;;
+	noop-nr) (umask 0; exec "$NOOP_MILTER" -n -p "$spec") 2>>"$D/$name.log" & pid=$!;;
+	mailkeep)
+		(umask 0; exec "$MAILKEEP_MILTER" -c "$D/mailkeep.conf" -f -p "$spec") \
+		    2>>"$D/$name.log" & pid=$!;;
+	esac
+	pids+=("$pid")
+	mpid[$name]=$pid
+	wait_listen "$spec" "$pid"
+	[ "$BENCH_SOCKET" = unix ] && chmod 666 "${spec#unix:}"
+	return 0
+}
+
+# stop_milter NAME - SIGTERM it and wait (libmilter takes a few seconds)
+stop_milter() {
+	local pid=${mpid[$1]}
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# vmhwm PID - peak resident set size in KiB
+vmhwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------- set-up
+
+if [ ! -x "$NOOP_MILTER" ]; then
+	note "$NOOP_MILTER not built; compiling it into $D"
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -pthread \
+	    "$top/bench/noop-milter.c" -lmilter -o "$D/noop-milter" ||
+		die "cannot compile bench/noop-milter.c (libmilter-dev installed?)"
+	NOOP_MILTER=$D/noop-milter
+fi
+
+mkdir -p "$D/sock"
+chmod 777 "$D/sock"
+declare -A mport mpid sport
+port=$(free_port "${BENCH_PORT:-24025}")
+lines=""
+for c in $BENCH_CONFIGS; do
+	sport[$c]=$port; port=$(free_port $((port + 1)))
+	if [ "$c" != none ]; then
+		mport[$c]=$port; port=$(free_port $((port + 1)))
+	fi
+done
+for c in $BENCH_CONFIGS; do
+	spec=""
+	[ "$c" = none ] || { spec=$(sockspec "$c"); spec=${spec#* }; }
+	lines+="${sport[$c]} $spec"$'\n'
+done
+
+if [[ " $BENCH_CONFIGS " == *" mailkeep "* ]]; then
+	mkdir -p "$D/archive"
+	mkspec=$(sockspec mailkeep); mkspec=${mkspec%% *}
+	cat > "$D/mailkeep.conf" <<EOF
+# mailkeep.conf written by bench/run.sh: full archive, default policy
+socket = $mkspec
+archive = $D/archive
+socket_mode = 0666
+EOF
+	"$MAILKEEP" -c "$D/mailkeep.conf" init > "$D/init.log" 2>&1 ||
+		{ cat "$D/init.log" >&2; die "mailkeep init failed"; }
+fi
+
+pf_setup "$D/postfix" "$lines"
+pf_start "$D/postfix"
+for c in $BENCH_CONFIGS; do
+	[ "$c" = none ] || start_milter "$c"
+done
+
+# ---------------------------------------------------------------- machine
+
+{
+	echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine:   $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"\
+	     "$(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
+	echo "disk:      $(df -T "$D" | awk 'NR == 2 { print $2 " on " $1 }') (work dir $D)"
+	echo "postfix:   $("$POSTCONF" -h -d mail_version 2>/dev/null), libmilter $(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?')"
+	echo "settings:  messages=$BENCH_MESSAGES sessions=$BENCH_SESSIONS sizes=\"$BENCH_SIZES\" runs=$BENCH_RUNS socket=$BENCH_SOCKET configs=\"$BENCH_CONFIGS\""
+} | tee "$D/machine.txt"
+
+# ---------------------------------------------------------------- runs
+
+# accepted_since LINE - qmgr "queue active" lines after log line LINE
+accepted_since() {
+	tail -n +"$(($1 + 1))" "$D/postfix/maillog" | grep -c 'qmgr.*(queue active)' || true
+}
+
+# one_run CONFIG SIZE REP - one smtp-source run; append a line to results.tsv
+one_run() {
+	local c=$1 size=$2 rep=$3 before t0 t1 t2 acc prev i rc=0
+	pf_wait_empty "$D/postfix"
+	sync
+	before=$(wc -l < "$D/postfix/maillog")
+	t0=$(now)
+	"$SMTP_SOURCE" -s "$BENCH_SESSIONS" -m "$BENCH_MESSAGES" -l "$size" \
+	    -f bench@sender.test -t sink@rcpt.test \
+	    "127.0.0.1:${sport[$c]}" > "$D/smtp-source.out" 2>&1 || rc=$?
+	t1=$(now)
+	pf_wait_empty "$D/postfix"
+	t2=$(now)
+	# postlogd writes asynchronously: wait until the count settles.
+	acc=$(accepted_since "$before"); prev=-1; i=0
+	while [ "$acc" != "$prev" ] && [ $i -lt 50 ]; do
+		prev=$acc; sleep 0.2; acc=$(accepted_since "$before"); i=$((i + 1))
+	done
+	[ "$rc" = 0 ] || note "smtp-source exited $rc: $(tail -n 3 "$D/smtp-source.out" | tr '\n' ' ')"
+	[ "$acc" = "$BENCH_MESSAGES" ] || note "$c: only $acc of $BENCH_MESSAGES messages accepted"
+	awk -v c="$c" -v s="$size" -v r="$rep" -v n="$acc" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
+		printf "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.1f\t%.1f\n", s, c, r, n,
+		    t1 - t0, t2 - t0, n / (t1 - t0), n / (t2 - t0) }' | tee -a "$D/results.tsv" |
+	awk -F'\t' '{ printf "  size %-7s %-9s run %s: %5d msgs  %7.2f s  %7.1f msg/s  (drained %7.2f s, %7.1f msg/s)\n",
+		$1, $2, $3, $4, $5, $7, $6, $8 }'
+}
+
+: > "$D/results.tsv"
+for size in $BENCH_SIZES; do
+	for rep in $(seq 1 "$BENCH_RUNS"); do
+		for c in $BENCH_CONFIGS; do
+			one_run "$c" "$size" "$rep"
+		done
+	done
+done
+
+# Peak RSS during the throughput runs (VmHWM never goes down).
+declare -A hwm_runs
+for c in $BENCH_CONFIGS; do
+	[ "$c" = none ] || hwm_runs[$c]=$(vmhwm "${mpid[$c]}")
+done
+
+# ---------------------------------------------------------------- big message
+
+declare -A hwm_base hwm_big
+if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
+	for c in $BENCH_CONFIGS; do
+		[ "$c" = none ] && continue
+		stop_milter "$c"
+		[ "$BENCH_SOCKET" = inet ] && sleep 1	# libmilter re-binds the port
+		start_milter "$c"
+		hwm_base[$c]=$(vmhwm "${mpid[$c]}")
+		pf_wait_empty "$D/postfix"
+		before=$(wc -l < "$D/postfix/maillog")
+		"$SMTP_SOURCE" -s 1 -m 1 -l "$BENCH_BIG_SIZE" -f bench@sender.test \
+		    -t sink@rcpt.test "127.0.0.1:${sport[$c]}" > "$D/smtp-source.out" 2>&1 ||
+			note "big message to $c: smtp-source failed: $(tail -n 2 "$D/smtp-source.out")"
+		pf_wait_empty "$D/postfix"
+		sleep 0.5
+		hwm_big[$c]=$(vmhwm "${mpid[$c]}")
+		[ "$(accepted_since "$before")" = 1 ] || note "big message to $c was not accepted"
+	done
+fi
+
+# ---------------------------------------------------------------- table
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() {	# med SIZE CONFIG FIELD
+	awk -F'\t' -v s="$1" -v c="$2" -v f="$3" '$1 == s && $2 == c { print $f }' "$D/results.tsv" | median
+}
+has() { [[ " $BENCH_CONFIGS " == *" $1 "* ]]; }
+
+echo
+echo "== mailkeep benchmark: medians of $BENCH_RUNS runs, $BENCH_MESSAGES messages, $BENCH_SESSIONS sessions, $BENCH_SOCKET socket =="
+printf "%-8s %-9s %12s %12s   %s\n" size config "accept/s" "drain/s" "runs (accept msg/s)"
+for size in $BENCH_SIZES; do
+	for c in $BENCH_CONFIGS; do
+		runs=$(awk -F'\t' -v s="$size" -v c="$c" '$1 == s && $2 == c { printf "%s ", $7 }' "$D/results.tsv")
+		printf "%-8s %-9s %12.1f %12.1f   %s\n" "$size" "$c" "$(med "$size" "$c" 7)" "$(med "$size" "$c" 8)" "$runs"
+	done
+done
+echo
+for size in $BENCH_SIZES; do
+	ratio() { awk -v a="$(med "$size" "$1" 7)" -v b="$(med "$size" "$2" 7)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+	out="size $size:"
+	has mailkeep && has noop && out+="  mailkeep/noop = $(ratio mailkeep noop) (target >= 0.85)"
+	has noop && has none && out+="  noop/none = $(ratio noop none)"
+	has noop-nr && has noop && out+="  noop-nr/noop = $(ratio noop-nr noop)"
+	echo "$out"
+done
+if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
+	echo
+	for c in $BENCH_CONFIGS; do
+		[ "$c" = none ] && continue
+		awk -v c="$c" -v b="${hwm_base[$c]}" -v h="${hwm_big[$c]}" -v r="${hwm_runs[$c]}" -v s="$BENCH_BIG_SIZE" 'BEGIN {
+			printf "peak RSS %-9s %.1f MB after a %.0f MB message (%.1f MB at start; %.1f MB peak during the runs)\n",
+			    c, h / 1024, s / 1048576, b / 1024, r / 1024 }'
+	done
+	has mailkeep && echo "(target: mailkeep-milter < 64 MB)"
+fi
+echo "raw figures: $D/results.tsv (size config run accepted accept_s drain_s accept_rate drain_rate)"
