@@ -1,0 +1,114 @@
+/*
+ * cli.h - what the parts of the mailkeep command share.
+ *
+ * NAME
+ *	cli - the mailkeep command line interface
+ *
+ * DESCRIPTION
+ *	The command is three files around this header:
+ *
+ *	  main.c      options (getopt_long), dates, configuration, dispatch,
+ *	              and the exit status contract with its error lines
+ *	  commands.c  one function a subcommand: init, search, show, get
+ *	  output.c    an archive_message as JSON or as text for a terminal,
+ *	              and RFC 3339 time stamps
+ *
+ *	main() fills one cli_request from the command line and hands it with
+ *	the loaded configuration to the command, which returns the exit
+ *	status.  Nothing below main() exits the process.
+ *
+ * DIAGNOSTICS
+ *	Exit status 0 on success, 1 when something went wrong at run time,
+ *	2 when the command line is wrong.  Every failure prints exactly one
+ *	line "mailkeep: <what went wrong>" on stderr (a usage error adds a
+ *	hint to --help).
+ */
+#ifndef MAILKEEP_CLI_H
+#define MAILKEEP_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "archive/archive.h"
+#include "common/mkconfig.h"
+
+/* Exit statuses; documented in mailkeep(1). */
+#define CLI_EXIT_OK	0
+#define CLI_EXIT_FAIL	1
+#define CLI_EXIT_USAGE	2
+
+/* Longest value accepted for --from, --to, --message-id. */
+#define CLI_MAX_ARG	ARCHIVE_MAX_FIELD
+
+/* Bytes needed for a time stamp from cli_format_time(), NUL included. */
+#define CLI_TIME_MAX	40
+
+/*
+ * One command line, parsed.  Strings point into argv or into msgid_buf;
+ * nothing here is allocated.
+ */
+typedef struct cli_request {
+	archive_query query;	/* search filters, limit */
+	int has_since;		/* --since given (query.since may be 0) */
+	int has_until;		/* --until given */
+	int json;		/* --json */
+	const char *id;		/* show, get: the message id (lower case) */
+	char id_buf[ARCHIVE_ID_LEN + 1];
+	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
+} cli_request;
+
+/* A subcommand: returns the exit status. */
+typedef int (*cli_command_fn)(const mk_config *cfg, const cli_request *rq);
+
+/* commands.c */
+int cli_cmd_init(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_search(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_show(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_get(const mk_config *cfg, const cli_request *rq);
+
+/* main.c: one error line on stderr; return CLI_EXIT_FAIL */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* output.c */
+
+/* How cli_format_time() writes a time. */
+typedef enum {
+	CLI_TIME_RFC3339,	/* 2026-11-24T05:13:21.123456Z */
+	CLI_TIME_HUMAN		/* 2026-11-24 05:13:21 */
+} cli_time_style;
+
+/* cli_format_time - microseconds since the epoch as UTC text in buf */
+void cli_format_time(int64_t usec, cli_time_style style, char *buf,
+		     size_t size);
+
+/* cli_message_json - msg as a new JSON object (caller owns it); NULL on
+ * memory exhaustion */
+json_t *cli_message_json(const archive_message *msg);
+
+/* A JSON array written one element at a time, so memory stays flat. */
+typedef struct cli_json_stream {
+	FILE *fp;
+	size_t count;		/* elements written so far */
+} cli_json_stream;
+
+/* The writers below return 0, or -1 when writing failed (errno says why
+ * when ferror(fp) is set, else memory ran out). */
+int cli_json_begin(cli_json_stream *js, FILE *fp);
+int cli_json_put(cli_json_stream *js, const archive_message *msg);
+int cli_json_end(cli_json_stream *js);
+
+/* cli_show_json - one message as an indented JSON object */
+int cli_show_json(FILE *fp, const archive_message *msg);
+
+/* cli_human_header - the column titles above cli_human_line() */
+int cli_human_header(FILE *fp);
+
+/* cli_human_line - one message as one aligned line for a terminal */
+int cli_human_line(FILE *fp, const archive_message *msg);
+
+/* cli_human_show - one message as "key: value" lines */
+int cli_human_show(FILE *fp, const archive_message *msg);
+
+#endif /* MAILKEEP_CLI_H */

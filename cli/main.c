@@ -1,0 +1,601 @@
+/*
+ * main.c - the mailkeep command: options, configuration, dispatch.
+ *
+ * NAME
+ *	mailkeep - search and retrieve messages kept by mailkeep-milter
+ *
+ * SYNOPSIS
+ *	mailkeep [-c FILE] COMMAND [ARGS]
+ *
+ * DESCRIPTION
+ *	main() reads the command line with getopt_long, which permutes
+ *	arguments, so options may stand before or after the command
+ *	("mailkeep search --json --from a@b").  One option table serves all
+ *	commands; each command lists the options it accepts and anything
+ *	else is a usage error, as is an option given twice.
+ *
+ *	Values are checked here, before any file is opened: dates are
+ *	parsed to microseconds since the epoch (YYYY-MM-DD, RFC 3339, or
+ *	@SECONDS), addresses and ids are bounded by CLI_MAX_ARG, a message
+ *	id must be ARCHIVE_ID_LEN hex digits.  Then mailkeep.conf is loaded
+ *	and the command from commands.c runs.
+ *
+ *	SIGPIPE is ignored: a reader that goes away shows as EPIPE on a
+ *	write, which the commands report and turn into exit status 1.
+ *
+ * DIAGNOSTICS
+ *	See cli.h: 0 success, 1 run-time error, 2 usage error, each failure
+ *	one line on stderr.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define PROGNAME "mailkeep"
+
+/* Options that belong to commands, as bits, so a command can list its own. */
+enum {
+	OPT_FROM = 1 << 0,
+	OPT_TO = 1 << 1,
+	OPT_SINCE = 1 << 2,
+	OPT_UNTIL = 1 << 3,
+	OPT_MSGID = 1 << 4,
+	OPT_LIMIT = 1 << 5,
+	OPT_JSON = 1 << 6,
+	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
+		     OPT_LIMIT | OPT_JSON
+};
+
+/* getopt_long values of the long-only options. */
+enum {
+	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
+	LO_LIMIT, LO_JSON
+};
+
+static const struct option long_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, LO_VERSION},
+	{"from", required_argument, NULL, LO_FROM},
+	{"to", required_argument, NULL, LO_TO},
+	{"since", required_argument, NULL, LO_SINCE},
+	{"until", required_argument, NULL, LO_UNTIL},
+	{"message-id", required_argument, NULL, LO_MSGID},
+	{"limit", required_argument, NULL, LO_LIMIT},
+	{"json", no_argument, NULL, LO_JSON},
+	{NULL, 0, NULL, 0}
+};
+
+/* The command options, by bit, for messages. */
+static const struct {
+	unsigned bit;
+	int val;
+	const char *name;
+} option_bits[] = {
+	{OPT_FROM, LO_FROM, "--from"},
+	{OPT_TO, LO_TO, "--to"},
+	{OPT_SINCE, LO_SINCE, "--since"},
+	{OPT_UNTIL, LO_UNTIL, "--until"},
+	{OPT_MSGID, LO_MSGID, "--message-id"},
+	{OPT_LIMIT, LO_LIMIT, "--limit"},
+	{OPT_JSON, LO_JSON, "--json"},
+};
+#define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
+
+/* The commands: name, function, options accepted, takes one message id. */
+static const struct cli_command {
+	const char *name;
+	cli_command_fn run;
+	unsigned options;
+	int wants_id;
+} commands[] = {
+	{"init", cli_cmd_init, 0, 0},
+	{"search", cli_cmd_search, OPT_SEARCH, 0},
+	{"show", cli_cmd_show, OPT_JSON, 1},
+	{"get", cli_cmd_get, 0, 1},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* What the command line said, before the configuration is read. */
+typedef struct cli_line {
+	const char *config;		/* -c */
+	unsigned seen;			/* OPT_* bits given */
+	int help;
+	int version;
+	cli_request rq;
+} cli_line;
+
+/* cli_error - one error line on stderr; returns CLI_EXIT_FAIL */
+int
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROGNAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_EXIT_FAIL;
+}
+
+/* usage_error - one error line and the hint to --help; CLI_EXIT_USAGE */
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROGNAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROGNAME " --help' for more information.\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* print_help - the --help text on stdout */
+static void
+print_help(void)
+{
+	fputs(
+"Usage: " PROGNAME " [-c FILE] COMMAND [ARGS]\n"
+"Search and retrieve the messages kept by mailkeep-milter.\n"
+"\n"
+"Commands:\n"
+"  init                 create the archive named in the configuration\n"
+"  search [OPTIONS]     list archived messages, oldest first\n"
+"  show ID [--json]     the metadata of one message\n"
+"  get ID               the original message bytes, to standard output\n"
+"\n"
+"Search options:\n"
+"  --from ADDR|@DOMAIN  envelope sender\n"
+"  --to ADDR|@DOMAIN    any envelope recipient\n"
+"  --since DATE         received at or after DATE\n"
+"  --until DATE         received before DATE\n"
+"  --message-id ID      Message-ID header, with or without <>\n"
+"  --limit N            at most N messages\n"
+"  --json               a JSON array instead of columns\n"
+"DATE is YYYY-MM-DD (UTC midnight), YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM]\n"
+"(RFC 3339, UTC when no offset) or @SECONDS since the epoch.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE    configuration (default " MK_DEFAULT_CONFIG ")\n"
+"  -h, --help           this help\n"
+"      --version        the version\n"
+"\n"
+"Every search, show and get is recorded in the archive's ledger under\n"
+"the calling user's uid.  Exit status: 0 success, 1 error, 2 usage.\n"
+"See mailkeep(1).\n", stdout);
+}
+
+/* days_from_civil - day number of a proleptic Gregorian date (H. Hinnant) */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* days_in_month - 28..31 */
+static unsigned
+days_in_month(int64_t y, unsigned m)
+{
+	static const unsigned dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+				       30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+/* take_digits - exactly n decimal digits at *p into *out; -1 if not */
+static int
+take_digits(const char **p, int n, unsigned *out)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + (unsigned)((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+/* take_char - consume c at *p; -1 if something else is there */
+static int
+take_char(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+/* parse_fraction - ".digits" at *p as microseconds (digits past 6 cut) */
+static int
+parse_fraction(const char **p, int64_t *usec)
+{
+	int64_t scale = 100000;
+	int n = 0;
+
+	*usec = 0;
+	if (**p != '.')
+		return 0;
+	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++) {
+		*usec += (**p - '0') * scale;
+		scale /= 10;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+/* parse_offset - "", "Z" or "+HH:MM"/"-HH:MM" to the end, as seconds
+ * east of UTC */
+static int
+parse_offset(const char *p, int64_t *east)
+{
+	unsigned oh, om;
+	int sign;
+
+	*east = 0;
+	if (*p == '\0')
+		return 0;
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		return 0;
+	if (*p != '+' && *p != '-')
+		return -1;
+	sign = *p++ == '-' ? -1 : 1;
+	if (take_digits(&p, 2, &oh) < 0 || take_char(&p, ':') < 0 ||
+	    take_digits(&p, 2, &om) < 0 || *p != '\0' || oh > 23 || om > 59)
+		return -1;
+	*east = sign * (int64_t)(oh * 3600 + om * 60);
+	return 0;
+}
+
+/* parse_epoch - "@SECONDS" (may be negative) as microseconds */
+static int
+parse_epoch(const char *s, int64_t *usec)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)s[0]) &&
+	    !(s[0] == '-' && isdigit((unsigned char)s[1])))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > INT64_MAX / 1000000 ||
+	    v < INT64_MIN / 1000000)
+		return -1;
+	*usec = (int64_t)v * 1000000;
+	return 0;
+}
+
+/*
+ * parse_date - DATE of --since/--until as microseconds since the epoch:
+ * "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM:SS[.frac][Z|+-HH:MM]"
+ * (RFC 3339; no offset means UTC; 't' or a space may stand for 'T'),
+ * or "@SECONDS".  -1 when s is none of these or names no real time.
+ */
+static int
+parse_date(const char *s, int64_t *usec)
+{
+	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t frac = 0, east = 0, secs;
+	const char *p = s;
+
+	if (*p == '@')
+		return parse_epoch(p + 1, usec);
+	if (take_digits(&p, 4, &y) < 0 || take_char(&p, '-') < 0 ||
+	    take_digits(&p, 2, &mo) < 0 || take_char(&p, '-') < 0 ||
+	    take_digits(&p, 2, &d) < 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return -1;
+	if (*p != '\0') {
+		if (*p != 'T' && *p != 't' && *p != ' ')
+			return -1;
+		p++;
+		if (take_digits(&p, 2, &h) < 0 || take_char(&p, ':') < 0 ||
+		    take_digits(&p, 2, &mi) < 0 || take_char(&p, ':') < 0 ||
+		    take_digits(&p, 2, &sec) < 0 ||
+		    parse_fraction(&p, &frac) < 0 ||
+		    parse_offset(p, &east) < 0)
+			return -1;
+		if (h > 23 || mi > 59 || sec > 60)	/* 60: leap second */
+			return -1;
+	}
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*usec = (secs - east) * 1000000 + frac;
+	return 0;
+}
+
+/* check_text - a filter value: non-empty, bounded, no control bytes */
+static int
+check_text(const char *name, const char *value)
+{
+	const unsigned char *p;
+
+	if (value[0] == '\0')
+		return usage_error("%s needs a value", name);
+	if (strlen(value) > CLI_MAX_ARG)
+		return usage_error("%s is longer than %d bytes", name,
+				   CLI_MAX_ARG);
+	for (p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return usage_error("%s holds a control character", name);
+	return 0;
+}
+
+/* check_address - ADDR or @DOMAIN for --from/--to */
+static int
+check_address(const char *name, const char *value)
+{
+	int rc = check_text(name, value);
+
+	if (rc == 0 && strcmp(value, "@") == 0)
+		return usage_error("%s: '@' needs a domain after it", name);
+	return rc;
+}
+
+/* set_message_id - --message-id, wrapped in <> when given without */
+static int
+set_message_id(cli_request *rq, const char *value)
+{
+	int rc = check_text("--message-id", value);
+
+	if (rc != 0)
+		return rc;
+	if (value[0] == '<')
+		rq->query.message_id = value;
+	else {
+		snprintf(rq->msgid_buf, sizeof(rq->msgid_buf), "<%s>", value);
+		rq->query.message_id = rq->msgid_buf;
+	}
+	return 0;
+}
+
+/* set_limit - --limit N, N a positive integer */
+static int
+set_limit(cli_request *rq, const char *value)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0 ||
+	    v == 0 || v > SIZE_MAX)
+		return usage_error("--limit wants a positive integer, not '%s'",
+				   value);
+	rq->query.limit = (size_t)v;
+	return 0;
+}
+
+/* set_date - --since/--until DATE into *usec */
+static int
+set_date(const char *name, const char *value, int64_t *usec, int *has)
+{
+	if (parse_date(value, usec) < 0)
+		return usage_error("%s: bad date '%s' (use YYYY-MM-DD, "
+				   "YYYY-MM-DDTHH:MM:SSZ or @SECONDS)",
+				   name, value);
+	*has = 1;
+	return 0;
+}
+
+/* option_bit - the OPT_* bit of a getopt value, or 0 */
+static unsigned
+option_bit(int val)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTION_BITS; i++)
+		if (option_bits[i].val == val)
+			return option_bits[i].bit;
+	return 0;
+}
+
+/* take_option - apply one command option from getopt_long */
+static int
+take_option(cli_line *cl, int val, const char *arg)
+{
+	cli_request *rq = &cl->rq;
+	unsigned bit = option_bit(val);
+	size_t i;
+
+	if (cl->seen & bit) {
+		for (i = 0; option_bits[i].bit != bit; i++)
+			;
+		return usage_error("%s given twice", option_bits[i].name);
+	}
+	cl->seen |= bit;
+	switch (val) {
+	case LO_FROM:
+		rq->query.from = arg;
+		return check_address("--from", arg);
+	case LO_TO:
+		rq->query.to = arg;
+		return check_address("--to", arg);
+	case LO_SINCE:
+		return set_date("--since", arg, &rq->query.since, &rq->has_since);
+	case LO_UNTIL:
+		if (set_date("--until", arg, &rq->query.until,
+			     &rq->has_until) != 0)
+			return CLI_EXIT_USAGE;
+		if (rq->query.until == 0)	/* 0 would mean "no bound" */
+			rq->query.until = -1;
+		return 0;
+	case LO_MSGID:
+		return set_message_id(rq, arg);
+	case LO_LIMIT:
+		return set_limit(rq, arg);
+	case LO_JSON:
+		rq->json = 1;
+		return 0;
+	}
+	return usage_error("internal error: option %d", val);
+}
+
+/* bad_option - the usage error for what getopt_long refused */
+static int
+bad_option(int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		return usage_error("option '%s' needs a value", arg);
+	if (optopt != 0 && optopt < 256)
+		return usage_error("unknown option '-%c'", optopt);
+	return usage_error("unknown option '%s'", arg);
+}
+
+/* parse_options - the whole command line into cl; 0 or an exit status */
+static int
+parse_options(int argc, char **argv, cli_line *cl)
+{
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cl->config = optarg;
+			break;
+		case 'h':
+			cl->help = 1;
+			break;
+		case LO_VERSION:
+			cl->version = 1;
+			break;
+		case ':':
+		case '?':
+			return bad_option(c, argv);
+		default:
+			if ((rc = take_option(cl, c, optarg)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* find_command - the table entry named name, or NULL */
+static const struct cli_command *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* set_id - a message id argument: ARCHIVE_ID_LEN hex digits, lower-cased.
+ * Anything else cannot name a message: "no message", exit status 1. */
+static int
+set_id(cli_request *rq, const char *arg)
+{
+	size_t i;
+
+	if (strlen(arg) != ARCHIVE_ID_LEN)
+		return cli_error("no message %s", arg);
+	for (i = 0; i < ARCHIVE_ID_LEN; i++) {
+		if (!isxdigit((unsigned char)arg[i]))
+			return cli_error("no message %s", arg);
+		rq->id_buf[i] = (char)tolower((unsigned char)arg[i]);
+	}
+	rq->id_buf[ARCHIVE_ID_LEN] = '\0';
+	rq->id = rq->id_buf;
+	return 0;
+}
+
+/* check_command - operands and options fit cmd; 0 or an exit status */
+static int
+check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
+	      char **args)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTION_BITS; i++)
+		if ((cl->seen & option_bits[i].bit) &&
+		    !(cmd->options & option_bits[i].bit))
+			return usage_error("%s does not apply to '%s'",
+					   option_bits[i].name, cmd->name);
+	if (cmd->wants_id && nargs == 0)
+		return usage_error("'%s' needs a message id", cmd->name);
+	if (nargs > cmd->wants_id)
+		return usage_error("'%s': unexpected argument '%s'", cmd->name,
+				   args[cmd->wants_id]);
+	if (cmd->wants_id)
+		return set_id(&cl->rq, args[0]);
+	return 0;
+}
+
+/* run - load the configuration and run cmd */
+static int
+run(const struct cli_command *cmd, const cli_line *cl)
+{
+	const char *path = cl->config ? cl->config : MK_DEFAULT_CONFIG;
+	mk_config *cfg;
+	mk_error err;
+	int status;
+
+	if ((cfg = mk_config_load(path, &err)) == NULL)
+		return cli_error("%s", err.msg);
+	if (cfg->archive == NULL || cfg->archive[0] == '\0')
+		status = cli_error("%s: no archive directory configured", path);
+	else
+		status = cmd->run(cfg, &cl->rq);
+	mk_config_free(cfg);
+	return status;
+}
+
+/* main - parse, check, load the configuration, run one command */
+int
+main(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	cli_line cl;
+	int rc;
+
+	memset(&cl, 0, sizeof(cl));
+	if ((rc = parse_options(argc, argv, &cl)) != 0)
+		return rc;
+	if (cl.help) {
+		print_help();
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	}
+	if (cl.version) {
+		printf("%s %s\n", PROGNAME, PACKAGE_VERSION);
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	}
+	if (optind >= argc)
+		return usage_error("no command given");
+	if ((cmd = find_command(argv[optind])) == NULL)
+		return usage_error("unknown command '%s'", argv[optind]);
+	rc = check_command(cmd, &cl, argc - optind - 1, argv + optind + 1);
+	if (rc != 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	return run(cmd, &cl);
+}
