@@ -11,12 +11,12 @@
 #	BENCH_SOCKET=unix|inet BENCH_RUNS=3 bench/run.sh
 #
 # DESCRIPTION
-#	Starts a throwaway Postfix on 127.0.0.1 (own config, queue and data
-#	directories under a temporary directory, chroot off, every message
-#	delivered to the discard transport, log in maillog_file).  Its
-#	master.cf has one smtpd service, on its own port, for each
-#	configuration measured, so the same running Postfix serves all of them
-#	and no restart is needed between runs:
+#	Starts a throwaway Postfix on 127.0.0.1 with tests/e2e/postfix.sh (own
+#	config, queue and data directories under a temporary directory, chroot
+#	off, every message delivered to the discard transport, log in
+#	maillog_file).  Its master.cf gets one smtpd service, on its own port,
+#	for each configuration measured, so the same running Postfix serves
+#	all of them and no restart is needed between runs:
 #
 #	  none      no milter                                  (a)
 #	  noop      bench/noop-milter                          (b)
@@ -52,7 +52,6 @@
 #	BENCH_SOCKET     milter socket type: unix or inet (unix)
 #	BENCH_CONFIGS    configurations, in run order ("none noop mailkeep")
 #	BENCH_BIG_SIZE   size of the RSS-test message, 0 to skip (104857600)
-#	BENCH_PORT       first TCP port to use (first free one from 24025)
 #	BENCH_DIR        work directory (a new mktemp -d under $TMPDIR or /tmp);
 #	                 kept afterwards when BENCH_KEEP=1 or when set by you
 #	NOOP_MILTER, MAILKEEP_MILTER, MAILKEEP   programs (default: this tree;
@@ -77,7 +76,6 @@ MAILKEEP_MILTER=${MAILKEEP_MILTER:-$top/milter/mailkeep-milter}
 MAILKEEP=${MAILKEEP:-$top/cli/mailkeep}
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 POSTFIX=${POSTFIX:-/usr/sbin/postfix}
-POSTCONF=${POSTCONF:-/usr/sbin/postconf}
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -109,7 +107,7 @@ pids=()				# milters we started
 # cleanup - stop Postfix and our milters; remove the work directory
 cleanup() {
 	set +e
-	"$POSTFIX" -c "$D/postfix" stop >/dev/null 2>&1
+	[ -f "$D/postfix/port" ] && pf_stop "$D/postfix"
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -121,10 +119,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port - print the first TCP port >= $1 that nobody listens on
-free_port() {
-	local p=$1
-	while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+# next_port - print a free TCP port on 127.0.0.1 not handed out before
+next_port() {
+	local p n=0
+	while :; do
+		p=$(pf_free_port "$n") || die "no free port"
+		[[ " ${used_ports:-} " == *" $p "* ]] || break
+		n=$((n + 1))
+	done
+	used_ports="${used_ports:-} $p"
 	echo "$p"
 }
 
@@ -132,106 +135,46 @@ free_port() {
 now() { date +%s.%N; }
 
 # ---------------------------------------------------------------- Postfix
+#
+# The throwaway Postfix comes from tests/e2e/postfix.sh (shared with the
+# end-to-end tests): pf_create writes an instance whose smtpd listens on one
+# port without a milter; bench_services below adds one smtpd service a
+# milter configuration, each with its own smtpd_milters, so one running
+# Postfix serves every configuration and no restart falls between runs.
 
-# pf_setup DIR PORT_LINES - write main.cf and master.cf for a throwaway Postfix
-#	PORT_LINES: lines "PORT MILTERSPEC" (MILTERSPEC empty for no milter)
-pf_setup() {
-	local dir=$1 lines=$2 port spec
-	mkdir -p "$dir/queue" "$dir/data"
-	chown root:root "$dir/queue"
-	chown postfix:postfix "$dir/data"
-	: > "$dir/maillog"
-	cat > "$dir/main.cf" <<EOF
-# Throwaway Postfix written by mailkeep bench/run.sh
-compatibility_level = 3.6
-queue_directory = $dir/queue
-data_directory = $dir/data
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = bench.mailkeep.test
-mydomain = mailkeep.test
-myorigin = \$myhostname
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydestination =
-relay_domains =
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions = permit_mynetworks, reject
-default_transport = discard
-relay_transport = discard
-local_transport = discard
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-biff = no
-alias_maps =
-alias_database =
-message_size_limit = 1073741824
-mailbox_size_limit = 0
-maillog_file = $dir/maillog
-maillog_file_prefixes = $dir
-default_process_limit = 200
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_client_recipient_rate_limit = 0
-smtpd_client_new_tls_session_rate_limit = 0
-smtpd_client_auth_rate_limit = 0
-in_flow_delay = 0
-milter_default_action = tempfail
-milter_protocol = 6
-smtpd_milters =
-EOF
-	cat > "$dir/master.cf" <<EOF
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-EOF
-	while read -r port spec; do
-		[ -n "$port" ] || continue
-		echo "127.0.0.1:$port inet n - n - - smtpd -o smtpd_milters=$spec" >> "$dir/master.cf"
-	done <<< "$lines"
-	cat >> "$dir/master.cf" <<'EOF'
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+PF_LIB=$top/tests/e2e/postfix.sh
+[ -f "$PF_LIB" ] || die "$PF_LIB not found"
+# shellcheck source=../tests/e2e/postfix.sh
+. "$PF_LIB"
+
+# bench_postfix DIR - create the instance: port sport[none] plus a service
+#	a milter configuration, with the benchmark's limits
+bench_postfix() {
+	local dir=$1 c
+	pf_create "$dir" "${sport[none]}" || die "pf_create failed"
+	pf_postconf "$dir" \
+	    "default_process_limit = 200" \
+	    "smtpd_client_connection_count_limit = 0" \
+	    "smtpd_client_connection_rate_limit = 0" \
+	    "smtpd_client_message_rate_limit = 0" \
+	    "smtpd_client_recipient_rate_limit = 0" \
+	    "smtpd_client_new_tls_session_rate_limit = 0" \
+	    "smtpd_client_auth_rate_limit = 0" \
+	    "in_flow_delay = 0" \
+	    "message_size_limit = 1073741824" \
+	    "milter_protocol = 6" \
+	    "milter_default_action = tempfail" || die "postconf failed"
+	for c in $BENCH_CONFIGS; do
+		[ "$c" = none ] && continue
+		"$PF_POSTCONF" -c "$dir/etc" -M "127.0.0.1:${sport[$c]}/inet = 127.0.0.1:${sport[$c]} inet n - n - - smtpd -o smtpd_milters=${pspec[$c]}" ||
+			die "postconf -M failed"
+	done
 }
 
-# pf_start DIR - start it and wait until master runs
-pf_start() {
-	"$POSTFIX" -c "$1" start >/dev/null 2>&1 ||
-		{ cat "$1/maillog" >&2; die "Postfix in $1 did not start"; }
-	"$POSTFIX" -c "$1" status >/dev/null 2>&1 || die "Postfix in $1 is not running"
-}
-
-# pf_queue_count DIR - messages in the queue
-pf_queue_count() {
-	find "$1/queue/incoming" "$1/queue/active" "$1/queue/deferred" \
-	    "$1/queue/maildrop" "$1/queue/hold" -type f 2>/dev/null | wc -l
-}
-
-# pf_wait_empty DIR - wait until the queue is empty (at most 600 s)
-pf_wait_empty() {
+# queue_empty_wait - wait until the instance's queue is empty (600 s at most)
+queue_empty_wait() {
 	local i=0
-	while [ "$(pf_queue_count "$1")" -gt 0 ]; do
+	while [ "$(pf_queue_count "$D/postfix")" -gt 0 ]; do
 		i=$((i + 1))
 		[ $i -lt 12000 ] || { note "queue not empty after 600 s"; return 1; }
 		sleep 0.05
@@ -239,16 +182,6 @@ pf_wait_empty() {
 }
 
 # ---------------------------------------------------------------- milters
-
-# sockspec NAME INDEX - print "LIBMILTER_SPEC POSTFIX_SPEC" for a milter
-sockspec() {
-	if [ "$BENCH_SOCKET" = unix ]; then
-		echo "unix:$D/sock/$1.sock unix:$D/sock/$1.sock"
-	else
-		local p=${mport[$1]}
-		echo "inet:$p@127.0.0.1 inet:127.0.0.1:$p"
-	fi
-}
 
 # wait_listen SPEC PID - wait until a milter's socket accepts connections
 wait_listen() {
@@ -267,8 +200,7 @@ wait_listen() {
 
 # start_milter NAME - start the milter for configuration NAME; set mpid[NAME]
 start_milter() {
-	local name=$1 spec pid
-	spec=$(sockspec "$name"); spec=${spec%% *}
+	local name=$1 spec=${lspec[$1]} pid
 	case $name in
 	noop)    (umask 0; exec "$NOOP_MILTER" -p "$spec") 2>>"$D/$name.log" & pid=$!;;
 	noop-nr) (umask 0; exec "$NOOP_MILTER" -n -p "$spec") 2>>"$D/$name.log" & pid=$!;;
@@ -303,29 +235,28 @@ if [ ! -x "$NOOP_MILTER" ]; then
 	NOOP_MILTER=$D/noop-milter
 fi
 
+# Ports and sockets: sport[C] is the smtpd port for configuration C,
+# lspec[C]/pspec[C] its milter socket in libmilter/Postfix syntax.
 mkdir -p "$D/sock"
 chmod 777 "$D/sock"
-declare -A mport mpid sport
-port=$(free_port "${BENCH_PORT:-24025}")
-lines=""
+declare -A mpid sport lspec pspec
+sport[none]=$(next_port)
 for c in $BENCH_CONFIGS; do
-	sport[$c]=$port; port=$(free_port $((port + 1)))
-	if [ "$c" != none ]; then
-		mport[$c]=$port; port=$(free_port $((port + 1)))
+	[ "$c" = none ] && continue
+	sport[$c]=$(next_port)
+	if [ "$BENCH_SOCKET" = unix ]; then
+		lspec[$c]=unix:$D/sock/$c.sock
+	else
+		lspec[$c]=inet:$(next_port)@127.0.0.1
 	fi
-done
-for c in $BENCH_CONFIGS; do
-	spec=""
-	[ "$c" = none ] || { spec=$(sockspec "$c"); spec=${spec#* }; }
-	lines+="${sport[$c]} $spec"$'\n'
+	pspec[$c]=$(pf_milter_spec "${lspec[$c]}")
 done
 
 if [[ " $BENCH_CONFIGS " == *" mailkeep "* ]]; then
 	mkdir -p "$D/archive"
-	mkspec=$(sockspec mailkeep); mkspec=${mkspec%% *}
 	cat > "$D/mailkeep.conf" <<EOF
 # mailkeep.conf written by bench/run.sh: full archive, default policy
-socket = $mkspec
+socket = ${lspec[mailkeep]}
 archive = $D/archive
 socket_mode = 0666
 EOF
@@ -333,8 +264,8 @@ EOF
 		{ cat "$D/init.log" >&2; die "mailkeep init failed"; }
 fi
 
-pf_setup "$D/postfix" "$lines"
-pf_start "$D/postfix"
+bench_postfix "$D/postfix"
+pf_start "$D/postfix" || die "Postfix did not start"
 for c in $BENCH_CONFIGS; do
 	[ "$c" = none ] || start_milter "$c"
 done
@@ -346,7 +277,7 @@ done
 	echo "machine:   $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"\
 	     "$(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
 	echo "disk:      $(df -T "$D" | awk 'NR == 2 { print $2 " on " $1 }') (work dir $D)"
-	echo "postfix:   $("$POSTCONF" -h -d mail_version 2>/dev/null), libmilter $(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?')"
+	echo "postfix:   $("$PF_POSTCONF" -h -d mail_version 2>/dev/null), libmilter $(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?')"
 	echo "settings:  messages=$BENCH_MESSAGES sessions=$BENCH_SESSIONS sizes=\"$BENCH_SIZES\" runs=$BENCH_RUNS socket=$BENCH_SOCKET configs=\"$BENCH_CONFIGS\""
 } | tee "$D/machine.txt"
 
@@ -354,21 +285,21 @@ done
 
 # accepted_since LINE - qmgr "queue active" lines after log line LINE
 accepted_since() {
-	tail -n +"$(($1 + 1))" "$D/postfix/maillog" | grep -c 'qmgr.*(queue active)' || true
+	tail -n +"$(($1 + 1))" "$(pf_maillog "$D/postfix")" | grep -c 'qmgr.*(queue active)' || true
 }
 
 # one_run CONFIG SIZE REP - one smtp-source run; append a line to results.tsv
 one_run() {
 	local c=$1 size=$2 rep=$3 before t0 t1 t2 acc prev i rc=0
-	pf_wait_empty "$D/postfix"
+	queue_empty_wait
 	sync
-	before=$(wc -l < "$D/postfix/maillog")
+	before=$(wc -l < "$(pf_maillog "$D/postfix")")
 	t0=$(now)
 	"$SMTP_SOURCE" -s "$BENCH_SESSIONS" -m "$BENCH_MESSAGES" -l "$size" \
 	    -f bench@sender.test -t sink@rcpt.test \
 	    "127.0.0.1:${sport[$c]}" > "$D/smtp-source.out" 2>&1 || rc=$?
 	t1=$(now)
-	pf_wait_empty "$D/postfix"
+	queue_empty_wait
 	t2=$(now)
 	# postlogd writes asynchronously: wait until the count settles.
 	acc=$(accepted_since "$before"); prev=-1; i=0
@@ -409,12 +340,12 @@ if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
 		[ "$BENCH_SOCKET" = inet ] && sleep 1	# libmilter re-binds the port
 		start_milter "$c"
 		hwm_base[$c]=$(vmhwm "${mpid[$c]}")
-		pf_wait_empty "$D/postfix"
-		before=$(wc -l < "$D/postfix/maillog")
+		queue_empty_wait
+		before=$(wc -l < "$(pf_maillog "$D/postfix")")
 		"$SMTP_SOURCE" -s 1 -m 1 -l "$BENCH_BIG_SIZE" -f bench@sender.test \
 		    -t sink@rcpt.test "127.0.0.1:${sport[$c]}" > "$D/smtp-source.out" 2>&1 ||
 			note "big message to $c: smtp-source failed: $(tail -n 2 "$D/smtp-source.out")"
-		pf_wait_empty "$D/postfix"
+		queue_empty_wait
 		sleep 0.5
 		hwm_big[$c]=$(vmhwm "${mpid[$c]}")
 		[ "$(accepted_since "$before")" = 1 ] || note "big message to $c was not accepted"
@@ -457,4 +388,6 @@ if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
 	done
 	has mailkeep && echo "(target: mailkeep-milter < 64 MB)"
 fi
-echo "raw figures: $D/results.tsv (size config run accepted accept_s drain_s accept_rate drain_rate)"
+echo
+echo "raw figures (size config run accepted accept_s drain_s accept_rate drain_rate):"
+cat "$D/results.tsv"
