@@ -1,0 +1,315 @@
+# tests/e2e/lib.sh - helpers shared by mailkeep's end-to-end tests.
+#
+# SYNOPSIS
+#	. "$top_srcdir/tests/e2e/lib.sh"
+#	e2e_init NAME			# skip unless root + postfix; make $T
+#	e2e_conf [key=value...]		# write $CONF (socket, archive, pidfile...)
+#	mk_init				# mailkeep -c $CONF init
+#	milter_start / milter_stop / milter_kill
+#	e2e_postfix			# a throwaway Postfix at $PF, smtpd on $PF_PORT
+#	smtp_send ARGS...		# smtpclient.py send --port $PF_PORT ARGS
+#	mk ARGS...			# mailkeep -c $CONF ARGS (as $MK_USER)
+#	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
+#	check_archived ID FILE [compare.py options]
+#	e2e_finish			# exit 0 if nothing failed, else 1
+#
+# DESCRIPTION
+#	Each test gets its own directory $T (under the build directory,
+#	removed at exit unless E2E_KEEP=1 or the test failed and
+#	E2E_KEEP_FAILED=1), its own archive $T/archive, its own mailkeep-milter
+#	and its own Postfix instance (tests/e2e/postfix.sh).  An EXIT trap
+#	stops Postfix and the milter whatever happens; when anything failed it
+#	prints the tail of the maillog and of the milter's log first.
+#
+#	What is compared.  mailkeep archives the message as the MTA handed it
+#	to the milter.  Between what the client sends and that, the MTA changes
+#	exactly this (tests/e2e/compare.py implements it):
+#	  - line ends: the milter gets every line, headers and body, ending in
+#	    CRLF, so the expected bytes are the original file with each LF (or
+#	    CRLF) made CRLF; a last line without a line end gets CRLF;
+#	  - trace: Postfix prepends one "Received:" header field (folded
+#	    lines, CRLF line ends); nothing else is added or dropped, because
+#	    the test Postfix does not rewrite headers
+#	    (local_header_rewrite_clients and message_drop_headers are empty);
+#	  - malformed header sections are repaired by cleanup(8) before any
+#	    milter sees them: a leading mbox "From " line becomes
+#	    "X-Mailbox-Line: From ...", and a header section that ends in a
+#	    non-header line gets the missing empty line.  compare.py applies
+#	    and reports these.
+#	So: archived bytes = Received: header + original with LF->CRLF.
+#
+#	Environment (set by `make check`): top_srcdir top_builddir
+#	MAILKEEP_MILTER MAILKEEP POSTFIX PYTHON3.  E2E_SOCKET=unix|inet chooses
+#	the milter socket (default unix).
+
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${MAILKEEP_MILTER:=$top_builddir/milter/mailkeep-milter}"
+: "${MAILKEEP:=$top_builddir/cli/mailkeep}"
+: "${PYTHON3:=$(command -v python3 || echo python3)}"
+[ -n "${POSTFIX:-}" ] || POSTFIX=$(command -v postfix 2>/dev/null || echo /usr/sbin/postfix)
+E2E_DIR=$top_srcdir/tests/e2e
+CORPUS=$top_srcdir/tests/corpus
+
+. "$E2E_DIR/postfix.sh"
+
+E2E_PASS=0
+E2E_FAIL=0
+MILTER_PID=
+MK_USER=
+PF=
+T=
+
+# note - print a line to the test's log
+note() { echo "# $*"; }
+
+# pass / fail - count one assertion
+pass() { E2E_PASS=$(( E2E_PASS + 1 )); echo "ok - $*"; }
+fail() { E2E_FAIL=$(( E2E_FAIL + 1 )); echo "not ok - $*"; }
+
+# bail - a hard error: fail and exit now (the trap cleans up)
+bail() { fail "$*"; exit 1; }
+
+# skip - exit 77 with a reason
+skip() { echo "SKIP: $*"; E2E_SKIPPED=1; exit 77; }
+
+# check - run CMD; pass if it exits 0
+check() {
+	local msg=$1; shift
+	if "$@"; then pass "$msg"; else fail "$msg (command failed: $*)"; fi
+}
+
+# check_eq - pass if WANT equals GOT
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
+}
+
+# e2e_cleanup - EXIT trap: diagnostics on failure, stop everything
+e2e_cleanup() {
+	local rc=$?
+	set +e
+	if [ "${E2E_SKIPPED:-0}" != 1 ] && { [ "$rc" -ne 0 ] || [ "$E2E_FAIL" -ne 0 ]; }; then
+		if [ -n "$PF" ] && [ -f "$PF/maillog" ]; then
+			echo "----- tail of $PF/maillog"
+			tail -n 40 "$PF/maillog"
+		fi
+		if [ -n "$T" ] && [ -f "$T/milter.log" ]; then
+			echo "----- tail of $T/milter.log"
+			tail -n 40 "$T/milter.log"
+		fi
+	fi
+	[ -z "$PF" ] || pf_stop "$PF" 5
+	milter_stop
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$E2E_FAIL" -ne 0 ]; }; then
+			echo "# kept $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+	exit "$rc"
+}
+
+# e2e_init - common start: skip when impossible, make $T, set the trap
+e2e_init() {
+	local name=$1
+	E2E_NAME=$name
+	E2E_T0=$(date +%s)
+	[ "$(id -u)" -eq 0 ] || skip "$name: needs root (Postfix's master starts as root)"
+	[ -x "$POSTFIX" ] || skip "$name: postfix not installed (apt-get install postfix)"
+	command -v jq >/dev/null || skip "$name: jq not installed (apt-get install jq)"
+	"$PYTHON3" -c 'import smtplib' 2>/dev/null || skip "$name: python3 not usable"
+	[ -x "$MAILKEEP_MILTER" ] || { echo "missing $MAILKEEP_MILTER"; exit 99; }
+	[ -x "$MAILKEEP" ] || { echo "missing $MAILKEEP"; exit 99; }
+	mkdir -p "$top_builddir/tests/e2e"
+	T=$(mktemp -d "$top_builddir/tests/e2e/tmp.$name.XXXXXX") || exit 99
+	chmod 755 "$T"
+	trap e2e_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	CONF=$T/mailkeep.conf
+	ARCHIVE=$T/archive
+	note "$name: working in $T"
+}
+
+# e2e_finish - report and exit with the automake status
+e2e_finish() {
+	note "$E2E_NAME: $E2E_PASS passed, $E2E_FAIL failed in $(( $(date +%s) - E2E_T0 ))s"
+	[ "$E2E_FAIL" -eq 0 ] && exit 0
+	exit 1
+}
+
+# milter_socket_path - a unix socket path short enough for sun_path
+milter_socket_path() {
+	local p=$T/milter.sock
+	if [ ${#p} -gt 100 ]; then
+		mkdir -p /tmp/mk-e2e.$$ && chmod 755 /tmp/mk-e2e.$$
+		p=/tmp/mk-e2e.$$/milter.sock
+	fi
+	echo "$p"
+}
+
+# e2e_conf - write $CONF; extra key=value lines are appended
+#	Sets MILTER_SOCKET (libmilter syntax) and MILTER_PF (Postfix syntax).
+e2e_conf() {
+	if [ "${E2E_SOCKET:-unix}" = inet ]; then
+		MILTER_PORT=$(pf_free_port 7)
+		MILTER_SOCKET="inet:$MILTER_PORT@127.0.0.1"
+	else
+		MILTER_SOCKET="unix:$(milter_socket_path)"
+	fi
+	MILTER_PF=$(pf_milter_spec "$MILTER_SOCKET")
+	{
+		echo "socket = $MILTER_SOCKET"
+		echo "archive = $ARCHIVE"
+		echo "pidfile = $T/milter.pid"
+		echo "on_error = tempfail"
+		echo "socket_mode = 0666"
+		local kv
+		for kv in "$@"; do echo "$kv"; done
+	} > "$CONF"
+	MK_USER=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*//p' "$CONF" | tail -n 1)
+}
+
+# mk - run the mailkeep CLI on this test's config (as the milter's user,
+#	so that SQLite files it creates stay writable for the milter)
+mk() {
+	if [ -n "$MK_USER" ]; then
+		runuser -u "$MK_USER" -- "$MAILKEEP" -c "$CONF" "$@"
+	else
+		"$MAILKEEP" -c "$CONF" "$@"
+	fi
+}
+
+# mk_init - create the archive (owned by the milter's user if any)
+mk_init() {
+	local out
+	if ! out=$("$MAILKEEP" -c "$CONF" init 2>&1); then
+		echo "$out"; bail "mailkeep init"
+	fi
+	if [ -n "$MK_USER" ]; then
+		chown -R "$MK_USER" "$ARCHIVE" || bail "chown archive to $MK_USER"
+	fi
+}
+
+# milter_ready - true when the milter's socket accepts connections
+milter_ready() {
+	case "$MILTER_SOCKET" in
+	unix:*|local:*)
+		local p=${MILTER_SOCKET#*:}
+		[ -S "$p" ] && "$PYTHON3" -c '
+import socket,sys
+s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$p" 2>/dev/null;;
+	inet:*)
+		! pf_port_free "$MILTER_PORT";;
+	esac
+}
+
+# milter_start - start mailkeep-milter in the foreground (background job),
+#	wait until it accepts connections
+milter_start() {
+	local t=0
+	echo "----- milter start $(date +%T)" >> "$T/milter.log"
+	"$MAILKEEP_MILTER" -c "$CONF" -f >> "$T/milter.log" 2>&1 &
+	MILTER_PID=$!
+	until milter_ready; do
+		if ! kill -0 "$MILTER_PID" 2>/dev/null; then
+			wait "$MILTER_PID"; local rc=$?
+			MILTER_PID=
+			tail -n 20 "$T/milter.log"
+			bail "mailkeep-milter exited at start (status $rc)"
+		fi
+		t=$(( t + 1 ))
+		[ "$t" -le 300 ] || bail "mailkeep-milter not ready after 30s"
+		sleep 0.1
+	done
+}
+
+# milter_stop - SIGTERM the milter, wait for it (at most 15 s), then SIGKILL
+milter_stop() {
+	[ -n "$MILTER_PID" ] || return 0
+	local t=0
+	kill -TERM "$MILTER_PID" 2>/dev/null
+	while kill -0 "$MILTER_PID" 2>/dev/null; do
+		t=$(( t + 1 ))
+		if [ "$t" -gt 150 ]; then
+			echo "# mailkeep-milter ignored SIGTERM for 15s; killing it"
+			kill -KILL "$MILTER_PID" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$MILTER_PID" 2>/dev/null
+	MILTER_STATUS=$?
+	MILTER_PID=
+}
+
+# milter_kill - SIGKILL the milter and reap it
+milter_kill() {
+	[ -n "$MILTER_PID" ] || return 0
+	kill -KILL "$MILTER_PID" 2>/dev/null
+	wait "$MILTER_PID" 2>/dev/null
+	MILTER_PID=
+}
+
+# e2e_postfix - create and start this test's Postfix, milter = $MILTER_PF
+e2e_postfix() {
+	PF=$T/pf
+	PF_PORT=$(pf_free_port) || bail "no free port"
+	pf_create "$PF" "$PF_PORT" "${MILTER_PF:-}" || bail "pf_create"
+	[ $# -eq 0 ] || pf_postconf "$PF" "$@" || bail "postconf $*"
+	pf_start "$PF" || bail "postfix start"
+	note "postfix on 127.0.0.1:$PF_PORT, milter $MILTER_PF"
+}
+
+# smtp_send - send messages over SMTP to this test's Postfix
+smtp_send() {
+	"$PYTHON3" "$E2E_DIR/smtpclient.py" send --port "$PF_PORT" "$@"
+}
+
+# mk_search_mid - `mailkeep search --json --message-id` for a Message-ID
+#	given with angle brackets; tries the bare form when that finds nothing
+mk_search_mid() {
+	local mid=$1 out
+	out=$(mk search --json --message-id "$mid") || return 1
+	if [ "$(echo "$out" | jq length)" = 0 ]; then
+		local bare=${mid#<}; bare=${bare%>}
+		out=$(mk search --json --message-id "$bare") || return 1
+	fi
+	echo "$out"
+}
+
+# mk_id_by_qid - print the archive id of the message with queue id QID
+mk_id_by_qid() {
+	mk search --json | jq -r --arg q "$1" '.[] | select(.queue_id == $q) | .id' | head -n 1
+}
+
+# check_archived - fetch ID with `mailkeep get`, compare with FILE
+check_archived() {
+	local id=$1 file=$2 name=${3:-$(basename "$2")}; shift 3 2>/dev/null || shift $#
+	local out
+	if ! mk get "$id" > "$T/got.$$" 2>"$T/get.err"; then
+		fail "$name: mailkeep get $id failed: $(head -c 300 "$T/get.err")"
+		return 1
+	fi
+	if out=$("$PYTHON3" "$E2E_DIR/compare.py" --trace 1 "$@" "$T/got.$$" "$file"); then
+		pass "$name: archived byte-exact ($out)"
+		rm -f "$T/got.$$"
+	else
+		fail "$name: archived bytes differ: $out"
+		cp "$T/got.$$" "$T/got.$name" 2>/dev/null
+		rm -f "$T/got.$$"
+		return 1
+	fi
+}
+
+# wait_for - poll CMD every 0.1 s until it succeeds or TIMEOUT seconds pass
+wait_for() {
+	local timeout=$1 t=0; shift
+	until "$@"; do
+		t=$(( t + 1 ))
+		[ "$t" -le $(( timeout * 10 )) ] || return 1
+		sleep 0.1
+	done
+}

@@ -1,0 +1,112 @@
+#!/bin/bash
+# tests/e2e/smtp_basic.sh - one message over SMTP to several recipients, two
+# of them BCC-only: the archive holds the whole envelope (queue id, sender,
+# every recipient, client address, HELO) and the exact bytes.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+e2e_init smtp_basic
+e2e_conf
+mk_init
+milter_start
+e2e_postfix
+
+t_start=$(date -u +%s)
+mid="<basic.$$.$(date +%s%N)@sender.test>"
+msg=$T/basic.eml
+cat > "$msg" <<EOF
+From: Alice Example <alice@sender.test>
+To: Bob <bob@rcpt.test>
+Cc: carol@rcpt.test
+Subject: quarterly numbers
+Date: Mon, 24 Nov 2025 09:00:00 +0100
+Message-ID: $mid
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Bob, Carol,
+
+the numbers are attached in spirit.
+. a line starting with a dot
+.
+and the line above is a lone dot.
+-- 
+Alice
+EOF
+
+rcpts="bob@rcpt.test carol@rcpt.test dave@bcc.test erin@rcpt.test"
+args=()
+for r in $rcpts; do args+=(--to "$r"); done
+reply=$(smtp_send --helo client.mailkeep.test --from alice@sender.test "${args[@]}" "$msg")
+note "server: $reply"
+code=${reply%% *}
+check_eq "SMTP: message accepted" 250 "$code"
+qid=$(echo "$reply" | awk '{print $2}')
+[ "$code" = 250 ] || e2e_finish
+
+pf_wait_drained "$PF" 30 || fail "postfix queue did not drain"
+log_qid=$(pf_queue_id_of "$PF" "$mid")
+check_eq "maillog: cleanup logged the queue id the client got" "$qid" "$log_qid"
+
+json=$(mk_search_mid "$mid") || bail "mailkeep search --message-id failed"
+check_eq "search --message-id: exactly one result" 1 "$(echo "$json" | jq length)"
+r=$(echo "$json" | jq '.[0]')
+id=$(echo "$r" | jq -r .id)
+note "archived as $id: $(echo "$r" | jq -c .)"
+
+check_eq "queue_id is Postfix's queue id" "$qid" "$(echo "$r" | jq -r .queue_id)"
+check_eq "from is the envelope sender" alice@sender.test \
+    "$(echo "$r" | jq -r .from | tr -d '<>')"
+check_eq "to lists every envelope recipient, BCC-only ones included" \
+    "$(echo $rcpts | tr ' ' '\n' | sort | tr '\n' ' ')" \
+    "$(echo "$r" | jq -r '.to[]' | tr -d '<>' | sort | tr '\n' ' ')"
+check_eq "message_id" "${mid#<}" "$(echo "$r" | jq -r .message_id | sed 's/^<//')"
+check_eq "client_addr" 127.0.0.1 "$(echo "$r" | jq -r .client_addr)"
+check_eq "client_name (Postfix's reverse lookup of 127.0.0.1)" localhost \
+    "$(echo "$r" | jq -r .client_name)"
+check_eq "helo" client.mailkeep.test "$(echo "$r" | jq -r .helo)"
+check_eq "subject" "quarterly numbers" "$(echo "$r" | jq -r .subject)"
+check_eq "auth_user is empty (no SMTP AUTH)" "" "$(echo "$r" | jq -r '.auth_user // ""')"
+check_eq "tls_version is empty (no TLS)" "" "$(echo "$r" | jq -r '.tls_version // ""')"
+
+ra=$(echo "$r" | jq -r .received_at)
+if [[ "$ra" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$ ]]; then
+	pass "received_at is RFC 3339 ($ra)"
+	ra_s=$(date -u -d "$ra" +%s 2>/dev/null || echo 0)
+	if [ "$ra_s" -ge $(( t_start - 2 )) ] && [ "$ra_s" -le $(( $(date -u +%s) + 2 )) ]; then
+		pass "received_at is the time of the test"
+	else
+		fail "received_at $ra is not between the test's start and now"
+	fi
+else
+	fail "received_at is not RFC 3339: '$ra'"
+fi
+
+check_archived "$id" "$msg" basic.eml
+mk get "$id" > "$T/got.eml"
+check_eq "size is the archived size" "$(stat -c %s "$T/got.eml")" "$(echo "$r" | jq -r .size)"
+check_eq "sha256 is the SHA-256 of the archived bytes" \
+    "$(sha256sum < "$T/got.eml" | cut -d' ' -f1)" "$(echo "$r" | jq -r .sha256)"
+grep -q "^Received: .*\r$" "$T/got.eml" && grep -q "with ESMTP id $qid" "$T/got.eml" &&
+	pass "archived copy starts with Postfix's Received: header naming $qid" ||
+	fail "archived copy lacks Postfix's Received: header with id $qid"
+
+# The search filters find it by each party, BCC-only recipients included.
+n_of() { mk search --json "$@" | jq --arg id "$id" '[.[] | select(.id == $id)] | length'; }
+check_eq "search --from ADDR" 1 "$(n_of --from alice@sender.test)"
+check_eq "search --from @DOMAIN" 1 "$(n_of --from @sender.test)"
+check_eq "search --to BCC-only ADDR" 1 "$(n_of --to dave@bcc.test)"
+check_eq "search --to @DOMAIN" 1 "$(n_of --to @rcpt.test)"
+check_eq "search --from other ADDR finds nothing" 0 "$(n_of --from bob@rcpt.test)"
+check_eq "search --to other DOMAIN finds nothing" 0 "$(n_of --to @nowhere.test)"
+today=$(date -u +%Y-%m-%d)
+check_eq "search --since today" 1 "$(n_of --since "$today")"
+check_eq "search --until 2000-01-01 finds nothing" 0 "$(n_of --until 2000-01-01)"
+
+if out=$(mk show "$id" --json 2>&1) && [ "$(echo "$out" | jq -r .id 2>/dev/null)" = "$id" ]; then
+	pass "show ID --json"
+else
+	fail "show ID --json: $out"
+fi
+if mk show "$id" > /dev/null 2>&1; then pass "show ID"; else fail "show ID"; fi
+if mk get no-such-id > /dev/null 2>&1; then fail "get of an unknown id exits non-zero"; else pass "get of an unknown id exits non-zero"; fi
+
+e2e_finish
