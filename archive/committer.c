@@ -1,0 +1,205 @@
+/*
+ * committer.c - group commit: one thread makes many messages durable at once.
+ *
+ * Milter threads hand their commit_req to committer_submit() and sleep.
+ * The committer thread takes everything queued (up to ARCHIVE_BATCH_MAX),
+ * then for the whole batch: fsyncs the blob directories the batch
+ * renamed into, appends and fsyncs the records, appends and fsyncs the
+ * ledger entries, and inserts the index rows in one SQLite transaction.
+ * It then wakes the submitters.  Under load a batch holds many messages,
+ * so durability costs a handful of fsyncs per batch, not per message.
+ * A failure anywhere fails every message of the batch: each one's MTA
+ * is told to retry, and nothing is reported stored that is not.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+/* sync_blob_dirs - fsync each blobs/XX directory the batch renamed into */
+static int
+sync_blob_dirs(archive *ar, commit_req *batch, mk_error *err)
+{
+	unsigned char seen[256] = { 0 };
+	char rel[16];
+	char *path;
+	commit_req *r;
+	int rc;
+
+	for (r = batch; r != NULL; r = r->next) {
+		if (seen[r->blob_dir])
+			continue;
+		seen[r->blob_dir] = 1;
+		snprintf(rel, sizeof(rel), "blobs/%02x", r->blob_dir);
+		if ((path = path_join(ar->dir, rel)) == NULL)
+			return mk_error_set(err, "out of memory");
+		rc = fsync_path(path, err);
+		free(path);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ledger_stored - append one "stored" ledger entry a message of the batch */
+static int
+ledger_stored(archive *ar, commit_req *batch, mk_error *err)
+{
+	const char *entries[ARCHIVE_BATCH_MAX] = { 0 };
+	char lines[ARCHIVE_BATCH_MAX][256];
+	int64_t seq;
+	commit_req *r;
+	size_t n = 0;
+
+	for (r = batch; r != NULL; r = r->next, n++) {
+		snprintf(lines[n], sizeof(lines[n]),
+			 "\"event\":\"stored\",\"time\":%lld,\"id\":\"%s\",\"sha256\":\"%s\",\"size\":%lld",
+			 (long long)r->received_at, r->id, r->sha256,
+			 (long long)r->size);
+		entries[n] = lines[n];
+	}
+	if (ledger_append(ar->dir, entries, n, &seq, err) != 0)
+		return -1;
+	for (r = batch; r != NULL; r = r->next)
+		r->ledger_seq = seq++;
+	return 0;
+}
+
+/* commit_batch - make a whole batch durable; 0 or -1 with err */
+static int
+commit_batch(archive *ar, commit_req *batch, mk_error *err)
+{
+	if (sync_blob_dirs(ar, batch, err) != 0
+	    || record_append_batch(ar, batch, err) != 0
+	    || ledger_stored(ar, batch, err) != 0
+	    || index_insert_batch(ar, batch, err) != 0)
+		return -1;
+	return 0;
+}
+
+/* take_batch - detach up to ARCHIVE_BATCH_MAX queued requests; locked */
+static commit_req *
+take_batch(committer *c)
+{
+	commit_req *batch = c->head, *last = c->head;
+	int n = 1;
+
+	while (last->next != NULL && n < ARCHIVE_BATCH_MAX) {
+		last = last->next;
+		n++;
+	}
+	c->head = last->next;
+	if (c->head == NULL)
+		c->tail = NULL;
+	last->next = NULL;
+	return batch;
+}
+
+/* finish_batch - publish the result of a batch and wake its submitters */
+static void
+finish_batch(committer *c, commit_req *batch, int rc, const mk_error *err)
+{
+	commit_req *r, *next;
+
+	pthread_mutex_lock(&c->lock);
+	for (r = batch; r != NULL; r = next) {
+		next = r->next;	/* r may vanish once done is set */
+		r->rc = rc;
+		if (rc != 0)
+			r->err = *err;
+		r->done = true;
+	}
+	pthread_cond_broadcast(&c->done);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* committer_main - the committer thread */
+static void *
+committer_main(void *arg)
+{
+	archive *ar = arg;
+	committer *c = &ar->com;
+	commit_req *batch;
+	mk_error err;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->head == NULL && !c->stopping)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->head == NULL)
+			break;
+		batch = take_batch(c);
+		pthread_mutex_unlock(&c->lock);
+		rc = commit_batch(ar, batch, &err);
+		finish_batch(c, batch, rc, &err);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* committer_start - start the committer thread of a writer */
+int
+committer_start(archive *ar, mk_error *err)
+{
+	committer *c = &ar->com;
+	int rc;
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->done, NULL);
+	if ((rc = pthread_create(&c->thread, NULL, committer_main, ar)) != 0)
+		return mk_error_set(err, "cannot start committer thread: %s",
+				    strerror(rc));
+	c->running = true;
+	return 0;
+}
+
+/* committer_stop - let the committer drain the queue, then join it */
+void
+committer_stop(archive *ar)
+{
+	committer *c = &ar->com;
+
+	if (!c->running)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	c->running = false;
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->done);
+}
+
+/* committer_submit - queue req and wait until it is durable or failed */
+int
+committer_submit(archive *ar, commit_req *req)
+{
+	committer *c = &ar->com;
+
+	req->next = NULL;
+	req->done = false;
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		return mk_error_set(&req->err, "archive is closing");
+	}
+	if (c->tail != NULL)
+		c->tail->next = req;
+	else
+		c->head = req;
+	c->tail = req;
+	pthread_cond_signal(&c->work);
+	while (!req->done)
+		pthread_cond_wait(&c->done, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return req->rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * fsutil.h - small file-system helpers of the store: write everything,
+ * make directories, fsync a directory, hex and SHA-256 helpers.
+ */
+#ifndef MAILKEEP_FSUTIL_H
+#define MAILKEEP_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* write_all - write len bytes to fd, retrying short writes; 0 or -1/errno */
+int write_all(int fd, const void *buf, size_t len);
+
+/* mkdir_if_missing - mkdir(path, mode) unless it exists; 0 or -1/errno */
+int mkdir_if_missing(const char *path, int mode);
+
+/* fsync_path - open path (a file or directory) and fsync it */
+int fsync_path(const char *path, mk_error *err);
+
+/* hex_encode - 2*len lowercase hex digits and a NUL into out */
+void hex_encode(const unsigned char *in, size_t len, char *out);
+
+/* path_join - "dir/name" into a new string owned by the caller */
+char *path_join(const char *dir, const char *name);
+
+/* now_micros - the current time in microseconds since the epoch */
+int64_t now_micros(void);
+
+#endif /* MAILKEEP_FSUTIL_H */

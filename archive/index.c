@@ -1,0 +1,461 @@
+/*
+ * index.c - the SQLite index of the archive (index.sqlite, WAL).
+ *
+ * Derived data: one row a message in "messages", one a recipient in
+ * "recipients", all of it rebuildable from records/ and the ledger.  The
+ * committer inserts a whole batch in one transaction; with
+ * synchronous=FULL the commit is one WAL fsync.  Addresses are matched
+ * lowercased; a "@domain" query matches the domain column.  Every
+ * statement is prepared with bound parameters.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS messages("
+	" id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL, size INTEGER NOT NULL, queue_id TEXT,"
+	" client_addr TEXT, client_name TEXT, helo TEXT, auth_user TEXT,"
+	" tls_version TEXT, mail_from TEXT NOT NULL, mail_from_lc TEXT NOT NULL,"
+	" mail_from_domain TEXT NOT NULL, message_id TEXT, subject TEXT,"
+	" date_hdr TEXT, ledger_seq INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS messages_received ON messages(received_at);"
+	"CREATE INDEX IF NOT EXISTS messages_from ON messages(mail_from_lc);"
+	"CREATE INDEX IF NOT EXISTS messages_from_domain"
+	" ON messages(mail_from_domain);"
+	"CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);"
+	"CREATE INDEX IF NOT EXISTS messages_sha256 ON messages(sha256);"
+	"CREATE TABLE IF NOT EXISTS recipients("
+	" message TEXT NOT NULL, pos INTEGER NOT NULL, addr TEXT NOT NULL,"
+	" addr_lc TEXT NOT NULL, domain TEXT NOT NULL,"
+	" PRIMARY KEY(message, pos)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS recipients_addr ON recipients(addr_lc);"
+	"CREATE INDEX IF NOT EXISTS recipients_domain ON recipients(domain);";
+
+/* db_error - err from the connection's last error */
+static int
+db_error(archive *ar, mk_error *err, const char *what)
+{
+	return mk_error_set(err, "%s/%s: %s: %s", ar->dir, ARCHIVE_INDEX_FILE,
+			    what, sqlite3_errmsg(ar->db));
+}
+
+/* index_open - open (create) the index with WAL and full durability */
+int
+index_open(archive *ar, bool create, mk_error *err)
+{
+	char *path = path_join(ar->dir, ARCHIVE_INDEX_FILE);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+	    | (create ? SQLITE_OPEN_CREATE : 0);
+	int rc;
+
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	rc = sqlite3_open_v2(path, &ar->db, flags, NULL);
+	free(path);
+	if (rc != SQLITE_OK)
+		return db_error(ar, err, "open");
+	sqlite3_busy_timeout(ar->db, ARCHIVE_BUSY_MS);
+	if (sqlite3_exec(ar->db, "PRAGMA journal_mode=WAL;"
+			 "PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=OFF;", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(ar, err, "set up");
+	if (create && sqlite3_exec(ar->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(ar, err, "create schema");
+	return 0;
+}
+
+/* lowercase - a lowercased copy of s; caller frees; NULL for NULL */
+static char *
+lowercase(const char *s)
+{
+	char *out, *p;
+
+	if (s == NULL || (out = strdup(s)) == NULL)
+		return NULL;
+	for (p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
+/* bind_text - bind a string (NULL binds SQL NULL), SQLite copies it */
+static int
+bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+	return s != NULL ? sqlite3_bind_text(st, col, s, -1, SQLITE_TRANSIENT)
+			 : sqlite3_bind_null(st, col);
+}
+
+/* bind_clean - bind the cleaned (UTF-8, trimmed) string */
+static int
+bind_clean(sqlite3_stmt *st, int col, const char *s)
+{
+	char *clean = utf8_clean(s);
+	int rc = bind_text(st, col, clean);
+
+	free(clean);
+	return rc;
+}
+
+/* insert_message - one row into messages */
+static int
+insert_message(sqlite3_stmt *st, const commit_req *r)
+{
+	const archive_envelope *e = r->env;
+	const char *from = e->mail_from != NULL ? e->mail_from : "";
+	char *from_clean = utf8_clean(from), *from_lc = lowercase(from_clean);
+	char domain[256];
+	int rc;
+
+	address_domain(from_lc, domain, sizeof(domain));
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->received_at);
+	sqlite3_bind_text(st, 3, r->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->size);
+	bind_clean(st, 5, e->queue_id);
+	bind_clean(st, 6, e->client_addr);
+	bind_clean(st, 7, e->client_name);
+	bind_clean(st, 8, e->helo);
+	bind_clean(st, 9, e->auth_user);
+	bind_clean(st, 10, e->tls_version);
+	bind_text(st, 11, from_clean != NULL ? from_clean : "");
+	bind_text(st, 12, from_lc != NULL ? from_lc : "");
+	bind_text(st, 13, domain);
+	bind_clean(st, 14, e->message_id);
+	bind_clean(st, 15, e->subject);
+	bind_clean(st, 16, e->date);
+	sqlite3_bind_int64(st, 17, r->ledger_seq);
+	rc = sqlite3_step(st);
+	free(from_clean);
+	free(from_lc);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* insert_recipients - the rows of one message's envelope recipients */
+static int
+insert_recipients(sqlite3_stmt *st, const commit_req *r)
+{
+	const archive_envelope *e = r->env;
+	char domain[256];
+	char *clean, *lc;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < e->n_rcpts; i++) {
+		clean = utf8_clean(e->rcpts[i]);
+		lc = lowercase(clean);
+		address_domain(lc, domain, sizeof(domain));
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+		bind_text(st, 3, clean != NULL ? clean : "");
+		bind_text(st, 4, lc != NULL ? lc : "");
+		bind_text(st, 5, domain);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		free(clean);
+		free(lc);
+	}
+	return rc;
+}
+
+/* insert_all - the rows of every message of the batch */
+static int
+insert_all(archive *ar, commit_req *batch, mk_error *err)
+{
+	sqlite3_stmt *msg = NULL, *rcpt = NULL;
+	commit_req *r;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(ar->db,
+	    "INSERT INTO messages VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    -1, &msg, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(ar->db,
+	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &rcpt, NULL) != SQLITE_OK)
+		rc = db_error(ar, err, "prepare insert");
+	for (r = batch; rc == 0 && r != NULL; r = r->next)
+		if (insert_message(msg, r) != 0 || insert_recipients(rcpt, r) != 0)
+			rc = db_error(ar, err, "insert");
+	sqlite3_finalize(msg);
+	sqlite3_finalize(rcpt);
+	return rc;
+}
+
+/* index_insert_batch - insert a batch in one durable transaction */
+int
+index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
+{
+	if (sqlite3_exec(ar->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(ar, err, "begin");
+	if (insert_all(ar, batch, err) != 0) {
+		sqlite3_exec(ar->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_exec(ar->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(ar, err, "commit");
+		sqlite3_exec(ar->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+#define MESSAGE_COLUMNS \
+	"m.id, m.received_at, m.sha256, m.size, m.queue_id, m.client_addr," \
+	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
+	" m.message_id, m.subject, m.date_hdr"
+
+/* column_dup - a copy of a text column, NULL for SQL NULL */
+static char *
+column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s != NULL ? strdup((const char *)s) : NULL;
+}
+
+/* load_recipients - fill msg->rcpts from the recipients table */
+static int
+load_recipients(sqlite3_stmt *st, archive_message *msg)
+{
+	size_t cap = 0;
+	char **grown;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, msg->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (msg->n_rcpts == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((grown = realloc(msg->rcpts, cap * sizeof(char *))) == NULL)
+				return -1;
+			msg->rcpts = grown;
+		}
+		if ((msg->rcpts[msg->n_rcpts] = column_dup(st, 0)) == NULL)
+			return -1;
+		msg->n_rcpts++;
+	}
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* row_message - the current row of st as a new archive_message */
+static archive_message *
+row_message(sqlite3_stmt *st, sqlite3_stmt *rcpt_st)
+{
+	archive_message *msg = calloc(1, sizeof(*msg));
+
+	if (msg == NULL)
+		return NULL;
+	snprintf(msg->id, sizeof(msg->id), "%s", sqlite3_column_text(st, 0));
+	msg->received_at = sqlite3_column_int64(st, 1);
+	snprintf(msg->sha256, sizeof(msg->sha256), "%s",
+		 sqlite3_column_text(st, 2));
+	msg->size = sqlite3_column_int64(st, 3);
+	msg->queue_id = column_dup(st, 4);
+	msg->client_addr = column_dup(st, 5);
+	msg->client_name = column_dup(st, 6);
+	msg->helo = column_dup(st, 7);
+	msg->auth_user = column_dup(st, 8);
+	msg->tls_version = column_dup(st, 9);
+	msg->mail_from = column_dup(st, 10);
+	msg->message_id = column_dup(st, 11);
+	msg->subject = column_dup(st, 12);
+	msg->date = column_dup(st, 13);
+	if (load_recipients(rcpt_st, msg) != 0) {
+		archive_message_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* archive_message_free - free a message and its strings */
+void
+archive_message_free(archive_message *msg)
+{
+	size_t i;
+
+	if (msg == NULL)
+		return;
+	free(msg->queue_id);
+	free(msg->client_addr);
+	free(msg->client_name);
+	free(msg->helo);
+	free(msg->auth_user);
+	free(msg->tls_version);
+	free(msg->mail_from);
+	free(msg->message_id);
+	free(msg->subject);
+	free(msg->date);
+	for (i = 0; i < msg->n_rcpts; i++)
+		free(msg->rcpts[i]);
+	free(msg->rcpts);
+	free(msg);
+}
+
+/* A search under construction: SQL text and the values to bind. */
+typedef struct query_sql {
+	char sql[1024];
+	char *values[8];	/* owned; bound in order */
+	int n;
+	int64_t since, until;
+} query_sql;
+
+/* add_address - the WHERE clause of a from/to address or @domain */
+static int
+add_address(query_sql *qs, const char *addr, const char *domain_clause,
+	    const char *addr_clause)
+{
+	bool domain = addr[0] == '@';
+	char *lc = lowercase(domain ? addr + 1 : addr);
+
+	if (lc == NULL)
+		return -1;
+	strcat(qs->sql, domain ? domain_clause : addr_clause);
+	qs->values[qs->n++] = lc;
+	return 0;
+}
+
+/* add_message_id - match a Message-ID with or without its <> */
+static int
+add_message_id(query_sql *qs, const char *id)
+{
+	char *bare = utf8_clean(id), *angled;
+	size_t n;
+
+	if (bare == NULL)
+		return -1;
+	n = strlen(bare);
+	if (n >= 2 && bare[0] == '<' && bare[n - 1] == '>') {
+		memmove(bare, bare + 1, n - 2);
+		bare[n - 2] = '\0';
+	}
+	if (asprintf(&angled, "<%s>", bare) < 0) {
+		free(bare);
+		return -1;
+	}
+	strcat(qs->sql, " AND m.message_id IN (?, ?)");
+	qs->values[qs->n++] = angled;
+	qs->values[qs->n++] = bare;
+	return 0;
+}
+
+/* build_query - the SELECT for q; values to bind in qs */
+static int
+build_query(const archive_query *q, query_sql *qs)
+{
+	int rc = 0;
+
+	snprintf(qs->sql, sizeof(qs->sql),
+		 "SELECT " MESSAGE_COLUMNS " FROM messages m WHERE 1=1");
+	if (q->from != NULL)
+		rc |= add_address(qs, q->from, " AND m.mail_from_domain = ?",
+				  " AND m.mail_from_lc = ?");
+	if (q->to != NULL)
+		rc |= add_address(qs, q->to,
+			" AND EXISTS (SELECT 1 FROM recipients r"
+			" WHERE r.message = m.id AND r.domain = ?)",
+			" AND EXISTS (SELECT 1 FROM recipients r"
+			" WHERE r.message = m.id AND r.addr_lc = ?)");
+	if (q->message_id != NULL)
+		rc |= add_message_id(qs, q->message_id);
+	strcat(qs->sql, " AND m.received_at >= ? AND m.received_at < ?"
+	       " ORDER BY m.received_at, m.id LIMIT ?");
+	qs->since = q->since;
+	qs->until = q->until > 0 ? q->until : INT64_MAX;
+	return rc;
+}
+
+/* run_search - step through the prepared search, calling fn each row */
+static int
+run_search(archive *ar, sqlite3_stmt *st, archive_search_fn fn, void *ctx,
+	   mk_error *err)
+{
+	sqlite3_stmt *rcpt_st = NULL;
+	archive_message *msg;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(ar->db, "SELECT addr FROM recipients"
+			       " WHERE message = ? ORDER BY pos", -1, &rcpt_st,
+			       NULL) != SQLITE_OK)
+		return db_error(ar, err, "prepare");
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((msg = row_message(st, rcpt_st)) == NULL) {
+			sqlite3_finalize(rcpt_st);
+			return db_error(ar, err, "read recipients");
+		}
+		stop = fn(msg, ctx);
+		archive_message_free(msg);
+	}
+	sqlite3_finalize(rcpt_st);
+	if (!stop && rc != SQLITE_DONE)
+		return db_error(ar, err, "search");
+	return 0;
+}
+
+/* index_search - call fn for each message matching q */
+int
+index_search(archive *ar, const archive_query *q, archive_search_fn fn,
+	     void *ctx, mk_error *err)
+{
+	query_sql qs = { .n = 0 };
+	sqlite3_stmt *st = NULL;
+	int i, rc = -1;
+
+	if (build_query(q, &qs) != 0) {
+		mk_error_set(err, "out of memory");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(ar->db, qs.sql, -1, &st, NULL) != SQLITE_OK) {
+		db_error(ar, err, "prepare search");
+		goto out;
+	}
+	for (i = 0; i < qs.n; i++)
+		sqlite3_bind_text(st, i + 1, qs.values[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, qs.n + 1, qs.since);
+	sqlite3_bind_int64(st, qs.n + 2, qs.until);
+	sqlite3_bind_int64(st, qs.n + 3, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
+	rc = run_search(ar, st, fn, ctx, err);
+out:
+	sqlite3_finalize(st);
+	for (i = 0; i < qs.n; i++)
+		free(qs.values[i]);
+	return rc;
+}
+
+/* index_lookup - the message with this id into *out (caller frees) */
+int
+index_lookup(archive *ar, const char *id, archive_message **out,
+	     mk_error *err)
+{
+	sqlite3_stmt *st = NULL, *rcpt_st = NULL;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(ar->db, "SELECT " MESSAGE_COLUMNS
+			       " FROM messages m WHERE m.id = ?", -1, &st,
+			       NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(ar->db, "SELECT addr FROM recipients"
+				  " WHERE message = ? ORDER BY pos", -1,
+				  &rcpt_st, NULL) != SQLITE_OK) {
+		rc = db_error(ar, err, "prepare lookup");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (*out = row_message(st, rcpt_st)) != NULL)
+		rc = 0;
+	else if (rc == SQLITE_DONE)
+		rc = mk_error_set(err, "no message %s", id);
+	else
+		rc = db_error(ar, err, "lookup");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(rcpt_st);
+	return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * read.c - the read side of the archive: search, lookup, read, and the
+ * ledger entry every access leaves behind.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+#define READ_CHUNK 65536
+
+/* archive_search - call fn for each message matching q */
+int
+archive_search(archive *ar, const archive_query *q, archive_search_fn fn,
+	       void *ctx, mk_error *err)
+{
+	return index_search(ar, q, fn, ctx, err);
+}
+
+/* archive_lookup - one message by id */
+int
+archive_lookup(archive *ar, const char *id, archive_message **out,
+	       mk_error *err)
+{
+	return index_lookup(ar, id, out, err);
+}
+
+/* stream_blob - copy fd to sink while hashing; 0 or -1 */
+static int
+stream_blob(int fd, const char *path, EVP_MD_CTX *sha, archive_sink_fn sink,
+	    void *ctx, mk_error *err)
+{
+	char *buf = malloc(READ_CHUNK);
+	ssize_t n;
+	int rc = 0;
+
+	if (buf == NULL)
+		return mk_error_set(err, "out of memory");
+	while (rc == 0 && (n = read(fd, buf, READ_CHUNK)) > 0) {
+		if (EVP_DigestUpdate(sha, buf, (size_t)n) != 1)
+			rc = mk_error_set(err, "SHA-256 update failed");
+		else if (sink(buf, (size_t)n, ctx) != 0)
+			rc = mk_error_set(err, "cannot write the content out");
+	}
+	if (rc == 0 && n < 0)
+		rc = mk_error_errno(err, "read %s", path);
+	free(buf);
+	return rc;
+}
+
+/* archive_read - stream the content of message id, checking its hash */
+int
+archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
+	     mk_error *err)
+{
+	archive_message *msg;
+	EVP_MD_CTX *sha = NULL;
+	unsigned char md[32];
+	char rel[80], hex[ARCHIVE_SHA256_HEX + 1], *path = NULL;
+	int fd = -1, rc = -1;
+
+	if (archive_lookup(ar, id, &msg, err) != 0)
+		return -1;
+	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", msg->sha256, msg->sha256);
+	if ((path = path_join(ar->dir, rel)) == NULL
+	    || (sha = EVP_MD_CTX_new()) == NULL
+	    || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+		mk_error_set(err, "out of memory");
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		mk_error_errno(err, "content of %s: open %s", id, path);
+		goto out;
+	}
+	if (stream_blob(fd, path, sha, sink, ctx, err) != 0
+	    || EVP_DigestFinal_ex(sha, md, NULL) != 1)
+		goto out;
+	hex_encode(md, sizeof(md), hex);
+	if (strcmp(hex, msg->sha256) != 0) {
+		mk_error_set(err, "content of %s does not match its SHA-256"
+			     " (blob %s damaged)", id, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(sha);
+	free(path);
+	archive_message_free(msg);
+	return rc;
+}
+
+/* access_entry - the ledger entry (members, no braces) of an access */
+static char *
+access_entry(uid_t uid, const char *action, const char *detail,
+	     const char *const *ids, size_t n_ids)
+{
+	json_t *obj = json_object(), *list = json_array();
+	char *text = NULL, *clean = utf8_clean(detail);
+	size_t i, len;
+
+	json_object_set_new(obj, "event", json_string("access"));
+	json_object_set_new(obj, "time", json_integer(now_micros()));
+	json_object_set_new(obj, "uid", json_integer((json_int_t)uid));
+	json_object_set_new(obj, "action", json_string(action));
+	json_object_set_new(obj, "detail", clean ? json_string(clean)
+						 : json_null());
+	for (i = 0; i < n_ids; i++)
+		json_array_append_new(list, json_string(ids[i]));
+	json_object_set(obj, "ids", list);
+	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII
+			  | JSON_PRESERVE_ORDER);
+	json_decref(list);
+	json_decref(obj);
+	free(clean);
+	if (text != NULL && (len = strlen(text)) >= 2) {
+		memmove(text, text + 1, len - 2);	/* strip the braces */
+		text[len - 2] = '\0';
+	}
+	return text;
+}
+
+/* archive_log_access - record an access in the ledger, durably */
+int
+archive_log_access(archive *ar, uid_t uid, const char *action,
+		   const char *detail, const char *const *ids, size_t n_ids,
+		   mk_error *err)
+{
+	char *entry = access_entry(uid, action, detail, ids, n_ids);
+	const char *entries[1] = { entry };
+	int64_t seq;
+	int rc;
+
+	if (entry == NULL)
+		return mk_error_set(err, "out of memory");
+	rc = ledger_append(ar->dir, entries, 1, &seq, err);
+	free(entry);
+	return rc;
+}

@@ -1,0 +1,193 @@
+/*
+ * store.c - receiving one message: the spool file and its commit.
+ *
+ * A message streams into spool/XXXXXX (mode 0600) while its SHA-256 is
+ * computed, so memory does not grow with the message.  At commit the file
+ * is fsynced and renamed to blobs/XX/<sha256>; when that blob already
+ * exists the spool file is dropped (identical content is stored once).
+ * Then the committer takes the envelope (committer.c) and answers when
+ * everything is durable.  Leftover spool files of a crashed writer are
+ * removed by spool_cleanup() when the next writer opens the archive.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+struct archive_spool {
+	archive *ar;
+	int fd;
+	char *path;
+	EVP_MD_CTX *sha;
+	int64_t size;
+};
+
+/* spool_cleanup - remove what a crashed writer left in spool/ */
+void
+spool_cleanup(archive *ar)
+{
+	char *dir = path_join(ar->dir, "spool");
+	DIR *d;
+	struct dirent *de;
+
+	if (dir == NULL || (d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	free(dir);
+}
+
+/* archive_spool_begin - create the spool file of a new message */
+archive_spool *
+archive_spool_begin(archive *ar, mk_error *err)
+{
+	archive_spool *sp;
+
+	if (ar->mode != ARCHIVE_WRITE) {
+		mk_error_set(err, "archive opened read-only");
+		return NULL;
+	}
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	sp->ar = ar;
+	sp->fd = -1;
+	if ((sp->path = path_join(ar->dir, "spool/msg.XXXXXX")) == NULL
+	    || (sp->sha = EVP_MD_CTX_new()) == NULL
+	    || EVP_DigestInit_ex(sp->sha, EVP_sha256(), NULL) != 1) {
+		mk_error_set(err, "out of memory");
+		goto fail;
+	}
+	if ((sp->fd = mkostemp(sp->path, O_CLOEXEC)) < 0) {
+		mk_error_errno(err, "cannot create spool file in %s/spool",
+			       ar->dir);
+		free(sp->path);
+		sp->path = NULL;
+		goto fail;
+	}
+	return sp;
+fail:
+	archive_spool_discard(sp);
+	return NULL;
+}
+
+/* archive_spool_write - append bytes to the spool and to the digest */
+int
+archive_spool_write(archive_spool *sp, const void *buf, size_t len,
+		    mk_error *err)
+{
+	if (write_all(sp->fd, buf, len) != 0)
+		return mk_error_errno(err, "write %s", sp->path);
+	if (EVP_DigestUpdate(sp->sha, buf, len) != 1)
+		return mk_error_set(err, "SHA-256 update failed");
+	sp->size += (int64_t)len;
+	return 0;
+}
+
+/* archive_spool_discard - remove the spool file and free sp */
+void
+archive_spool_discard(archive_spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->fd >= 0)
+		close(sp->fd);
+	if (sp->path != NULL)
+		unlink(sp->path);
+	EVP_MD_CTX_free(sp->sha);
+	free(sp->path);
+	free(sp);
+}
+
+/* new_message_id - 12 hex digits of milliseconds, 12 of randomness */
+static int
+new_message_id(int64_t received_at, char id[ARCHIVE_ID_LEN + 1],
+	       mk_error *err)
+{
+	unsigned char rnd[6];
+	char rhex[13];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return mk_error_set(err, "no randomness for a message id");
+	hex_encode(rnd, sizeof(rnd), rhex);
+	snprintf(id, ARCHIVE_ID_LEN + 1, "%012llx%s",
+		 (unsigned long long)(received_at / 1000) & 0xffffffffffffULL,
+		 rhex);
+	return 0;
+}
+
+/* spool_to_blob - fsync the spool and move it to blobs/XX/<sha256> */
+static int
+spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
+{
+	unsigned char md[32];
+	char rel[3 + 2 + 1 + ARCHIVE_SHA256_HEX + 8];
+	char *blob;
+	int rc = 0;
+
+	if (EVP_DigestFinal_ex(sp->sha, md, NULL) != 1)
+		return mk_error_set(err, "SHA-256 final failed");
+	hex_encode(md, sizeof(md), req->sha256);
+	req->size = sp->size;
+	req->blob_dir = md[0];
+	if (fsync(sp->fd) != 0)
+		return mk_error_errno(err, "fsync %s", sp->path);
+	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", req->sha256, req->sha256);
+	if ((blob = path_join(sp->ar->dir, rel)) == NULL)
+		return mk_error_set(err, "out of memory");
+	if (access(blob, F_OK) == 0)
+		unlink(sp->path);	/* already stored: deduplicated */
+	else if (rename(sp->path, blob) != 0)
+		rc = mk_error_errno(err, "rename spool file to %s", blob);
+	free(blob);
+	if (rc == 0) {
+		free(sp->path);
+		sp->path = NULL;
+	}
+	return rc;
+}
+
+/* archive_spool_commit - store the message durably, then free sp */
+int
+archive_spool_commit(archive_spool *sp, const archive_envelope *env,
+		     char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	commit_req req = { 0 };
+	int rc = -1;
+
+	if (env->n_rcpts > ARCHIVE_MAX_RCPTS) {
+		mk_error_set(err, "%zu recipients, more than the limit of %d",
+			     env->n_rcpts, ARCHIVE_MAX_RCPTS);
+		goto out;
+	}
+	req.env = env;
+	req.received_at = env->received_at ? env->received_at : now_micros();
+	if (new_message_id(req.received_at, req.id, err) != 0
+	    || spool_to_blob(sp, &req, err) != 0)
+		goto out;
+	if (committer_submit(sp->ar, &req) != 0) {
+		*err = req.err;
+		goto out;
+	}
+	memcpy(id_out, req.id, sizeof(req.id));
+	rc = 0;
+out:
+	archive_spool_discard(sp);
+	return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * mkconfig.h - mailkeep.conf, shared by mailkeep-milter and mailkeep.
+ *
+ * The file is INI (inih).  Keys may stand before any section header or
+ * under [mailkeep]; a minimal file is two lines:
+ *
+ *	socket = inet:8894@127.0.0.1
+ *	archive = /var/lib/mailkeep
+ *
+ * An unknown key, a bad value or an unreadable file is an error naming
+ * the file and the line.  See mailkeep.conf(5).
+ */
+#ifndef MAILKEEP_MKCONFIG_H
+#define MAILKEEP_MKCONFIG_H
+
+#include "common/error.h"
+
+#define MK_DEFAULT_CONFIG	"/etc/mailkeep/mailkeep.conf"
+#define MK_DEFAULT_SOCKET	"unix:/run/mailkeep/mailkeep.sock"
+#define MK_DEFAULT_ARCHIVE	"/var/lib/mailkeep"
+
+typedef enum { MK_ON_ERROR_TEMPFAIL = 0, MK_ON_ERROR_ACCEPT } mk_on_error;
+
+typedef struct mk_config {
+	char *path;		/* the file this came from */
+	char *socket;		/* libmilter socket spec */
+	char *archive;		/* archive directory */
+	char *policy;		/* policy file, NULL: archive everything */
+	char *user;		/* drop privileges to this user, or NULL */
+	char *pidfile;		/* or NULL */
+	mk_on_error on_error;
+	int socket_mode;	/* permissions of a unix: socket, e.g. 0660 */
+} mk_config;
+
+/* mk_config_load - parse path into a new config; NULL and err on failure.
+ * The result is owned by the caller: mk_config_free(). */
+mk_config *mk_config_load(const char *path, mk_error *err);
+
+/* mk_config_free - free a config; NULL is fine */
+void mk_config_free(mk_config *cfg);
+
+#endif /* MAILKEEP_MKCONFIG_H */

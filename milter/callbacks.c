@@ -1,0 +1,473 @@
+/*
+ * callbacks.c - mailkeep-milter's libmilter callbacks.
+ *
+ * One conn_ctx per SMTP connection (smfi_setpriv), holding the client
+ * and, for the message under way, its envelope and the archive spool its
+ * bytes stream into.  The message is rebuilt as the MTA passes it:
+ * each header as "Name:" + value + CRLF (the value keeps its leading
+ * space: SMFIP_HDR_LEADSPC), an empty line, then the body chunks as they
+ * come (CRLF line ends).  At end of message the spool is committed
+ * together with the envelope; only when the archive says it is durable
+ * does the MTA hear "accept".  Any failure to store answers TEMPFAIL, so
+ * the sender tries again, unless the administrator chose on_error = accept.
+ *
+ * Postfix sends an abort after every transaction, successful ones
+ * included: abort means "forget the message state", never "lost".
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "milter/milter.h"
+
+/* The message under way on a connection. */
+typedef struct msg_ctx {
+	char *mail_from;
+	char *auth_user;
+	char *tls_version;
+	char *queue_id;
+	char **rcpts;
+	size_t n_rcpts, cap_rcpts;
+	char *message_id, *subject, *date;
+	policy_mode mode;
+	bool decided;		/* policy evaluated (at the first header) */
+	bool header_done;	/* the empty line after the headers written */
+	archive_spool *spool;
+} msg_ctx;
+
+typedef struct conn_ctx {
+	bool leadspc;		/* header values keep their leading space */
+	char *client_addr;
+	char *client_name;
+	char *helo;
+	msg_ctx msg;
+} conn_ctx;
+
+/* str_replace - free *slot and set it to a copy of value (or NULL) */
+static void
+str_replace(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value != NULL ? strdup(value) : NULL;
+}
+
+/* strip_angles - a copy of an SMTP path without its <>; caller frees */
+static char *
+strip_angles(const char *arg)
+{
+	size_t n;
+
+	if (arg == NULL)
+		return strdup("");
+	n = strlen(arg);
+	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+		return strndup(arg + 1, n - 2);
+	return strdup(arg);
+}
+
+/* msg_reset - forget the message under way */
+static void
+msg_reset(msg_ctx *m)
+{
+	size_t i;
+
+	archive_spool_discard(m->spool);
+	free(m->mail_from);
+	free(m->auth_user);
+	free(m->tls_version);
+	free(m->queue_id);
+	for (i = 0; i < m->n_rcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	free(m->message_id);
+	free(m->subject);
+	free(m->date);
+	memset(m, 0, sizeof(*m));
+}
+
+/* on_error_answer - what the MTA hears when storing is impossible */
+static sfsistat
+on_error_answer(SMFICTX *ctx, const char *why)
+{
+	mk_on_error policy_on_error;
+
+	pthread_rwlock_rdlock(&g_state.lock);
+	policy_on_error = g_state.cfg->on_error;
+	pthread_rwlock_unlock(&g_state.lock);
+	if (policy_on_error == MK_ON_ERROR_ACCEPT) {
+		mlog(LOG_ERR, "NOT ARCHIVED, accepted anyway (on_error = accept): %s",
+		     why);
+		return SMFIS_ACCEPT;
+	}
+	mlog(LOG_ERR, "tempfail: %s", why);
+	smfi_setreply(ctx, "451", "4.3.0", "Message not archived, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
+/* format_addr - the text form of a socket address into buf */
+static void
+format_addr(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const void *src = NULL;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		src = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		src = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (src == NULL || inet_ntop(sa->sa_family, src, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "unknown");
+}
+
+/* conn_get - the connection's context, made on first use; NULL: no memory */
+static conn_ctx *
+conn_get(SMFICTX *ctx)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
+		smfi_setpriv(ctx, c);
+	return c;
+}
+
+/* mk_connect - a new SMTP client: remember who it is */
+static sfsistat
+mk_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	conn_ctx *c = conn_get(ctx);
+	char addr[INET6_ADDRSTRLEN];
+	const char *macro;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "out of memory");
+	format_addr(hostaddr, addr, sizeof(addr));
+	if (strcmp(addr, "unknown") == 0
+	    && (macro = smfi_getsymval(ctx, "{client_addr}")) != NULL)
+		snprintf(addr, sizeof(addr), "%s", macro);
+	str_replace(&c->client_addr, addr);
+	str_replace(&c->client_name, hostname);
+	return SMFIS_CONTINUE;
+}
+
+/* mk_helo - remember the HELO/EHLO argument */
+static sfsistat
+mk_helo(SMFICTX *ctx, char *helohost)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		str_replace(&c->helo, helohost);
+	return SMFIS_CONTINUE;
+}
+
+/* mk_envfrom - a new transaction: sender, auth, TLS, queue id so far */
+static sfsistat
+mk_envfrom(SMFICTX *ctx, char **argv)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return on_error_answer(ctx, "MAIL without connection context");
+	msg_reset(&c->msg);
+	c->msg.mail_from = strip_angles(argv[0]);
+	str_replace(&c->msg.auth_user, smfi_getsymval(ctx, "{auth_authen}"));
+	str_replace(&c->msg.tls_version, smfi_getsymval(ctx, "{tls_version}"));
+	str_replace(&c->msg.queue_id, smfi_getsymval(ctx, "i"));
+	return SMFIS_CONTINUE;
+}
+
+/* mk_envrcpt - one more envelope recipient (BCC ones included) */
+static sfsistat
+mk_envrcpt(SMFICTX *ctx, char **argv)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+	msg_ctx *m;
+	char **grown;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "RCPT without connection context");
+	m = &c->msg;
+	if (m->n_rcpts >= ARCHIVE_MAX_RCPTS) {
+		smfi_setreply(ctx, "452", "4.5.3", "Too many recipients to archive");
+		return SMFIS_TEMPFAIL;	/* this recipient only; it is retried */
+	}
+	if (m->n_rcpts == m->cap_rcpts) {
+		m->cap_rcpts = m->cap_rcpts ? 2 * m->cap_rcpts : 8;
+		if ((grown = realloc(m->rcpts, m->cap_rcpts * sizeof(char *))) == NULL)
+			return on_error_answer(ctx, "out of memory");
+		m->rcpts = grown;
+	}
+	if ((m->rcpts[m->n_rcpts] = strip_angles(argv[0])) == NULL)
+		return on_error_answer(ctx, "out of memory");
+	m->n_rcpts++;
+	return SMFIS_CONTINUE;
+}
+
+/* decide - evaluate the policy once the recipients are known; open the
+ * spool when the content is to be kept.  0 or -1 with err. */
+static int
+decide(msg_ctx *m, mk_error *err)
+{
+	policy_decision d;
+
+	m->decided = true;
+	pthread_rwlock_rdlock(&g_state.lock);
+	d = policy_evaluate(g_state.pol, m->mail_from,
+			    (const char *const *)m->rcpts, m->n_rcpts);
+	m->mode = d.mode;
+	if (m->mode == POLICY_FULL) {
+		if (g_state.ar == NULL)
+			mk_error_set(err, "shutting down");
+		else
+			m->spool = archive_spool_begin(g_state.ar, err);
+	}
+	pthread_rwlock_unlock(&g_state.lock);
+	return m->mode == POLICY_FULL && m->spool == NULL ? -1 : 0;
+}
+
+/* write_header - "name:value\r\n" into the spool, LFs made CRLF */
+static int
+write_header(archive_spool *sp, const char *name, const char *value,
+	     bool leadspc, mk_error *err)
+{
+	const char *p, *lf;
+
+	if (archive_spool_write(sp, name, strlen(name), err) != 0
+	    || archive_spool_write(sp, leadspc ? ":" : ": ",
+				   leadspc ? 1 : 2, err) != 0)
+		return -1;
+	for (p = value; (lf = strchr(p, '\n')) != NULL; p = lf + 1) {
+		size_t n = (size_t)(lf - p);
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (archive_spool_write(sp, p, n, err) != 0
+		    || archive_spool_write(sp, "\r\n", 2, err) != 0)
+			return -1;
+	}
+	return archive_spool_write(sp, p, strlen(p), err) != 0
+	    || archive_spool_write(sp, "\r\n", 2, err) != 0 ? -1 : 0;
+}
+
+/* remember_header - keep the fields the index shows (first occurrence) */
+static void
+remember_header(msg_ctx *m, const char *name, const char *value)
+{
+	if (strcasecmp(name, "Message-ID") == 0 && m->message_id == NULL)
+		m->message_id = strdup(value);
+	else if (strcasecmp(name, "Subject") == 0 && m->subject == NULL)
+		m->subject = strdup(value);
+	else if (strcasecmp(name, "Date") == 0 && m->date == NULL)
+		m->date = strdup(value);
+}
+
+/* mk_header - one header, streamed to the spool */
+static sfsistat
+mk_header(SMFICTX *ctx, char *name, char *value)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+	mk_error err;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "header without connection context");
+	if (!c->msg.decided && decide(&c->msg, &err) != 0)
+		return on_error_answer(ctx, err.msg);
+	if (c->msg.mode != POLICY_FULL)
+		return SMFIS_CONTINUE;
+	remember_header(&c->msg, name, value);
+	if (write_header(c->msg.spool, name, value, c->leadspc, &err) != 0)
+		return on_error_answer(ctx, err.msg);
+	return SMFIS_CONTINUE;
+}
+
+/* end_headers - write the empty line between headers and body, once */
+static int
+end_headers(msg_ctx *m, mk_error *err)
+{
+	if (!m->decided && decide(m, err) != 0)
+		return -1;
+	if (m->header_done || m->mode != POLICY_FULL)
+		return 0;
+	m->header_done = true;
+	return archive_spool_write(m->spool, "\r\n", 2, err);
+}
+
+/* mk_eoh - the headers are complete */
+static sfsistat
+mk_eoh(SMFICTX *ctx)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+	mk_error err;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "EOH without connection context");
+	if (end_headers(&c->msg, &err) != 0)
+		return on_error_answer(ctx, err.msg);
+	return SMFIS_CONTINUE;
+}
+
+/* mk_body - a chunk of the body (CRLF line ends, any bytes) */
+static sfsistat
+mk_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+	mk_error err;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "body without connection context");
+	if (end_headers(&c->msg, &err) != 0)
+		return on_error_answer(ctx, err.msg);
+	if (c->msg.mode == POLICY_FULL
+	    && archive_spool_write(c->msg.spool, chunk, len, &err) != 0)
+		return on_error_answer(ctx, err.msg);
+	return SMFIS_CONTINUE;
+}
+
+/* store - commit the spool with the envelope; 0 or -1 with err */
+static int
+store(conn_ctx *c, char id[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	msg_ctx *m = &c->msg;
+	archive_envelope env = {
+		.queue_id = m->queue_id, .client_addr = c->client_addr,
+		.client_name = c->client_name, .helo = c->helo,
+		.auth_user = m->auth_user, .tls_version = m->tls_version,
+		.mail_from = m->mail_from,
+		.rcpts = (const char *const *)m->rcpts, .n_rcpts = m->n_rcpts,
+		.message_id = m->message_id, .subject = m->subject,
+		.date = m->date, .received_at = 0,
+	};
+	archive_spool *sp = m->spool;
+	int rc;
+
+	m->spool = NULL;	/* commit consumes it */
+	pthread_rwlock_rdlock(&g_state.lock);
+	if (g_state.ar == NULL) {
+		archive_spool_discard(sp);
+		rc = mk_error_set(err, "shutting down");
+	} else
+		rc = archive_spool_commit(sp, &env, id, err);
+	pthread_rwlock_unlock(&g_state.lock);
+	return rc;
+}
+
+/* mk_eom - end of message: store durably, then accept */
+static sfsistat
+mk_eom(SMFICTX *ctx)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+	char id[ARCHIVE_ID_LEN + 1];
+	const char *qid;
+	mk_error err;
+	sfsistat answer = SMFIS_ACCEPT;
+
+	if (c == NULL)
+		return on_error_answer(ctx, "EOM without connection context");
+	if ((qid = smfi_getsymval(ctx, "i")) != NULL)
+		str_replace(&c->msg.queue_id, qid);
+	if (end_headers(&c->msg, &err) != 0)
+		answer = on_error_answer(ctx, err.msg);
+	else if (c->msg.mode != POLICY_FULL)
+		mlog(LOG_INFO, "%s: not archived (policy: %s)",
+		     c->msg.queue_id ? c->msg.queue_id : "NOQUEUE",
+		     policy_mode_name(c->msg.mode));
+	else if (store(c, id, &err) != 0)
+		answer = on_error_answer(ctx, err.msg);
+	else
+		mlog(LOG_INFO, "%s: archived as %s, from=<%s>, nrcpt=%zu",
+		     c->msg.queue_id ? c->msg.queue_id : "NOQUEUE", id,
+		     c->msg.mail_from ? c->msg.mail_from : "", c->msg.n_rcpts);
+	msg_reset(&c->msg);
+	return answer;
+}
+
+/* mk_abort - the transaction is over (or failed): forget it */
+static sfsistat
+mk_abort(SMFICTX *ctx)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		msg_reset(&c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* mk_close - the connection is gone */
+static sfsistat
+mk_close(SMFICTX *ctx)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	msg_reset(&c->msg);
+	free(c->client_addr);
+	free(c->client_name);
+	free(c->helo);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+/* Macros asked for at each stage; an MTA that lacks one simply omits it. */
+static const struct { int stage; const char *macros; } wanted_macros[] = {
+	{ SMFIM_CONNECT, "j {client_addr} {client_name} {daemon_name}" },
+	{ SMFIM_HELO, "{tls_version} {cipher}" },
+	{ SMFIM_ENVFROM, "i {auth_authen} {auth_type} {tls_version}" },
+	{ SMFIM_ENVRCPT, "i" },
+	{ SMFIM_EOM, "i" },
+};
+
+/* mk_negotiate - take the whole message; keep header leading spaces */
+static sfsistat
+mk_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+	     unsigned long f2, unsigned long f3, unsigned long *pf0,
+	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	conn_ctx *c = conn_get(ctx);
+	size_t i;
+
+	(void)f0;
+	(void)f2;
+	(void)f3;
+	*pf0 = 0;		/* no modifications of the message */
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	if (c != NULL)		/* else mk_connect tempfails the client */
+		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	*pf2 = 0;
+	*pf3 = 0;
+	for (i = 0; i < sizeof(wanted_macros) / sizeof(wanted_macros[0]); i++)
+		smfi_setsymlist(ctx, wanted_macros[i].stage,
+				(char *)wanted_macros[i].macros);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_register - hand libmilter the callbacks */
+int
+milter_register(void)
+{
+	struct smfiDesc desc = {
+		.xxfi_name = "mailkeep",
+		.xxfi_version = SMFI_VERSION,
+		.xxfi_flags = SMFIF_SETSYMLIST,
+		.xxfi_connect = mk_connect,
+		.xxfi_helo = mk_helo,
+		.xxfi_envfrom = mk_envfrom,
+		.xxfi_envrcpt = mk_envrcpt,
+		.xxfi_header = mk_header,
+		.xxfi_eoh = mk_eoh,
+		.xxfi_body = mk_body,
+		.xxfi_eom = mk_eom,
+		.xxfi_abort = mk_abort,
+		.xxfi_close = mk_close,
+		.xxfi_negotiate = mk_negotiate,
+	};
+
+	return smfi_register(desc) == MI_SUCCESS ? 0 : -1;
+}

@@ -1,0 +1,377 @@
+/*
+ * main.c - mailkeep-milter: start, signals, reload, stop.
+ *
+ * NAME
+ *	mailkeep-milter - archive every message an MTA accepts
+ *
+ * SYNOPSIS
+ *	mailkeep-milter [-c FILE] [-f] [-p SOCKETSPEC]
+ *
+ * DESCRIPTION
+ *	Reads mailkeep.conf and the policy, opens the listening socket
+ *	(so a bad socket fails at start), detaches unless -f, drops to the
+ *	configured user, opens the archive and runs libmilter.
+ *
+ *	libmilter's own signal thread stops the milter on SIGHUP.  To give
+ *	SIGHUP the meaning administrators expect (reload), smfi_main() runs
+ *	in a thread of its own and the main thread keeps SIGHUP, SIGTERM and
+ *	SIGINT unblocked with handlers that write to a self-pipe: Linux
+ *	hands a process-directed signal to the main thread when it does not
+ *	block it, so libmilter's sigwait() never sees them.  Every other
+ *	thread is started with the three blocked.
+ *
+ *	SIGHUP re-reads the configuration and policy; on error the running
+ *	ones stay and the reason is logged.  SIGTERM/SIGINT stop accepting
+ *	connections, wait for messages being stored, close the archive.
+ *
+ * DIAGNOSTICS
+ *	Exit 0 after a clean stop, 1 when start-up fails (the reason is on
+ *	stderr and in the log), 2 on a usage error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "milter/milter.h"
+
+daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+static bool foreground;
+static int signal_pipe[2] = { -1, -1 };
+
+/* mlog - log to stderr in the foreground, else to syslog */
+void
+mlog(int priority, const char *fmt, ...)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (foreground) {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		flockfile(stderr);
+		fprintf(stderr, "%s mailkeep-milter[%ld]: ", stamp, (long)getpid());
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		funlockfile(stderr);
+	} else
+		vsyslog(priority, fmt, ap);
+	va_end(ap);
+}
+
+/* usage - print the synopsis and exit 2 */
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: mailkeep-milter [-c FILE] [-f] [-p SOCKETSPEC]\n");
+	exit(2);
+}
+
+/* load_policy - the configured policy, or the built-in default */
+static policy *
+load_policy(const mk_config *cfg, mk_error *err)
+{
+	policy *p;
+
+	if (cfg->policy != NULL)
+		return policy_load(cfg->policy, err);
+	if ((p = policy_default()) == NULL)
+		mk_error_set(err, "out of memory");
+	return p;
+}
+
+/* socket_path - the file of a unix: socket spec, or NULL */
+static const char *
+socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/* open_socket - bind the listening socket now, so errors show at start */
+static int
+open_socket(const mk_config *cfg, const struct passwd *pw)
+{
+	const char *path = socket_path(cfg->socket);
+
+	if (smfi_setconn(cfg->socket) != MI_SUCCESS
+	    || smfi_opensocket(true) != MI_SUCCESS) {
+		mlog(LOG_ERR, "cannot listen on %s", cfg->socket);
+		return -1;
+	}
+	if (path == NULL)
+		return 0;
+	if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+		mlog(LOG_ERR, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (chmod(path, (mode_t)cfg->socket_mode) != 0) {
+		mlog(LOG_ERR, "chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* drop_privileges - become pw, for good */
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0
+	    || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		mlog(LOG_ERR, "cannot become user %s: %s", pw->pw_name,
+		     strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* write_pidfile - our pid into cfg->pidfile, if one is configured */
+static int
+write_pidfile(const mk_config *cfg)
+{
+	FILE *fp;
+
+	if (cfg->pidfile == NULL)
+		return 0;
+	if ((fp = fopen(cfg->pidfile, "w")) == NULL
+	    || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
+		mlog(LOG_ERR, "cannot write %s: %s", cfg->pidfile, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* on_signal - async-signal-safe: pass the signal number to the main loop */
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* the pipe is full: a signal of this kind is already queued */
+	}
+	errno = saved;
+}
+
+/* install_signals - the self-pipe and the handlers of the main thread */
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* block_signals - block (or restore) HUP/TERM/INT in the calling thread */
+static void
+block_signals(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* reload - SIGHUP: new config and policy, or keep the old ones */
+static void
+reload(const char *path)
+{
+	mk_config *cfg;
+	policy *pol;
+	mk_error err;
+
+	if ((cfg = mk_config_load(path, &err)) == NULL) {
+		mlog(LOG_ERR, "reload: keeping the running configuration: %s", err.msg);
+		return;
+	}
+	if ((pol = load_policy(cfg, &err)) == NULL) {
+		mlog(LOG_ERR, "reload: keeping the running policy: %s", err.msg);
+		mk_config_free(cfg);
+		return;
+	}
+	if (strcmp(cfg->archive, g_state.cfg->archive) != 0
+	    || strcmp(cfg->socket, g_state.cfg->socket) != 0)
+		mlog(LOG_WARNING, "reload: a new socket or archive takes effect"
+		     " only after a restart; keeping %s and %s",
+		     g_state.cfg->socket, g_state.cfg->archive);
+	pthread_rwlock_wrlock(&g_state.lock);
+	mk_config_free(g_state.cfg);
+	policy_free(g_state.pol);
+	g_state.cfg = cfg;
+	g_state.pol = pol;
+	pthread_rwlock_unlock(&g_state.lock);
+	mlog(LOG_INFO, "reloaded %s", path);
+}
+
+/* run_libmilter - thread body: smfi_main() until smfi_stop() */
+static void *
+run_libmilter(void *arg)
+{
+	int *status = arg;
+
+	*status = smfi_main();
+	return NULL;
+}
+
+/* wait_for_signals - serve signals until told to stop */
+static void
+wait_for_signals(const char *config_path)
+{
+	unsigned char sig;
+	ssize_t n;
+	fd_set fds;
+
+	for (;;) {
+		FD_ZERO(&fds);
+		FD_SET(signal_pipe[0], &fds);
+		if (select(signal_pipe[0] + 1, &fds, NULL, NULL, NULL) < 0)
+			continue;	/* EINTR: the handler wrote the pipe */
+		while ((n = read(signal_pipe[0], &sig, 1)) == 1) {
+			if (sig == SIGHUP) {
+				reload(config_path);
+				continue;
+			}
+			mlog(LOG_INFO, "stopping on signal %d", sig);
+			return;
+		}
+	}
+}
+
+/* serve - run libmilter and the signal loop; returns the exit status */
+static int
+serve(const char *config_path)
+{
+	pthread_t thread;
+	int status = MI_SUCCESS;
+
+	block_signals(true);	/* libmilter's threads inherit this */
+	if (pthread_create(&thread, NULL, run_libmilter, &status) != 0) {
+		mlog(LOG_ERR, "cannot start the libmilter thread");
+		return 1;
+	}
+	block_signals(false);
+	mlog(LOG_INFO, "started, listening on %s, archive %s",
+	     g_state.cfg->socket, g_state.cfg->archive);
+	wait_for_signals(config_path);
+	smfi_stop();
+	pthread_join(thread, NULL);
+	return status == MI_SUCCESS ? 0 : 1;
+}
+
+/* shutdown_archive - wait for messages being stored, then close */
+static void
+shutdown_archive(void)
+{
+	archive *ar;
+
+	pthread_rwlock_wrlock(&g_state.lock);
+	ar = g_state.ar;
+	g_state.ar = NULL;
+	pthread_rwlock_unlock(&g_state.lock);
+	archive_close(ar);
+}
+
+/* start - everything up to serving; 0 or -1 (already logged) */
+static int
+start(const char *socket_override)
+{
+	mk_config *cfg = g_state.cfg;
+	struct passwd *pw = NULL;
+	mk_error err;
+
+	if (socket_override != NULL) {
+		free(cfg->socket);
+		if ((cfg->socket = strdup(socket_override)) == NULL)
+			return -1;
+	}
+	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
+		mlog(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
+		return -1;
+	}
+	if (milter_register() != 0 || open_socket(cfg, pw) != 0)
+		return -1;
+	if (!foreground && daemon(0, 0) != 0) {
+		mlog(LOG_ERR, "cannot detach: %s", strerror(errno));
+		return -1;
+	}
+	if (write_pidfile(cfg) != 0 || (pw != NULL && drop_privileges(pw) != 0))
+		return -1;
+	block_signals(true);	/* the committer thread inherits this */
+	g_state.ar = archive_open(cfg->archive, ARCHIVE_WRITE, &err);
+	block_signals(false);
+	if (g_state.ar == NULL) {
+		mlog(LOG_ERR, "%s", err.msg);
+		return -1;
+	}
+	return install_signals();
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = MK_DEFAULT_CONFIG, *socket_override = NULL;
+	mk_error err;
+	int ch, status;
+
+	while ((ch = getopt(argc, argv, "c:fp:h")) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'p': socket_override = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	openlog("mailkeep-milter", LOG_PID, LOG_MAIL);
+	if ((g_state.cfg = mk_config_load(config_path, &err)) == NULL
+	    || (g_state.pol = load_policy(g_state.cfg, &err)) == NULL) {
+		fprintf(stderr, "mailkeep-milter: %s\n", err.msg);
+		mlog(LOG_ERR, "%s", err.msg);
+		return 1;
+	}
+	if (start(socket_override) != 0) {
+		if (!foreground)
+			fprintf(stderr, "mailkeep-milter: start-up failed, see the mail log\n");
+		return 1;
+	}
+	status = serve(config_path);
+	shutdown_archive();
+	if (g_state.cfg->pidfile != NULL)
+		unlink(g_state.cfg->pidfile);
+	mk_config_free(g_state.cfg);
+	policy_free(g_state.pol);
+	mlog(LOG_INFO, "stopped");
+	return status;
+}

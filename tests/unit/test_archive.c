@@ -1,0 +1,394 @@
+/*
+ * test_archive.c - unit tests of the store (archive/), on real files and
+ * a real SQLite index in a temporary directory.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	mk_error err;
+
+	snprintf(dir, sizeof(dir), "/tmp/mk-archive-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(archive_create(dir, &err) == 0, "%s", err.msg);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* store_bytes - archive one message with content text; its id into id */
+static void
+store_bytes(archive *ar, const void *text, size_t len, const char *from,
+	    const char *const *rcpts, size_t n, const char *msgid,
+	    int64_t when, char id[ARCHIVE_ID_LEN + 1])
+{
+	archive_envelope env = {
+		.queue_id = "4ABCD", .client_addr = "127.0.0.1",
+		.client_name = "localhost", .helo = "client.example",
+		.mail_from = from, .rcpts = rcpts, .n_rcpts = n,
+		.message_id = msgid, .subject = "hello", .date = "today",
+		.received_at = when,
+	};
+	mk_error err;
+	archive_spool *sp = archive_spool_begin(ar, &err);
+
+	ck_assert_msg(sp != NULL, "%s", err.msg);
+	ck_assert_int_eq(archive_spool_write(sp, text, len, &err), 0);
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s", err.msg);
+}
+
+typedef struct buffer { char *data; size_t len; } buffer;
+
+/* collect - archive_read sink appending to a buffer */
+static int
+collect(const void *buf, size_t len, void *ctx)
+{
+	buffer *b = ctx;
+
+	b->data = realloc(b->data, b->len + len);
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+/* count_files - regular files under dir/sub, recursively */
+static int
+count_files(const char *sub)
+{
+	char cmd[256], out[32] = "";
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "find '%s/%s' -type f | wc -l", dir, sub);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), fp));
+	pclose(fp);
+	return atoi(out);
+}
+
+START_TEST(store_and_read_back_byte_exact)
+{
+	static const char msg[] = "Subject: hi\r\n\r\nbody\0with NUL\r\n\xff\xfe\r\n";
+	const char *rcpts[] = { "a@example.com", "B@Example.ORG" };
+	char id[ARCHIVE_ID_LEN + 1];
+	archive_message *m;
+	buffer b = { 0 };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	store_bytes(ar, msg, sizeof(msg) - 1, "s@example.net", rcpts, 2,
+		    "<m1@example.net>", 0, id);
+	ck_assert_int_eq(strlen(id), ARCHIVE_ID_LEN);
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	ck_assert_str_eq(m->mail_from, "s@example.net");
+	ck_assert_int_eq(m->n_rcpts, 2);
+	ck_assert_str_eq(m->rcpts[1], "B@Example.ORG");
+	ck_assert_str_eq(m->queue_id, "4ABCD");
+	ck_assert_str_eq(m->message_id, "<m1@example.net>");
+	ck_assert_int_eq(m->size, sizeof(msg) - 1);
+	ck_assert_int_gt(m->received_at, 1700000000LL * 1000000);
+	archive_message_free(m);
+	ck_assert_int_eq(archive_read(ar, id, collect, &b, &err), 0);
+	ck_assert_int_eq(b.len, sizeof(msg) - 1);
+	ck_assert_int_eq(memcmp(b.data, msg, b.len), 0);
+	free(b.data);
+	archive_close(ar);
+	ck_assert_int_eq(count_files("spool"), 0);
+}
+END_TEST
+
+START_TEST(identical_content_is_one_blob)
+{
+	const char *rcpts[] = { "a@example.com" };
+	char id1[ARCHIVE_ID_LEN + 1], id2[ARCHIVE_ID_LEN + 1];
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+
+	store_bytes(ar, "same", 4, "x@y", rcpts, 1, NULL, 0, id1);
+	store_bytes(ar, "same", 4, "z@y", rcpts, 1, NULL, 0, id2);
+	ck_assert_str_ne(id1, id2);
+	ck_assert_int_eq(count_files("blobs"), 1);
+	archive_close(ar);
+}
+END_TEST
+
+typedef struct search_result { int n; char ids[16][ARCHIVE_ID_LEN + 1]; } search_result;
+
+static int
+gather(const archive_message *m, void *ctx)
+{
+	search_result *r = ctx;
+
+	if (r->n < 16)
+		strcpy(r->ids[r->n], m->id);
+	r->n++;
+	return 0;
+}
+
+/* search_count - how many messages q finds */
+static int
+search_count(archive *ar, archive_query q)
+{
+	search_result r = { 0 };
+	mk_error err;
+
+	ck_assert_msg(archive_search(ar, &q, gather, &r, &err) == 0, "%s", err.msg);
+	return r.n;
+}
+
+START_TEST(search_filters)
+{
+	const char *r1[] = { "Alice@Example.com", "bob@example.org" };
+	const char *r2[] = { "carol@example.org" };
+	char id[ARCHIVE_ID_LEN + 1];
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	int64_t day = 86400LL * 1000000, t0 = 1767225600LL * 1000000; /* 2026-01-01 */
+
+	store_bytes(ar, "one", 3, "Sender@Example.NET", r1, 2, " <one@x> ", t0, id);
+	store_bytes(ar, "two", 3, "other@example.com", r2, 1, "<two@x>", t0 + day, id);
+	store_bytes(ar, "three", 5, "", r2, 1, NULL, t0 + 2 * day, id);
+
+	ck_assert_int_eq(search_count(ar, (archive_query){ 0 }), 3);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .from = "sender@example.net" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .from = "@EXAMPLE.net" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .from = "@example.com" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .to = "alice@example.com" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .to = "@example.org" }), 3);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .to = "@example.com" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .to = "nobody@example.org" }), 0);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .message_id = "one@x" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .message_id = "<two@x>" }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .since = t0 + day }), 2);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .until = t0 + day }), 1);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .since = t0, .until = t0 + 2 * day,
+							   .to = "@example.org" }), 2);
+	ck_assert_int_eq(search_count(ar, (archive_query){ .limit = 2 }), 2);
+	archive_close(ar);
+}
+END_TEST
+
+typedef struct thread_arg { archive *ar; int n; } thread_arg;
+
+static void *
+store_many(void *p)
+{
+	thread_arg *a = p;
+	const char *rcpts[] = { "r@example.com" };
+	char body[64], id[ARCHIVE_ID_LEN + 1];
+	int i;
+
+	for (i = 0; i < 25; i++) {
+		snprintf(body, sizeof(body), "thread %d message %d\r\n", a->n, i);
+		store_bytes(a->ar, body, strlen(body), "s@example.com", rcpts, 1,
+			    NULL, 0, id);
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_commits_all_land)
+{
+	pthread_t t[8];
+	thread_arg args[8];
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		args[i] = (thread_arg){ ar, i };
+		pthread_create(&t[i], NULL, store_many, &args[i]);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(search_count(ar, (archive_query){ 0 }), 200);
+	ck_assert_int_eq(count_files("blobs"), 200);
+	archive_close(ar);
+	/* reopen: everything still there */
+	ar = archive_open(dir, ARCHIVE_READ, &err);
+	ck_assert_int_eq(search_count(ar, (archive_query){ 0 }), 200);
+	archive_close(ar);
+}
+END_TEST
+
+/* ledger_lines - the number of lines in the ledger and the last one */
+static int
+ledger_lines(char *last, size_t size)
+{
+	char path[128], line[4096];
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		n++;
+		snprintf(last, size, "%s", line);
+	}
+	fclose(fp);
+	return n;
+}
+
+START_TEST(ledger_records_stores_and_accesses)
+{
+	const char *rcpts[] = { "a@example.com" };
+	char id[ARCHIVE_ID_LEN + 1], last[4096], want[64], path[128];
+	const char *ids[1] = { id };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	int fd;
+
+	store_bytes(ar, "x", 1, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(ledger_lines(last, sizeof(last)), 2);	/* created, stored */
+	snprintf(want, sizeof(want), "\"id\":\"%s\"", id);
+	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":2,\"event\":\"stored\""));
+	ck_assert_ptr_nonnull(strstr(last, want));
+	archive_close(ar);
+
+	/* a torn last line (crash mid-append) is cut off by the next append */
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "{\"seq\":3,\"ev", 12), 12);
+	close(fd);
+	ar = archive_open(dir, ARCHIVE_READ, &err);
+	ck_assert_int_eq(archive_log_access(ar, 1000, "get", "why", ids, 1, &err), 0);
+	ck_assert_int_eq(ledger_lines(last, sizeof(last)), 3);
+	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":3,\"event\":\"access\""));
+	ck_assert_ptr_nonnull(strstr(last, "\"uid\":1000"));
+	snprintf(want, sizeof(want), "\"ids\":[\"%s\"]", id);
+	ck_assert_ptr_nonnull(strstr(last, want));
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(damaged_blob_is_reported)
+{
+	const char *rcpts[] = { "a@example.com" };
+	char id[ARCHIVE_ID_LEN + 1], cmd[256];
+	archive_message *m;
+	buffer b = { 0 };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+
+	store_bytes(ar, "original", 8, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	snprintf(cmd, sizeof(cmd), "printf 'tampered' > '%s/blobs/%.2s/%s'", dir,
+		 m->sha256, m->sha256);
+	ck_assert_int_eq(system(cmd), 0);
+	archive_message_free(m);
+	ck_assert_int_eq(archive_read(ar, id, collect, &b, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "does not match its SHA-256"));
+	free(b.data);
+	ck_assert_int_eq(archive_lookup(ar, "000000000000000000000000", &m, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "no message"));
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(open_errors)
+{
+	mk_error err;
+	archive *ar, *second;
+
+	ck_assert_ptr_null(archive_open("/nonexistent", ARCHIVE_READ, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "not a mailkeep archive"));
+	ck_assert_int_eq(archive_create(dir, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "already a mailkeep archive"));
+	ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	ck_assert_ptr_nonnull(ar);
+	second = archive_open(dir, ARCHIVE_WRITE, &err);
+	ck_assert_ptr_null(second);
+	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another writer"));
+	archive_close(ar);
+	ar = archive_open(dir, ARCHIVE_READ, &err);
+	ck_assert_ptr_null(archive_spool_begin(ar, &err));
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(leftover_spool_removed_and_failed_spool_reported)
+{
+	char path[128];
+	mk_error err;
+	archive *ar;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/spool/msg.crashed", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	ck_assert_int_eq(count_files("spool"), 0);
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	ck_assert_int_eq(chmod(path, 0500), 0);
+	if (geteuid() != 0) {	/* root ignores the mode */
+		ck_assert_ptr_null(archive_spool_begin(ar, &err));
+		ck_assert_ptr_nonnull(strstr(err.msg, "cannot create spool file"));
+	}
+	chmod(path, 0700);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(keys_created_private)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/keys/signing-1.pem", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/keys/data-1.key", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 32);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("archive");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, store_and_read_back_byte_exact);
+	tcase_add_test(tc, identical_content_is_one_blob);
+	tcase_add_test(tc, search_filters);
+	tcase_add_test(tc, concurrent_commits_all_land);
+	tcase_add_test(tc, ledger_records_stores_and_accesses);
+	tcase_add_test(tc, damaged_blob_is_reported);
+	tcase_add_test(tc, open_errors);
+	tcase_add_test(tc, leftover_spool_removed_and_failed_spool_reported);
+	tcase_add_test(tc, keys_created_private);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,138 @@
+/*
+ * test_config.c - unit tests of mailkeep.conf parsing (common/mkconfig.c).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/mkconfig.h"
+
+static char path[64];
+
+/* write_conf - put text into a fresh temporary file named in path */
+static void
+write_conf(const char *text)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/mk-conf-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+	close(fd);
+}
+
+/* expect_error - loading text fails with an error containing want */
+static void
+expect_error(const char *text, const char *want)
+{
+	mk_error err = { { 0 } };
+	char full[600];
+
+	write_conf(text);
+	ck_assert_ptr_null(mk_config_load(path, &err));
+	snprintf(full, sizeof(full), "%s:%s", path, want);
+	ck_assert_msg(strstr(err.msg, full) != NULL, "error \"%s\" lacks \"%s\"",
+		      err.msg, full);
+	unlink(path);
+}
+
+START_TEST(minimal_two_lines)
+{
+	mk_error err;
+	mk_config *cfg;
+
+	write_conf("socket = inet:8894@127.0.0.1\narchive = /var/lib/mailkeep\n");
+	cfg = mk_config_load(path, &err);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_str_eq(cfg->socket, "inet:8894@127.0.0.1");
+	ck_assert_str_eq(cfg->archive, "/var/lib/mailkeep");
+	ck_assert_ptr_null(cfg->policy);
+	ck_assert_int_eq(cfg->on_error, MK_ON_ERROR_TEMPFAIL);
+	ck_assert_int_eq(cfg->socket_mode, 0660);
+	mk_config_free(cfg);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(all_keys_under_section)
+{
+	mk_error err;
+	mk_config *cfg;
+
+	write_conf("; comment\n[mailkeep]\nsocket = unix:/run/mk.sock\n"
+		   "archive = /a\npolicy = /p\nuser = mailkeep\n"
+		   "pidfile = /run/mk.pid\non_error = accept\nsocket_mode = 0666\n");
+	cfg = mk_config_load(path, &err);
+	ck_assert_msg(cfg != NULL, "%s", err.msg);
+	ck_assert_str_eq(cfg->policy, "/p");
+	ck_assert_str_eq(cfg->user, "mailkeep");
+	ck_assert_str_eq(cfg->pidfile, "/run/mk.pid");
+	ck_assert_int_eq(cfg->on_error, MK_ON_ERROR_ACCEPT);
+	ck_assert_int_eq(cfg->socket_mode, 0666);
+	mk_config_free(cfg);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(defaults_when_empty)
+{
+	mk_error err;
+	mk_config *cfg;
+
+	write_conf("");
+	cfg = mk_config_load(path, &err);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_str_eq(cfg->socket, MK_DEFAULT_SOCKET);
+	ck_assert_str_eq(cfg->archive, MK_DEFAULT_ARCHIVE);
+	mk_config_free(cfg);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(errors_name_file_and_line)
+{
+	expect_error("socket = inet:1@127.0.0.1\n\nsockt = x\n", "3: unknown key \"sockt\"");
+	expect_error("on_error = maybe\n", "1: on_error must be tempfail or accept");
+	expect_error("archive = /a\nsocket_mode = 0999\n", "2: socket_mode must be octal");
+	expect_error("archive = /a\n[policy]\nmode = full\n", "3: unknown section [policy]");
+	expect_error("archive = /a\nthis line has no equals sign\n", "2: syntax error");
+	expect_error("archive =\n", "1: empty value");
+	expect_error("archive = /a\nbogus = 1\nalso = 2\n", "2: unknown key \"bogus\"");
+}
+END_TEST
+
+START_TEST(unreadable_file)
+{
+	mk_error err;
+
+	ck_assert_ptr_null(mk_config_load("/nonexistent/mailkeep.conf", &err));
+	ck_assert_msg(strstr(err.msg, "/nonexistent/mailkeep.conf: cannot read") != NULL,
+		      "%s", err.msg);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, minimal_two_lines);
+	tcase_add_test(tc, all_keys_under_section);
+	tcase_add_test(tc, defaults_when_empty);
+	tcase_add_test(tc, errors_name_file_and_line);
+	tcase_add_test(tc, unreadable_file);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
