@@ -1,0 +1,72 @@
+#!/bin/bash
+# tests/e2e/corpus.sh - third-party messages over SMTP, each archived
+# byte-exact: Debian's Python test-suite e-mail messages
+# (/usr/lib/python3.11/test/test_email/data/msg_*.txt, package
+# libpython3.11-testsuite) and SpamAssassin's sample-spam.txt and
+# sample-nonspam.txt (package spamassassin, unpacked into
+# tests/corpus/third-party/ by scripts/install-deps.sh, or fetched here).
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+e2e_init corpus
+
+PYDATA=${PYTHON_EMAIL_DATA:-/usr/lib/python3.11/test/test_email/data}
+SA_EX=usr/share/doc/spamassassin/examples
+
+# sa_samples - print the directory holding SpamAssassin's samples, fetching
+#	and unpacking the package into the build tree when not there yet
+sa_samples() {
+	local d
+	for d in "$CORPUS/third-party/spamassassin" "$top_builddir/tests/corpus/third-party/spamassassin"; do
+		[ -f "$d/sample-spam.txt" ] && { echo "$d"; return 0; }
+	done
+	d=$top_builddir/tests/corpus/third-party/spamassassin
+	mkdir -p "$d/deb" || return 1
+	( cd "$d/deb" && timeout 120 apt-get download spamassassin >/dev/null 2>&1 ) || return 1
+	dpkg-deb -x "$d"/deb/spamassassin_*.deb "$d/deb/x" || return 1
+	cp "$d/deb/x/$SA_EX/sample-spam.txt" "$d/deb/x/$SA_EX/sample-nonspam.txt" "$d/" || return 1
+	rm -rf "$d/deb"
+	echo "$d"
+}
+
+files=()
+if ls "$PYDATA"/msg_*.txt > /dev/null 2>&1; then
+	files+=("$PYDATA"/msg_*.txt)
+else
+	fail "Python's e-mail test messages not found in $PYDATA (apt-get install libpython3.11-testsuite)"
+fi
+if sa=$(sa_samples); then
+	files+=("$sa/sample-spam.txt" "$sa/sample-nonspam.txt")
+else
+	fail "SpamAssassin's samples unavailable: run scripts/install-deps.sh (or apt-get download spamassassin)"
+fi
+[ ${#files[@]} -gt 0 ] || e2e_finish
+note "${#files[@]} messages"
+
+e2e_conf
+mk_init
+milter_start
+e2e_postfix
+
+# One SMTP session; one reply line per file, in order.
+smtp_send --from corpus@sender.test --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
+json=$(mk search --json) || bail "mailkeep search --json failed"
+declare -A id_of
+while read -r q i; do id_of[$q]=$i; done < <(echo "$json" | jq -r '.[] | "\(.queue_id) \(.id)"')
+
+i=0
+while read -r code qid rest; do
+	f=${files[$i]}; i=$(( i + 1 ))
+	name=$(basename "$f")
+	case "$f" in */spamassassin/*) name=sa-$name;; esac
+	if [ "$code" != 250 ]; then
+		fail "$name: not accepted: $code $qid $rest"
+		continue
+	fi
+	id=${id_of[$qid]:-}
+	if [ -z "$id" ]; then
+		fail "$name: accepted as $qid but not in the archive"
+		continue
+	fi
+	check_archived "$id" "$f" "$name"
+done < "$T/replies"
+check_eq "every message got a reply" "${#files[@]}" "$i"
+e2e_finish
