@@ -25,12 +25,16 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
+#define SPOOL_BUFFER 32768	/* small writes (headers) are gathered */
+
 struct archive_spool {
 	archive *ar;
 	int fd;
 	char *path;
 	EVP_MD_CTX *sha;
 	int64_t size;
+	size_t buffered;
+	unsigned char buf[SPOOL_BUFFER];
 };
 
 /* spool_cleanup - remove what a crashed writer left in spool/ */
@@ -87,16 +91,33 @@ fail:
 	return NULL;
 }
 
+/* spool_flush - write out what is buffered */
+static int
+spool_flush(archive_spool *sp, mk_error *err)
+{
+	if (sp->buffered > 0 && write_all(sp->fd, sp->buf, sp->buffered) != 0)
+		return mk_error_errno(err, "write %s", sp->path);
+	sp->buffered = 0;
+	return 0;
+}
+
 /* archive_spool_write - append bytes to the spool and to the digest */
 int
 archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 		    mk_error *err)
 {
-	if (write_all(sp->fd, buf, len) != 0)
-		return mk_error_errno(err, "write %s", sp->path);
 	if (EVP_DigestUpdate(sp->sha, buf, len) != 1)
 		return mk_error_set(err, "SHA-256 update failed");
 	sp->size += (int64_t)len;
+	if (sp->buffered + len > SPOOL_BUFFER && spool_flush(sp, err) != 0)
+		return -1;
+	if (len >= SPOOL_BUFFER) {	/* big chunks go straight through */
+		if (write_all(sp->fd, buf, len) != 0)
+			return mk_error_errno(err, "write %s", sp->path);
+		return 0;
+	}
+	memcpy(sp->buf + sp->buffered, buf, len);
+	sp->buffered += len;
 	return 0;
 }
 
@@ -146,6 +167,8 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 	hex_encode(md, sizeof(md), req->sha256);
 	req->size = sp->size;
 	req->blob_dir = md[0];
+	if (spool_flush(sp, err) != 0)
+		return -1;
 	if (fsync(sp->fd) != 0)
 		return mk_error_errno(err, "fsync %s", sp->path);
 	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", req->sha256, req->sha256);
