@@ -49,7 +49,9 @@
 #define ARCHIVE_ID_LEN		24	/* hex characters in a message id */
 #define ARCHIVE_SHA256_HEX	64
 #define ARCHIVE_MAX_RCPTS	10000	/* envelope recipients per message */
-#define ARCHIVE_MAX_FIELD	4096	/* bytes in one envelope field */
+#define ARCHIVE_MAX_FIELD	4096	/* bytes of an envelope field or header
+					   value kept in records and index;
+					   the content is never cut */
 
 typedef struct archive archive;			/* opaque */
 typedef struct archive_spool archive_spool;	/* opaque */

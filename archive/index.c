@@ -15,8 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gmime/gmime.h>
+
 #include "archive/fsutil.h"
 #include "archive/internal.h"
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+/* gmime_start - GMime's one-time initialisation */
+static void
+gmime_start(void)
+{
+	g_mime_init();
+}
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS messages("
@@ -104,6 +115,24 @@ bind_clean(sqlite3_stmt *st, int col, const char *s)
 	return rc;
 }
 
+/* bind_decoded - bind a header value with its RFC 2047 words decoded
+ * (GMime); the raw value stays in the record, this is for people */
+static int
+bind_decoded(sqlite3_stmt *st, int col, const char *raw)
+{
+	char *clean = utf8_clean(raw), *decoded = NULL;
+	int rc;
+
+	if (clean != NULL) {
+		pthread_once(&gmime_once, gmime_start);
+		decoded = g_mime_utils_header_decode_text(NULL, clean);
+	}
+	rc = bind_text(st, col, decoded != NULL ? decoded : clean);
+	g_free(decoded);
+	free(clean);
+	return rc;
+}
+
 /* insert_message - one row into messages */
 static int
 insert_message(sqlite3_stmt *st, const commit_req *r)
@@ -130,7 +159,7 @@ insert_message(sqlite3_stmt *st, const commit_req *r)
 	bind_text(st, 12, from_lc != NULL ? from_lc : "");
 	bind_text(st, 13, domain);
 	bind_clean(st, 14, e->message_id);
-	bind_clean(st, 15, e->subject);
+	bind_decoded(st, 15, e->subject);
 	bind_clean(st, 16, e->date);
 	sqlite3_bind_int64(st, 17, r->ledger_seq);
 	rc = sqlite3_step(st);

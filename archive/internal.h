@@ -97,7 +97,8 @@ int index_lookup(archive *ar, const char *id, archive_message **out,
 		 mk_error *err);
 
 /* utf8_clean - a copy of s that is valid UTF-8 (bad bytes become U+FFFD),
- * with surrounding blanks removed; NULL for NULL; owned by the caller */
+ * with surrounding blanks removed, cut at ARCHIVE_MAX_FIELD bytes; NULL for
+ * NULL; owned by the caller */
 char *utf8_clean(const char *s);
 
 /* address_domain - lowercased domain of an address ("" without "@") into

@@ -50,7 +50,8 @@ utf8_length(const unsigned char *p)
 	return n;
 }
 
-/* utf8_clean - valid UTF-8 copy of s, blanks trimmed; caller frees */
+/* utf8_clean - valid UTF-8 copy of s, blanks trimmed, at most
+ * ARCHIVE_MAX_FIELD bytes of s (a cut character becomes U+FFFD); caller frees */
 char *
 utf8_clean(const char *s)
 {
@@ -62,7 +63,7 @@ utf8_clean(const char *s)
 		return NULL;
 	while (isspace((unsigned char)*s))
 		s++;
-	end = (const unsigned char *)s + strlen(s);
+	end = (const unsigned char *)s + strnlen(s, ARCHIVE_MAX_FIELD);
 	while (end > (const unsigned char *)s && isspace(end[-1]))
 		end--;
 	if ((out = malloc(3 * (size_t)(end - (const unsigned char *)s) + 1)) == NULL)

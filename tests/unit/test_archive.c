@@ -351,6 +351,54 @@ START_TEST(leftover_spool_removed_and_failed_spool_reported)
 }
 END_TEST
 
+START_TEST(subject_decoded_for_the_index_raw_in_the_record)
+{
+	const char *rcpts[] = { "a@example.com" };
+	archive_envelope env = { .mail_from = "s@x", .rcpts = rcpts, .n_rcpts = 1,
+				 .subject = " =?ISO-8859-1?Q?Caf=E9?= \xff" };
+	char id[ARCHIVE_ID_LEN + 1], cmd[160];
+	archive_message *m;
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	archive_spool *sp = archive_spool_begin(ar, &err);
+
+	ck_assert_int_eq(archive_spool_write(sp, "x", 1, &err), 0);
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), 0);
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	ck_assert_str_eq(m->subject, "Caf\xc3\xa9 \xef\xbf\xbd");	/* "Café \uFFFD" */
+	archive_message_free(m);
+	archive_close(ar);
+	snprintf(cmd, sizeof(cmd), "grep -q 'ISO-8859-1?Q?Caf=E9' %s/records/*.log", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(long_fields_cut_content_kept)
+{
+	const char *rcpts[] = { "a@example.com" };
+	static char subject[3 * ARCHIVE_MAX_FIELD];
+	archive_envelope env = { .mail_from = "s@x", .rcpts = rcpts, .n_rcpts = 1,
+				 .subject = subject };
+	char id[ARCHIVE_ID_LEN + 1];
+	archive_message *m;
+	buffer b = { 0 };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	archive_spool *sp = archive_spool_begin(ar, &err);
+
+	memset(subject, 'a', sizeof(subject) - 1);
+	ck_assert_int_eq(archive_spool_write(sp, subject, sizeof(subject) - 1, &err), 0);
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), 0);
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	ck_assert_int_eq(strlen(m->subject), ARCHIVE_MAX_FIELD);
+	archive_message_free(m);
+	ck_assert_int_eq(archive_read(ar, id, collect, &b, &err), 0);
+	ck_assert_int_eq(b.len, sizeof(subject) - 1);
+	free(b.data);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(keys_created_private)
 {
 	char path[128];
@@ -385,6 +433,8 @@ main(void)
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, leftover_spool_removed_and_failed_spool_reported);
 	tcase_add_test(tc, keys_created_private);
+	tcase_add_test(tc, long_fields_cut_content_kept);
+	tcase_add_test(tc, subject_decoded_for_the_index_raw_in_the_record);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
