@@ -48,6 +48,7 @@
 daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 static bool foreground;
+static const char *socket_override;	/* -p: wins over the file, reloads too */
 static int signal_pipe[2] = { -1, -1 };
 
 /* mlog - log to stderr in the foreground, else to syslog */
@@ -203,6 +204,31 @@ block_signals(bool block)
 	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
+/* apply_socket_override - -p SOCKETSPEC replaces the file's socket */
+static int
+apply_socket_override(mk_config *cfg, mk_error *err)
+{
+	if (socket_override == NULL)
+		return 0;
+	free(cfg->socket);
+	if ((cfg->socket = strdup(socket_override)) == NULL)
+		return mk_error_set(err, "out of memory");
+	return 0;
+}
+
+/* load_config - the configuration file with -p applied; NULL and err */
+static mk_config *
+load_config(const char *path, mk_error *err)
+{
+	mk_config *cfg = mk_config_load(path, err);
+
+	if (cfg != NULL && apply_socket_override(cfg, err) != 0) {
+		mk_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 /* reload - SIGHUP: new config and policy, or keep the old ones */
 static void
 reload(const char *path)
@@ -211,7 +237,7 @@ reload(const char *path)
 	policy *pol;
 	mk_error err;
 
-	if ((cfg = mk_config_load(path, &err)) == NULL) {
+	if ((cfg = load_config(path, &err)) == NULL) {
 		mlog(LOG_ERR, "reload: keeping the running configuration: %s", err.msg);
 		return;
 	}
@@ -304,17 +330,12 @@ shutdown_archive(void)
 
 /* start - everything up to serving; 0 or -1 (already logged) */
 static int
-start(const char *socket_override)
+start(void)
 {
 	mk_config *cfg = g_state.cfg;
 	struct passwd *pw = NULL;
 	mk_error err;
 
-	if (socket_override != NULL) {
-		free(cfg->socket);
-		if ((cfg->socket = strdup(socket_override)) == NULL)
-			return -1;
-	}
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
 		mlog(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
 		return -1;
@@ -340,7 +361,7 @@ start(const char *socket_override)
 int
 main(int argc, char **argv)
 {
-	const char *config_path = MK_DEFAULT_CONFIG, *socket_override = NULL;
+	const char *config_path = MK_DEFAULT_CONFIG;
 	mk_error err;
 	int ch, status;
 
@@ -355,13 +376,13 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	openlog("mailkeep-milter", LOG_PID, LOG_MAIL);
-	if ((g_state.cfg = mk_config_load(config_path, &err)) == NULL
+	if ((g_state.cfg = load_config(config_path, &err)) == NULL
 	    || (g_state.pol = load_policy(g_state.cfg, &err)) == NULL) {
 		fprintf(stderr, "mailkeep-milter: %s\n", err.msg);
 		mlog(LOG_ERR, "%s", err.msg);
 		return 1;
 	}
-	if (start(socket_override) != 0) {
+	if (start() != 0) {
 		if (!foreground)
 			fprintf(stderr, "mailkeep-milter: start-up failed, see the mail log\n");
 		return 1;
