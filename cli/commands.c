@@ -292,7 +292,8 @@ print_search(archive *ar, const cli_request *rq, id_list *found)
 	memset(&pp, 0, sizeof(pp));
 	pp.rq = rq;
 	pp.logged = found;
-	qsort(found->ids, found->n, sizeof(*found->ids), compare_ids);
+	if (found->n > 0)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(found->ids, found->n, sizeof(*found->ids), compare_ids);
 	rc = rq->json ? cli_json_begin(&pp.js, stdout)
 		      : cli_human_header(stdout);
 	if (rc < 0)
