@@ -196,6 +196,12 @@ pf_create() {
 	    "non_smtpd_milters =" || return 1
 	[ -z "$milter" ] || pf_set_milter "$dir" "$milter" || return 1
 	echo "$port" > "$dir/port"
+	# Check once (this also creates the queue's subdirectories), so that
+	# pf_start can skip postfix-script's slow integrity checks.
+	if ! "$PF_POSTFIX" -c "$dir/etc" check >>"$dir/start.log" 2>&1; then
+		pf_err "postfix check failed:"; cat "$dir/start.log" >&2
+		return 1
+	fi
 }
 
 # pf_master_pid - print the pid of a running master, or fail
@@ -209,6 +215,9 @@ pf_master_pid() {
 pf_start() {
 	local dir=$1 timeout=${2:-30} port
 	port=$(cat "$dir/port") || return 1
+	# postfix-script skips its integrity checks (seconds) once when this
+	# file exists; pf_create has run "postfix check" already.
+	touch "$dir/queue/quick-start"
 	if ! "$PF_POSTFIX" -c "$dir/etc" start >>"$dir/start.log" 2>&1; then
 		pf_err "postfix -c $dir/etc start failed:"; cat "$dir/start.log" >&2
 		tail -n 20 "$dir/maillog" >&2
