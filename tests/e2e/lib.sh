@@ -134,8 +134,18 @@ e2e_init() {
 	note "$name: working in $T"
 }
 
-# e2e_finish - report and exit with the automake status
+# sanitizer_check - fail if the milter's log holds an ASan/UBSan report
+sanitizer_check() {
+	[ -n "$T" ] && [ -f "$T/milter.log" ] || return 0
+	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/milter.log"; then
+		fail "sanitizer report in the milter's log: $(grep -m1 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/milter.log")"
+	fi
+}
+
+# e2e_finish - stop the milter, report and exit with the automake status
 e2e_finish() {
+	milter_stop
+	sanitizer_check
 	note "$E2E_NAME: $E2E_PASS passed, $E2E_FAIL failed in $(( $(date +%s) - E2E_T0 ))s"
 	[ "$E2E_FAIL" -eq 0 ] && exit 0
 	exit 1
