@@ -110,6 +110,7 @@ e2e_cleanup() {
 			rm -rf "$T"
 		fi
 	fi
+	rm -rf "/tmp/mk-e2e.$$"
 	exit "$rc"
 }
 
