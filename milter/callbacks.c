@@ -96,17 +96,20 @@ msg_reset(msg_ctx *m)
 static sfsistat
 on_error_answer(SMFICTX *ctx, const char *why)
 {
+	const char *qid = smfi_getsymval(ctx, "i");
 	mk_on_error policy_on_error;
 
+	if (qid == NULL)
+		qid = "NOQUEUE";
 	pthread_rwlock_rdlock(&g_state.lock);
 	policy_on_error = g_state.cfg->on_error;
 	pthread_rwlock_unlock(&g_state.lock);
 	if (policy_on_error == MK_ON_ERROR_ACCEPT) {
-		mlog(LOG_ERR, "NOT ARCHIVED, accepted anyway (on_error = accept): %s",
-		     why);
+		mlog(LOG_ERR, "%s: NOT ARCHIVED, accepted anyway (on_error = accept): %s",
+		     qid, why);
 		return SMFIS_ACCEPT;
 	}
-	mlog(LOG_ERR, "tempfail: %s", why);
+	mlog(LOG_ERR, "%s: tempfail: %s", qid, why);
 	smfi_setreply(ctx, "451", "4.3.0", "Message not archived, try again later");
 	return SMFIS_TEMPFAIL;
 }
