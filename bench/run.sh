@@ -222,6 +222,10 @@ stop_milter() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# cputicks PID - user + system CPU time of a process (all threads), in ticks
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+
 # vmhwm PID - peak resident set size in KiB
 vmhwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -290,10 +294,12 @@ accepted_since() {
 
 # one_run CONFIG SIZE REP - one smtp-source run; append a line to results.tsv
 one_run() {
-	local c=$1 size=$2 rep=$3 before t0 t1 t2 acc prev i rc=0
+	local c=$1 size=$2 rep=$3 before t0 t1 t2 acc prev i rc=0 cpu0=0 cpu1=0 load
 	queue_empty_wait
 	sync
 	before=$(wc -l < "$(pf_maillog "$D/postfix")")
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	[ "$c" = none ] || cpu0=$(cputicks "${mpid[$c]}")
 	t0=$(now)
 	"$SMTP_SOURCE" -s "$BENCH_SESSIONS" -m "$BENCH_MESSAGES" -l "$size" \
 	    -f bench@sender.test -t sink@rcpt.test \
@@ -301,6 +307,7 @@ one_run() {
 	t1=$(now)
 	queue_empty_wait
 	t2=$(now)
+	[ "$c" = none ] || cpu1=$(cputicks "${mpid[$c]}")
 	# postlogd writes asynchronously: wait until the count settles.
 	acc=$(accepted_since "$before"); prev=-1; i=0
 	while [ "$acc" != "$prev" ] && [ $i -lt 50 ]; do
@@ -308,11 +315,13 @@ one_run() {
 	done
 	[ "$rc" = 0 ] || note "smtp-source exited $rc: $(tail -n 3 "$D/smtp-source.out" | tr '\n' ' ')"
 	[ "$acc" = "$BENCH_MESSAGES" ] || note "$c: only $acc of $BENCH_MESSAGES messages accepted"
-	awk -v c="$c" -v s="$size" -v r="$rep" -v n="$acc" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
-		printf "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.1f\t%.1f\n", s, c, r, n,
-		    t1 - t0, t2 - t0, n / (t1 - t0), n / (t2 - t0) }' | tee -a "$D/results.tsv" |
-	awk -F'\t' '{ printf "  size %-7s %-9s run %s: %5d msgs  %7.2f s  %7.1f msg/s  (drained %7.2f s, %7.1f msg/s)\n",
-		$1, $2, $3, $4, $5, $7, $6, $8 }'
+	awk -v c="$c" -v s="$size" -v r="$rep" -v n="$acc" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
+	    -v cpu=$((cpu1 - cpu0)) -v hz="$HZ" -v load="$load" 'BEGIN {
+		printf "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.1f\t%.1f\t%.3f\t%s\n", s, c, r, n,
+		    t1 - t0, t2 - t0, n / (t1 - t0), n / (t2 - t0),
+		    (n > 0 ? cpu * 1000 / hz / n : 0), load }' | tee -a "$D/results.tsv" |
+	awk -F'\t' '{ printf "  size %-7s %-9s run %s: %5d msgs %7.2f s %7.1f msg/s (drained %7.2f s, %7.1f msg/s) milter CPU %.2f ms/msg, load %s\n",
+		$1, $2, $3, $4, $5, $7, $6, $8, $9, $10 }'
 }
 
 : > "$D/results.tsv"
@@ -362,11 +371,11 @@ has() { [[ " $BENCH_CONFIGS " == *" $1 "* ]]; }
 
 echo
 echo "== mailkeep benchmark: medians of $BENCH_RUNS runs, $BENCH_MESSAGES messages, $BENCH_SESSIONS sessions, $BENCH_SOCKET socket =="
-printf "%-8s %-9s %12s %12s   %s\n" size config "accept/s" "drain/s" "runs (accept msg/s)"
+printf "%-8s %-9s %10s %10s %12s   %s\n" size config "accept/s" "drain/s" "CPU ms/msg" "runs (accept msg/s)"
 for size in $BENCH_SIZES; do
 	for c in $BENCH_CONFIGS; do
 		runs=$(awk -F'\t' -v s="$size" -v c="$c" '$1 == s && $2 == c { printf "%s ", $7 }' "$D/results.tsv")
-		printf "%-8s %-9s %12.1f %12.1f   %s\n" "$size" "$c" "$(med "$size" "$c" 7)" "$(med "$size" "$c" 8)" "$runs"
+		printf "%-8s %-9s %10.1f %10.1f %12.2f   %s\n" "$size" "$c" "$(med "$size" "$c" 7)" "$(med "$size" "$c" 8)" "$(med "$size" "$c" 9)" "$runs"
 	done
 done
 echo
@@ -389,5 +398,6 @@ if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
 	has mailkeep && echo "(target: mailkeep-milter < 64 MB)"
 fi
 echo
-echo "raw figures (size config run accepted accept_s drain_s accept_rate drain_rate):"
+echo "CPU ms/msg: user+system CPU time of the milter process per accepted message (0 without a milter)"
+echo "raw figures (size config run accepted accept_s drain_s accept_rate drain_rate milter_cpu_ms_per_msg loadavg_before):"
 cat "$D/results.tsv"
