@@ -6,6 +6,7 @@
 #      configure, make, make check.  (An out-of-tree build needs an
 #      unconfigured source tree, so the in-tree build is "make distclean"ed
 #      once its results are read.)
+#   3. make distcheck (set MAILKEEP_SKIP_DISTCHECK=1 to leave it out).
 # Prints "N passed, N failed" summed over both runs' automake results (the
 # "# PASS:" and "# FAIL:"/"# ERROR:" lines of each test-suite.log) and exits
 # non-zero if anything failed or a step could not run.
@@ -68,6 +69,17 @@ else
 	status=1
 fi
 tally "$top/build-san"
+
+# 3. The release tarball builds and passes its tests (make distcheck), from
+#    the sanitizer tree, which is configured.
+if [ -f build-san/Makefile ] && [ "${MAILKEEP_SKIP_DISTCHECK:-0}" != 1 ]; then
+	if (cd build-san && step make -j"$jobs" distcheck > distcheck.log 2>&1); then
+		echo "=== make distcheck: passed"
+	else
+		tail -n 40 build-san/distcheck.log
+		failed=$(( failed + 1 ))
+	fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
