@@ -48,6 +48,17 @@ e2e_postfix
 
 # One SMTP session; one reply line per file, in order.
 smtp_send --from corpus@sender.test --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
+check_replies "$T/replies" "${files[@]}"
+e2e_finish
+note "${#files[@]} messages"
+
+e2e_conf
+mk_init
+milter_start
+e2e_postfix
+
+# One SMTP session; one reply line per file, in order.
+smtp_send --from corpus@sender.test --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
 json=$(mk search --json) || bail "mailkeep search --json failed"
 declare -A id_of
 while read -r q i; do id_of[$q]=$i; done < <(echo "$json" | jq -r '.[] | "\(.queue_id) \(.id)"')

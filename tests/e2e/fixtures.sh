@@ -22,31 +22,18 @@ for k in $(seq -f %03g 0 499); do echo "r$k@rcpt.test"; done > "$T/rcpts"
 smtp_send --from many@sender.test --to-file "$T/rcpts" "$CORPUS/500-recipients.eml" >> "$T/replies" || true
 files+=("$CORPUS/500-recipients.eml")
 
-json=$(mk search --json) || bail "mailkeep search --json failed (invalid UTF-8 in a header?)"
-echo "$json" | jq empty 2>/dev/null || bail "mailkeep search --json printed invalid JSON"
-declare -A id_of
-while read -r q i; do id_of[$q]=$i; done < <(echo "$json" | jq -r '.[] | "\(.queue_id) \(.id)"')
+check_replies "$T/replies" "${files[@]}"
+json=$ARCHIVE_JSON
 
-i=0
-while read -r code qid rest; do
-	f=${files[$i]}; i=$(( i + 1 ))
-	name=$(basename "$f")
-	if [ "$code" != 250 ]; then fail "$name: not accepted: $code $qid $rest"; continue; fi
-	id=${id_of[$qid]:-}
-	if [ -z "$id" ]; then fail "$name: accepted as $qid but not in the archive"; continue; fi
-	check_archived "$id" "$f" "$name"
-	case "$name" in
-	500-recipients.eml)
-		check_eq "500 recipients in the envelope record" \
-		    "$(sort "$T/rcpts" | tr '\n' ' ')" \
-		    "$(echo "$json" | jq -r --arg id "$id" '.[] | select(.id == $id) | .to[]' | tr -d '<>' | sort | tr '\n' ' ')"
-		check_eq "search --to the 500th recipient" 1 \
-		    "$(mk search --json --to r499@rcpt.test | jq --arg id "$id" '[.[] | select(.id == $id)] | length')";;
-	8bit-headers.eml)
-		want=$(sed -n 's/^Subject: //p' "$f")
-		check_eq "8-bit Subject comes back in search --json" "$want" \
-		    "$(echo "$json" | jq -r --arg id "$id" '.[] | select(.id == $id) | .subject')";;
-	esac
-done < "$T/replies"
-check_eq "every message got a reply" "${#files[@]}" "$i"
+id=${ARCHIVED_ID[500-recipients.eml]:-}
+check_eq "500 recipients in the envelope record" \
+    "$(sort "$T/rcpts" | tr '\n' ' ')" \
+    "$(echo "$json" | jq -r --arg id "$id" '.[] | select(.id == $id) | .to[]' | tr -d '<>' | sort | tr '\n' ' ')"
+check_eq "search --to the 500th recipient" 1 \
+    "$(mk search --json --to r499@rcpt.test | jq --arg id "$id" '[.[] | select(.id == $id)] | length')"
+
+id=${ARCHIVED_ID[8bit-headers.eml]:-}
+want=$(sed -n 's/^Subject: //p' "$CORPUS/8bit-headers.eml")
+check_eq "8-bit Subject comes back in search --json" "$want" \
+    "$(echo "$json" | jq -r --arg id "$id" '.[] | select(.id == $id) | .subject')"
 e2e_finish

@@ -11,6 +11,7 @@
 #	mk ARGS...			# mailkeep -c $CONF ARGS (as $MK_USER)
 #	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
 #	check_archived ID FILE [compare.py options]
+#	check_replies REPLIES FILES...	# each sent file accepted + archived exact
 #	e2e_finish			# exit 0 if nothing failed, else 1
 #
 # DESCRIPTION
@@ -314,6 +315,32 @@ check_archived() {
 		rm -f "$T/got.$$"
 		return 1
 	fi
+}
+
+# check_replies - REPLIES holds one "CODE QUEUE-ID TEXT" line per file sent
+#	(smtp_send's output, in the order of FILES): check that each file was
+#	accepted, is in the archive under its queue id, and comes back
+#	byte-exact.  Leaves the search JSON in $ARCHIVE_JSON and each archived
+#	file's id in ARCHIVED_ID[name], name being the file's base name
+#	("sa-" first for SpamAssassin's samples).
+check_replies() {
+	local replies=$1; shift
+	local files=("$@") i=0 code qid rest f name id q
+	local -A id_of=()
+	declare -gA ARCHIVED_ID=()
+	ARCHIVE_JSON=$(mk search --json) || bail "mailkeep search --json failed"
+	echo "$ARCHIVE_JSON" | jq empty 2>/dev/null || bail "mailkeep search --json printed invalid JSON"
+	while read -r q id; do id_of[$q]=$id; done < <(echo "$ARCHIVE_JSON" | jq -r '.[] | "\(.queue_id) \(.id)"')
+	while read -r code qid rest; do
+		f=${files[$i]}; i=$(( i + 1 ))
+		name=$(basename "$f")
+		case "$f" in */spamassassin/*) name=sa-$name;; esac
+		if [ "$code" != 250 ]; then fail "$name: not accepted: $code $qid $rest"; continue; fi
+		id=${id_of[$qid]:-}
+		if [ -z "$id" ]; then fail "$name: accepted as $qid but not in the archive"; continue; fi
+		check_archived "$id" "$f" "$name" && ARCHIVED_ID[$name]=$id
+	done < "$replies"
+	check_eq "every message got a reply" "${#files[@]}" "$i"
 }
 
 # wait_for - poll CMD every 0.1 s until it succeeds or TIMEOUT seconds pass

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "tests/unit/unit.h"
 
 static char dir[64];
 
@@ -419,8 +420,6 @@ main(void)
 {
 	Suite *s = suite_create("archive");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -436,9 +435,5 @@ main(void)
 	tcase_add_test(tc, long_fields_cut_content_kept);
 	tcase_add_test(tc, subject_decoded_for_the_index_raw_in_the_record);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/mkconfig.h"
+#include "tests/unit/unit.h"
 
 static char path[64];
 
@@ -121,8 +122,6 @@ main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, minimal_two_lines);
 	tcase_add_test(tc, all_keys_under_section);
@@ -130,9 +129,5 @@ main(void)
 	tcase_add_test(tc, errors_name_file_and_line);
 	tcase_add_test(tc, unreadable_file);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "tests/unit/unit.h"
 
 START_TEST(default_archives_everything_in_full)
 {
@@ -46,16 +47,10 @@ main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, default_archives_everything_in_full);
 	tcase_add_test(tc, policy_files_refused_with_path);
 	tcase_add_test(tc, mode_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(s);
 }
