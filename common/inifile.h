@@ -1,0 +1,42 @@
+/*
+ * inifile.h - reading an INI file (inih) with errors that name the line.
+ *
+ * inih reports only the first line it or a handler rejected; this layer
+ * counts lines itself, so every handler knows the line it is looking at,
+ * tells section headers apart (so a section given twice is caught even
+ * when it is empty), and turns the first rejection into "FILE:LINE: why".
+ * Used by mailkeep.conf (common/mkconfig.c) and the policy (policy/).
+ */
+#ifndef MAILKEEP_INIFILE_H
+#define MAILKEEP_INIFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+#define MK_INI_WHY 256
+
+/* A section header "[name]" at line; return 0, or -1 after filling why. */
+typedef int (*mk_ini_section_fn)(void *user, const char *section, int line,
+				 char why[MK_INI_WHY]);
+
+/* A key; section is "" before any header; 0, or -1 after filling why. */
+typedef int (*mk_ini_key_fn)(void *user, const char *section,
+			     const char *name, const char *value, int line,
+			     char why[MK_INI_WHY]);
+
+/* mk_ini_why - format a handler's reason into out; returns -1 */
+int mk_ini_why(char out[MK_INI_WHY], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* mk_ini_parse - parse path; 0, or -1 with err "path:line: why" for the
+ * first problem (or "path: ..." when it cannot be read) */
+int mk_ini_parse(const char *path, mk_ini_section_fn on_section,
+		 mk_ini_key_fn on_key, void *user, mk_error *err);
+
+/* mk_ini_parse_fp - the same on an open stream, named name in errors */
+int mk_ini_parse_fp(FILE *fp, const char *name, mk_ini_section_fn on_section,
+		    mk_ini_key_fn on_key, void *user, mk_error *err);
+
+#endif /* MAILKEEP_INIFILE_H */
