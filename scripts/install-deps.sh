@@ -17,6 +17,9 @@ PACKAGES=(
 	libinih-dev libjansson-dev libarchive-dev check
 	# tests and benchmark (smtp-source comes with postfix)
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
+	# tests/e2e/sendmail_*.sh: m4 builds the .cf; Sendmail itself is
+	# only unpacked (below), as it conflicts with postfix
+	m4
 )
 
 missing=()
@@ -38,6 +41,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y --no-install-recommends "${missing[@]}"
 else
 	echo "install-deps.sh: all ${#PACKAGES[@]} packages present"
+fi
+
+# Sendmail 8.17 for tests/e2e/sendmail_*.sh: sendmail-bin, sendmail-cf and
+# libwrap0 unpacked (never installed: sendmail-bin conflicts with postfix)
+# into tests/e2e/sendmail-cache/; the tests fetch it themselves otherwise.
+if top_srcdir=$PWD top_builddir=$PWD SM_CACHE=$PWD/tests/e2e/sendmail-cache \
+    bash -c '. tests/e2e/sendmail-mta.sh && sm_fetch'; then
+	echo "install-deps.sh: Sendmail unpacked in tests/e2e/sendmail-cache"
+else
+	echo "install-deps.sh: warning: could not fetch Sendmail;" \
+	     "tests/e2e/sendmail_*.sh will try again" >&2
 fi
 
 # SpamAssassin's sample-spam.txt and sample-nonspam.txt, for

@@ -2,12 +2,14 @@
 #
 # SYNOPSIS
 #	. "$top_srcdir/tests/e2e/lib.sh"
-#	e2e_init NAME			# skip unless root + postfix; make $T
+#	e2e_init NAME [MTA]		# skip unless root + MTA (postfix or
+#					# sendmail) is usable; make $T
 #	e2e_conf [key=value...]		# write $CONF (socket, archive, pidfile...)
 #	mk_init				# mailkeep -c $CONF init
 #	milter_start / milter_stop / milter_kill
 #	e2e_postfix			# a throwaway Postfix at $PF, smtpd on $PF_PORT
-#	smtp_send ARGS...		# smtpclient.py send --port $PF_PORT ARGS
+#	e2e_sendmail			# a throwaway Sendmail at $SM on $SM_PORT
+#	smtp_send ARGS...		# smtpclient.py send --port $SMTP_PORT ARGS
 #	mk ARGS...			# mailkeep -c $CONF ARGS (as $MK_USER)
 #	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
 #	check_archived ID FILE [compare.py options]
@@ -18,9 +20,10 @@
 #	Each test gets its own directory $T (under the build directory,
 #	removed at exit unless E2E_KEEP=1 or the test failed and
 #	E2E_KEEP_FAILED=1), its own archive $T/archive, its own mailkeep-milter
-#	and its own Postfix instance (tests/e2e/postfix.sh).  An EXIT trap
-#	stops Postfix and the milter whatever happens; when anything failed it
-#	prints the tail of the maillog and of the milter's log first.
+#	and its own Postfix instance (tests/e2e/postfix.sh) or Sendmail
+#	instance (tests/e2e/sendmail-mta.sh).  An EXIT trap stops the MTA and
+#	the milter whatever happens; when anything failed it prints the tail
+#	of the maillog and of the milter's log first.
 #
 #	What is compared.  mailkeep archives the message as the MTA handed it
 #	to the milter.  Between what the client sends and that, the MTA changes
@@ -56,12 +59,15 @@ E2E_DIR=$top_srcdir/tests/e2e
 CORPUS=$top_srcdir/tests/corpus
 
 . "$E2E_DIR/postfix.sh"
+. "$E2E_DIR/sendmail-mta.sh"
 
 E2E_PASS=0
 E2E_FAIL=0
 MILTER_PID=
 MK_USER=
 PF=
+SM=
+SMTP_PORT=
 T=
 
 # note - print a line to the test's log
@@ -97,12 +103,17 @@ e2e_cleanup() {
 			echo "----- tail of $PF/maillog"
 			tail -n 40 "$PF/maillog"
 		fi
+		if [ -n "$SM" ] && [ -f "$SM/maillog" ]; then
+			echo "----- tail of $SM/maillog"
+			tail -n 40 "$SM/maillog"
+		fi
 		if [ -n "$T" ] && [ -f "$T/milter.log" ]; then
 			echo "----- tail of $T/milter.log"
 			tail -n 40 "$T/milter.log"
 		fi
 	fi
 	[ -z "$PF" ] || pf_stop "$PF" 5
+	[ -z "$SM" ] || sm_stop "$SM" 5
 	milter_stop
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$E2E_FAIL" -ne 0 ]; }; then
@@ -117,11 +128,19 @@ e2e_cleanup() {
 
 # e2e_init - common start: skip when impossible, make $T, set the trap
 e2e_init() {
-	local name=$1
+	local name=$1 mta=${2:-postfix}
 	E2E_NAME=$name
 	E2E_T0=$(date +%s)
-	[ "$(id -u)" -eq 0 ] || skip "$name: needs root (Postfix's master starts as root)"
-	[ -x "$POSTFIX" ] || skip "$name: postfix not installed (apt-get install postfix)"
+	case $mta in
+	postfix)
+		[ "$(id -u)" -eq 0 ] || skip "$name: needs root (Postfix's master starts as root)"
+		[ -x "$POSTFIX" ] || skip "$name: postfix not installed (apt-get install postfix)";;
+	sendmail)
+		[ "$(id -u)" -eq 0 ] || skip "$name: needs root (Sendmail's daemon starts as root)"
+		command -v m4 > /dev/null || skip "$name: m4 not installed (apt-get install m4)"
+		unshare -u -m true 2>/dev/null || skip "$name: unshare -u -m does not work here"
+		sm_fetch > /dev/null || skip "$name: no unpacked Sendmail (apt-get download sendmail-bin sendmail-cf libwrap0 failed)";;
+	esac
 	command -v jq >/dev/null || skip "$name: jq not installed (apt-get install jq)"
 	"$PYTHON3" -c 'import smtplib' 2>/dev/null || skip "$name: python3 not usable"
 	[ -x "$MAILKEEP_MILTER" ] || { echo "missing $MAILKEEP_MILTER"; exit 99; }
@@ -273,12 +292,23 @@ e2e_postfix() {
 	pf_create "$PF" "$PF_PORT" "${MILTER_PF:-}" || bail "pf_create"
 	[ $# -eq 0 ] || pf_postconf "$PF" "$@" || bail "postconf $*"
 	pf_start "$PF" || bail "postfix start"
+	SMTP_PORT=$PF_PORT
 	note "postfix on 127.0.0.1:$PF_PORT, milter $MILTER_PF"
 }
 
-# smtp_send - send messages over SMTP to this test's Postfix
+# e2e_sendmail - create and start this test's Sendmail, milter = $MILTER_SOCKET
+e2e_sendmail() {
+	SM=$T/sm
+	SM_PORT=$(pf_free_port 3) || bail "no free port"
+	sm_setup "$SM" "$SM_PORT" "$MILTER_SOCKET" || bail "sm_setup"
+	sm_start "$SM" || bail "sendmail start"
+	SMTP_PORT=$SM_PORT
+	note "sendmail on 127.0.0.1:$SM_PORT, milter $MILTER_SOCKET"
+}
+
+# smtp_send - send messages over SMTP to this test's MTA
 smtp_send() {
-	"$PYTHON3" "$E2E_DIR/smtpclient.py" send --port "$PF_PORT" "$@"
+	"$PYTHON3" "$E2E_DIR/smtpclient.py" send --port "$SMTP_PORT" "$@"
 }
 
 # mk_search_mid - `mailkeep search --json --message-id` for a Message-ID

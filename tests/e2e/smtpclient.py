@@ -13,7 +13,8 @@ DESCRIPTION
     (LF and CRLF both become CRLF; a lone CR is left alone), as any SMTP
     client must do.  --raw sends the file unchanged.  For each FILE, prints
     one line: "CODE QUEUE-ID TEXT" (QUEUE-ID is "-" when the server did not
-    say "queued as"); a refused MAIL/RCPT prints that reply's code.  Exit 0
+    say "queued as", or for Sendmail "ID Message accepted"); a refused
+    MAIL/RCPT prints that reply's code.  Exit 0
     when every message got 250, 1 otherwise, 2 on a usage or connection
     error.
 
@@ -33,7 +34,10 @@ import sys
 import threading
 import time
 
-QUEUED = re.compile(rb"queued as ([0-9A-Za-z]+)")
+# Postfix: "2.0.0 Ok: queued as 4dKx9T3mZ1z2"; Sendmail: "2.0.0
+# 5AO6B2Xq000123 Message accepted for delivery".
+QUEUED = re.compile(rb"queued as ([0-9A-Za-z]+)|"
+                    rb"^(?:[245]\.\d+\.\d+ )?([0-9A-Za-z]+) Message accepted")
 
 
 def crlf(data):
@@ -43,7 +47,7 @@ def crlf(data):
 
 def queue_id(msg):
     m = QUEUED.search(msg or b"")
-    return m.group(1).decode() if m else "-"
+    return (m.group(1) or m.group(2)).decode() if m else "-"
 
 
 def send_one(s, sender, rcpts, data):
