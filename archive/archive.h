@@ -62,6 +62,30 @@ typedef enum {
 	ARCHIVE_WRITE = 1	/* also store; starts the committer thread */
 } archive_mode;
 
+/* What is kept of a message. */
+typedef enum {
+	ARCHIVE_FULL = 0,	/* content and envelope */
+	ARCHIVE_METADATA = 1	/* traffic data only: no content, no Subject */
+} archive_content;
+
+/* Which rule of the policy decided for one party of a message. */
+typedef struct archive_party {
+	const char *address;
+	const char *rule;
+} archive_party;
+
+/* The policy's decision, kept with the message.  All zero: full content,
+ * kept indefinitely, no roles. */
+typedef struct archive_policy {
+	archive_content content;
+	const char *direction;		/* "inbound", "outbound", ... or NULL */
+	int64_t retain_until;		/* seconds since the epoch; 0: forever */
+	const char *const *roles;	/* who may see the message */
+	size_t n_roles;
+	const archive_party *parties;
+	size_t n_parties;
+} archive_policy;
+
 /*
  * The envelope of one message: what the MTA told the milter.  Every
  * string may be NULL when the MTA did not say.  The archive copies what it
@@ -81,6 +105,7 @@ typedef struct archive_envelope {
 	const char *subject;
 	const char *date;
 	int64_t received_at;		/* microseconds since the epoch, UTC */
+	archive_policy policy;
 } archive_envelope;
 
 /*
@@ -91,9 +116,18 @@ typedef struct archive_envelope {
  */
 typedef struct archive_message {
 	char id[ARCHIVE_ID_LEN + 1];
-	char sha256[ARCHIVE_SHA256_HEX + 1];
+	char sha256[ARCHIVE_SHA256_HEX + 1];	/* "" when metadata only */
+	archive_content content;
+	int64_t retain_until;		/* seconds since the epoch; 0: forever */
+	char **roles;
+	size_t n_roles;
+	char *policy_json;		/* the decision as stored: {"content":
+					   ..., "direction": ..., "retain_until":
+					   ..., "roles": [...], "parties":
+					   [{"address": ..., "rule": ...}]} */
 	int64_t received_at;		/* microseconds since the epoch, UTC */
-	int64_t size;			/* bytes of content */
+	int64_t size;			/* bytes of content (also when only
+					   metadata was kept) */
 	char *queue_id;			/* each string may be NULL */
 	char *client_addr;
 	char *client_name;
@@ -146,6 +180,16 @@ int archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 int archive_spool_commit(archive_spool *sp, const archive_envelope *env,
 			 char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
 
+/*
+ * archive_store_metadata - store the traffic data of a message whose
+ * content is not kept (env->policy.content must be ARCHIVE_METADATA;
+ * env->subject is ignored); size is the message's size in bytes.  Durable
+ * when it returns 0; the new id in id_out.
+ */
+int archive_store_metadata(archive *ar, const archive_envelope *env,
+			   int64_t size, char id_out[ARCHIVE_ID_LEN + 1],
+			   mk_error *err);
+
 /* archive_spool_discard - drop a message being received; sp may be NULL */
 void archive_spool_discard(archive_spool *sp);
 
@@ -166,7 +210,8 @@ int archive_lookup(archive *ar, const char *id, archive_message **out,
 void archive_message_free(archive_message *msg);
 
 /*
- * archive_read - stream the content of message id to sink, in chunks.
+ * archive_read - stream the content of message id to sink, in chunks
+ * (an error for a message kept as metadata only).
  * The bytes are checked against the message's SHA-256 as they pass; a
  * mismatch is an error (reported after the last chunk).
  */

@@ -31,7 +31,7 @@ sync_blob_dirs(archive *ar, commit_req *batch, mk_error *err)
 	int rc;
 
 	for (r = batch; r != NULL; r = r->next) {
-		if (seen[r->blob_dir])
+		if (r->blob_dir < 0 || seen[r->blob_dir])	/* no blob */
 			continue;
 		seen[r->blob_dir] = 1;
 		snprintf(rel, sizeof(rel), "blobs/%02x", r->blob_dir);
@@ -57,9 +57,11 @@ ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 
 	for (r = batch; r != NULL; r = r->next, n++) {
 		snprintf(lines[n], sizeof(lines[n]),
-			 "\"event\":\"stored\",\"time\":%lld,\"id\":\"%s\",\"sha256\":\"%s\",\"size\":%lld",
-			 (long long)r->received_at, r->id, r->sha256,
-			 (long long)r->size);
+			 "\"event\":\"stored\",\"time\":%lld,\"id\":\"%s\",\"content\":\"%s\",\"sha256\":%s%s%s,\"size\":%lld",
+			 (long long)r->received_at, r->id,
+			 r->sha256[0] ? "full" : "metadata",
+			 r->sha256[0] ? "\"" : "", r->sha256[0] ? r->sha256 : "null",
+			 r->sha256[0] ? "\"" : "", (long long)r->size);
 		entries[n] = lines[n];
 	}
 	if (ledger_append(ar->dir, entries, n, &seq, err) != 0)

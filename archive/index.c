@@ -32,11 +32,18 @@ gmime_start(void)
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS messages("
 	" id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
-	" sha256 TEXT NOT NULL, size INTEGER NOT NULL, queue_id TEXT,"
+	" sha256 TEXT, size INTEGER NOT NULL, queue_id TEXT,"
 	" client_addr TEXT, client_name TEXT, helo TEXT, auth_user TEXT,"
 	" tls_version TEXT, mail_from TEXT NOT NULL, mail_from_lc TEXT NOT NULL,"
 	" mail_from_domain TEXT NOT NULL, message_id TEXT, subject TEXT,"
-	" date_hdr TEXT, ledger_seq INTEGER NOT NULL);"
+	" date_hdr TEXT, ledger_seq INTEGER NOT NULL,"
+	" content TEXT NOT NULL, retain_until INTEGER, direction TEXT,"
+	" policy_json TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS messages_retain ON messages(retain_until);"
+	"CREATE TABLE IF NOT EXISTS roles("
+	" message TEXT NOT NULL, role TEXT NOT NULL,"
+	" PRIMARY KEY(message, role)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS roles_role ON roles(role);"
 	"CREATE INDEX IF NOT EXISTS messages_received ON messages(received_at);"
 	"CREATE INDEX IF NOT EXISTS messages_from ON messages(mail_from_lc);"
 	"CREATE INDEX IF NOT EXISTS messages_from_domain"
@@ -140,6 +147,8 @@ insert_message(sqlite3_stmt *st, const commit_req *r)
 	const archive_envelope *e = r->env;
 	const char *from = e->mail_from != NULL ? e->mail_from : "";
 	char *from_clean = utf8_clean(from), *from_lc = lowercase(from_clean);
+	char *policy_text = record_policy_text(&e->policy);
+	bool full = e->policy.content == ARCHIVE_FULL;
 	char domain[256];
 	int rc;
 
@@ -147,7 +156,7 @@ insert_message(sqlite3_stmt *st, const commit_req *r)
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->received_at);
-	sqlite3_bind_text(st, 3, r->sha256, -1, SQLITE_STATIC);
+	bind_text(st, 3, full ? r->sha256 : NULL);
 	sqlite3_bind_int64(st, 4, r->size);
 	bind_clean(st, 5, e->queue_id);
 	bind_clean(st, 6, e->client_addr);
@@ -159,10 +168,18 @@ insert_message(sqlite3_stmt *st, const commit_req *r)
 	bind_text(st, 12, from_lc != NULL ? from_lc : "");
 	bind_text(st, 13, domain);
 	bind_clean(st, 14, e->message_id);
-	bind_decoded(st, 15, e->subject);
+	bind_decoded(st, 15, full ? e->subject : NULL);	/* metadata: never */
 	bind_clean(st, 16, e->date);
 	sqlite3_bind_int64(st, 17, r->ledger_seq);
+	sqlite3_bind_text(st, 18, full ? "full" : "metadata", -1, SQLITE_STATIC);
+	if (e->policy.retain_until != 0)
+		sqlite3_bind_int64(st, 19, e->policy.retain_until);
+	else
+		sqlite3_bind_null(st, 19);
+	bind_text(st, 20, e->policy.direction);
+	bind_text(st, 21, policy_text != NULL ? policy_text : "{}");
 	rc = sqlite3_step(st);
+	free(policy_text);
 	free(from_clean);
 	free(from_lc);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -195,25 +212,46 @@ insert_recipients(sqlite3_stmt *st, const commit_req *r)
 	return rc;
 }
 
+/* insert_roles - the roles that may see one message */
+static int
+insert_roles(sqlite3_stmt *st, const commit_req *r)
+{
+	const archive_policy *pol = &r->env->policy;
+	size_t i;
+
+	for (i = 0; i < pol->n_roles; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, pol->roles[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
 /* insert_all - the rows of every message of the batch */
 static int
 insert_all(archive *ar, commit_req *batch, mk_error *err)
 {
-	sqlite3_stmt *msg = NULL, *rcpt = NULL;
+	sqlite3_stmt *msg = NULL, *rcpt = NULL, *role = NULL;
 	commit_req *r;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(ar->db,
-	    "INSERT INTO messages VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	if (sqlite3_prepare_v2(ar->db, "INSERT INTO messages"
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    -1, &msg, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(ar->db,
-	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &rcpt, NULL) != SQLITE_OK)
+	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &rcpt, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(ar->db,
+	    "INSERT OR IGNORE INTO roles VALUES(?,?)", -1, &role, NULL) != SQLITE_OK)
 		rc = db_error(ar, err, "prepare insert");
 	for (r = batch; rc == 0 && r != NULL; r = r->next)
-		if (insert_message(msg, r) != 0 || insert_recipients(rcpt, r) != 0)
+		if (insert_message(msg, r) != 0 || insert_recipients(rcpt, r) != 0
+		    || insert_roles(role, r) != 0)
 			rc = db_error(ar, err, "insert");
 	sqlite3_finalize(msg);
 	sqlite3_finalize(rcpt);
+	sqlite3_finalize(role);
 	return rc;
 }
 
@@ -238,7 +276,8 @@ index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
 #define MESSAGE_COLUMNS \
 	"m.id, m.received_at, m.sha256, m.size, m.queue_id, m.client_addr," \
 	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
-	" m.message_id, m.subject, m.date_hdr"
+	" m.message_id, m.subject, m.date_hdr, m.content, m.retain_until," \
+	" m.policy_json"
 
 /* column_dup - a copy of a text column, NULL for SQL NULL */
 static char *
@@ -249,33 +288,59 @@ column_dup(sqlite3_stmt *st, int col)
 	return s != NULL ? strdup((const char *)s) : NULL;
 }
 
-/* load_recipients - fill msg->rcpts from the recipients table */
+/* load_list - the first column of st's rows for msg's id into *list */
 static int
-load_recipients(sqlite3_stmt *st, archive_message *msg)
+load_list(sqlite3_stmt *st, const char *id, char ***list, size_t *n)
 {
 	size_t cap = 0;
 	char **grown;
 	int rc;
 
 	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, msg->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (msg->n_rcpts == cap) {
+		if (*n == cap) {
 			cap = cap ? 2 * cap : 8;
-			if ((grown = realloc(msg->rcpts, cap * sizeof(char *))) == NULL)
+			if ((grown = realloc(*list, cap * sizeof(char *))) == NULL)
 				return -1;
-			msg->rcpts = grown;
+			*list = grown;
 		}
-		if ((msg->rcpts[msg->n_rcpts] = column_dup(st, 0)) == NULL)
+		if (((*list)[*n] = column_dup(st, 0)) == NULL)
 			return -1;
-		msg->n_rcpts++;
+		(*n)++;
 	}
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The statements that read the lists of a message. */
+typedef struct list_stmts {
+	sqlite3_stmt *rcpts;
+	sqlite3_stmt *roles;
+} list_stmts;
+
+/* prepare_lists - prepare the list statements; 0 or -1 */
+static int
+prepare_lists(archive *ar, list_stmts *ls)
+{
+	return sqlite3_prepare_v2(ar->db, "SELECT addr FROM recipients"
+				  " WHERE message = ? ORDER BY pos", -1,
+				  &ls->rcpts, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(ar->db, "SELECT role FROM roles"
+				  " WHERE message = ? ORDER BY role", -1,
+				  &ls->roles, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* finalize_lists - finalize the list statements */
+static void
+finalize_lists(list_stmts *ls)
+{
+	sqlite3_finalize(ls->rcpts);
+	sqlite3_finalize(ls->roles);
+}
+
 /* row_message - the current row of st as a new archive_message */
 static archive_message *
-row_message(sqlite3_stmt *st, sqlite3_stmt *rcpt_st)
+row_message(sqlite3_stmt *st, list_stmts *ls)
 {
 	archive_message *msg = calloc(1, sizeof(*msg));
 
@@ -283,8 +348,9 @@ row_message(sqlite3_stmt *st, sqlite3_stmt *rcpt_st)
 		return NULL;
 	snprintf(msg->id, sizeof(msg->id), "%s", sqlite3_column_text(st, 0));
 	msg->received_at = sqlite3_column_int64(st, 1);
-	snprintf(msg->sha256, sizeof(msg->sha256), "%s",
-		 sqlite3_column_text(st, 2));
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		snprintf(msg->sha256, sizeof(msg->sha256), "%s",
+			 sqlite3_column_text(st, 2));
 	msg->size = sqlite3_column_int64(st, 3);
 	msg->queue_id = column_dup(st, 4);
 	msg->client_addr = column_dup(st, 5);
@@ -296,7 +362,12 @@ row_message(sqlite3_stmt *st, sqlite3_stmt *rcpt_st)
 	msg->message_id = column_dup(st, 11);
 	msg->subject = column_dup(st, 12);
 	msg->date = column_dup(st, 13);
-	if (load_recipients(rcpt_st, msg) != 0) {
+	msg->content = strcmp((const char *)sqlite3_column_text(st, 14),
+			      "metadata") == 0 ? ARCHIVE_METADATA : ARCHIVE_FULL;
+	msg->retain_until = sqlite3_column_int64(st, 15);	/* NULL: 0 */
+	msg->policy_json = column_dup(st, 16);
+	if (load_list(ls->rcpts, msg->id, &msg->rcpts, &msg->n_rcpts) != 0
+	    || load_list(ls->roles, msg->id, &msg->roles, &msg->n_roles) != 0) {
 		archive_message_free(msg);
 		return NULL;
 	}
@@ -324,6 +395,10 @@ archive_message_free(archive_message *msg)
 	for (i = 0; i < msg->n_rcpts; i++)
 		free(msg->rcpts[i]);
 	free(msg->rcpts);
+	for (i = 0; i < msg->n_roles; i++)
+		free(msg->roles[i]);
+	free(msg->roles);
+	free(msg->policy_json);
 	free(msg);
 }
 
@@ -405,23 +480,23 @@ static int
 run_search(archive *ar, sqlite3_stmt *st, archive_search_fn fn, void *ctx,
 	   mk_error *err)
 {
-	sqlite3_stmt *rcpt_st = NULL;
+	list_stmts ls = { NULL, NULL };
 	archive_message *msg;
-	int rc, stop = 0;
+	int rc = SQLITE_DONE, stop = 0;
 
-	if (sqlite3_prepare_v2(ar->db, "SELECT addr FROM recipients"
-			       " WHERE message = ? ORDER BY pos", -1, &rcpt_st,
-			       NULL) != SQLITE_OK)
+	if (prepare_lists(ar, &ls) != 0) {
+		finalize_lists(&ls);
 		return db_error(ar, err, "prepare");
+	}
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((msg = row_message(st, rcpt_st)) == NULL) {
-			sqlite3_finalize(rcpt_st);
+		if ((msg = row_message(st, &ls)) == NULL) {
+			finalize_lists(&ls);
 			return db_error(ar, err, "read recipients");
 		}
 		stop = fn(msg, ctx);
 		archive_message_free(msg);
 	}
-	sqlite3_finalize(rcpt_st);
+	finalize_lists(&ls);
 	if (!stop && rc != SQLITE_DONE)
 		return db_error(ar, err, "search");
 	return 0;
@@ -462,22 +537,21 @@ int
 index_lookup(archive *ar, const char *id, archive_message **out,
 	     mk_error *err)
 {
-	sqlite3_stmt *st = NULL, *rcpt_st = NULL;
+	sqlite3_stmt *st = NULL;
+	list_stmts ls = { NULL, NULL };
 	int rc;
 
 	*out = NULL;
 	if (sqlite3_prepare_v2(ar->db, "SELECT " MESSAGE_COLUMNS
 			       " FROM messages m WHERE m.id = ?", -1, &st,
 			       NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(ar->db, "SELECT addr FROM recipients"
-				  " WHERE message = ? ORDER BY pos", -1,
-				  &rcpt_st, NULL) != SQLITE_OK) {
+	    || prepare_lists(ar, &ls) != 0) {
 		rc = db_error(ar, err, "prepare lookup");
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (*out = row_message(st, rcpt_st)) != NULL)
+	if (rc == SQLITE_ROW && (*out = row_message(st, &ls)) != NULL)
 		rc = 0;
 	else if (rc == SQLITE_DONE)
 		rc = mk_error_set(err, "no message %s", id);
@@ -485,6 +559,6 @@ index_lookup(archive *ar, const char *id, archive_message **out,
 		rc = db_error(ar, err, "lookup");
 out:
 	sqlite3_finalize(st);
-	sqlite3_finalize(rcpt_st);
+	finalize_lists(&ls);
 	return rc;
 }

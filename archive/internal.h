@@ -37,10 +37,10 @@
 typedef struct commit_req {
 	const archive_envelope *env;
 	char id[ARCHIVE_ID_LEN + 1];
-	char sha256[ARCHIVE_SHA256_HEX + 1];
+	char sha256[ARCHIVE_SHA256_HEX + 1];	/* "": metadata only */
 	int64_t size;
 	int64_t received_at;		/* env's, or the commit time */
-	int blob_dir;			/* 0..255: blobs/XX to fsync */
+	int blob_dir;			/* 0..255: blobs/XX to fsync; -1: none */
 	/* filled by the committer */
 	int64_t ledger_seq;
 	bool done;
@@ -82,6 +82,8 @@ int committer_submit(archive *ar, commit_req *req);
 /* record_encode - the record line of one message, newline-terminated;
  * allocated, owned by the caller; NULL when out of memory */
 char *record_encode(const commit_req *req);
+/* record_policy_text - a policy decision as compact JSON; caller frees */
+char *record_policy_text(const archive_policy *pol);
 int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
 
 /* ledger.c: one entry is a JSON object without "seq"; the ledger adds it */

@@ -70,6 +70,12 @@ archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
 
 	if (archive_lookup(ar, id, &msg, err) != 0)
 		return -1;
+	if (msg->content != ARCHIVE_FULL) {
+		mk_error_set(err, "message %s was archived as metadata only:"
+			     " its content was never kept", id);
+		archive_message_free(msg);
+		return -1;
+	}
 	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", msg->sha256, msg->sha256);
 	if ((path = path_join(ar->dir, rel)) == NULL
 	    || (sha = EVP_MD_CTX_new()) == NULL

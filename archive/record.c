@@ -110,6 +110,44 @@ set_text(json_t *obj, const char *key, const char *value)
 	return json_object_set_new(obj, key, v);
 }
 
+/* policy_json - the policy decision of a message as a JSON object */
+static json_t *
+policy_json(const archive_policy *pol)
+{
+	json_t *obj = json_object(), *roles = json_array(), *parties = json_array();
+	size_t i;
+
+	json_object_set_new(obj, "content", json_string(
+		pol->content == ARCHIVE_METADATA ? "metadata" : "full"));
+	set_text(obj, "direction", pol->direction);
+	json_object_set_new(obj, "retain_until", pol->retain_until
+			    ? json_integer(pol->retain_until) : json_null());
+	for (i = 0; i < pol->n_roles; i++)
+		json_array_append_new(roles, json_string(pol->roles[i]));
+	for (i = 0; i < pol->n_parties; i++) {
+		json_t *party = json_object();
+
+		set_text(party, "address", pol->parties[i].address);
+		set_text(party, "rule", pol->parties[i].rule);
+		json_array_append_new(parties, party);
+	}
+	json_object_set_new(obj, "roles", roles);
+	json_object_set_new(obj, "parties", parties);
+	return obj;
+}
+
+/* record_policy_text - the decision as compact JSON text; caller frees */
+char *
+record_policy_text(const archive_policy *pol)
+{
+	json_t *obj = policy_json(pol);
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII
+				| JSON_PRESERVE_ORDER);
+
+	json_decref(obj);
+	return text;
+}
+
 /* record_json - the record of one message as a JSON object */
 static json_t *
 record_json(const commit_req *req)
@@ -124,7 +162,8 @@ record_json(const commit_req *req)
 	bad |= json_object_set_new(obj, "id", json_string(req->id));
 	bad |= json_object_set_new(obj, "received_at",
 				   json_integer(req->received_at));
-	bad |= json_object_set_new(obj, "sha256", json_string(req->sha256));
+	bad |= json_object_set_new(obj, "sha256", req->sha256[0]
+				   ? json_string(req->sha256) : json_null());
 	bad |= json_object_set_new(obj, "size", json_integer(req->size));
 	bad |= set_text(obj, "queue_id", e->queue_id);
 	bad |= set_text(obj, "client_addr", e->client_addr);
@@ -141,8 +180,10 @@ record_json(const commit_req *req)
 	}
 	bad |= json_object_set(obj, "rcpts", rcpts);
 	bad |= set_text(obj, "message_id", e->message_id);
-	bad |= set_text(obj, "subject", e->subject);
+	bad |= set_text(obj, "subject", e->policy.content == ARCHIVE_FULL
+			? e->subject : NULL);	/* metadata mode: never */
 	bad |= set_text(obj, "date", e->date);
+	bad |= json_object_set_new(obj, "policy", policy_json(&e->policy));
 	json_decref(rcpts);
 	if (bad) {
 		json_decref(obj);
@@ -161,7 +202,7 @@ record_encode(const commit_req *req)
 
 	if (obj == NULL)
 		return NULL;
-	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
 	json_decref(obj);
 	if (text == NULL)
 		return NULL;

@@ -186,6 +186,32 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 	return rc;
 }
 
+/* prepare_req - check the envelope, give the message its id and time */
+static int
+prepare_req(const archive_envelope *env, commit_req *req, mk_error *err)
+{
+	if (env->n_rcpts > ARCHIVE_MAX_RCPTS)
+		return mk_error_set(err, "%zu recipients, more than the limit of %d",
+				    env->n_rcpts, ARCHIVE_MAX_RCPTS);
+	req->env = env;
+	req->blob_dir = -1;
+	req->received_at = env->received_at ? env->received_at : now_micros();
+	return new_message_id(req->received_at, req->id, err);
+}
+
+/* submit - hand req to the committer; the id out once durable */
+static int
+submit(archive *ar, commit_req *req, char id_out[ARCHIVE_ID_LEN + 1],
+       mk_error *err)
+{
+	if (committer_submit(ar, req) != 0) {
+		*err = req->err;
+		return -1;
+	}
+	memcpy(id_out, req->id, sizeof(req->id));
+	return 0;
+}
+
 /* archive_spool_commit - store the message durably, then free sp */
 int
 archive_spool_commit(archive_spool *sp, const archive_envelope *env,
@@ -194,23 +220,28 @@ archive_spool_commit(archive_spool *sp, const archive_envelope *env,
 	commit_req req = { 0 };
 	int rc = -1;
 
-	if (env->n_rcpts > ARCHIVE_MAX_RCPTS) {
-		mk_error_set(err, "%zu recipients, more than the limit of %d",
-			     env->n_rcpts, ARCHIVE_MAX_RCPTS);
-		goto out;
-	}
-	req.env = env;
-	req.received_at = env->received_at ? env->received_at : now_micros();
-	if (new_message_id(req.received_at, req.id, err) != 0
-	    || spool_to_blob(sp, &req, err) != 0)
-		goto out;
-	if (committer_submit(sp->ar, &req) != 0) {
-		*err = req.err;
-		goto out;
-	}
-	memcpy(id_out, req.id, sizeof(req.id));
-	rc = 0;
-out:
+	if (env->policy.content != ARCHIVE_FULL)
+		mk_error_set(err, "content spooled for a metadata-only message");
+	else if (prepare_req(env, &req, err) == 0
+		 && spool_to_blob(sp, &req, err) == 0)
+		rc = submit(sp->ar, &req, id_out, err);
 	archive_spool_discard(sp);
 	return rc;
+}
+
+/* archive_store_metadata - store the traffic data of a message */
+int
+archive_store_metadata(archive *ar, const archive_envelope *env, int64_t size,
+		       char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	commit_req req = { 0 };
+
+	if (ar->mode != ARCHIVE_WRITE)
+		return mk_error_set(err, "archive opened read-only");
+	if (env->policy.content != ARCHIVE_METADATA)
+		return mk_error_set(err, "metadata store of a full-content message");
+	if (prepare_req(env, &req, err) != 0)
+		return -1;
+	req.size = size;
+	return submit(ar, &req, id_out, err);
 }

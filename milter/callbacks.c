@@ -36,10 +36,11 @@ typedef struct msg_ctx {
 	char **rcpts;
 	size_t n_rcpts, cap_rcpts;
 	char *message_id, *subject, *date;
-	policy_mode mode;
+	kept_decision dec;	/* the policy's decision */
 	bool decided;		/* policy evaluated (at the first header) */
 	bool header_done;	/* the empty line after the headers written */
-	archive_spool *spool;
+	int64_t size;		/* bytes of the message so far */
+	archive_spool *spool;	/* full mode only: where the bytes go */
 } msg_ctx;
 
 typedef struct conn_ctx {
@@ -89,6 +90,7 @@ msg_reset(msg_ctx *m)
 	free(m->message_id);
 	free(m->subject);
 	free(m->date);
+	kept_decision_free(&m->dec);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -218,53 +220,69 @@ static int
 decide(msg_ctx *m, mk_error *err)
 {
 	policy_decision d;
+	int rc = 0;
 
 	m->decided = true;
 	pthread_rwlock_rdlock(&g_state.lock);
-	d = policy_evaluate(g_state.pol, m->mail_from,
-			    (const char *const *)m->rcpts, m->n_rcpts);
-	m->mode = d.mode;
-	if (m->mode == POLICY_FULL) {
+	if (policy_evaluate(g_state.pol, m->mail_from,
+			    (const char *const *)m->rcpts, m->n_rcpts,
+			    (int64_t)time(NULL), &d, err) != 0
+	    || kept_decision_take(&m->dec, &d) != 0)
+		rc = mk_error_set(err, "out of memory evaluating the policy");
+	policy_decision_free(&d);
+	if (rc == 0 && m->dec.mode == POLICY_FULL) {
 		if (g_state.ar == NULL)
-			mk_error_set(err, "shutting down");
-		else
-			m->spool = archive_spool_begin(g_state.ar, err);
+			rc = mk_error_set(err, "shutting down");
+		else if ((m->spool = archive_spool_begin(g_state.ar, err)) == NULL)
+			rc = -1;
 	}
 	pthread_rwlock_unlock(&g_state.lock);
-	return m->mode == POLICY_FULL && m->spool == NULL ? -1 : 0;
+	return rc;
 }
 
-/* write_header - "name:value\r\n" into the spool, LFs made CRLF */
+/* msg_write - bytes of the message: counted, and spooled in full mode.
+ * In metadata and none modes the content goes nowhere. */
 static int
-write_header(archive_spool *sp, const char *name, const char *value,
-	     bool leadspc, mk_error *err)
+msg_write(msg_ctx *m, const void *buf, size_t len, mk_error *err)
+{
+	m->size += (int64_t)len;
+	if (m->spool == NULL)
+		return 0;
+	return archive_spool_write(m->spool, buf, len, err);
+}
+
+/* write_header - "name:value\r\n", LFs made CRLF */
+static int
+write_header(msg_ctx *m, const char *name, const char *value, bool leadspc,
+	     mk_error *err)
 {
 	const char *p, *lf;
 
-	if (archive_spool_write(sp, name, strlen(name), err) != 0
-	    || archive_spool_write(sp, leadspc ? ":" : ": ",
-				   leadspc ? 1 : 2, err) != 0)
+	if (msg_write(m, name, strlen(name), err) != 0
+	    || msg_write(m, leadspc ? ":" : ": ", leadspc ? 1 : 2, err) != 0)
 		return -1;
 	for (p = value; (lf = strchr(p, '\n')) != NULL; p = lf + 1) {
 		size_t n = (size_t)(lf - p);
 
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
-		if (archive_spool_write(sp, p, n, err) != 0
-		    || archive_spool_write(sp, "\r\n", 2, err) != 0)
+		if (msg_write(m, p, n, err) != 0
+		    || msg_write(m, "\r\n", 2, err) != 0)
 			return -1;
 	}
-	return archive_spool_write(sp, p, strlen(p), err) != 0
-	    || archive_spool_write(sp, "\r\n", 2, err) != 0 ? -1 : 0;
+	return msg_write(m, p, strlen(p), err) != 0
+	    || msg_write(m, "\r\n", 2, err) != 0 ? -1 : 0;
 }
 
-/* remember_header - keep the fields the index shows (first occurrence) */
+/* remember_header - keep the fields the index shows (first occurrence);
+ * the Subject only when the content is kept */
 static void
 remember_header(msg_ctx *m, const char *name, const char *value)
 {
 	if (strcasecmp(name, "Message-ID") == 0 && m->message_id == NULL)
 		m->message_id = strdup(value);
-	else if (strcasecmp(name, "Subject") == 0 && m->subject == NULL)
+	else if (m->dec.mode == POLICY_FULL && strcasecmp(name, "Subject") == 0
+		 && m->subject == NULL)
 		m->subject = strdup(value);
 	else if (strcasecmp(name, "Date") == 0 && m->date == NULL)
 		m->date = strdup(value);
@@ -281,10 +299,10 @@ mk_header(SMFICTX *ctx, char *name, char *value)
 		return on_error_answer(ctx, "header without connection context");
 	if (!c->msg.decided && decide(&c->msg, &err) != 0)
 		return on_error_answer(ctx, err.msg);
-	if (c->msg.mode != POLICY_FULL)
+	if (c->msg.dec.mode == POLICY_NONE)
 		return SMFIS_CONTINUE;
 	remember_header(&c->msg, name, value);
-	if (write_header(c->msg.spool, name, value, c->leadspc, &err) != 0)
+	if (write_header(&c->msg, name, value, c->leadspc, &err) != 0)
 		return on_error_answer(ctx, err.msg);
 	return SMFIS_CONTINUE;
 }
@@ -295,10 +313,10 @@ end_headers(msg_ctx *m, mk_error *err)
 {
 	if (!m->decided && decide(m, err) != 0)
 		return -1;
-	if (m->header_done || m->mode != POLICY_FULL)
+	if (m->header_done)
 		return 0;
 	m->header_done = true;
-	return archive_spool_write(m->spool, "\r\n", 2, err);
+	return msg_write(m, "\r\n", 2, err);
 }
 
 /* mk_eoh - the headers are complete */
@@ -326,13 +344,13 @@ mk_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		return on_error_answer(ctx, "body without connection context");
 	if (end_headers(&c->msg, &err) != 0)
 		return on_error_answer(ctx, err.msg);
-	if (c->msg.mode == POLICY_FULL
-	    && archive_spool_write(c->msg.spool, chunk, len, &err) != 0)
+	if (msg_write(&c->msg, chunk, len, &err) != 0)
 		return on_error_answer(ctx, err.msg);
 	return SMFIS_CONTINUE;
 }
 
-/* store - commit the spool with the envelope; 0 or -1 with err */
+/* store - commit the spool (full) or the traffic data (metadata) with
+ * the envelope; 0 or -1 with err */
 static int
 store(conn_ctx *c, char id[ARCHIVE_ID_LEN + 1], mk_error *err)
 {
@@ -344,7 +362,7 @@ store(conn_ctx *c, char id[ARCHIVE_ID_LEN + 1], mk_error *err)
 		.mail_from = m->mail_from,
 		.rcpts = (const char *const *)m->rcpts, .n_rcpts = m->n_rcpts,
 		.message_id = m->message_id, .subject = m->subject,
-		.date = m->date, .received_at = 0,
+		.date = m->date, .received_at = 0, .policy = m->dec.ap,
 	};
 	archive_spool *sp = m->spool;
 	int rc;
@@ -354,10 +372,27 @@ store(conn_ctx *c, char id[ARCHIVE_ID_LEN + 1], mk_error *err)
 	if (g_state.ar == NULL) {
 		archive_spool_discard(sp);
 		rc = mk_error_set(err, "shutting down");
-	} else
+	} else if (sp != NULL)
 		rc = archive_spool_commit(sp, &env, id, err);
+	else
+		rc = archive_store_metadata(g_state.ar, &env, m->size, id, err);
 	pthread_rwlock_unlock(&g_state.lock);
 	return rc;
+}
+
+/* add_notice - tell the recipients the message was archived, if the
+ * policy says so (never for mode none: nothing was archived) */
+static void
+add_notice(SMFICTX *ctx, const kept_decision *dec, const char *id)
+{
+	char value[256];
+
+	if (!dec->notice || dec->mode == POLICY_NONE || dec->notice_header == NULL)
+		return;
+	kept_decision_notice(dec, id, value, sizeof(value));
+	if (smfi_addheader(ctx, dec->notice_header, value) != MI_SUCCESS)
+		mlog(LOG_WARNING, "could not add the %s header (the MTA did not"
+		     " allow header changes)", dec->notice_header);
 }
 
 /* mk_eom - end of message: store durably, then accept */
@@ -376,16 +411,18 @@ mk_eom(SMFICTX *ctx)
 		str_replace(&c->msg.queue_id, qid);
 	if (end_headers(&c->msg, &err) != 0)
 		answer = on_error_answer(ctx, err.msg);
-	else if (c->msg.mode != POLICY_FULL)
-		mlog(LOG_INFO, "%s: not archived (policy: %s)",
-		     c->msg.queue_id ? c->msg.queue_id : "NOQUEUE",
-		     policy_mode_name(c->msg.mode));
+	else if (c->msg.dec.mode == POLICY_NONE)
+		mlog(LOG_INFO, "%s: not archived (policy: none)",
+		     c->msg.queue_id ? c->msg.queue_id : "NOQUEUE");
 	else if (store(c, id, &err) != 0)
 		answer = on_error_answer(ctx, err.msg);
-	else
-		mlog(LOG_INFO, "%s: archived as %s, from=<%s>, nrcpt=%zu",
+	else {
+		mlog(LOG_INFO, "%s: archived as %s (%s), from=<%s>, nrcpt=%zu",
 		     c->msg.queue_id ? c->msg.queue_id : "NOQUEUE", id,
+		     policy_mode_name(c->msg.dec.mode),
 		     c->msg.mail_from ? c->msg.mail_from : "", c->msg.n_rcpts);
+		add_notice(ctx, &c->msg.dec, id);
+	}
 	msg_reset(&c->msg);
 	return answer;
 }
@@ -436,10 +473,9 @@ mk_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	conn_ctx *c = conn_get(ctx);
 	size_t i;
 
-	(void)f0;
 	(void)f2;
 	(void)f3;
-	*pf0 = 0;		/* no modifications of the message */
+	*pf0 = f0 & SMFIF_ADDHDRS;	/* the notice header, nothing else */
 	*pf1 = f1 & SMFIP_HDR_LEADSPC;
 	if (c != NULL)		/* else mk_connect tempfails the client */
 		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
@@ -458,7 +494,7 @@ milter_register(void)
 	struct smfiDesc desc = {
 		.xxfi_name = "mailkeep",
 		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_SETSYMLIST,
+		.xxfi_flags = SMFIF_SETSYMLIST | SMFIF_ADDHDRS,
 		.xxfi_connect = mk_connect,
 		.xxfi_helo = mk_helo,
 		.xxfi_envfrom = mk_envfrom,

@@ -400,6 +400,56 @@ START_TEST(long_fields_cut_content_kept)
 }
 END_TEST
 
+START_TEST(metadata_only_keeps_no_content_and_no_subject)
+{
+	const char *rcpts[] = { "a@example.com", "b@example.org" };
+	const char *roles[] = { "compliance", "legal" };
+	archive_party parties[] = { { "a@example.com", "domain example.com" } };
+	archive_envelope env = {
+		.mail_from = "s@x", .rcpts = rcpts, .n_rcpts = 2,
+		.subject = "SECRET-SUBJECT-TOKEN", .message_id = "<m@x>",
+		.date = "Tue, 24 Nov 2026 05:00:00 +0000",
+		.policy = { .content = ARCHIVE_METADATA, .direction = "inbound",
+			    .retain_until = 1900000000, .roles = roles, .n_roles = 2,
+			    .parties = parties, .n_parties = 1 },
+	};
+	char id[ARCHIVE_ID_LEN + 1], cmd[256];
+	archive_message *m;
+	buffer b = { 0 };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	archive_spool *sp;
+
+	/* a spool is for full content only */
+	sp = archive_spool_begin(ar, &err);
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
+	ck_assert_msg(archive_store_metadata(ar, &env, 12345, id, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	ck_assert_int_eq(m->content, ARCHIVE_METADATA);
+	ck_assert_str_eq(m->sha256, "");
+	ck_assert_int_eq(m->size, 12345);
+	ck_assert_ptr_null(m->subject);
+	ck_assert_str_eq(m->message_id, "<m@x>");
+	ck_assert_int_eq(m->retain_until, 1900000000);
+	ck_assert_int_eq(m->n_roles, 2);
+	ck_assert_str_eq(m->roles[1], "legal");
+	ck_assert_ptr_nonnull(strstr(m->policy_json, "\"rule\":\"domain example.com\""));
+	archive_message_free(m);
+	ck_assert_int_eq(archive_read(ar, id, collect, &b, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "metadata only"));
+	free(b.data);
+	archive_close(ar);
+	ck_assert_int_eq(count_files("blobs"), 0);
+	snprintf(cmd, sizeof(cmd), "grep -rqa SECRET-SUBJECT-TOKEN '%s'", dir);
+	ck_assert_int_ne(system(cmd), 0);	/* nowhere: records, index, WAL */
+	/* and a full message cannot go through the metadata door */
+	env.policy.content = ARCHIVE_FULL;
+	ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	ck_assert_int_eq(archive_store_metadata(ar, &env, 1, id, &err), -1);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(keys_created_private)
 {
 	char path[128];
@@ -433,6 +483,7 @@ main(void)
 	tcase_add_test(tc, leftover_spool_removed_and_failed_spool_reported);
 	tcase_add_test(tc, keys_created_private);
 	tcase_add_test(tc, long_fields_cut_content_kept);
+	tcase_add_test(tc, metadata_only_keeps_no_content_and_no_subject);
 	tcase_add_test(tc, subject_decoded_for_the_index_raw_in_the_record);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
