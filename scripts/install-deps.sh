@@ -43,8 +43,9 @@ else
 	echo "install-deps.sh: all ${#PACKAGES[@]} packages present"
 fi
 
-# Sendmail 8.17 for tests/e2e/sendmail_*.sh: sendmail-bin, sendmail-cf and
-# libwrap0 unpacked (never installed: sendmail-bin conflicts with postfix)
+# Sendmail 8.17 for tests/e2e/sendmail_*.sh: sendmail-bin, sendmail-cf,
+# libwrap0 and sasl2-bin (saslpasswd2) unpacked (never installed:
+# sendmail-bin conflicts with postfix)
 # into tests/e2e/sendmail-cache/; the tests fetch it themselves otherwise.
 if top_srcdir=$PWD top_builddir=$PWD SM_CACHE=$PWD/tests/e2e/sendmail-cache \
     bash -c '. tests/e2e/sendmail-mta.sh && sm_fetch'; then

@@ -3,7 +3,7 @@
 
 SYNOPSIS
     smtpclient.py send --port P [--helo H] --from ADDR --to ADDR [--to ...]
-                  [--to-file F] [--raw] FILE...
+                  [--to-file F] [--raw] [--auth USER:PASSWORD] FILE...
     smtpclient.py burst --port P --count N --sessions S --out FILE
                   [--prefix P] [--deadline SEC] [--size BYTES]
 
@@ -14,7 +14,8 @@ DESCRIPTION
     client must do.  --raw sends the file unchanged.  For each FILE, prints
     one line: "CODE QUEUE-ID TEXT" (QUEUE-ID is "-" when the server did not
     say "queued as", or for Sendmail "ID Message accepted"); a refused
-    MAIL/RCPT prints that reply's code.  Exit 0
+    MAIL/RCPT prints that reply's code.  --auth logs in with SMTP AUTH
+    (smtplib's choice of mechanism among those offered) after EHLO.  Exit 0
     when every message got 250, 1 otherwise, 2 on a usage or connection
     error.
 
@@ -95,6 +96,9 @@ def cmd_send(a):
         s = smtplib.SMTP("127.0.0.1", a.port, local_hostname=a.helo,
                          timeout=a.timeout)
         s.ehlo(a.helo)
+        if a.auth:
+            user, _, password = a.auth.partition(":")
+            s.login(user, password)
     except (OSError, smtplib.SMTPException) as e:
         print("smtpclient: connect: %s" % e, file=sys.stderr)
         return 2
@@ -223,6 +227,7 @@ def main():
     s.add_argument("--to", action="append")
     s.add_argument("--to-file")
     s.add_argument("--raw", action="store_true")
+    s.add_argument("--auth", help="USER:PASSWORD for SMTP AUTH")
     s.add_argument("--timeout", type=float, default=600)
     s.add_argument("files", nargs="+")
     b = sub.add_parser("burst")
