@@ -144,7 +144,7 @@ now() { date +%s.%N; }
 
 PF_LIB=$top/tests/e2e/postfix.sh
 [ -f "$PF_LIB" ] || die "$PF_LIB not found"
-# shellcheck source=../tests/e2e/postfix.sh
+# shellcheck source=tests/e2e/postfix.sh
 . "$PF_LIB"
 
 # bench_postfix DIR - create the instance: port sport[none] plus a service
@@ -392,10 +392,10 @@ if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
 	for c in $BENCH_CONFIGS; do
 		[ "$c" = none ] && continue
 		awk -v c="$c" -v b="${hwm_base[$c]}" -v h="${hwm_big[$c]}" -v r="${hwm_runs[$c]}" -v s="$BENCH_BIG_SIZE" 'BEGIN {
-			printf "peak RSS %-9s %.1f MB after a %.0f MB message (%.1f MB at start; %.1f MB peak during the runs)\n",
+			printf "peak RSS %-9s %.1f MiB after a %.0f MiB message (%.1f MiB at start; %.1f MiB peak during the runs)\n",
 			    c, h / 1024, s / 1048576, b / 1024, r / 1024 }'
 	done
-	has mailkeep && echo "(target: mailkeep-milter < 64 MB)"
+	has mailkeep && echo "(target: mailkeep-milter < 64 MiB)"
 fi
 echo
 echo "CPU ms/msg: user+system CPU time of the milter process per accepted message (0 without a milter)"
