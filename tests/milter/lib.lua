@@ -23,12 +23,13 @@
 --	  NAME.eml	the bytes the archive must hold for message NAME: the
 --			headers as the milter rebuilds them ("Name: value"
 --			CRLF, a value's LFs made CRLF), CRLF, the body
---	  NAME.json	the fields `mailkeep search --json` must show for it
---			(null where the field must be null); its message_id
---			(without <>) finds the entry
+--	  expect.jsonl	one line a message: {"name": NAME, "want": {...}},
+--			want being the fields `mailkeep search --json` must
+--			show for it (null where the field must be null); its
+--			message_id (<> and blanks aside) finds the entry
 --	  count		how many messages the archive must hold in all
---	T.message() writes both files for each message that should be
---	archived; T.run() writes count.
+--	T.message() writes NAME.eml and a line of expect.jsonl for each
+--	message that should be archived; T.run() writes count.
 --
 --	miltertest exits 1 without saying why when the script raises an
 --	error, so T.run() wraps the script in pcall and prints the error as a
@@ -105,9 +106,9 @@ function T.call(what, rc, conn, want, quiet)
 	end
 end
 
--- write_file - write data to MK_OUT/name
-function T.write_file(name, data)
-	local f = assert(io.open(T.out .. "/" .. name, "wb"))
+-- write_file - write data to MK_OUT/name (append: add it at the end)
+function T.write_file(name, data, append)
+	local f = assert(io.open(T.out .. "/" .. name, append and "ab" or "wb"))
 	assert(f:write(data))
 	assert(f:close())
 end
@@ -315,7 +316,7 @@ function T.message(conn, spec)
 	}
 	for k, v in pairs(spec.expect or {}) do want[k] = v end
 	T.write_file(name .. ".eml", table.concat(bytes))
-	T.write_file(name .. ".json", T.json(want) .. "\n")
+	T.write_file("expect.jsonl", T.json({name = name, want = want}) .. "\n", true)
 	T.archived = T.archived + 1
 end
 
