@@ -89,13 +89,18 @@ end
 -- call - an mt.* step must succeed (nil) and get reply want (default
 --	SMFIR_CONTINUE).  A failed step raises an error: the session is
 --	unusable after it.  Replies are counted as checks only when quiet is
---	false, so that a 1,000-recipient message is not 1,000 lines.
+--	false, so that a 1,000-recipient message is not 1,000 lines.  While
+--	T.refusable is set, a TEMPFAIL or REPLYCODE reply raises
+--	{refused = what} instead (see T.message's refused).
 function T.call(what, rc, conn, want, quiet)
 	if rc ~= nil then
 		error(what .. " failed: " .. tostring(rc), 2)
 	end
 	want = want or SMFIR_CONTINUE
 	local got = mt.getreply(conn)
+	if T.refusable and (got == SMFIR_TEMPFAIL or got == SMFIR_REPLYCODE) then
+		error({refused = what .. ": reply " .. reply_name(got)})
+	end
 	if got ~= want or not quiet then
 		T.ok(got == want, string.format("%s: reply %s%s", what,
 			reply_name(got),
@@ -210,7 +215,26 @@ local function header_bytes(name, value)
 	return name .. ": " .. v .. "\r\n"
 end
 
--- message - one transaction on conn.  spec fields:
+-- message - one transaction on conn; see send_message for spec.  With
+--	spec.refused, the milter must refuse the message (TEMPFAIL or a reply
+--	code) at some step, not accept it: then the transaction is aborted
+--	and nothing must be archived.
+function T.message(conn, spec)
+	if not spec.refused then return T.send_message(conn, spec) end
+	T.refusable = true
+	local ok, err = pcall(T.send_message, conn, spec)
+	T.refusable = false
+	if ok then
+		T.ok(false, spec.name .. ": accepted, want it refused")
+	elseif type(err) == "table" and err.refused then
+		T.ok(true, spec.name .. ": refused at " .. err.refused)
+		mt.abort(conn)
+	else
+		error(err, 0)
+	end
+end
+
+-- send_message - one transaction on conn.  spec fields:
 --	name		the message's name (MK_OUT/name.eml, .json); also the
 --			default Message-ID <name@mailkeep.test>
 --	from, rcpts	envelope (SMTP paths, with <>)
@@ -228,7 +252,7 @@ end
 --			defaults derived from the envelope); false: nothing
 --			archived
 --	quiet		count only failed replies (for long messages)
-function T.message(conn, spec)
+function T.send_message(conn, spec)
 	local name = assert(spec.name, "message without a name")
 	local quiet = spec.quiet
 	local mid = spec.message_id or ("<" .. name .. "@mailkeep.test>")
@@ -305,6 +329,7 @@ function T.message(conn, spec)
 		mt.macro(conn, T.SMFIC_EOM, table.unpack(spec.eom_macros))
 	end
 	T.call(name .. ": EOM", mt.eom(conn), conn, spec.eom_reply or SMFIR_ACCEPT)
+	if spec.refused then return end
 	if stop == "eom" then mt.abort(conn) end
 
 	if spec.expect == false then return end
