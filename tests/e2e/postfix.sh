@@ -11,6 +11,7 @@
 #	pf_stop DIR [TIMEOUT]		# stop, wait until master has exited
 #	pf_restart DIR			# stop + start (a reload does not reach
 #					# running smtpd processes' milter list)
+#	pf_keep_deliveries DIR OUTDIR	# deliver to files in OUTDIR, not discard
 #	pf_wait_drained DIR [TIMEOUT]	# wait until the queue is empty
 #	pf_queue_count DIR		# print the number of queued messages
 #	pf_sendmail DIR [ARGS...] <msg	# Postfix sendmail(1) for this instance
@@ -37,6 +38,12 @@
 #	Received: header.  message_size_limit is 512 MB.  Milters:
 #	milter_protocol = 6, milter_default_action = tempfail.  The instance
 #	is tuned for tests: no in_flow_delay, no error sleeps.
+#
+#	pf_keep_deliveries (call after pf_create, before pf_start) replaces
+#	discard(8) by a pipe(8) transport "keep" that writes each delivered
+#	copy, as Postfix delivers it (milter-added headers included), to
+#	OUTDIR/QUEUEID.RECIPIENT.N, one file per recipient.  It runs as
+#	nobody; OUTDIR is made world-writable (mode 1777).
 #
 #	Functions take DIR as an absolute path (postfix -c silently fails
 #	otherwise; pf_create makes DIR absolute itself).  They need root
@@ -245,6 +252,28 @@ pf_stop() {
 
 # pf_restart - stop then start (needed after changing milter settings)
 pf_restart() { pf_stop "$1" && pf_start "$1"; }
+
+# pf_keep_deliveries - deliver every message to files in OUTDIR
+pf_keep_deliveries() {
+	local dir=$1 out=$2
+	[ -n "$dir" ] && [ -n "$out" ] || { pf_err "usage: pf_keep_deliveries DIR OUTDIR"; return 1; }
+	mkdir -p "$out" && chmod 1777 "$out" || return 1
+	out=$(pf_abs "$out")
+	cat > "$dir/keep.sh" <<'SH' || return 1
+#!/bin/sh
+# keep.sh OUTDIR QUEUEID RECIPIENT - one delivered copy (stdin) to a file
+umask 022
+f="$1/$2.$(printf '%s' "$3" | tr -c 'A-Za-z0-9@._-' _)"
+n=0; while [ -e "$f.$n" ]; do n=$((n + 1)); done
+cat > "$f.$n.tmp" && mv "$f.$n.tmp" "$f.$n"
+SH
+	chmod 755 "$dir/keep.sh"
+	"$PF_POSTCONF" -c "$dir/etc" -M \
+	    "keep/unix = keep unix - n n - - pipe user=nobody argv=$dir/keep.sh $out \${queue_id} \${recipient}" || return 1
+	pf_postconf "$dir" "keep_destination_recipient_limit = 1" \
+	    "default_transport = keep" "relay_transport = keep" \
+	    "local_transport = keep" "virtual_transport = keep"
+}
 
 # pf_queue_count - print how many messages are in the instance's queue
 pf_queue_count() {
