@@ -2,10 +2,10 @@
  * committer.c - group commit: one thread makes many messages durable at once.
  *
  * Milter threads hand their commit_req to committer_submit() and sleep.
- * The committer thread takes everything queued (up to ARCHIVE_BATCH_MAX),
- * then for the whole batch: fsyncs the blob directories the batch
- * renamed into, appends and fsyncs the records, appends and fsyncs the
- * ledger entries, and inserts the index rows in one SQLite transaction.
+ * Their blobs are already durable (store.c).  The committer thread takes
+ * everything queued (up to ARCHIVE_BATCH_MAX), then for the whole batch:
+ * appends and fsyncs the records, appends and fsyncs the ledger entries,
+ * and inserts the index rows in one SQLite transaction.
  * It then wakes the submitters.  Under load a batch holds many messages,
  * so durability costs a handful of fsyncs per batch, not per message.
  * A failure anywhere fails every message of the batch: each one's MTA
@@ -19,31 +19,6 @@
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
-
-/* sync_blob_dirs - fsync each blobs/XX directory the batch renamed into */
-static int
-sync_blob_dirs(archive *ar, commit_req *batch, mk_error *err)
-{
-	unsigned char seen[256] = { 0 };
-	char rel[16];
-	char *path;
-	commit_req *r;
-	int rc;
-
-	for (r = batch; r != NULL; r = r->next) {
-		if (r->blob_dir < 0 || seen[r->blob_dir])	/* no blob */
-			continue;
-		seen[r->blob_dir] = 1;
-		snprintf(rel, sizeof(rel), "blobs/%02x", r->blob_dir);
-		if ((path = path_join(ar->dir, rel)) == NULL)
-			return mk_error_set(err, "out of memory");
-		rc = fsync_path(path, err);
-		free(path);
-		if (rc != 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* ledger_stored - append one "stored" ledger entry a message of the batch */
 static int
@@ -75,8 +50,7 @@ ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 static int
 commit_batch(archive *ar, commit_req *batch, mk_error *err)
 {
-	if (sync_blob_dirs(ar, batch, err) != 0
-	    || record_append_batch(ar, batch, err) != 0
+	if (record_append_batch(ar, batch, err) != 0
 	    || ledger_stored(ar, batch, err) != 0
 	    || index_insert_batch(ar, batch, err) != 0)
 		return -1;

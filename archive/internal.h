@@ -40,7 +40,6 @@ typedef struct commit_req {
 	char sha256[ARCHIVE_SHA256_HEX + 1];	/* "": metadata only */
 	int64_t size;
 	int64_t received_at;		/* env's, or the commit time */
-	int blob_dir;			/* 0..255: blobs/XX to fsync; -1: none */
 	/* filled by the committer */
 	int64_t ledger_seq;
 	bool done;

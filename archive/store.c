@@ -3,8 +3,9 @@
  *
  * A message streams into spool/XXXXXX (mode 0600) while its SHA-256 is
  * computed, so memory does not grow with the message.  At commit the file
- * is fsynced and renamed to blobs/XX/<sha256>; when that blob already
- * exists the spool file is dropped (identical content is stored once).
+ * is fsynced and renamed to blobs/XX/<sha256>, and blobs/XX fsynced; when
+ * that blob already exists the spool file is dropped (identical content is
+ * stored once).
  * Then the committer takes the envelope (committer.c) and answers when
  * everything is durable.  Leftover spool files of a crashed writer are
  * removed by spool_cleanup() when the next writer opens the archive.
@@ -166,7 +167,6 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 		return mk_error_set(err, "SHA-256 final failed");
 	hex_encode(md, sizeof(md), req->sha256);
 	req->size = sp->size;
-	req->blob_dir = md[0];
 	if (spool_flush(sp, err) != 0)
 		return -1;
 	if (fsync(sp->fd) != 0)
@@ -178,6 +178,13 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 		unlink(sp->path);	/* already stored: deduplicated */
 	else if (rename(sp->path, blob) != 0)
 		rc = mk_error_errno(err, "rename spool file to %s", blob);
+	else {
+		/* the new name must be durable too: fsync blobs/XX here, in
+		 * the caller's thread, where many run at once, rather than
+		 * in the committer, where they would wait in line */
+		*strrchr(blob, '/') = '\0';
+		rc = fsync_path(blob, err);
+	}
 	free(blob);
 	if (rc == 0) {
 		free(sp->path);
@@ -194,7 +201,6 @@ prepare_req(const archive_envelope *env, commit_req *req, mk_error *err)
 		return mk_error_set(err, "%zu recipients, more than the limit of %d",
 				    env->n_rcpts, ARCHIVE_MAX_RCPTS);
 	req->env = env;
-	req->blob_dir = -1;
 	req->received_at = env->received_at ? env->received_at : now_micros();
 	return new_message_id(req->received_at, req->id, err);
 }

@@ -39,12 +39,16 @@ typedef struct msg_ctx {
 	kept_decision dec;	/* the policy's decision */
 	bool decided;		/* policy evaluated (at the first header) */
 	bool header_done;	/* the empty line after the headers written */
+	bool failed;		/* storing is impossible; why is in fail */
+	mk_error fail;
 	int64_t size;		/* bytes of the message so far */
 	archive_spool *spool;	/* full mode only: where the bytes go */
 } msg_ctx;
 
 typedef struct conn_ctx {
 	bool leadspc;		/* header values keep their leading space */
+	bool noreply;		/* the MTA does not wait after header, end of
+				   headers and body chunks (SMFIP_NR_*) */
 	char *client_addr;
 	char *client_name;
 	char *helo;
@@ -114,6 +118,30 @@ on_error_answer(SMFICTX *ctx, const char *why)
 	mlog(LOG_ERR, "%s: tempfail: %s", qid, why);
 	smfi_setreply(ctx, "451", "4.3.0", "Message not archived, try again later");
 	return SMFIS_TEMPFAIL;
+}
+
+/* content_ok - the answer to a header, end-of-headers or body step */
+static sfsistat
+content_ok(const conn_ctx *c)
+{
+	return c->noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* content_failed - storing became impossible during the content steps.
+ * Without no-reply the MTA hears it at once; with no-reply it cannot be
+ * told before the end of the message, so the failure waits for mk_eom. */
+static sfsistat
+content_failed(SMFICTX *ctx, conn_ctx *c, const mk_error *err)
+{
+	if (!c->noreply)
+		return on_error_answer(ctx, err->msg);
+	if (!c->msg.failed) {
+		c->msg.failed = true;
+		c->msg.fail = *err;
+		archive_spool_discard(c->msg.spool);	/* write nothing more */
+		c->msg.spool = NULL;
+	}
+	return SMFIS_NOREPLY;
 }
 
 /* format_addr - the text form of a socket address into buf */
@@ -246,7 +274,7 @@ static int
 msg_write(msg_ctx *m, const void *buf, size_t len, mk_error *err)
 {
 	m->size += (int64_t)len;
-	if (m->spool == NULL)
+	if (m->spool == NULL || m->failed)
 		return 0;
 	return archive_spool_write(m->spool, buf, len, err);
 }
@@ -297,14 +325,16 @@ mk_header(SMFICTX *ctx, char *name, char *value)
 
 	if (c == NULL)
 		return on_error_answer(ctx, "header without connection context");
+	if (c->msg.failed)
+		return content_ok(c);
 	if (!c->msg.decided && decide(&c->msg, &err) != 0)
-		return on_error_answer(ctx, err.msg);
+		return content_failed(ctx, c, &err);
 	if (c->msg.dec.mode == POLICY_NONE)
-		return SMFIS_CONTINUE;
+		return content_ok(c);
 	remember_header(&c->msg, name, value);
 	if (write_header(&c->msg, name, value, c->leadspc, &err) != 0)
-		return on_error_answer(ctx, err.msg);
-	return SMFIS_CONTINUE;
+		return content_failed(ctx, c, &err);
+	return content_ok(c);
 }
 
 /* end_headers - write the empty line between headers and body, once */
@@ -328,9 +358,9 @@ mk_eoh(SMFICTX *ctx)
 
 	if (c == NULL)
 		return on_error_answer(ctx, "EOH without connection context");
-	if (end_headers(&c->msg, &err) != 0)
-		return on_error_answer(ctx, err.msg);
-	return SMFIS_CONTINUE;
+	if (!c->msg.failed && end_headers(&c->msg, &err) != 0)
+		return content_failed(ctx, c, &err);
+	return content_ok(c);
 }
 
 /* mk_body - a chunk of the body (CRLF line ends, any bytes) */
@@ -342,11 +372,10 @@ mk_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (c == NULL)
 		return on_error_answer(ctx, "body without connection context");
-	if (end_headers(&c->msg, &err) != 0)
-		return on_error_answer(ctx, err.msg);
-	if (msg_write(&c->msg, chunk, len, &err) != 0)
-		return on_error_answer(ctx, err.msg);
-	return SMFIS_CONTINUE;
+	if (!c->msg.failed && (end_headers(&c->msg, &err) != 0
+			       || msg_write(&c->msg, chunk, len, &err) != 0))
+		return content_failed(ctx, c, &err);
+	return content_ok(c);
 }
 
 /* store - commit the spool (full) or the traffic data (metadata) with
@@ -409,7 +438,9 @@ mk_eom(SMFICTX *ctx)
 		return on_error_answer(ctx, "EOM without connection context");
 	if ((qid = smfi_getsymval(ctx, "i")) != NULL)
 		str_replace(&c->msg.queue_id, qid);
-	if (end_headers(&c->msg, &err) != 0)
+	if (c->msg.failed)
+		answer = on_error_answer(ctx, c->msg.fail.msg);
+	else if (end_headers(&c->msg, &err) != 0)
 		answer = on_error_answer(ctx, err.msg);
 	else if (c->msg.dec.mode == POLICY_NONE)
 		mlog(LOG_INFO, "%s: not archived (policy: none)",
@@ -464,23 +495,48 @@ static const struct { int stage; const char *macros; } wanted_macros[] = {
 	{ SMFIM_EOM, "i" },
 };
 
-/* mk_negotiate - take the whole message; keep header leading spaces */
+/* Steps the MTA need not wait for: the content, where mailkeep only
+ * listens.  Worth it over a Unix socket only (see docs/PERFORMANCE.md:
+ * over TCP the saved replies turn into Nagle/delayed-ACK stalls). */
+#define CONTENT_NOREPLY	(SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+
+/* unix_socket - is the milter listening on a Unix socket? */
+static bool
+unix_socket(void)
+{
+	bool is_unix;
+
+	pthread_rwlock_rdlock(&g_state.lock);
+	is_unix = strncmp(g_state.cfg->socket, "unix:", 5) == 0
+	    || strncmp(g_state.cfg->socket, "local:", 6) == 0;
+	pthread_rwlock_unlock(&g_state.lock);
+	return is_unix;
+}
+
+/* mk_negotiate - take the whole message; keep header leading spaces; on a
+ * Unix socket, no replies during the content */
 static sfsistat
 mk_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
 	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	conn_ctx *c = conn_get(ctx);
+	unsigned long noreply = (f1 & CONTENT_NOREPLY) == CONTENT_NOREPLY
+	    && unix_socket() ? CONTENT_NOREPLY : 0;
 	size_t i;
 
 	(void)f2;
 	(void)f3;
-	*pf0 = f0 & SMFIF_ADDHDRS;	/* the notice header, nothing else */
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
-	if (c != NULL)		/* else mk_connect tempfails the client */
-		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_SETSYMLIST);
+	/* libmilter has put SMFIP_NODATA and SMFIP_NOUNKNOWN (callbacks we
+	 * do not have) into *pf1 already: add to it, do not replace it */
+	*pf1 |= (f1 & SMFIP_HDR_LEADSPC) | noreply;
 	*pf2 = 0;
 	*pf3 = 0;
+	if (c != NULL) {	/* else mk_connect tempfails the client */
+		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+		c->noreply = noreply != 0;
+	}
 	for (i = 0; i < sizeof(wanted_macros) / sizeof(wanted_macros[0]); i++)
 		smfi_setsymlist(ctx, wanted_macros[i].stage,
 				(char *)wanted_macros[i].macros);
