@@ -5,11 +5,12 @@
  *	cli - the mailkeep command line interface
  *
  * DESCRIPTION
- *	The command is three files around this header:
+ *	The command is four files around this header:
  *
  *	  main.c      options (getopt_long), dates, configuration, dispatch,
  *	              and the exit status contract with its error lines
  *	  commands.c  one function a subcommand: init, search, show, get
+ *	  policy.c    policy check, policy explain (no archive involved)
  *	  output.c    an archive_message as JSON or as text for a terminal,
  *	              and RFC 3339 time stamps
  *
@@ -47,19 +48,24 @@
 
 /*
  * One command line, parsed.  Strings point into argv or into msgid_buf;
- * nothing here is allocated.
+ * only the rcpts array is allocated (by main(), which frees it).
  */
 typedef struct cli_request {
-	archive_query query;	/* search filters, limit */
+	archive_query query;	/* search filters, limit; query.to is the
+				   first --to */
+	const char **rcpts;	/* every --to, in order (policy explain) */
+	size_t n_rcpts;
 	int has_since;		/* --since given (query.since may be 0) */
 	int has_until;		/* --until given */
 	int json;		/* --json */
+	const char *file;	/* policy check: FILE, or NULL */
 	const char *id;		/* show, get: the message id (lower case) */
 	char id_buf[ARCHIVE_ID_LEN + 1];
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
 } cli_request;
 
-/* A subcommand: returns the exit status. */
+/* A subcommand: returns the exit status.  cfg is NULL only for a
+ * command that needs no configuration ("policy check FILE"). */
 typedef int (*cli_command_fn)(const mk_config *cfg, const cli_request *rq);
 
 /* commands.c */
@@ -67,6 +73,10 @@ int cli_cmd_init(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_search(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_show(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_get(const mk_config *cfg, const cli_request *rq);
+
+/* policy.c */
+int cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_policy_explain(const mk_config *cfg, const cli_request *rq);
 
 /* main.c: one error line on stderr; return CLI_EXIT_FAIL */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -76,12 +86,21 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* How cli_format_time() writes a time. */
 typedef enum {
 	CLI_TIME_RFC3339,	/* 2026-11-24T05:13:21.123456Z */
-	CLI_TIME_HUMAN		/* 2026-11-24 05:13:21 */
+	CLI_TIME_HUMAN,		/* 2026-11-24 05:13:21 */
+	CLI_TIME_DATE		/* 2026-11-24 */
 } cli_time_style;
 
 /* cli_format_time - microseconds since the epoch as UTC text in buf */
 void cli_format_time(int64_t usec, cli_time_style style, char *buf,
 		     size_t size);
+
+/* cli_retention_json - a retain_until in seconds (0: indefinitely) as a
+ * new JSON value: RFC 3339 text, or null */
+json_t *cli_retention_json(int64_t retain_until);
+
+/* cli_retention_text - a retain_until for people: "through DATE (may be
+ * expired from TIME)" or "indefinitely", in buf */
+void cli_retention_text(int64_t retain_until, char *buf, size_t size);
 
 /* cli_message_json - msg as a new JSON object (caller owns it); NULL on
  * memory exhaustion */

@@ -6,19 +6,24 @@
  *
  * SYNOPSIS
  *	mailkeep [-c FILE] COMMAND [ARGS]
+ *	mailkeep [-c FILE] policy check|explain [ARGS]
  *
  * DESCRIPTION
  *	main() reads the command line with getopt_long, which permutes
  *	arguments, so options may stand before or after the command
  *	("mailkeep search --json --from a@b").  One option table serves all
  *	commands; each command lists the options it accepts and anything
- *	else is a usage error, as is an option given twice.
+ *	else is a usage error, as is an option given twice (except --to for
+ *	"policy explain", which takes one a recipient).  "policy" is a
+ *	command of two words: "policy check" and "policy explain" are
+ *	entries of the command table like the others.
  *
  *	Values are checked here, before any file is opened: dates are
  *	parsed to microseconds since the epoch (YYYY-MM-DD, RFC 3339, or
  *	@SECONDS), addresses and ids are bounded by CLI_MAX_ARG, a message
  *	id must be ARCHIVE_ID_LEN hex digits.  Then mailkeep.conf is loaded
- *	and the command from commands.c runs.
+ *	and the command from commands.c or policy.c runs ("policy check
+ *	FILE" needs no configuration and reads none).
  *
  *	SIGPIPE is ignored: a reader that goes away shows as EPIPE on a
  *	write, which the commands report and turn into exit status 1.
@@ -53,7 +58,22 @@ enum {
 	OPT_LIMIT = 1 << 5,
 	OPT_JSON = 1 << 6,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
-		     OPT_LIMIT | OPT_JSON
+		     OPT_LIMIT | OPT_JSON,
+	OPT_EXPLAIN = OPT_FROM | OPT_TO | OPT_JSON,
+	OPT_MANY_TO = 1 << 7	/* not an option: --to may be repeated */
+};
+
+/* What a command takes after its name. */
+typedef enum {
+	ARGS_NONE,		/* nothing */
+	ARGS_ID,		/* exactly one message id */
+	ARGS_FILE		/* at most one file name */
+} cli_operands;
+
+/* What a command needs besides its options. */
+enum {
+	CMD_ARCHIVE = 1 << 0,	/* the archive directory of the config */
+	CMD_FILE_NO_CONFIG = 1 << 1	/* given a FILE, reads no config */
 };
 
 /* getopt_long values of the long-only options. */
@@ -92,17 +112,24 @@ static const struct {
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
-/* The commands: name, function, options accepted, takes one message id. */
+/* The commands: name (one word, or "policy" and a second), function,
+ * options accepted, options required, operands, needs. */
 static const struct cli_command {
 	const char *name;
 	cli_command_fn run;
 	unsigned options;
-	int wants_id;
+	unsigned required;
+	cli_operands operands;
+	unsigned needs;
 } commands[] = {
-	{"init", cli_cmd_init, 0, 0},
-	{"search", cli_cmd_search, OPT_SEARCH, 0},
-	{"show", cli_cmd_show, OPT_JSON, 1},
-	{"get", cli_cmd_get, 0, 1},
+	{"init", cli_cmd_init, 0, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"search", cli_cmd_search, OPT_SEARCH, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"show", cli_cmd_show, OPT_JSON, 0, ARGS_ID, CMD_ARCHIVE},
+	{"get", cli_cmd_get, 0, 0, ARGS_ID, CMD_ARCHIVE},
+	{"policy check", cli_cmd_policy_check, 0, 0, ARGS_FILE,
+	 CMD_FILE_NO_CONFIG},
+	{"policy explain", cli_cmd_policy_explain, OPT_EXPLAIN | OPT_MANY_TO,
+	 OPT_FROM | OPT_TO, ARGS_NONE, 0},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -156,6 +183,10 @@ print_help(void)
 "  search [OPTIONS]     list archived messages, oldest first\n"
 "  show ID [--json]     the metadata of one message\n"
 "  get ID               the original message bytes, to standard output\n"
+"  policy check [FILE]  validate a policy file (default: the configured one)\n"
+"                       and print it as parsed\n"
+"  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
+"                       what the configured policy decides for a message\n"
 "\n"
 "Search options:\n"
 "  --from ADDR|@DOMAIN  envelope sender\n"
@@ -174,7 +205,8 @@ print_help(void)
 "      --version        the version\n"
 "\n"
 "Every search, show and get is recorded in the archive's ledger under\n"
-"the calling user's uid.  Exit status: 0 success, 1 error, 2 usage.\n"
+"the calling user's uid (policy commands read no archive and log nothing).\n"
+"Exit status: 0 success, 1 error, 2 usage.\n"
 "See mailkeep(1).\n", stdout);
 }
 
@@ -423,7 +455,7 @@ take_option(cli_line *cl, int val, const char *arg)
 	unsigned bit = option_bit(val);
 	size_t i;
 
-	if (cl->seen & bit) {
+	if ((cl->seen & bit) && val != LO_TO) {	/* --to: check_command */
 		for (i = 0; option_bits[i].bit != bit; i++)
 			;
 		return usage_error("%s given twice", option_bits[i].name);
@@ -434,7 +466,9 @@ take_option(cli_line *cl, int val, const char *arg)
 		rq->query.from = arg;
 		return check_address("--from", arg);
 	case LO_TO:
-		rq->query.to = arg;
+		if (rq->n_rcpts == 0)
+			rq->query.to = arg;
+		rq->rcpts[rq->n_rcpts++] = arg;
 		return check_address("--to", arg);
 	case LO_SINCE:
 		return set_date("--since", arg, &rq->query.since, &rq->has_since);
@@ -498,9 +532,9 @@ parse_options(int argc, char **argv, cli_line *cl)
 	return 0;
 }
 
-/* find_command - the table entry named name, or NULL */
+/* lookup_command - the table entry named name, or NULL */
 static const struct cli_command *
-find_command(const char *name)
+lookup_command(const char *name)
 {
 	size_t i;
 
@@ -508,6 +542,32 @@ find_command(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+/* find_command - the command that args start with; *words: how many
+ * args its name took.  NULL after a usage error (status in *rc). */
+static const struct cli_command *
+find_command(int nargs, char **args, int *words, int *rc)
+{
+	const struct cli_command *cmd;
+	char name[64];
+
+	*words = 1;
+	if (strcmp(args[0], "policy") != 0) {
+		if ((cmd = lookup_command(args[0])) == NULL)
+			*rc = usage_error("unknown command '%s'", args[0]);
+		return cmd;
+	}
+	if (nargs < 2) {
+		*rc = usage_error("'policy' needs a subcommand: check or explain");
+		return NULL;
+	}
+	*words = 2;
+	snprintf(name, sizeof(name), "policy %.40s", args[1]);
+	if ((cmd = lookup_command(name)) == NULL)
+		*rc = usage_error("unknown policy subcommand '%s' (check or "
+				  "explain)", args[1]);
+	return cmd;
 }
 
 /* set_id - a message id argument: ARCHIVE_ID_LEN hex digits, lower-cased.
@@ -529,25 +589,49 @@ set_id(cli_request *rq, const char *arg)
 	return 0;
 }
 
+/* check_options - the options given fit cmd; 0 or an exit status */
+static int
+check_options(const struct cli_command *cmd, const cli_line *cl)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTION_BITS; i++) {
+		if ((cl->seen & option_bits[i].bit) &&
+		    !(cmd->options & option_bits[i].bit))
+			return usage_error("%s does not apply to '%s'",
+					   option_bits[i].name, cmd->name);
+		if ((cmd->required & option_bits[i].bit) &&
+		    !(cl->seen & option_bits[i].bit))
+			return usage_error("'%s' needs %s", cmd->name,
+					   option_bits[i].name);
+	}
+	if (cl->rq.n_rcpts > 1 && !(cmd->options & OPT_MANY_TO))
+		return usage_error("--to given twice");
+	return 0;
+}
+
 /* check_command - operands and options fit cmd; 0 or an exit status */
 static int
 check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	      char **args)
 {
-	size_t i;
+	int max = cmd->operands == ARGS_NONE ? 0 : 1;
+	int rc;
 
-	for (i = 0; i < N_OPTION_BITS; i++)
-		if ((cl->seen & option_bits[i].bit) &&
-		    !(cmd->options & option_bits[i].bit))
-			return usage_error("%s does not apply to '%s'",
-					   option_bits[i].name, cmd->name);
-	if (cmd->wants_id && nargs == 0)
+	if ((rc = check_options(cmd, cl)) != 0)
+		return rc;
+	if (cmd->operands == ARGS_ID && nargs == 0)
 		return usage_error("'%s' needs a message id", cmd->name);
-	if (nargs > cmd->wants_id)
+	if (nargs > max)
 		return usage_error("'%s': unexpected argument '%s'", cmd->name,
-				   args[cmd->wants_id]);
-	if (cmd->wants_id)
+				   args[max]);
+	if (cmd->operands == ARGS_ID)
 		return set_id(&cl->rq, args[0]);
+	if (cmd->operands == ARGS_FILE && nargs == 1) {
+		if (args[0][0] == '\0')
+			return usage_error("'%s': empty file name", cmd->name);
+		cl->rq.file = args[0];
+	}
 	return 0;
 }
 
@@ -560,9 +644,12 @@ run(const struct cli_command *cmd, const cli_line *cl)
 	mk_error err;
 	int status;
 
+	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
+		return cmd->run(NULL, &cl->rq);
 	if ((cfg = mk_config_load(path, &err)) == NULL)
 		return cli_error("%s", err.msg);
-	if (cfg->archive == NULL || cfg->archive[0] == '\0')
+	if ((cmd->needs & CMD_ARCHIVE) &&
+	    (cfg->archive == NULL || cfg->archive[0] == '\0'))
 		status = cli_error("%s: no archive directory configured", path);
 	else
 		status = cmd->run(cfg, &cl->rq);
@@ -570,32 +657,48 @@ run(const struct cli_command *cmd, const cli_line *cl)
 	return status;
 }
 
-/* main - parse, check, load the configuration, run one command */
-int
-main(int argc, char **argv)
+/* dispatch - after the options: help, version, or one command */
+static int
+dispatch(int argc, char **argv, cli_line *cl)
 {
 	const struct cli_command *cmd;
-	cli_line cl;
-	int rc;
+	int rc = 0, words;
 
-	memset(&cl, 0, sizeof(cl));
-	if ((rc = parse_options(argc, argv, &cl)) != 0)
-		return rc;
-	if (cl.help) {
+	if (cl->help) {
 		print_help();
 		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
-	if (cl.version) {
+	if (cl->version) {
 		printf("%s %s\n", PROGNAME, PACKAGE_VERSION);
 		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
 	if (optind >= argc)
 		return usage_error("no command given");
-	if ((cmd = find_command(argv[optind])) == NULL)
-		return usage_error("unknown command '%s'", argv[optind]);
-	rc = check_command(cmd, &cl, argc - optind - 1, argv + optind + 1);
+	cmd = find_command(argc - optind, argv + optind, &words, &rc);
+	if (cmd == NULL)
+		return rc;
+	rc = check_command(cmd, cl, argc - optind - words,
+			   argv + optind + words);
 	if (rc != 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
-	return run(cmd, &cl);
+	return run(cmd, cl);
+}
+
+/* main - parse, check, load the configuration, run one command */
+int
+main(int argc, char **argv)
+{
+	cli_line cl;
+	int rc;
+
+	memset(&cl, 0, sizeof(cl));
+	/* every --to: at most one per argument */
+	if ((cl.rq.rcpts = calloc((size_t)argc, sizeof(*cl.rq.rcpts))) == NULL)
+		return cli_error("out of memory");
+	rc = parse_options(argc, argv, &cl);
+	if (rc == 0)
+		rc = dispatch(argc, argv, &cl);
+	free(cl.rq.rcpts);
+	return rc;
 }

@@ -13,9 +13,14 @@
  *
  *	  - time stamps: RFC 3339 in UTC with microseconds for JSON
  *	    (cli_format_time), seconds for people;
+ *	  - retention ends (cli_retention_json/text): the UTC midnight from
+ *	    which a message may be expired, null or "indefinitely" for 0;
  *	  - JSON: one object a message with fixed keys (cli_message_json),
- *	    a streamed array for search (cli_json_begin/put/end);
+ *	    a streamed array for search (cli_json_begin/put/end); the
+ *	    stored policy decision is passed through as the "policy" object;
  *	  - text: aligned columns for search, "key: value" lines for show.
+ *	    A message kept as metadata only has no Subject: its column says
+ *	    "(metadata only)".
  *
  *	Header values are stored as the MTA passed them, so they may hold
  *	bytes that are not UTF-8 (8-bit headers) or control characters.
@@ -90,7 +95,9 @@ cli_format_time(int64_t usec, cli_time_style style, char *buf, size_t size)
 	secs = floor_divmod(usec, USEC_PER_SEC, &frac);
 	days = floor_divmod(secs, SEC_PER_DAY, &sod);
 	civil_from_days(days, &y, &m, &d);
-	if (style == CLI_TIME_HUMAN)
+	if (style == CLI_TIME_DATE)
+		snprintf(buf, size, "%04" PRId64 "-%02u-%02u", y, m, d);
+	else if (style == CLI_TIME_HUMAN)
 		snprintf(buf, size, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d",
 			 y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
 			 (int)(sod % 60));
@@ -184,17 +191,47 @@ json_put(json_t *obj, const char *key, json_t *value)
 	return json_object_set_new(obj, key, value);
 }
 
-/* rcpts_json - the envelope recipients as a new JSON array */
+/* cli_retention_json - RFC 3339 text of retain_until, or null for 0 */
+json_t *
+cli_retention_json(int64_t retain_until)
+{
+	char when[CLI_TIME_MAX];
+
+	if (retain_until == 0)
+		return json_null();
+	cli_format_time(retain_until * USEC_PER_SEC, CLI_TIME_RFC3339, when,
+			sizeof(when));
+	return json_string(when);
+}
+
+/* cli_retention_text - retain_until for people, in buf */
+void
+cli_retention_text(int64_t retain_until, char *buf, size_t size)
+{
+	char when[CLI_TIME_MAX], last[CLI_TIME_MAX];
+
+	if (retain_until == 0) {
+		snprintf(buf, size, "indefinitely");
+		return;
+	}
+	cli_format_time(retain_until * USEC_PER_SEC, CLI_TIME_RFC3339, when,
+			sizeof(when));
+	cli_format_time((retain_until - SEC_PER_DAY) * USEC_PER_SEC,
+			CLI_TIME_DATE, last, sizeof(last));
+	snprintf(buf, size, "%s (kept through %s)", when, last);
+}
+
+/* strings_json - n strings as a new JSON array */
 static json_t *
-rcpts_json(const archive_message *msg)
+strings_json(char *const *strs, size_t n)
 {
 	json_t *arr = json_array();
 	size_t i;
 
 	if (arr == NULL)
 		return NULL;
-	for (i = 0; i < msg->n_rcpts; i++) {
-		json_t *r = json_text(msg->rcpts[i]);
+	for (i = 0; i < n; i++) {
+		json_t *r = json_text(strs[i]);
 
 		if (r == NULL || json_array_append_new(arr, r) < 0) {
 			json_decref(arr);
@@ -202,6 +239,26 @@ rcpts_json(const archive_message *msg)
 		}
 	}
 	return arr;
+}
+
+/* policy_json - the stored decision (JSON text) as a new JSON value:
+ * the object, or null when none was stored or it does not parse */
+static json_t *
+policy_json(const archive_message *msg)
+{
+	json_t *obj;
+
+	if (msg->policy_json == NULL)
+		return json_null();
+	obj = json_loads(msg->policy_json, 0, NULL);
+	return obj != NULL ? obj : json_null();
+}
+
+/* content_name - "full" or "metadata" */
+static const char *
+content_name(const archive_message *msg)
+{
+	return msg->content == ARCHIVE_METADATA ? "metadata" : "full";
 }
 
 /* cli_message_json - msg as a new JSON object (caller owns it) */
@@ -219,7 +276,7 @@ cli_message_json(const archive_message *msg)
 	bad |= json_put(obj, "queue_id", json_text(msg->queue_id));
 	bad |= json_put(obj, "message_id", json_text(msg->message_id));
 	bad |= json_put(obj, "from", json_text(msg->mail_from));
-	bad |= json_put(obj, "to", rcpts_json(msg));
+	bad |= json_put(obj, "to", strings_json(msg->rcpts, msg->n_rcpts));
 	bad |= json_put(obj, "received_at", json_string(when));
 	bad |= json_put(obj, "size", json_integer(msg->size));
 	bad |= json_put(obj, "sha256",
@@ -231,6 +288,11 @@ cli_message_json(const archive_message *msg)
 	bad |= json_put(obj, "tls_version", json_text(msg->tls_version));
 	bad |= json_put(obj, "subject", json_text(msg->subject));
 	bad |= json_put(obj, "date", json_text(msg->date));
+	bad |= json_put(obj, "content", json_string(content_name(msg)));
+	bad |= json_put(obj, "retain_until",
+			cli_retention_json(msg->retain_until));
+	bad |= json_put(obj, "roles", strings_json(msg->roles, msg->n_roles));
+	bad |= json_put(obj, "policy", policy_json(msg));
 	if (bad) {
 		json_decref(obj);
 		return NULL;
@@ -428,7 +490,10 @@ cli_human_line(FILE *fp, const archive_message *msg)
 	fputs("  ", fp);
 	put_rcpts_column(fp, msg, COL_TO);
 	fputs("  ", fp);
-	put_cut(fp, msg->subject ? msg->subject : "", 0);
+	if (msg->content == ARCHIVE_METADATA)
+		fputs("(metadata only)", fp);
+	else
+		put_cut(fp, msg->subject ? msg->subject : "", 0);
 	fputc('\n', fp);
 	return ferror(fp) ? -1 : 0;
 }
@@ -443,6 +508,59 @@ show_line(FILE *fp, const char *key, const char *value)
 		put_cut(fp, value, 0);
 	}
 	fputc('\n', fp);
+}
+
+/* show_roles - "roles: a, b" (the key alone when there are none) */
+static void
+show_roles(FILE *fp, char *const *roles, size_t n)
+{
+	size_t i;
+
+	fputs("roles:", fp);
+	for (i = 0; i < n; i++) {
+		fputs(i ? ", " : "        ", fp);
+		put_cut(fp, roles[i], 0);
+	}
+	fputc('\n', fp);
+}
+
+/* show_parties - "direction:" and one "party:" line each, from the
+ * stored decision (nothing when it is missing or does not parse) */
+static void
+show_parties(FILE *fp, const archive_message *msg)
+{
+	json_t *pol = policy_json(msg), *party;
+	size_t i;
+
+	show_line(fp, "direction",
+		  json_string_value(json_object_get(pol, "direction")));
+	json_array_foreach(json_object_get(pol, "parties"), i, party) {
+		const char *addr = json_string_value(json_object_get(party,
+								     "address"));
+		const char *rule = json_string_value(json_object_get(party,
+								     "rule"));
+		char *line;
+
+		if (asprintf(&line, "%s [%s]", addr ? addr : "-",
+			     rule ? rule : "-") < 0)
+			continue;
+		show_line(fp, "party", line);
+		free(line);
+	}
+	json_decref(pol);
+}
+
+/* show_policy - content, retention, roles and parties for show */
+static void
+show_policy(FILE *fp, const archive_message *msg)
+{
+	char until[2 * CLI_TIME_MAX + 32];
+
+	cli_retention_text(msg->retain_until, until, sizeof(until));
+	show_line(fp, "content", content_name(msg));
+	show_line(fp, "retain_until", until);
+	show_roles(fp, msg->roles, msg->n_roles);
+	show_parties(fp, msg);
 }
 
 /* cli_human_show - one message as "key: value" lines */
@@ -470,5 +588,6 @@ cli_human_show(FILE *fp, const archive_message *msg)
 	show_line(fp, "message_id", msg->message_id);
 	show_line(fp, "date", msg->date);
 	show_line(fp, "subject", msg->subject);
+	show_policy(fp, msg);
 	return ferror(fp) ? -1 : 0;
 }
