@@ -210,8 +210,8 @@ explain_text(const mk_config *cfg, const policy_decision *d)
 	printf("%s\n", policy_direction_name(d->direction));
 	cli_retention_text(d->retain_until, until, sizeof(until));
 	key("retain_until");
-	printf("%s%s\n", until, d->mode == POLICY_NONE ?
-	       " (mode none: nothing is kept)" : "");
+	printf("%s\n", d->mode == POLICY_NONE ? "- (mode none: nothing is kept)"
+					      : until);
 	key("roles");
 	for (i = 0; i < d->n_roles; i++)
 		printf("%s%s", i ? ", " : "", d->roles[i]);
