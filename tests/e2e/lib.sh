@@ -69,6 +69,8 @@ PF=
 SM=
 SMTP_PORT=
 T=
+E2E_SHORT_DIR=/tmp/mk-e2e.$$
+[ -d /run ] && [ -w /run ] && [ ! -k /run ] && E2E_SHORT_DIR=/run/mk-e2e.$$
 
 # note - print a line to the test's log
 note() { echo "# $*"; }
@@ -122,7 +124,7 @@ e2e_cleanup() {
 			rm -rf "$T"
 		fi
 	fi
-	rm -rf "/tmp/mk-e2e.$$"
+	rm -rf "$E2E_SHORT_DIR"
 	exit "$rc"
 }
 
@@ -173,11 +175,13 @@ e2e_finish() {
 }
 
 # milter_socket_path - a unix socket path short enough for sun_path
+#	(in /run rather than /tmp when possible: Sendmail refuses a socket
+#	below a world-writable directory)
 milter_socket_path() {
 	local p=$T/milter.sock
 	if [ ${#p} -gt 100 ]; then
-		mkdir -p /tmp/mk-e2e.$$ && chmod 755 /tmp/mk-e2e.$$
-		p=/tmp/mk-e2e.$$/milter.sock
+		mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"
+		p=$E2E_SHORT_DIR/milter.sock
 	fi
 	echo "$p"
 }

@@ -203,7 +203,9 @@ EOF
 sm_syslog_reader() {
 	"${PYTHON3:-python3}" -c '
 import os, socket, sys
-path, log = sys.argv[1], sys.argv[2]
+path, log = sys.argv[1], os.path.abspath(sys.argv[2])
+os.chdir(os.path.dirname(path))    # bind a short relative name: sun_path
+path = os.path.basename(path)      # is short; /dev/log links here
 try:
     os.unlink(path)
 except FileNotFoundError:

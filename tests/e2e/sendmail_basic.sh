@@ -84,4 +84,33 @@ done
 smtp_send --helo corpus.mailkeep.test --from corpus@sender.test \
     --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
 E2E_TRACE=$SM_TRACE check_replies "$T/replies" "${files[@]}"
+
+# What Sendmail changes before the milter sees a message (README.md,
+# "Sendmail"): nothing in headers it adds itself (Received:, and Date:,
+# Message-ID:, From: when missing, are only in its queue file) or would
+# drop at delivery (Bcc:, Return-Path:, Content-Length:); a header section
+# running into the body gets its empty line; a leading mbox "From " line is
+# removed; a bare CR is refused.
+printf 'Subject: no Date, Message-ID, From\nTo: x@rcpt.test\nBcc: hidden@bcc.test\nReturn-Path: <rp@sender.test>\nContent-Length: 5\n\nbody\n' > "$T/nohdr.eml"
+printf 'Subject: runs into the body\nMessage-ID: <noblank.%s@sender.test>\nthis is not a header\nbody\n' $$ > "$T/noblank.eml"
+printf 'From someone@sender.test Mon Nov 24 00:00:00 2025\nSubject: mbox From line\nMessage-ID: <mbox.%s@sender.test>\n\nbody\n' $$ > "$T/mbox.eml"
+tail -n +2 "$T/mbox.eml" > "$T/mbox-without-from-line.eml"
+smtp_send --from changes@sender.test --to changes@rcpt.test \
+    "$T/nohdr.eml" "$T/noblank.eml" "$T/mbox.eml" > "$T/replies2" || true
+while read -r code qid rest; do
+	n=$(( ${n:-0} + 1 ))
+	[ "$code" = 250 ] || { fail "not accepted: $code $qid $rest"; continue; }
+	id=$(mk_id_by_qid "$qid")
+	case $n in
+	1) E2E_TRACE=$SM_TRACE check_archived "$id" "$T/nohdr.eml" "no Date/Message-ID/From, with Bcc/Return-Path/Content-Length: headers as sent";;
+	2) E2E_TRACE=$SM_TRACE check_archived "$id" "$T/noblank.eml" "header section running into the body: empty line added";;
+	3) E2E_TRACE=$SM_TRACE check_archived "$id" "$T/mbox-without-from-line.eml" "leading mbox From line: removed";;
+	esac
+done < "$T/replies2"
+check_eq "three replies" 3 "${n:-0}"
+reply=$(smtp_send --from changes@sender.test --to changes@rcpt.test "$CORPUS/bare-cr.eml")
+case "$reply" in
+"421 "*"Bare carriage return"*) pass "bare CR: refused by Sendmail ($reply)";;
+*) fail "bare CR: want 421 Bare carriage return, got: $reply";;
+esac
 e2e_finish
