@@ -43,7 +43,9 @@
 #	load-average throttling, large header and message limits.
 #	The milter is attached with the lines of contrib/sendmail/mailkeep.mc
 #	(its socket path replaced by MILTERSPEC), so those lines are tested.
-#	SM_MC_EXTRA, when set, is appended to the .mc.
+#	SM_MC_EXTRA, when set, is appended to the .mc.  SM_FLAGS, when set,
+#	is added to the daemon's command line (e.g. "-D FILE -d64.10": the
+#	milter debug output, which shows every macro sent to each filter).
 #
 #	SMTP AUTH: when SM_AUTH_USERS is set ("user:password ..."), sm_setup
 #	makes a Cyrus SASL sasldb (DIR/sasl2/sasldb2, with saslpasswd2 from
@@ -247,7 +249,7 @@ sm_start() {
 		umount -l "$dir/.dev"
 		[ ! -d "$dir/sasl2" ] || mount --bind "$dir/sasl2" /usr/lib/sasl2
 		ln -s "$dir/log.sock" /dev/log
-		exec "$@"' sm-start "$dir" "$SM_HOSTNAME" "$SM_BIN" -C "$dir/sendmail.cf" -bd \
+		exec "$@"' sm-start "$dir" "$SM_HOSTNAME" "$SM_BIN" -C "$dir/sendmail.cf" -bd ${SM_FLAGS:-} \
 		    >> "$dir/start.log" 2>&1; then
 		sm_err "sendmail -bd failed:"; cat "$dir/start.log" >&2
 		return 1

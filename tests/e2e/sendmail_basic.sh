@@ -47,8 +47,10 @@ case "$reply" in
 *"$qid Message accepted for delivery"*) pass "the reply names Sendmail's queue id ($qid)";;
 *) fail "no queue id in the reply: $reply";;
 esac
-if wait_for 10 grep -q "$qid: .*Milter" "$SM/maillog"; then
-	pass "maillog: sendmail logged milter activity for $qid"
+if wait_for 10 grep -q "$qid: Milter accept: message" "$SM/maillog"; then
+	pass "maillog: the milter accepted $qid"
+else
+	fail "maillog: no 'Milter accept: message' for $qid"
 fi
 
 json=$(mk_search_mid "$mid") || bail "mailkeep search --message-id failed"
