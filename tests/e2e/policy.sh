@@ -171,6 +171,16 @@ day_of() {
 	esac
 }
 
+# notice_day RETAIN_UNTIL NOTICE - the day the notice should name: "until
+#	D" names retain_until's day (the midnight retention ends), "through D"
+#	the last day kept, the day before
+notice_day() {
+	case $2 in
+	*"kept through "*) date -u -d "$(day_of "$1") -1 day" +%F;;
+	*) day_of "$1";;
+	esac
+}
+
 # want_until NAME PERIOD - the day retention ends: received day + PERIOD + 1
 want_until() {
 	local day
@@ -288,10 +298,10 @@ for pair in full:alice@full.test wild:bob@eu.wild.test meta:carol@meta.test \
 	wild)	check_eq "wild: no notice (rule has no notice = yes)" "" "$v";;
 	*)	mode=$( [ "$n" = meta ] && echo metadata || echo full )
 		check "$n: delivered copy to $r has X-Archived ($v)" \
-		    grep -q "($mode, kept until [0-9-]*, archive id ${ID[$n]})" <<<"$v"
-		check_eq "$n: notice names the retention day" \
-		    "$(day_of "$(field "$n" retain_until)")" \
-		    "$(sed -n 's/.*kept until \([0-9-]*\),.*/\1/p' <<<"$v")";;
+		    grep -Eq "\($mode, kept (until|through) [0-9-]+, archive id ${ID[$n]}\)" <<<"$v"
+		check_eq "$n: notice names the retention's end" \
+		    "$(notice_day "$(field "$n" retain_until)" "$v")" \
+		    "$(sed -En 's/.*kept (until|through) ([0-9-]+),.*/\2/p' <<<"$v")";;
 	esac
 done
 
@@ -356,7 +366,7 @@ fi
 f=$(delivered meta3 carol@meta.test)
 if [ -n "$f" ]; then
 	check "meta3: notice under the new header name" \
-	    grep -q "(full, kept until [0-9-]*, archive id ${ID[meta3]})" <<<"$(header_of "$f" X-Compliance-Archive)"
+	    grep -Eq "\(full, kept (until|through) [0-9-]+, archive id ${ID[meta3]}\)" <<<"$(header_of "$f" X-Compliance-Archive)"
 	check_eq "meta3: no X-Archived header any more" "" "$(header_of "$f" X-Archived)"
 else
 	fail "meta3: no delivered copy"
