@@ -79,12 +79,12 @@ kept_decision_notice(const kept_decision *k, const char *id, char *buf,
 		     size_t size)
 {
 	char until[32] = "indefinitely";
-	time_t t = (time_t)k->ap.retain_until;
+	time_t t = (time_t)k->ap.retain_until - 86400;	/* the last day kept */
 	struct tm tm;
 
 	if (k->ap.retain_until != 0) {
 		gmtime_r(&t, &tm);
-		strftime(until, sizeof(until), "until %Y-%m-%d", &tm);
+		strftime(until, sizeof(until), "through %Y-%m-%d", &tm);
 	}
 	snprintf(buf, size, "this message was archived by mailkeep (%s, kept %s,"
 		 " archive id %s)", policy_mode_name(k->mode), until, id);
