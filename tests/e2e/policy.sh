@@ -116,7 +116,8 @@ Sender
 EOF
 }
 
-# send NAME=RCPT[,RCPT...]... - send each $T/NAME.eml in one SMTP session
+# send NAME=RCPT[,RCPT...][=SENDER]... - send each $T/NAME.eml in one SMTP
+#	session (sender sender@remote.test unless given)
 #	(one Python start: the test machine may be loaded); sets QID[NAME]
 #	and checks each reply is 250
 declare -A QID=() ID=() TOK=()
@@ -127,9 +128,9 @@ from smtpclient import crlf, queue_id, send_one
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[2]), local_hostname="client.policy.test", timeout=60)
 s.ehlo("client.policy.test")
 for spec in sys.argv[4:]:
-    name, rcpts = spec.split("=", 1)
+    name, rcpts, sender = (spec.split("=", 2) + ["sender@remote.test"])[:3]
     with open("%s/%s.eml" % (sys.argv[3], name), "rb") as f:
-        code, msg = send_one(s, "sender@remote.test", rcpts.split(","), crlf(f.read()))
+        code, msg = send_one(s, sender, rcpts.split(","), crlf(f.read()))
     print(name, code, queue_id(msg), flush=True)
 s.quit()
 PY
@@ -219,14 +220,17 @@ policy_checks() {
 }
 
 # ---------------------------------------------------------------- send
-for n in full wild meta none mixed; do TOK[$n]=$(newtoken); done
+for n in full wild meta none mixed upper out; do TOK[$n]=$(newtoken); done
 mkmsg full "${TOK[full]}" alice@full.test
 mkmsg wild "${TOK[wild]}" bob@eu.wild.test
 mkmsg meta "${TOK[meta]}" carol@meta.test
 mkmsg none "${TOK[none]}" dave@none.test
 mkmsg mixed "${TOK[mixed]}" "erin@full.test, frank@meta.test"
+mkmsg upper "${TOK[upper]}" CAROL@Meta.TEST	# domains match case-insensitively
+mkmsg out "${TOK[out]}" x@remote.test		# outbound: the sender's domain decides
 send full=alice@full.test wild=bob@eu.wild.test meta=carol@meta.test \
-    none=dave@none.test mixed=erin@full.test,frank@meta.test
+    none=dave@none.test mixed=erin@full.test,frank@meta.test \
+    upper=CAROL@Meta.TEST out=x@remote.test=zed@meta.test
 pf_wait_drained "$PF" 30 || fail "postfix queue did not drain"
 
 # Before anything reads the archive (a reader could checkpoint the WAL):
@@ -234,9 +238,11 @@ pf_wait_drained "$PF" 30 || fail "postfix queue did not drain"
 ls "$ARCHIVE"/index.sqlite-wal > /dev/null 2>&1 && note "WAL present: $(stat -c %s "$ARCHIVE/index.sqlite-wal") bytes"
 token_nowhere "metadata: token nowhere under the archive (blobs, SQLite, WAL, spool)" "${TOK[meta]}" "$ARCHIVE"
 token_nowhere "none: token nowhere under the archive" "${TOK[none]}" "$ARCHIVE"
+token_nowhere "upper (CAROL@Meta.TEST): token nowhere under the archive" "${TOK[upper]}" "$ARCHIVE"
+token_nowhere "out (from zed@meta.test): token nowhere under the archive" "${TOK[out]}" "$ARCHIVE"
 
 declare -A R=()
-for n in full wild meta mixed; do R[$n]=$(rec "$n"); note "$n: ${R[$n]}"; done
+for n in full wild meta mixed upper out; do R[$n]=$(rec "$n"); note "$n: ${R[$n]}"; done
 
 # ---------------------------------------------------------------- full
 for n in full wild mixed; do
@@ -277,13 +283,23 @@ else
 	policy_checks meta metadata "60 days" '["compliance"]' '["domain meta.test"]'
 fi
 
+# upper: CAROL@Meta.TEST is meta.test; out: the local sender is the party
+for n in upper out; do
+	check_eq "$n: archived as metadata" metadata "$(field "$n" content)"
+	check_eq "$n: subject null" null "$(field "$n" subject)"
+	check_eq "$n: rule" '["domain meta.test"]' "$(jq -c '[.policy.parties[]? | .rule]' <<<"${R[$n]}")"
+done
+check_eq "out: policy.direction" outbound "$(jq -r '.policy.direction' <<<"${R[out]}")"
+check_eq "out: the party is the sender" '["zed@meta.test"]' \
+    "$(jq -c '[.policy.parties[]? | .address]' <<<"${R[out]}")"
+
 # ---------------------------------------------------------------- none
 check_eq "none: search --to finds nothing" 0 \
     "$(mk search --json --to dave@none.test | jq length)"
 check_eq "none: no record with its queue id" null "$(rec none)"
 check "none: milter logged \"not archived (policy: none)\"" \
     grep -q "${QID[none]}: not archived (policy: none)" "$T/milter.log"
-check_eq "archive holds exactly the full, wild, meta and mixed messages" 4 \
+check_eq "archive holds exactly the full, wild, meta, mixed, upper and out messages" 6 \
     "$(mk search --json | jq length)"
 
 # ---------------------------------------------------------------- notice
@@ -375,7 +391,7 @@ fi
 # After the milter has stopped (the WAL checkpointed or not), the metadata
 # tokens are still nowhere.
 milter_stop
-for n in meta none meta2; do
+for n in meta none upper out meta2; do
 	token_nowhere "after stop: $n token nowhere under the archive" "${TOK[$n]}" "$ARCHIVE"
 	token_nowhere "$n: token not in the milter's log" "${TOK[$n]}" "$T/milter.log"
 	token_nowhere "$n: token not in Postfix's log" "${TOK[$n]}" "$PF/maillog"
