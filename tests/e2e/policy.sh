@@ -190,7 +190,7 @@ want_until() {
 }
 
 # delivered NAME RCPT - the delivered copy of NAME to RCPT (path)
-delivered() { ls "$OUT/${QID[$1]}.$2".* 2>/dev/null | head -n 1; }
+delivered() { find "$OUT" -name "${QID[$1]}.$2.[0-9]*" | head -n 1; }
 
 # header_of FILE NAME - the value of header NAME in the header section
 header_of() {
@@ -202,7 +202,7 @@ header_of() {
 token_nowhere() {
 	local what=$1 tok=$2 hits; shift 2
 	hits=$(grep -rla -- "$tok" "$@" 2>/dev/null)
-	if [ -z "$hits" ]; then pass "$what"; else fail "$what: found in $(echo $hits)"; fi
+	if [ -z "$hits" ]; then pass "$what"; else fail "$what: found in ${hits//$'\n'/ }"; fi
 }
 
 # policy_checks NAME CONTENT RETENTION ROLES RULES - the policy fields of
@@ -247,7 +247,9 @@ for n in full wild meta mixed upper out; do R[$n]=$(rec "$n"); note "$n: ${R[$n]
 # ---------------------------------------------------------------- full
 for n in full wild mixed; do
 	ID[$n]=$(field "$n" id)
-	[ -n "${ID[$n]}" ] && [ "${ID[$n]}" != null ] || { fail "$n: not in the archive (queue id ${QID[$n]})"; continue; }
+	if [ -z "${ID[$n]}" ] || [ "${ID[$n]}" = null ]; then
+		fail "$n: not in the archive (queue id ${QID[$n]})"; continue
+	fi
 	check_exact "${ID[$n]}" "$T/$n.eml" "$n"
 	check "$n: token in the archived copy" grep -q -- "${TOK[$n]}" <(mk get "${ID[$n]}")
 	check_eq "$n: subject kept" "$n report ${TOK[$n]}" "$(field "$n" subject)"
@@ -328,13 +330,15 @@ check_eq "spool empty after the messages ended" "" \
     "$(find "$ARCHIVE" -path '*spool*' -type f 2>/dev/null)"
 
 # ---------------------------------------------------------------- reloads
-# reload_wait PATTERN COUNT - SIGHUP, wait until PATTERN is logged COUNT times
-n_reloaded() { grep -c "$1" "$T/milter.log"; }
+# reload_to PATTERN - SIGHUP, wait until the milter logs PATTERN once more
+n_logged() { grep -c -- "$1" "$T/milter.log"; }
+# shellcheck disable=SC2317  # called through wait_for
+more_logged() { [ "$(n_logged "$1")" -gt "$2" ]; }
 reload_to() {
-	local pat=$1 before
-	before=$(n_reloaded "$pat")
+	local n
+	n=$(n_logged "$1")
 	kill -HUP "$MILTER_PID"
-	wait_for 10 eval '[ "$(n_reloaded "$pat")" -gt "$before" ]'
+	wait_for 10 more_logged "$1" "$n"
 }
 
 # (7b) A broken policy at SIGHUP (that would have made meta.test full):
