@@ -22,7 +22,8 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
-/* kept_decision_take - copy d into k (k zeroed first); 0 or -1 (memory) */
+/* kept_decision_take - copy d into k (k zeroed first); 0 or -1 (memory;
+ * k is then still safe to kept_decision_free()) */
 int
 kept_decision_take(kept_decision *k, const policy_decision *d)
 {
@@ -31,26 +32,27 @@ kept_decision_take(kept_decision *k, const policy_decision *d)
 	memset(k, 0, sizeof(*k));
 	k->mode = d->mode;
 	k->notice = d->notice;
-	k->notice_header = dup_or_null(d->notice_header);
-	k->direction = dup_or_null(policy_direction_name(d->direction));
 	k->roles = calloc(d->n_roles + 1, sizeof(char *));
 	k->parties = calloc(d->n_parties + 1, sizeof(archive_party));
 	if (k->roles == NULL || k->parties == NULL)
 		return -1;
+	k->ap.n_roles = d->n_roles;	/* counts first: free walks them */
+	k->ap.n_parties = d->n_parties;
+	if ((k->notice_header = dup_or_null(d->notice_header)) == NULL
+	    || (k->direction = strdup(policy_direction_name(d->direction))) == NULL)
+		return -1;
 	for (i = 0; i < d->n_roles; i++)
 		if ((k->roles[i] = strdup(d->roles[i])) == NULL)
 			return -1;
-	for (i = 0; i < d->n_parties; i++) {
-		k->parties[i].address = dup_or_null(d->parties[i].address);
-		k->parties[i].rule = dup_or_null(d->parties[i].rule);
-	}
+	for (i = 0; i < d->n_parties; i++)
+		if ((k->parties[i].address = dup_or_null(d->parties[i].address)) == NULL
+		    || (k->parties[i].rule = strdup(d->parties[i].rule)) == NULL)
+			return -1;
 	k->ap.content = d->mode == POLICY_METADATA ? ARCHIVE_METADATA : ARCHIVE_FULL;
 	k->ap.direction = k->direction;
 	k->ap.retain_until = d->retain_until;
 	k->ap.roles = (const char *const *)k->roles;
-	k->ap.n_roles = d->n_roles;
 	k->ap.parties = k->parties;
-	k->ap.n_parties = d->n_parties;
 	return 0;
 }
 

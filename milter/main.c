@@ -378,7 +378,8 @@ main(int argc, char **argv)
 	openlog("mailkeep-milter", LOG_PID, LOG_MAIL);
 	if ((g_state.cfg = load_config(config_path, &err)) == NULL
 	    || (g_state.pol = load_policy(g_state.cfg, &err)) == NULL) {
-		fprintf(stderr, "mailkeep-milter: %s\n", err.msg);
+		if (!foreground)	/* in the foreground mlog is stderr */
+			fprintf(stderr, "mailkeep-milter: %s\n", err.msg);
 		mlog(LOG_ERR, "%s", err.msg);
 		return 1;
 	}
