@@ -2,7 +2,8 @@
  * inifile.h - reading an INI file (inih) with errors that name the line.
  *
  * inih reports only the first line it or a handler rejected; this layer
- * counts lines itself, so every handler knows the line it is looking at,
+ * reads whole lines itself (up to MK_INI_MAX_LINE bytes; a longer line or
+ * one with a NUL byte is refused, not cut), counts them, so every handler knows the line it is looking at,
  * tells section headers apart (so a section given twice is caught even
  * when it is empty), and turns the first rejection into "FILE:LINE: why".
  * Used by mailkeep.conf (common/mkconfig.c) and the policy (policy/).
@@ -16,6 +17,8 @@
 #include "common/error.h"
 
 #define MK_INI_WHY 256
+#define MK_INI_MAX_LINE 65536		/* bytes in one line */
+#define MK_INI_MAX_LINE_TEXT "65536"
 
 /* A section header "[name]" at line; return 0, or -1 after filling why. */
 typedef int (*mk_ini_section_fn)(void *user, const char *section, int line,

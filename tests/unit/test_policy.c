@@ -354,6 +354,53 @@ START_TEST(every_error_names_file_line_problem)
 }
 END_TEST
 
+START_TEST(long_lines_and_nul_bytes)
+{
+	char *text = malloc(90000), *o = text;
+	const char *to[] = { "x@example.com", "y@d199.example.org" };
+	policy_decision d;
+	mk_error err;
+	policy *p;
+	FILE *fp;
+	int i;
+
+	/* a comment longer than inih's default line buffer must not hide the
+	 * section header after it, nor shift line numbers */
+	o += sprintf(o, "[defaults]\nmode = metadata\nlocal_domains = example.com");
+	for (i = 0; i < 200; i++)
+		o += sprintf(o, ", d%d.example.org", i);
+	o += sprintf(o, "\n[domain example.com]\nmode = full\n; ");
+	for (i = 0; i < 400; i++)
+		*o++ = 'x';
+	o += sprintf(o, "\n[domain secret.example]\nmode = none\n");
+	p = parse(text, &err);
+	ck_assert_msg(p != NULL, "%s", err.msg);
+	ck_assert_int_eq(policy_evaluate(p, "s@remote.test", to, 2, 0, &d, &err), 0);
+	ck_assert_int_eq(d.n_parties, 2);
+	ck_assert_str_eq(d.parties[0].rule, "domain example.com");
+	ck_assert_int_eq(d.mode, POLICY_FULL);
+	policy_decision_free(&d);
+	policy_free(p);
+	strcpy(o, "bogus = 1\n");
+	ck_assert_ptr_null(parse(text, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "test.policy:9: unknown key \"bogus\""));
+	/* a NUL byte: refused, with its line */
+	fp = fmemopen("[defaults]\nmode = full\nroles =\0 x\n", 34, "r");
+	ck_assert_ptr_null(policy_load_stream(fp, "nul.policy", &err));
+	fclose(fp);
+	ck_assert_msg(strstr(err.msg, "nul.policy:3: NUL byte") != NULL, "%s", err.msg);
+	/* a line over the limit: refused, not cut */
+	o = text;
+	o += sprintf(o, "[defaults]\nmode = full\nlocal_domains = ");
+	memset(o, 'a', 70000);
+	strcpy(o + 70000, ".test\n");
+	ck_assert_ptr_null(parse(text, &err));
+	ck_assert_msg(strstr(err.msg, "test.policy:3: line longer than 65536 bytes") != NULL,
+		      "%s", err.msg);
+	free(text);
+}
+END_TEST
+
 START_TEST(unreadable_file)
 {
 	mk_error err;
@@ -410,6 +457,7 @@ main(void)
 	tcase_add_test(tc, describe_shows_effective_values);
 	tcase_add_test(tc, every_error_names_file_line_problem);
 	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, long_lines_and_nul_bytes);
 	tcase_add_test(tc, ten_thousand_domains_hashed);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
