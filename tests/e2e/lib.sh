@@ -174,12 +174,22 @@ e2e_finish() {
 	exit 1
 }
 
-# milter_socket_path - a unix socket path short enough for sun_path
-#	(in /run rather than /tmp when possible: Sendmail refuses a socket
-#	below a world-writable directory)
+# dir_path_safe - true when no directory from DIR up to / is group- or
+#	world-writable (Sendmail refuses a milter socket below one, /tmp
+#	included)
+dir_path_safe() {
+	local d=$1
+	while [ "$d" != / ] && [ -n "$d" ]; do
+		[ -z "$(find "$d" -maxdepth 0 -perm /022)" ] || return 1
+		d=$(dirname "$d")
+	done
+}
+
+# milter_socket_path - a unix socket path short enough for sun_path, and
+#	in a safe directory path (in /run rather than /tmp when possible)
 milter_socket_path() {
 	local p=$T/milter.sock
-	if [ ${#p} -gt 100 ]; then
+	if [ ${#p} -gt 100 ] || ! dir_path_safe "$T"; then
 		mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"
 		p=$E2E_SHORT_DIR/milter.sock
 	fi
