@@ -17,9 +17,10 @@ PACKAGES=(
 	libinih-dev libjansson-dev libarchive-dev check
 	# tests and benchmark (smtp-source comes with postfix)
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
-	# tests/e2e/sendmail_*.sh: m4 builds the .cf; Sendmail itself is
-	# only unpacked (below), as it conflicts with postfix
-	m4
+	# tests/e2e/sendmail_*.sh: m4 builds the .cf, libsasl2-modules has
+	# SMTP AUTH PLAIN; Sendmail itself is only unpacked (below), as it
+	# conflicts with postfix
+	m4 libsasl2-modules
 )
 
 missing=()

@@ -3,7 +3,8 @@
 # SYNOPSIS
 #	. tests/e2e/sendmail-mta.sh	(lib.sh sources it)
 #
-#	sm_fetch			# unpack sendmail-bin + sendmail-cf (cached)
+#	sm_fetch			# unpack Sendmail's packages (cached); sets
+#					# SM_BIN, SM_CF, SM_LIBS, SM_SASLPASSWD
 #	sm_setup DIR PORT MILTERSPEC	# write DIR/sendmail.mc, build DIR/sendmail.cf
 #	sm_start DIR [TIMEOUT]		# start the daemon, wait until it listens
 #	sm_stop DIR [TIMEOUT]		# stop it, wait until it has exited
@@ -14,9 +15,9 @@
 #	Debian's sendmail-bin conflicts with postfix (both provide
 #	mail-transport-agent), so it is never installed: sm_fetch runs
 #	`apt-get download sendmail-bin sendmail-cf libwrap0 sasl2-bin` and
-#	unpacks them with `dpkg-deb -x` into a cache directory, $SM_CACHE (default
-#	$top_builddir/tests/e2e/sendmail-cache; a cache already unpacked in
-#	the source tree by scripts/install-deps.sh is used first).  libwrap0
+#	unpacks them with `dpkg-deb -x` into a cache directory: $SM_CACHE if
+#	set, else the source tree's tests/e2e/sendmail-cache when
+#	scripts/install-deps.sh filled it, else the build tree's.  libwrap0
 #	is the one library sendmail links that Debian 12 does not have with
 #	postfix installed; LD_LIBRARY_PATH points at the unpacked copy (the
 #	copy of the binary has its set-gid bit removed so the loader honours
@@ -39,8 +40,8 @@
 #	delivery is ever tried (no queue runner is started), so nothing
 #	leaves the machine.  No DNS (FEATURE(nocanonify),
 #	accept_unresolvable_domains, hosts file only), relaying for 127.0.0.1
-#	(DIR/relay-domains), no
-#	load-average throttling, large header and message limits.
+#	(DIR/relay-domains), no load-average throttling, large header and
+#	message limits.
 #	The milter is attached with the lines of contrib/sendmail/mailkeep.mc
 #	(its socket path replaced by MILTERSPEC), so those lines are tested.
 #	SM_MC_EXTRA, when set, is appended to the .mc.  SM_FLAGS, when set,
@@ -54,7 +55,12 @@
 #	LOGIN over the plain connection (confAUTH_MECHANISMS, TRUST_AUTH_MECH,
 #	confAUTH_OPTIONS `A').  libsasl2 looks for Sendmail.conf in fixed
 #	directories only, so sm_start bind-mounts DIR/sasl2 on /usr/lib/sasl2
-#	inside the daemon's mount namespace.
+#	inside the daemon's mount namespace.  The PLAIN and LOGIN mechanisms
+#	are Debian's libsasl2-modules (installed, not unpacked).
+#
+#	SM_TRACE is the number of trace (Received:) headers Sendmail hands
+#	the milter before the client's headers, for compare.py --trace: 0
+#	(verified with 8.17.1: its Received: stays in its queue file).
 #
 #	Functions need root (sendmail's daemon starts as root and checks
 #	file ownership and modes).

@@ -11,6 +11,8 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 e2e_init sendmail_auth sendmail
 [ -x "$SM_SASLPASSWD" ] || skip "saslpasswd2 missing from the unpacked sasl2-bin"
+ls /usr/lib/*/sasl2/libplain.so* > /dev/null 2>&1 ||
+    skip "no SASL PLAIN mechanism (apt-get install libsasl2-modules)"
 e2e_conf
 mk_init
 milter_start
