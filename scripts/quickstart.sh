@@ -32,7 +32,8 @@ cat <<MSG
 
 mailkeep is built; its archive is $top/var/archive.
 
-Postfix: add to /etc/postfix/main.cf, then "postfix reload":
+Postfix: add to /etc/postfix/main.cf, then restart Postfix ("postfix stop; postfix start":
+    a running smtpd keeps its old milter list after "postfix reload"):
     smtpd_milters = inet:127.0.0.1:8894
     non_smtpd_milters = \$smtpd_milters
     milter_default_action = tempfail
