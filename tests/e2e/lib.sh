@@ -9,6 +9,9 @@
 #	milter_start / milter_stop / milter_kill
 #	e2e_postfix			# a throwaway Postfix at $PF, smtpd on $PF_PORT
 #	e2e_sendmail			# a throwaway Sendmail at $SM on $SM_PORT
+#	e2e_mta [name=value...]		# e2e_postfix or e2e_sendmail, by $E2E_MTA;
+#					# sets MTA_NAME MTA_LOG MTA_TEMPFAIL_RE...
+#	mta_log_grep LINE PATTERN	# the MTA's log from LINE on matches
 #	smtp_send ARGS...		# smtpclient.py send --port $SMTP_PORT ARGS
 #	mk ARGS...			# mailkeep -c $CONF ARGS (as $MK_USER)
 #	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
@@ -43,9 +46,19 @@
 #	    applies and reports these.
 #	So: archived bytes = the original with LF->CRLF (and a final CRLF).
 #
+#	One scenario, two MTAs.  A scenario that means the same with either
+#	MTA is written once, for $E2E_MTA (postfix, the default, or
+#	sendmail): it passes "$E2E_MTA" to e2e_init, starts the MTA with
+#	e2e_mta, and takes what differs between the MTAs from the variables
+#	e2e_mta sets; what only one MTA does is checked under a test of
+#	$E2E_MTA.  The Postfix test is the scenario itself (e.g.
+#	tests/e2e/tempfail.sh); the Sendmail test (tests/e2e/sendmail_*.sh)
+#	sets E2E_MTA=sendmail and sources it.  The test's name is its file's
+#	(basename "$0" .sh).
+#
 #	Environment (set by `make check`): top_srcdir top_builddir
 #	MAILKEEP_MILTER MAILKEEP POSTFIX PYTHON3.  E2E_SOCKET=unix|inet chooses
-#	the milter socket (default unix).
+#	the milter socket (default unix).  E2E_MTA, see above.
 
 set -u
 
@@ -56,6 +69,7 @@ set -u
 : "${PYTHON3:=$(command -v python3 || echo python3)}"
 [ -n "${POSTFIX:-}" ] || POSTFIX=$(command -v postfix 2>/dev/null || echo /usr/sbin/postfix)
 E2E_DIR=$top_srcdir/tests/e2e
+: "${E2E_MTA:=postfix}"
 CORPUS=$top_srcdir/tests/corpus
 
 . "$E2E_DIR/postfix.sh"
@@ -142,6 +156,8 @@ e2e_init() {
 		command -v m4 > /dev/null || skip "$name: m4 not installed (apt-get install m4)"
 		unshare -u -m true 2>/dev/null || skip "$name: unshare -u -m does not work here"
 		sm_fetch > /dev/null || skip "$name: no unpacked Sendmail (apt-get download sendmail-bin sendmail-cf libwrap0 failed)";;
+	*)
+		echo "$name: unknown MTA '$mta' (postfix or sendmail)"; exit 99;;
 	esac
 	command -v jq >/dev/null || skip "$name: jq not installed (apt-get install jq)"
 	"$PYTHON3" -c 'import smtplib' 2>/dev/null || skip "$name: python3 not usable"
@@ -318,6 +334,48 @@ e2e_sendmail() {
 	sm_start "$SM" || bail "sendmail start"
 	SMTP_PORT=$SM_PORT
 	note "sendmail on 127.0.0.1:$SM_PORT, milter $MILTER_SOCKET"
+}
+
+# e2e_mta - create and start this test's MTA, $E2E_MTA, with e2e_postfix
+#	(ARGS: main.cf settings) or e2e_sendmail, and set what differs
+#	between the MTAs for a scenario written once for both:
+#	  MTA_NAME		Postfix or Sendmail, for the test's messages
+#	  MTA_LOG		its log file
+#	  MTA_TEMPFAIL_RE	grep pattern of its log line for a milter
+#				TEMPFAIL at the end of the message
+#	  MTA_TEMPFAIL_LOG	that log line, as the test's messages name it
+#	  MTA_EOM		what that stage is called in the messages
+#	  E2E_TRACE		trace headers it hands the milter before the
+#				client's, for check_archived (0 for both)
+e2e_mta() {
+	case $E2E_MTA in
+	postfix)
+		e2e_postfix "$@"
+		MTA_NAME=Postfix
+		MTA_LOG=$(pf_maillog "$PF")
+		MTA_TEMPFAIL_RE='milter-reject: END-OF-MESSAGE.*: 4\.[0-9]*\.[0-9]* '
+		MTA_TEMPFAIL_LOG="milter-reject at END-OF-MESSAGE"
+		MTA_EOM=END-OF-MESSAGE
+		E2E_TRACE=${E2E_TRACE:-0};;
+	sendmail)
+		[ $# -eq 0 ] || bail "e2e_mta: main.cf settings for Sendmail: $*"
+		e2e_sendmail
+		MTA_NAME=Sendmail
+		MTA_LOG=$(sm_maillog "$SM")
+		MTA_TEMPFAIL_RE='Milter: data, reject=451 4\.3\.0'
+		MTA_TEMPFAIL_LOG="'Milter: data, reject=451'"
+		MTA_EOM="end of DATA"
+		E2E_TRACE=$SM_TRACE;;
+	*)
+		bail "e2e_mta: unknown MTA '$E2E_MTA'";;
+	esac
+}
+
+# mta_log_grep - true when the MTA's log, from line LINE on, has a line
+#	matching PATTERN (grep); for wait_for: Sendmail's log is written by
+#	a reader of its syslog socket, a moment after the event
+mta_log_grep() {
+	tail -n +"$1" "$MTA_LOG" | grep -q "$2"
 }
 
 # smtp_send - send messages over SMTP to this test's MTA
