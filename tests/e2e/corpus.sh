@@ -50,34 +50,3 @@ e2e_postfix
 smtp_send --from corpus@sender.test --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
 check_replies "$T/replies" "${files[@]}"
 e2e_finish
-note "${#files[@]} messages"
-
-e2e_conf
-mk_init
-milter_start
-e2e_postfix
-
-# One SMTP session; one reply line per file, in order.
-smtp_send --from corpus@sender.test --to corpus@rcpt.test "${files[@]}" > "$T/replies" || true
-json=$(mk search --json) || bail "mailkeep search --json failed"
-declare -A id_of
-while read -r q i; do id_of[$q]=$i; done < <(echo "$json" | jq -r '.[] | "\(.queue_id) \(.id)"')
-
-i=0
-while read -r code qid rest; do
-	f=${files[$i]}; i=$(( i + 1 ))
-	name=$(basename "$f")
-	case "$f" in */spamassassin/*) name=sa-$name;; esac
-	if [ "$code" != 250 ]; then
-		fail "$name: not accepted: $code $qid $rest"
-		continue
-	fi
-	id=${id_of[$qid]:-}
-	if [ -z "$id" ]; then
-		fail "$name: accepted as $qid but not in the archive"
-		continue
-	fi
-	check_archived "$id" "$f" "$name"
-done < "$T/replies"
-check_eq "every message got a reply" "${#files[@]}" "$i"
-e2e_finish
