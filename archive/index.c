@@ -502,9 +502,9 @@ run_search(archive *ar, sqlite3_stmt *st, archive_search_fn fn, void *ctx,
 	return 0;
 }
 
-/* index_search - call fn for each message matching q */
+/* archive_search - call fn for each message matching q (archive.h) */
 int
-index_search(archive *ar, const archive_query *q, archive_search_fn fn,
+archive_search(archive *ar, const archive_query *q, archive_search_fn fn,
 	     void *ctx, mk_error *err)
 {
 	query_sql qs = { .n = 0 };
@@ -532,9 +532,10 @@ out:
 	return rc;
 }
 
-/* index_lookup - the message with this id into *out (caller frees) */
+/* archive_lookup - the message with this id into *out, caller frees
+ * (archive.h) */
 int
-index_lookup(archive *ar, const char *id, archive_message **out,
+archive_lookup(archive *ar, const char *id, archive_message **out,
 	     mk_error *err)
 {
 	sqlite3_stmt *st = NULL;

@@ -7,8 +7,9 @@
  *	committer.c	the group-commit thread: one round of fsyncs per batch
  *	record.c	per-message records (records/<date>.log)
  *	ledger.c	the append-only ledger (ledger/ledger.log)
- *	index.c		the SQLite index: schema, insert, search, lookup
- *	read.c		the public read side: search, lookup, read, access log
+ *	index.c		the SQLite index: schema, insert, archive_search,
+ *			archive_lookup
+ *	read.c		archive_read and the access log
  *
  * Commit order, and why: blob (fsync file, rename, fsync directory),
  * then record, then ledger entry, then index row.  The ledger entry is the
@@ -92,10 +93,6 @@ int ledger_append(const char *dir, const char *const *entries, size_t n,
 /* index.c */
 int index_open(archive *ar, bool create, mk_error *err);
 int index_insert_batch(archive *ar, commit_req *batch, mk_error *err);
-int index_search(archive *ar, const archive_query *q, archive_search_fn fn,
-		 void *ctx, mk_error *err);
-int index_lookup(archive *ar, const char *id, archive_message **out,
-		 mk_error *err);
 
 /* utf8_clean - a copy of s that is valid UTF-8 (bad bytes become U+FFFD),
  * with surrounding blanks removed, cut at ARCHIVE_MAX_FIELD bytes; NULL for

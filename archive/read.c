@@ -1,6 +1,6 @@
 /*
- * read.c - the read side of the archive: search, lookup, read, and the
- * ledger entry every access leaves behind.
+ * read.c - the read side of the archive: reading content back, and the
+ * ledger entry every access leaves behind (search and lookup are index.c's).
  */
 #include "config.h"
 
@@ -17,22 +17,6 @@
 #include "archive/internal.h"
 
 #define READ_CHUNK 65536
-
-/* archive_search - call fn for each message matching q */
-int
-archive_search(archive *ar, const archive_query *q, archive_search_fn fn,
-	       void *ctx, mk_error *err)
-{
-	return index_search(ar, q, fn, ctx, err);
-}
-
-/* archive_lookup - one message by id */
-int
-archive_lookup(archive *ar, const char *id, archive_message **out,
-	       mk_error *err)
-{
-	return index_lookup(ar, id, out, err);
-}
 
 /* stream_blob - copy fd to sink while hashing; 0 or -1 */
 static int

@@ -142,17 +142,24 @@ typedef struct cli_line {
 	cli_request rq;
 } cli_line;
 
+/* print_error - "mailkeep: " and the formatted message on stderr */
+static void
+print_error(const char *fmt, va_list ap)
+{
+	fputs(PROGNAME ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 /* cli_error - one error line on stderr; returns CLI_EXIT_FAIL */
 int
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(PROGNAME ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_error(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_EXIT_FAIL;
 }
 
@@ -162,11 +169,10 @@ usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(PROGNAME ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_error(fmt, ap);
 	va_end(ap);
-	fputs("\nTry '" PROGNAME " --help' for more information.\n", stderr);
+	fputs("Try '" PROGNAME " --help' for more information.\n", stderr);
 	return CLI_EXIT_USAGE;
 }
 
