@@ -131,14 +131,17 @@ e2e_cleanup() {
 	[ -z "$PF" ] || pf_stop "$PF" 5
 	[ -z "$SM" ] || sm_stop "$SM" 5
 	milter_stop
+	local keep_short=0
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$E2E_FAIL" -ne 0 ]; }; then
 			echo "# kept $T"
+			# the Postfix instance, when e2e_pf_dir put it there
+			[ ! -d "$E2E_SHORT_DIR/pf" ] || { keep_short=1; echo "# kept $E2E_SHORT_DIR"; }
 		else
 			rm -rf "$T"
 		fi
 	fi
-	rm -rf "$E2E_SHORT_DIR"
+	[ "$keep_short" = 1 ] || rm -rf "$E2E_SHORT_DIR"
 	exit "$rc"
 }
 
@@ -315,9 +318,23 @@ milter_kill() {
 	MILTER_PID=
 }
 
+# e2e_pf_dir - print where this test's Postfix instance goes: $T/pf, or
+#	$E2E_SHORT_DIR/pf when $T is too deep for Postfix's log socket
+#	(pf_dir_fits; a make distcheck build directory can be), with a
+#	symbolic link $T/pf to it
+e2e_pf_dir() {
+	local d=$T/pf
+	if ! pf_dir_fits "$d"; then
+		mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR" || return 1
+		d=$E2E_SHORT_DIR/pf
+		ln -sfn "$d" "$T/pf" || return 1
+	fi
+	echo "$d"
+}
+
 # e2e_postfix - create and start this test's Postfix, milter = $MILTER_PF
 e2e_postfix() {
-	PF=$T/pf
+	PF=$(e2e_pf_dir) || bail "no directory for Postfix"
 	PF_PORT=$(pf_free_port) || bail "no free port"
 	pf_create "$PF" "$PF_PORT" "${MILTER_PF:-}" || bail "pf_create"
 	[ $# -eq 0 ] || pf_postconf "$PF" "$@" || bail "postconf $*"

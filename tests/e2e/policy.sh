@@ -79,7 +79,7 @@ check "broken policy at start: no socket left behind" \
 e2e_conf "policy = $POL"
 milter_start
 e2e_postfix_keep() {
-	PF=$T/pf
+	PF=$(e2e_pf_dir) || bail "no directory for Postfix"
 	PF_PORT=$(pf_free_port) || bail "no free port"
 	pf_create "$PF" "$PF_PORT" "$MILTER_PF" || bail "pf_create"
 	pf_keep_deliveries "$PF" "$T/delivered" || bail "pf_keep_deliveries"

@@ -17,6 +17,7 @@
 #	pf_sendmail DIR [ARGS...] <msg	# Postfix sendmail(1) for this instance
 #	pf_maillog DIR			# print the path of the instance's maillog
 #	pf_queue_id_of DIR MESSAGE-ID	# print the queue id cleanup logged for it
+#	pf_dir_fits DIR			# true when DIR is short enough (see below)
 #	pf_milter_spec SOCKETSPEC	# libmilter "inet:PORT@HOST"/"unix:PATH"
 #					# -> Postfix "inet:HOST:PORT"/"unix:PATH"
 #	pf_port_free PORT		# true when nothing listens on 127.0.0.1:PORT
@@ -44,6 +45,13 @@
 #	copy, as Postfix delivers it (milter-added headers included), to
 #	OUTDIR/QUEUEID.RECIPIENT.N, one file per recipient.  It runs as
 #	nobody; OUTDIR is made world-writable (mode 1777).
+#
+#	DIR must be short: Postfix's commands (postfix check, postfix start,
+#	sendmail) log through maillog_file's postlog socket, which they reach
+#	by its absolute path DIR/queue/public/postlog, and that must fit in
+#	sun_path (107 bytes and a NUL); with a longer DIR "postfix check"
+#	dies with "unix-domain name too long" (said on a tty only).  pf_create
+#	refuses such a DIR; pf_dir_fits tells beforehand.
 #
 #	Functions take DIR as an absolute path (postfix -c silently fails
 #	otherwise; pf_create makes DIR absolute itself).  They need root
@@ -114,6 +122,12 @@ pf_milter_spec() {
 	esac
 }
 
+# pf_dir_fits - true when DIR/queue/public/postlog fits in sun_path
+pf_dir_fits() {
+	local sock=$1/queue/public/postlog
+	[ ${#sock} -le 107 ]
+}
+
 # pf_postconf - change main.cf parameters of the instance in DIR
 pf_postconf() {
 	local dir=$1; shift
@@ -135,6 +149,10 @@ pf_create() {
 	[ -n "$dir" ] && [ -n "$port" ] || { pf_err "usage: pf_create DIR PORT [MILTER]"; return 1; }
 	mkdir -p "$dir" || return 1
 	dir=$(pf_abs "$dir")
+	pf_dir_fits "$dir" || {
+		pf_err "$dir is too deep: $dir/queue/public/postlog, Postfix's log socket, is longer than sun_path allows (107 bytes)"
+		return 1
+	}
 	owner=$("$PF_POSTCONF" -dh mail_owner 2>/dev/null || echo postfix)
 	mkdir -p "$dir/etc" "$dir/queue" "$dir/data" || return 1
 	chmod 755 "$dir" "$dir/etc" "$dir/queue"
