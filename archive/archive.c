@@ -26,7 +26,7 @@
 #include "archive/internal.h"
 
 #define ARCHIVE_MARKER		"FORMAT"
-#define ARCHIVE_MARKER_TEXT	"mailkeep archive 1\n"
+#define ARCHIVE_MARKER_TEXT	"mailkeep archive 2\n"
 
 static const char *const subdirs[] = {
 	"blobs", "records", "ledger", "spool", "keys", NULL
@@ -80,40 +80,38 @@ write_new_file(const char *dir, const char *name, const void *buf,
 	return rc;
 }
 
-/* make_signing_key - a new Ed25519 private key as PEM in keys/ */
-static int
-make_signing_key(const char *dir, mk_error *err)
+/* key_event - the ledger entry of a new key generation */
+static void
+key_event(const char *event, unsigned gen, const unsigned char pub[KEYS_PUBLIC],
+	  char *buf, size_t size)
 {
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	BIO *mem = BIO_new(BIO_s_mem());
-	char *pem;
-	long len;
-	int rc;
+	char hex[2 * KEYS_PUBLIC + 1];
 
-	if (key == NULL || mem == NULL
-	    || PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		rc = mk_error_set(err, "cannot generate an Ed25519 key");
-	} else {
-		len = BIO_get_mem_data(mem, &pem);
-		rc = write_new_file(dir, "keys/signing-1.pem", pem,
-				    (size_t)len, err);
-	}
-	BIO_free(mem);
-	EVP_PKEY_free(key);
-	return rc;
+	hex_encode(pub, KEYS_PUBLIC, hex);
+	snprintf(buf, size, "\"event\":\"%s\",\"time\":%lld,\"format\":%d,"
+		 "\"key\":%u,\"public_key\":\"%s\"", event,
+		 (long long)now_micros(), ARCHIVE_FORMAT, gen, hex);
 }
 
-/* make_data_key - 32 random bytes for AES-256-GCM in keys/ */
+/* create_contents - keys, index and first ledger entry of a new archive */
 static int
-make_data_key(const char *dir, mk_error *err)
+create_contents(archive *ar, mk_error *err)
 {
-	unsigned char key[32];
+	unsigned char pub[KEYS_PUBLIC];
+	char entry[256];
+	const char *entries[1] = { entry };
+	int64_t seq;
 	int rc;
 
-	if (RAND_priv_bytes(key, sizeof(key)) != 1)
-		return mk_error_set(err, "no randomness for a data key");
-	rc = write_new_file(dir, "keys/data-1.key", key, sizeof(key), err);
-	OPENSSL_cleanse(key, sizeof(key));
+	if (keys_new_generation(ar->dir, 1, pub, err) != 0
+	    || keyring_load(&ar->keys, ar->dir, err) != 0)
+		return -1;
+	rc = index_open(ar, true, err);
+	sqlite3_close(ar->db);
+	ar->db = NULL;
+	key_event("created", 1, pub, entry, sizeof(entry));
+	if (rc == 0)	/* the first checkpoint comes with it */
+		rc = ledger_append(ar, entries, 1, &seq, err);
 	return rc;
 }
 
@@ -121,10 +119,9 @@ make_data_key(const char *dir, mk_error *err)
 int
 archive_create(const char *dir, mk_error *err)
 {
-	archive ar = { .dir = (char *)dir, .lock_fd = -1, .records_fd = -1 };
-	const char *entry = "\"event\":\"created\",\"format\":1";
+	archive ar = { .dir = (char *)dir, .lock_fd = -1, .records_fd = -1,
+		       .opts = ARCHIVE_OPTIONS_DEFAULT };
 	char *marker = path_join(dir, ARCHIVE_MARKER);
-	int64_t seq;
 	int exists, rc;
 
 	if (marker == NULL)
@@ -135,14 +132,9 @@ archive_create(const char *dir, mk_error *err)
 		return mk_error_set(err, "%s is already a mailkeep archive", dir);
 	rc = make_dirs(dir, err);
 	if (rc == 0)
-		rc = make_signing_key(dir, err);
-	if (rc == 0)
-		rc = make_data_key(dir, err);
-	if (rc == 0)
-		rc = index_open(&ar, true, err);
-	sqlite3_close(ar.db);
-	if (rc == 0)
-		rc = ledger_append(dir, &entry, 1, &seq, err);
+		rc = create_contents(&ar, err);
+	if (ar.keys.dir != NULL)
+		keyring_free(&ar.keys);
 	if (rc == 0)	/* last: the marker says the archive is whole */
 		rc = write_new_file(dir, ARCHIVE_MARKER, ARCHIVE_MARKER_TEXT,
 				    strlen(ARCHIVE_MARKER_TEXT), err);
@@ -152,7 +144,7 @@ archive_create(const char *dir, mk_error *err)
 }
 
 /* check_marker - is dir a mailkeep archive of a format we read? */
-static int
+int
 check_marker(const char *dir, mk_error *err)
 {
 	char buf[64] = { 0 };
@@ -169,13 +161,17 @@ check_marker(const char *dir, mk_error *err)
 	if (fgets(buf, sizeof(buf), fp) == NULL)
 		buf[0] = '\0';
 	fclose(fp);
+	if (strcmp(buf, "mailkeep archive 1\n") == 0)
+		return mk_error_set(err, "%s: archive format 1 (unencrypted, no"
+				    " signatures) is not read by this version;"
+				    " create a new archive", dir);
 	if (strcmp(buf, ARCHIVE_MARKER_TEXT) != 0)
 		return mk_error_set(err, "%s: unknown archive format", dir);
 	return 0;
 }
 
 /* take_writer_lock - the exclusive right to append to the archive */
-static int
+int
 take_writer_lock(archive *ar, mk_error *err)
 {
 	char *path = path_join(ar->dir, ARCHIVE_LOCK_FILE);
@@ -193,11 +189,49 @@ take_writer_lock(archive *ar, mk_error *err)
 	return rc;
 }
 
-/* archive_open - open an existing archive for reading or writing */
+/* check_options - are the options usable? */
+static int
+check_options(const archive_options *o, mk_error *err)
+{
+	if (o->compression < 0 || o->compression > 9)
+		return mk_error_set(err, "compression level %d is not 0 to 9",
+				    o->compression);
+	if (o->checkpoint_entries < 1 || o->checkpoint_seconds < 1)
+		return mk_error_set(err, "checkpoints need at least 1 entry"
+				    " and 1 second");
+	return 0;
+}
+
+/* archive_options_of - the options mailkeep.conf sets (archive.h) */
+void
+archive_options_of(const mk_config *cfg, archive_options *opts)
+{
+	*opts = (archive_options)ARCHIVE_OPTIONS_DEFAULT;
+	opts->encrypt = cfg->encrypt;
+	opts->compression = cfg->compression;
+	opts->checkpoint_entries = cfg->checkpoint_entries;
+	opts->checkpoint_seconds = cfg->checkpoint_interval;
+}
+
+/* archive_open - open an existing archive with the default options */
 archive *
 archive_open(const char *dir, archive_mode mode, mk_error *err)
 {
-	archive *ar = calloc(1, sizeof(*ar));
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+
+	return archive_open_with(dir, mode, &opts, err);
+}
+
+/* archive_open_with - open an existing archive for reading or writing */
+archive *
+archive_open_with(const char *dir, archive_mode mode,
+		  const archive_options *opts, mk_error *err)
+{
+	archive *ar;
+
+	if (check_options(opts, err) != 0)
+		return NULL;
+	ar = calloc(1, sizeof(*ar));
 
 	if (ar == NULL || (ar->dir = strdup(dir)) == NULL) {
 		free(ar);
@@ -205,9 +239,11 @@ archive_open(const char *dir, archive_mode mode, mk_error *err)
 		return NULL;
 	}
 	ar->mode = mode;
+	ar->opts = *opts;
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
-	if (check_marker(dir, err) != 0)
+	if (check_marker(dir, err) != 0
+	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
 	if (mode == ARCHIVE_WRITE && take_writer_lock(ar, err) != 0)
 		goto fail;
@@ -231,10 +267,57 @@ archive_close(archive *ar)
 		return;
 	committer_stop(ar);
 	sqlite3_close(ar->db);
+	if (ar->keys.dir != NULL)
+		keyring_free(&ar->keys);
 	if (ar->records_fd >= 0)
 		close(ar->records_fd);
 	if (ar->lock_fd >= 0)
 		close(ar->lock_fd);
 	free(ar->dir);
 	free(ar);
+}
+
+/* archive_rotate_keys - a new signing key and data key (archive.h) */
+int
+archive_rotate_keys(archive *ar, unsigned *gen_out, mk_error *err)
+{
+	unsigned char pub[KEYS_PUBLIC];
+	unsigned gen = ar->keys.n + 1;
+	char entry[256];
+	const char *entries[1] = { entry };
+	int64_t seq;
+
+	if (keys_new_generation(ar->dir, gen, pub, err) != 0)
+		return -1;
+	keyring_free(&ar->keys);
+	if (keyring_load(&ar->keys, ar->dir, err) != 0)
+		return -1;
+	if (ar->keys.n != gen)
+		return mk_error_set(err, "keys/: generation %u did not load", gen);
+	key_event("keys_rotated", gen, pub, entry, sizeof(entry));
+	*gen_out = gen;
+	return ledger_append(ar, entries, 1, &seq, err);
+}
+
+/* archive_public_keys - every generation's public key as PEM (archive.h) */
+int
+archive_public_keys(archive *ar, archive_key_fn fn, void *ctx, mk_error *err)
+{
+	unsigned gen;
+	BIO *mem;
+	char *pem;
+	long len;
+	int rc = 0;
+
+	for (gen = 1; rc == 0 && gen <= ar->keys.n; gen++) {
+		if ((mem = BIO_new(BIO_s_mem())) == NULL
+		    || PEM_write_bio_PUBKEY(mem, ar->keys.gens[gen - 1].signing) != 1) {
+			rc = mk_error_set(err, "cannot write public key %u", gen);
+		} else {
+			len = BIO_get_mem_data(mem, &pem);
+			rc = fn(gen, pem, (size_t)len, ctx);
+		}
+		BIO_free(mem);
+	}
+	return rc;
 }

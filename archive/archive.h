@@ -11,16 +11,22 @@
  *	An archive is a directory that holds
  *
  *	  blobs/XX/<sha256>     message content, addressed by the SHA-256 of
- *	                        the raw bytes, so identical copies are stored once
- *	  records/<date>.log    per-message records (envelope, one JSON line
- *	                        each), appended in group commits
+ *	                        the raw bytes, so identical copies are stored
+ *	                        once; compressed and encrypted (AES-256-GCM)
+ *	  records/<date>.log    per-message records (envelope and policy
+ *	                        decision), signed (Ed25519) and encrypted,
+ *	                        appended in group commits
  *	  ledger/ledger.log     the append-only event ledger (one JSON line an
- *	                        event: stored, accessed, ...)
+ *	                        event: stored, access, keys_rotated, ...), the
+ *	                        leaves of a Merkle tree
+ *	  ledger/checkpoints.log signed checkpoints of that tree
  *	  index.sqlite          the SQLite index (WAL); derived data, rebuildable
  *	                        from the three above
  *	  spool/                messages being received; leftovers are removed
  *	                        when a writer opens the archive
  *	  keys/                 key material (0700)
+ *
+ *	docs/FORMAT.md describes every file byte by byte.
  *
  *	A writer receives a message through a spool: archive_spool_begin(),
  *	archive_spool_write() as bytes arrive, then archive_spool_commit() with
@@ -44,6 +50,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/mkconfig.h"
 
 /* Limits a user can meet; documented in mailkeep.conf(5). */
 #define ARCHIVE_ID_LEN		24	/* hex characters in a message id */
@@ -156,11 +163,31 @@ typedef struct archive_query {
 	size_t limit;			/* 0: no limit */
 } archive_query;
 
-/* archive_create - make a new, empty archive at dir (created if needed) */
+/* How an archive stores; from mailkeep.conf (mailkeep.conf(5)). */
+typedef struct archive_options {
+	int encrypt;			/* blobs: AES-256-GCM (1) or clear (0) */
+	int compression;		/* blobs: zlib level 1-9, 0: none */
+	unsigned checkpoint_entries;	/* a checkpoint at least every N ... */
+	unsigned checkpoint_seconds;	/* ... or T seconds */
+	int sign;			/* records signed and sealed; 0 only
+					   for benchmarks (verify rejects) */
+} archive_options;
+#define ARCHIVE_OPTIONS_DEFAULT { 1, 6, 1000, 300, 1 }
+
+/* archive_options_of - the options mailkeep.conf sets */
+void archive_options_of(const mk_config *cfg, archive_options *opts);
+
+/* archive_create - make a new, empty archive at dir (created if needed),
+ * with generation 1 of the keys and a first signed checkpoint */
 int archive_create(const char *dir, mk_error *err);
 
-/* archive_open - open an existing archive; NULL on failure */
+/* archive_open - open an existing archive with default options; NULL on
+ * failure */
 archive *archive_open(const char *dir, archive_mode mode, mk_error *err);
+
+/* archive_open_with - open an existing archive with these options */
+archive *archive_open_with(const char *dir, archive_mode mode,
+			   const archive_options *opts, mk_error *err);
 
 /* archive_close - finish pending commits, stop the committer, free */
 void archive_close(archive *ar);
@@ -227,5 +254,123 @@ int archive_read(archive *ar, const char *id, archive_sink_fn sink,
 int archive_log_access(archive *ar, uid_t uid, const char *action,
 		       const char *detail, const char *const *ids,
 		       size_t n_ids, mk_error *err);
+
+/*
+ * archive_rotate_keys - make key generation N+1 (signing and data key);
+ * new blobs and signatures use it, older ones stay for reading and
+ * verifying.  The new public key goes into the ledger.  A writer that has
+ * the archive open keeps its keys until it opens it again.
+ */
+int archive_rotate_keys(archive *ar, unsigned *gen_out, mk_error *err);
+
+/* archive_public_keys - fn(gen, PEM text, length) for each generation */
+typedef int (*archive_key_fn)(unsigned gen, const char *pem, size_t len,
+			      void *ctx);
+int archive_public_keys(archive *ar, archive_key_fn fn, void *ctx,
+			mk_error *err);
+
+/* Progress of a long operation: phase, done so far, of total (0: unknown). */
+typedef void (*archive_progress_fn)(const char *phase, uint64_t done,
+				    uint64_t total, void *ctx);
+
+/* One thing verify found wrong: kind (a short word), the object (a file,
+ * a message id, a ledger seq) and what is wrong with it. */
+typedef void (*archive_problem_fn)(const char *kind, const char *object,
+				   const char *detail, void *ctx);
+
+/* What verify looked at. */
+typedef struct archive_verify_stats {
+	uint64_t ledger_entries, checkpoints, records, index_rows, blobs;
+	uint64_t content_bytes;		/* original bytes of the blobs */
+	uint64_t problems;
+} archive_verify_stats;
+
+/*
+ * archive_verify - check everything against everything (docs/FORMAT.md,
+ * "What verify checks"): blobs decrypt, decompress and hash to their
+ * names; records decrypt and their signatures hold; ledger sequence and
+ * tree match every signed checkpoint; the keys match the public keys the
+ * ledger recorded (and pinned_pem, exported public keys, when not NULL);
+ * index rows, records, ledger entries and blobs all agree.  Returns 0
+ * when it could look at everything (stats->problems says what it found),
+ * -1 when it could not run.
+ */
+int archive_verify(archive *ar, const char *pinned_pem,
+		   archive_problem_fn problem, archive_progress_fn progress,
+		   void *ctx, archive_verify_stats *stats, mk_error *err);
+
+/* What rebuild-index did. */
+typedef struct archive_rebuild_stats {
+	uint64_t messages;		/* rows made */
+	uint64_t skipped;		/* records of failed commits */
+} archive_rebuild_stats;
+
+/*
+ * archive_rebuild_index - make index.sqlite anew from the records and the
+ * ledger (only messages with a "stored" ledger entry and no "expired"
+ * one), as a writer: fails while the milter has the archive open.  The
+ * new index replaces the old one only when complete; an "index_rebuilt"
+ * entry goes into the ledger.
+ */
+int archive_rebuild_index(const char *dir, archive_progress_fn progress,
+			  void *ctx, archive_rebuild_stats *stats,
+			  mk_error *err);
+
+/* A signed checkpoint of the ledger. */
+typedef struct archive_checkpoint {
+	int64_t size;			/* ledger entries covered */
+	char root[ARCHIVE_SHA256_HEX + 1];
+	int64_t time;			/* microseconds */
+	unsigned key;			/* signing key generation */
+	char *text;			/* the signed text */
+	char *signature;		/* Base64 Ed25519 signature */
+	int valid;			/* the signature holds */
+} archive_checkpoint;
+
+/* archive_checkpoints - fn for each checkpoint, oldest first */
+typedef int (*archive_checkpoint_fn)(const archive_checkpoint *cp,
+				     void *ctx);
+int archive_checkpoints(archive *ar, archive_checkpoint_fn fn, void *ctx,
+			mk_error *err);
+
+/* archive_checkpoint_now - sign a checkpoint of the whole ledger now (none
+ * when the last one already covers it) */
+int archive_checkpoint_now(archive *ar, mk_error *err);
+
+/* An inclusion proof of a message's "stored" entry (owned by the caller:
+ * archive_proof_free). */
+typedef struct archive_proof {
+	char id[ARCHIVE_ID_LEN + 1];
+	int64_t seq;			/* the entry's seq; leaf index seq - 1 */
+	char *entry;			/* the ledger line, the leaf's bytes */
+	char leaf_hash[ARCHIVE_SHA256_HEX + 1];
+	char (*path)[ARCHIVE_SHA256_HEX + 1];	/* audit path, leaf upwards */
+	size_t path_len;
+	archive_checkpoint checkpoint;	/* the latest, which covers it */
+	char *record;			/* the signed record text */
+	unsigned record_signer;
+	char *record_signature;		/* Base64 */
+} archive_proof;
+
+/* archive_ledger_proof - the proof of message id against the latest
+ * checkpoint (an error if no checkpoint covers its entry yet) */
+int archive_ledger_proof(archive *ar, const char *id, archive_proof **out,
+			 mk_error *err);
+void archive_proof_free(archive_proof *p);
+
+/* A consistency proof between two checkpoints. */
+typedef struct archive_consistency {
+	archive_checkpoint old_cp, new_cp;
+	char (*path)[ARCHIVE_SHA256_HEX + 1];
+	size_t path_len;
+	int valid;			/* the proof checks out */
+} archive_consistency;
+
+/* archive_ledger_consistency - prove that the checkpoint of new_size
+ * entries extends the one of old_size (both must exist) */
+int archive_ledger_consistency(archive *ar, int64_t old_size,
+			       int64_t new_size, archive_consistency **out,
+			       mk_error *err);
+void archive_consistency_free(archive_consistency *c);
 
 #endif /* MAILKEEP_ARCHIVE_H */

@@ -6,16 +6,19 @@
  * everything queued (up to ARCHIVE_BATCH_MAX), then for the whole batch:
  * appends and fsyncs the records, appends and fsyncs the ledger entries,
  * and inserts the index rows in one SQLite transaction.
- * It then wakes the submitters.  Under load a batch holds many messages,
+ * It then wakes the submitters.  While idle it wakes every
+ * checkpoint_seconds to sign a checkpoint of the ledger if one is due.  Under load a batch holds many messages,
  * so durability costs a handful of fsyncs per batch, not per message.
  * A failure anywhere fails every message of the batch: each one's MTA
  * is told to retry, and nothing is reported stored that is not.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
@@ -25,21 +28,22 @@ static int
 ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 {
 	const char *entries[ARCHIVE_BATCH_MAX] = { 0 };
-	char lines[ARCHIVE_BATCH_MAX][256];
+	char lines[ARCHIVE_BATCH_MAX][384];
 	int64_t seq;
 	commit_req *r;
 	size_t n = 0;
 
 	for (r = batch; r != NULL; r = r->next, n++) {
 		snprintf(lines[n], sizeof(lines[n]),
-			 "\"event\":\"stored\",\"time\":%lld,\"id\":\"%s\",\"content\":\"%s\",\"sha256\":%s%s%s,\"size\":%lld",
+			 "\"event\":\"stored\",\"time\":%lld,\"id\":\"%s\",\"content\":\"%s\",\"sha256\":%s%s%s,\"size\":%lld,\"record\":\"%s\",\"signer\":%u",
 			 (long long)r->received_at, r->id,
 			 r->sha256[0] ? "full" : "metadata",
 			 r->sha256[0] ? "\"" : "", r->sha256[0] ? r->sha256 : "null",
-			 r->sha256[0] ? "\"" : "", (long long)r->size);
+			 r->sha256[0] ? "\"" : "", (long long)r->size,
+			 r->record_sha256, r->signer);
 		entries[n] = lines[n];
 	}
-	if (ledger_append(ar->dir, entries, n, &seq, err) != 0)
+	if (ledger_append(ar, entries, n, &seq, err) != 0)
 		return -1;
 	for (r = batch; r != NULL; r = r->next)
 		r->ledger_seq = seq++;
@@ -93,6 +97,24 @@ finish_batch(committer *c, commit_req *batch, int rc, const mk_error *err)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* idle_wait - sleep until work arrives; when the ledger has had no
+ * checkpoint for checkpoint_seconds, write one meanwhile.  Locked. */
+static void
+idle_wait(archive *ar, committer *c)
+{
+	struct timespec until;
+	mk_error err;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ar->opts.checkpoint_seconds;
+	if (pthread_cond_timedwait(&c->work, &c->lock, &until) != ETIMEDOUT)
+		return;
+	pthread_mutex_unlock(&c->lock);
+	/* a failure here loses nothing: the next append tries again */
+	(void)ledger_checkpoint_due(ar, false, &err);
+	pthread_mutex_lock(&c->lock);
+}
+
 /* committer_main - the committer thread */
 static void *
 committer_main(void *arg)
@@ -106,7 +128,7 @@ committer_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (c->head == NULL && !c->stopping)
-			pthread_cond_wait(&c->work, &c->lock);
+			idle_wait(ar, c);
 		if (c->head == NULL)
 			break;
 		batch = take_batch(c);

@@ -1,5 +1,6 @@
 /*
- * fsutil.c - small file-system helpers of the store.  See fsutil.h.
+ * fsutil.c - small file-system and encoding helpers of the store.  See
+ * fsutil.h.
  */
 #include "config.h"
 
@@ -11,6 +12,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "archive/fsutil.h"
 
@@ -103,4 +107,64 @@ now_micros(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* hex_decode - 2*len hex digits of in into out[len]; 0, or -1 when in is
+ * not exactly that */
+int
+hex_decode(const char *in, unsigned char *out, size_t len)
+{
+	unsigned hi, lo;
+	size_t i;
+
+	if (in == NULL || strlen(in) != 2 * len)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (sscanf(in + 2 * i, "%1x%1x", &hi, &lo) != 2)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* sha256_hex - the SHA-256 of buf as 64 hex digits into hex */
+void
+sha256_hex(const void *buf, size_t len, char hex[65])
+{
+	unsigned char md[32];
+
+	SHA256(buf, len, md);
+	hex_encode(md, sizeof(md), hex);
+}
+
+/* base64_encode - buf in Base64 (no line breaks), allocated; NULL when
+ * out of memory */
+char *
+base64_encode(const unsigned char *buf, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (out != NULL)
+		EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	return out;
+}
+
+/* base64_decode - Base64 text into a new buffer and its length; NULL
+ * when the text is not Base64 */
+unsigned char *
+base64_decode(const char *text, size_t *len)
+{
+	size_t n = text != NULL ? strlen(text) : 0, pad = 0;
+	unsigned char *out;
+	int got;
+
+	if (n == 0 || n % 4 != 0 || (out = malloc(3 * n / 4 + 1)) == NULL)
+		return NULL;
+	if ((got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n)) < 0) {
+		free(out);
+		return NULL;
+	}
+	pad = (text[n - 1] == '=') + (text[n - 2] == '=');
+	*len = (size_t)got - pad;
+	return out;
 }

@@ -22,6 +22,19 @@ int fsync_path(const char *path, mk_error *err);
 /* hex_encode - 2*len lowercase hex digits and a NUL into out */
 void hex_encode(const unsigned char *in, size_t len, char *out);
 
+/* hex_decode - exactly 2*len hex digits into out; 0 or -1 */
+int hex_decode(const char *in, unsigned char *out, size_t len);
+
+/* sha256_hex - SHA-256 of buf as lowercase hex into hex[65] */
+void sha256_hex(const void *buf, size_t len, char hex[65]);
+
+/* base64_encode - Base64 of buf, no line breaks; caller frees */
+char *base64_encode(const unsigned char *buf, size_t len);
+
+/* base64_decode - decoded bytes of text and their number; caller frees;
+ * NULL when text is not Base64 */
+unsigned char *base64_decode(const char *text, size_t *len);
+
 /* path_join - "dir/name" into a new string owned by the caller */
 char *path_join(const char *dir, const char *name);
 

@@ -2,7 +2,9 @@
  * index.c - the SQLite index of the archive (index.sqlite, WAL).
  *
  * Derived data: one row a message in "messages", one a recipient in
- * "recipients", all of it rebuildable from records/ and the ledger.  The
+ * "recipients", one a role in "roles", all of it made from the message's
+ * signed record (index_insert_record), at commit and when the index is
+ * rebuilt (rebuild.c) alike, so the two cannot differ.  The
  * committer inserts a whole batch in one transaction; with
  * synchronous=FULL the commit is one WAL fsync.  Addresses are matched
  * lowercased; a "@domain" query matches the domain column.  Every
@@ -38,7 +40,7 @@ static const char schema_sql[] =
 	" mail_from_domain TEXT NOT NULL, message_id TEXT, subject TEXT,"
 	" date_hdr TEXT, ledger_seq INTEGER NOT NULL,"
 	" content TEXT NOT NULL, retain_until INTEGER, direction TEXT,"
-	" policy_json TEXT NOT NULL);"
+	" policy_json TEXT NOT NULL, record_sha256 TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS messages_retain ON messages(retain_until);"
 	"CREATE TABLE IF NOT EXISTS roles("
 	" message TEXT NOT NULL, role TEXT NOT NULL,"
@@ -65,29 +67,41 @@ db_error(archive *ar, mk_error *err, const char *what)
 			    what, sqlite3_errmsg(ar->db));
 }
 
-/* index_open - open (create) the index with WAL and full durability */
+/* index_open_file - open (create) an index file at path into *db, WAL
+ * and full durability */
+int
+index_open_file(archive *ar, const char *path, sqlite3 **db, bool create,
+		mk_error *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+	    | (create ? SQLITE_OPEN_CREATE : 0);
+
+	if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK)
+		return mk_error_set(err, "%s: open: %s", path, sqlite3_errmsg(*db));
+	sqlite3_busy_timeout(*db, ARCHIVE_BUSY_MS);
+	if (sqlite3_exec(*db, "PRAGMA journal_mode=WAL;"
+			 "PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=OFF;", NULL, NULL, NULL) != SQLITE_OK)
+		return mk_error_set(err, "%s: set up: %s", path, sqlite3_errmsg(*db));
+	if (create && sqlite3_exec(*db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return mk_error_set(err, "%s: create schema: %s", path,
+				    sqlite3_errmsg(*db));
+	(void)ar;
+	return 0;
+}
+
+/* index_open - open (create) the archive's index */
 int
 index_open(archive *ar, bool create, mk_error *err)
 {
 	char *path = path_join(ar->dir, ARCHIVE_INDEX_FILE);
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-	    | (create ? SQLITE_OPEN_CREATE : 0);
 	int rc;
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	rc = sqlite3_open_v2(path, &ar->db, flags, NULL);
+	rc = index_open_file(ar, path, &ar->db, create, err);
 	free(path);
-	if (rc != SQLITE_OK)
-		return db_error(ar, err, "open");
-	sqlite3_busy_timeout(ar->db, ARCHIVE_BUSY_MS);
-	if (sqlite3_exec(ar->db, "PRAGMA journal_mode=WAL;"
-			 "PRAGMA synchronous=FULL;"
-			 "PRAGMA foreign_keys=OFF;", NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(ar, err, "set up");
-	if (create && sqlite3_exec(ar->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(ar, err, "create schema");
-	return 0;
+	return rc;
 }
 
 /* lowercase - a lowercased copy of s; caller frees; NULL for NULL */
@@ -111,17 +125,6 @@ bind_text(sqlite3_stmt *st, int col, const char *s)
 			 : sqlite3_bind_null(st, col);
 }
 
-/* bind_clean - bind the cleaned (UTF-8, trimmed) string */
-static int
-bind_clean(sqlite3_stmt *st, int col, const char *s)
-{
-	char *clean = utf8_clean(s);
-	int rc = bind_text(st, col, clean);
-
-	free(clean);
-	return rc;
-}
-
 /* bind_decoded - bind a header value with its RFC 2047 words decoded
  * (GMime); the raw value stays in the record, this is for people */
 static int
@@ -140,119 +143,144 @@ bind_decoded(sqlite3_stmt *st, int col, const char *raw)
 	return rc;
 }
 
-/* insert_message - one row into messages */
-static int
-insert_message(sqlite3_stmt *st, const commit_req *r)
+/* jtext - the string member key of obj, or NULL */
+static const char *
+jtext(json_t *obj, const char *key)
 {
-	const archive_envelope *e = r->env;
-	const char *from = e->mail_from != NULL ? e->mail_from : "";
-	char *from_clean = utf8_clean(from), *from_lc = lowercase(from_clean);
-	char *policy_text = record_policy_text(&e->policy);
-	bool full = e->policy.content == ARCHIVE_FULL;
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* insert_message - one row into messages, from a record */
+static int
+insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)
+{
+	json_t *pol = json_object_get(rec, "policy");
+	const char *from = jtext(rec, "mail_from"), *content = jtext(pol, "content");
+	char *from_lc = lowercase(from != NULL ? from : "");
+	char *policy_text = json_dumps(pol, JSON_COMPACT | JSON_ENSURE_ASCII
+				       | JSON_PRESERVE_ORDER);
+	json_t *ru = json_object_get(pol, "retain_until");
 	char domain[256];
 	int rc;
 
 	address_domain(from_lc, domain, sizeof(domain));
 	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->received_at);
-	bind_text(st, 3, full ? r->sha256 : NULL);
-	sqlite3_bind_int64(st, 4, r->size);
-	bind_clean(st, 5, e->queue_id);
-	bind_clean(st, 6, e->client_addr);
-	bind_clean(st, 7, e->client_name);
-	bind_clean(st, 8, e->helo);
-	bind_clean(st, 9, e->auth_user);
-	bind_clean(st, 10, e->tls_version);
-	bind_text(st, 11, from_clean != NULL ? from_clean : "");
+	bind_text(st, 1, jtext(rec, "id"));
+	sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(rec, "received_at")));
+	bind_text(st, 3, jtext(rec, "sha256"));
+	sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(rec, "size")));
+	bind_text(st, 5, jtext(rec, "queue_id"));
+	bind_text(st, 6, jtext(rec, "client_addr"));
+	bind_text(st, 7, jtext(rec, "client_name"));
+	bind_text(st, 8, jtext(rec, "helo"));
+	bind_text(st, 9, jtext(rec, "auth_user"));
+	bind_text(st, 10, jtext(rec, "tls_version"));
+	bind_text(st, 11, from != NULL ? from : "");
 	bind_text(st, 12, from_lc != NULL ? from_lc : "");
 	bind_text(st, 13, domain);
-	bind_clean(st, 14, e->message_id);
-	bind_decoded(st, 15, full ? e->subject : NULL);	/* metadata: never */
-	bind_clean(st, 16, e->date);
-	sqlite3_bind_int64(st, 17, r->ledger_seq);
-	sqlite3_bind_text(st, 18, full ? "full" : "metadata", -1, SQLITE_STATIC);
-	if (e->policy.retain_until != 0)
-		sqlite3_bind_int64(st, 19, e->policy.retain_until);
+	bind_text(st, 14, jtext(rec, "message_id"));
+	bind_decoded(st, 15, jtext(rec, "subject"));	/* metadata: null */
+	bind_text(st, 16, jtext(rec, "date"));
+	sqlite3_bind_int64(st, 17, seq);
+	bind_text(st, 18, content != NULL ? content : "full");
+	if (json_is_integer(ru))
+		sqlite3_bind_int64(st, 19, json_integer_value(ru));
 	else
 		sqlite3_bind_null(st, 19);
-	bind_text(st, 20, e->policy.direction);
+	bind_text(st, 20, jtext(pol, "direction"));
 	bind_text(st, 21, policy_text != NULL ? policy_text : "{}");
+	bind_text(st, 22, rsha);
 	rc = sqlite3_step(st);
 	free(policy_text);
-	free(from_clean);
 	free(from_lc);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* insert_recipients - the rows of one message's envelope recipients */
 static int
-insert_recipients(sqlite3_stmt *st, const commit_req *r)
+insert_recipients(sqlite3_stmt *st, json_t *rec)
 {
-	const archive_envelope *e = r->env;
-	char domain[256];
-	char *clean, *lc;
+	json_t *rcpts = json_object_get(rec, "rcpts"), *v;
+	const char *id = jtext(rec, "id"), *addr;
+	char domain[256], *lc;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; rc == 0 && i < e->n_rcpts; i++) {
-		clean = utf8_clean(e->rcpts[i]);
-		lc = lowercase(clean);
+	json_array_foreach(rcpts, i, v) {
+		addr = json_string_value(v) != NULL ? json_string_value(v) : "";
+		lc = lowercase(addr);
 		address_domain(lc, domain, sizeof(domain));
 		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		bind_text(st, 1, id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-		bind_text(st, 3, clean != NULL ? clean : "");
+		bind_text(st, 3, addr);
 		bind_text(st, 4, lc != NULL ? lc : "");
 		bind_text(st, 5, domain);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		free(clean);
 		free(lc);
+		if (rc != 0)
+			break;
 	}
 	return rc;
 }
 
 /* insert_roles - the roles that may see one message */
 static int
-insert_roles(sqlite3_stmt *st, const commit_req *r)
+insert_roles(sqlite3_stmt *st, json_t *rec)
 {
-	const archive_policy *pol = &r->env->policy;
+	json_t *roles = json_object_get(json_object_get(rec, "policy"), "roles");
+	json_t *v;
 	size_t i;
 
-	for (i = 0; i < pol->n_roles; i++) {
+	json_array_foreach(roles, i, v) {
 		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, pol->roles[i], -1, SQLITE_STATIC);
+		bind_text(st, 1, jtext(rec, "id"));
+		bind_text(st, 2, json_string_value(v));
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return -1;
 	}
 	return 0;
 }
 
-/* insert_all - the rows of every message of the batch */
-static int
-insert_all(archive *ar, commit_req *batch, mk_error *err)
+/* index_insert_record - the rows of one record; inside the caller's
+ * transaction */
+int
+index_insert_record(sqlite3 *db, json_t *rec, int64_t seq, const char *rsha,
+		    mk_error *err)
 {
 	sqlite3_stmt *msg = NULL, *rcpt = NULL, *role = NULL;
-	commit_req *r;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(ar->db, "INSERT INTO messages"
-	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	if (sqlite3_prepare_v2(db, "INSERT INTO messages"
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    -1, &msg, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(ar->db,
+	    || sqlite3_prepare_v2(db,
 	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &rcpt, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(ar->db,
+	    || sqlite3_prepare_v2(db,
 	    "INSERT OR IGNORE INTO roles VALUES(?,?)", -1, &role, NULL) != SQLITE_OK)
-		rc = db_error(ar, err, "prepare insert");
-	for (r = batch; rc == 0 && r != NULL; r = r->next)
-		if (insert_message(msg, r) != 0 || insert_recipients(rcpt, r) != 0
-		    || insert_roles(role, r) != 0)
-			rc = db_error(ar, err, "insert");
+		rc = mk_error_set(err, "index: prepare insert: %s", sqlite3_errmsg(db));
+	else if (jtext(rec, "id") == NULL || insert_message(msg, rec, seq, rsha) != 0
+		 || insert_recipients(rcpt, rec) != 0 || insert_roles(role, rec) != 0)
+		rc = mk_error_set(err, "index: insert %s: %s",
+				  jtext(rec, "id") ? jtext(rec, "id") : "(no id)",
+				  sqlite3_errmsg(db));
 	sqlite3_finalize(msg);
 	sqlite3_finalize(rcpt);
 	sqlite3_finalize(role);
 	return rc;
+}
+
+/* insert_all - the rows of every message of the batch */
+static int
+insert_all(archive *ar, commit_req *batch, mk_error *err)
+{
+	commit_req *r;
+
+	for (r = batch; r != NULL; r = r->next)
+		if (index_insert_record(ar->db, r->record, r->ledger_seq,
+					r->record_sha256, err) != 0)
+			return -1;
+	return 0;
 }
 
 /* index_insert_batch - insert a batch in one durable transaction */

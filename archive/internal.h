@@ -10,6 +10,15 @@
  *	index.c		the SQLite index: schema, insert, archive_search,
  *			archive_lookup
  *	read.c		archive_read and the access log
+ *	keys.c		keys/: signing and data keys by generation, record
+ *			keys by retention day; Ed25519 and AES-256-GCM
+ *	blob.c		the blob format: zlib + AES-256-GCM, streamed
+ *	merkle.c	RFC 9162 Merkle tree hashing and proofs
+ *	checkpoint.c	signed checkpoints of the ledger's Merkle tree
+ *	ledgermap.c	the ledger's messages and keys in memory
+ *	proof.c		inclusion and consistency proofs, checkpoint lists
+ *	verify.c	archive_verify: everything checked against everything
+ *	rebuild.c	archive_rebuild_index: the index from records + ledger
  *
  * Commit order, and why: blob (fsync file, rename, fsync directory),
  * then record, then ledger entry, then index row.  The ledger entry is the
@@ -24,15 +33,46 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "archive/archive.h"
+#include "archive/merkle.h"
 
 #define ARCHIVE_INDEX_FILE	"index.sqlite"
 #define ARCHIVE_LEDGER_FILE	"ledger/ledger.log"
+#define ARCHIVE_CHECKPOINT_FILE	"ledger/checkpoints.log"
+#define ARCHIVE_FORMAT		2	/* FORMAT: "mailkeep archive 2" */
 #define ARCHIVE_LOCK_FILE	"writer.lock"
 #define ARCHIVE_BATCH_MAX	256	/* commits one group commit takes */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
+
+/* Sizes of key material (keys.c) and of the blob format (blob.c). */
+#define KEYS_AES	32
+#define KEYS_NONCE	12
+#define KEYS_TAG	16
+#define KEYS_PUBLIC	32
+#define KEYS_SIG	64
+#define KEYS_NAME_MAX	40
+#define BLOB_HEADER	28
+#define BLOB_VERSION	1
+#define BLOB_CHUNK	65536
+
+/* One generation of keys. */
+typedef struct keyring_gen {
+	EVP_PKEY *signing;		/* Ed25519 private key */
+	unsigned char data[KEYS_AES];	/* blob key */
+} keyring_gen;
+
+/* Every key of an archive; record keys are loaded when first used. */
+typedef struct keyring {
+	char *dir;
+	keyring_gen *gens;		/* generation g is gens[g - 1] */
+	unsigned n;			/* the current generation */
+	pthread_mutex_t lock;		/* guards record_keys */
+	struct record_key *record_keys;
+} keyring;
 
 /* One message waiting for the committer. */
 typedef struct commit_req {
@@ -41,6 +81,10 @@ typedef struct commit_req {
 	char sha256[ARCHIVE_SHA256_HEX + 1];	/* "": metadata only */
 	int64_t size;
 	int64_t received_at;		/* env's, or the commit time */
+	json_t *record;			/* the record (record_seal) */
+	char *record_line;		/* its line in records/, sealed */
+	char record_sha256[ARCHIVE_SHA256_HEX + 1];	/* of the signed text */
+	unsigned signer;		/* key generation that signed */
 	/* filled by the committer */
 	int64_t ledger_seq;
 	bool done;
@@ -63,12 +107,19 @@ typedef struct committer {
 struct archive {
 	char *dir;
 	archive_mode mode;
+	archive_options opts;
+	keyring keys;
+	int64_t last_checkpoint;	/* when this process last checked */
 	sqlite3 *db;			/* writer: used by the committer only */
 	int lock_fd;			/* writer lock, or -1 */
 	int records_fd;			/* current records segment, or -1 */
 	char records_day[11];		/* its date, YYYY-MM-DD */
 	committer com;
 };
+
+/* archive.c */
+int check_marker(const char *dir, mk_error *err);
+int take_writer_lock(archive *ar, mk_error *err);
 
 /* store.c */
 void spool_cleanup(archive *ar);
@@ -79,20 +130,132 @@ void committer_stop(archive *ar);
 int committer_submit(archive *ar, commit_req *req);
 
 /* record.c */
-/* record_encode - the record line of one message, newline-terminated;
- * allocated, owned by the caller; NULL when out of memory */
-char *record_encode(const commit_req *req);
+/* record_seal - build req's record, sign it, encrypt it: fills record,
+ * record_line, record_sha256, signer */
+int record_seal(archive *ar, commit_req *req, mk_error *err);
+/* record_open - decrypt and check one line of records/: the record's
+ * signed text into *text (caller frees), its signer and signature */
+typedef struct record_opened {
+	char id[ARCHIVE_ID_LEN + 1];
+	char *text;			/* the signed record text */
+	unsigned signer;
+	unsigned char sig[KEYS_SIG];
+	bool is_signed;			/* false: written with sign = 0 */
+} record_opened;
+int record_open(archive *ar, const char *line, record_opened *out,
+		mk_error *err);
+void record_opened_free(record_opened *ro);
+/* record_scan - call fn with every line of every records/ segment, in
+ * file name order; fn returns 0 to go on */
+typedef int (*record_line_fn)(const char *file, const char *line, void *ctx);
+int record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err);
 /* record_policy_text - a policy decision as compact JSON; caller frees */
 char *record_policy_text(const archive_policy *pol);
 int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
+void commit_req_release(commit_req *req);
 
-/* ledger.c: one entry is a JSON object without "seq"; the ledger adds it */
-int ledger_append(const char *dir, const char *const *entries, size_t n,
+/* ledger.c: one entry is a JSON object without "seq"; the ledger adds it,
+ * and writes a checkpoint when one is due */
+int ledger_append(archive *ar, const char *const *entries, size_t n,
 		  int64_t *first_seq, mk_error *err);
+/* ledger_scan - call fn with every line (without its newline) in order */
+typedef int (*ledger_line_fn)(int64_t seq, const char *line, size_t len,
+			      void *ctx);
+int ledger_scan(const char *dir, ledger_line_fn fn, void *ctx, mk_error *err);
+/* ledger_checkpoint_due - write a checkpoint if one is due (force: now);
+ * takes the ledger lock itself */
+int ledger_checkpoint_due(archive *ar, bool force, mk_error *err);
+
+/* checkpoint.c */
+typedef struct checkpoint {
+	int64_t size;			/* leaves covered */
+	merkle_hash root;
+	int64_t time;			/* microseconds */
+	unsigned key;			/* signing key generation */
+	unsigned char sig[KEYS_SIG];
+	int64_t offset;			/* bytes of ledger.log covered */
+	merkle_frontier frontier;	/* its right edge, to go on from */
+} checkpoint;
+/* checkpoint_text - the signed text of cp into buf (>= 160 bytes) */
+size_t checkpoint_text(const checkpoint *cp, char *buf, size_t size);
+/* checkpoint_last - the newest checkpoint (size 0 when there is none) */
+int checkpoint_last(const char *dir, checkpoint *cp, mk_error *err);
+/* checkpoint_write - sign cp with the current key and append it */
+int checkpoint_write(archive *ar, checkpoint *cp, mk_error *err);
+/* checkpoint_scan - every checkpoint in order, parsed (not verified) */
+typedef int (*checkpoint_fn)(const checkpoint *cp, const char *line,
+			     void *ctx);
+int checkpoint_scan(const char *dir, checkpoint_fn fn, void *ctx,
+		    mk_error *err);
+
+/* ledgermap.c: what the ledger says, in memory */
+#define LEDGER_WHY 160
+typedef struct ledger_msg {
+	char id[ARCHIVE_ID_LEN + 1];
+	int64_t seq;			/* of its "stored" entry */
+	char sha256[ARCHIVE_SHA256_HEX + 1];	/* content; "" metadata */
+	char record[ARCHIVE_SHA256_HEX + 1];	/* SHA-256 of the record */
+	unsigned signer;
+	bool expired;			/* an "expired" entry follows */
+	bool has_record;		/* seen by whoever scans records/ */
+} ledger_msg;
+typedef struct ledger_map {
+	ledger_msg *msgs;		/* sorted by id after ledger_map_done */
+	size_t n, cap;
+	char (*expired)[ARCHIVE_ID_LEN + 1];
+	size_t n_expired, expired_cap;
+	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
+	size_t n_keys, keys_cap;
+} ledger_map;
+int ledger_map_line(ledger_map *m, int64_t pos, const char *line,
+		    char why[LEDGER_WHY]);
+void ledger_map_done(ledger_map *m);
+ledger_msg *ledger_map_find(const ledger_map *m, const char *id);
+void ledger_map_free(ledger_map *m);
+
+/* keys.c */
+int keyring_load(keyring *kr, const char *dir, mk_error *err);
+void keyring_free(keyring *kr);
+int keys_new_generation(const char *dir, unsigned gen,
+			unsigned char pub[KEYS_PUBLIC], mk_error *err);
+int keyring_public(const keyring *kr, unsigned gen,
+		   unsigned char pub[KEYS_PUBLIC]);
+const unsigned char *keyring_data_key(const keyring *kr, unsigned gen);
+int keyring_sign(const keyring *kr, unsigned gen, const void *msg, size_t len,
+		 unsigned char sig[KEYS_SIG], mk_error *err);
+int ed25519_verify(const unsigned char pub[KEYS_PUBLIC], const void *msg,
+		   size_t len, const unsigned char sig[KEYS_SIG]);
+void keys_record_key_name(int64_t retain_until, char name[KEYS_NAME_MAX]);
+int keyring_record_key(keyring *kr, const char *name, bool create,
+		       unsigned char key[KEYS_AES], mk_error *err);
+int aead_seal(const unsigned char key[KEYS_AES],
+	      const unsigned char nonce[KEYS_NONCE], const void *aad,
+	      size_t aad_len, const void *in, size_t len, unsigned char *out,
+	      unsigned char tag[KEYS_TAG]);
+int aead_open(const unsigned char key[KEYS_AES],
+	      const unsigned char nonce[KEYS_NONCE], const void *aad,
+	      size_t aad_len, const void *in, size_t len, unsigned char *out,
+	      const unsigned char tag[KEYS_TAG]);
+
+/* blob.c */
+typedef struct blob_writer blob_writer;
+blob_writer *blob_writer_new(int fd, int level, const unsigned char *key,
+			     unsigned key_gen, mk_error *err);
+int blob_writer_write(blob_writer *w, const void *buf, size_t len,
+		      mk_error *err);
+int blob_writer_finish(blob_writer *w, mk_error *err);
+void blob_writer_free(blob_writer *w);
+int blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
+	      mk_error *err);
 
 /* index.c */
 int index_open(archive *ar, bool create, mk_error *err);
+int index_open_file(archive *ar, const char *path, sqlite3 **db,
+		    bool create, mk_error *err);
 int index_insert_batch(archive *ar, commit_req *batch, mk_error *err);
+/* index_insert_record - the rows of one record (parsed signed text) */
+int index_insert_record(sqlite3 *db, json_t *record, int64_t ledger_seq,
+			const char *record_sha256, mk_error *err);
 
 /* utf8_clean - a copy of s that is valid UTF-8 (bad bytes become U+FFFD),
  * with surrounding blanks removed, cut at ARCHIVE_MAX_FIELD bytes; NULL for

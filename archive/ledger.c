@@ -7,8 +7,14 @@
  * the last sequence number from the tail, writes its lines with one
  * write() and fsyncs before it lets go.  A torn last line (a crash in the
  * middle of a write) never received its fsync, so was never reported
- * durable: the next appender cuts it off.  Later releases hash these
- * lines into a Merkle tree (GUIDE.md section 2); the lines stay as they are.
+ * durable: the next appender cuts it off.
+ *
+ * The lines are the leaves of an RFC 9162 Merkle tree (leaf N-1 is the
+ * line of seq N, without its newline).  After an append, still under the
+ * lock, the appender signs a checkpoint of the tree (checkpoint.c) when
+ * checkpoint_entries lines have come since the last one, or when it is
+ * checkpoint_seconds old; it continues from the right edge the last
+ * checkpoint kept, so it hashes only the new lines.
  */
 #include "config.h"
 
@@ -138,27 +144,151 @@ append_locked(int fd, const char *path, const char *const *entries,
 	return rc;
 }
 
+/* extend_frontier - hash the lines of fd from cp->offset into cp */
+static int
+extend_frontier(int fd, const char *path, checkpoint *cp, mk_error *err)
+{
+	int dupfd = dup(fd);
+	FILE *fp = dupfd >= 0 ? fdopen(dupfd, "r") : NULL;
+	merkle_hash leaf;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (fp == NULL) {
+		if (dupfd >= 0)
+			close(dupfd);
+		return mk_error_errno(err, "read %s", path);
+	}
+	if (fseeko(fp, cp->offset, SEEK_SET) != 0) {
+		fclose(fp);
+		return mk_error_errno(err, "seek %s", path);
+	}
+	while ((n = getline(&line, &cap, fp)) > 0 && line[n - 1] == '\n') {
+		merkle_leaf_hash(line, (size_t)n - 1, leaf);
+		merkle_frontier_append(&cp->frontier, leaf);
+		cp->offset += n;
+	}
+	free(line);
+	fclose(fp);
+	cp->size = (int64_t)cp->frontier.size;
+	return 0;
+}
+
+/* checkpoint_locked - sign a new checkpoint if due; the ledger at fd
+ * (locked) holds size lines */
+static int
+checkpoint_locked(archive *ar, int fd, const char *path, int64_t size,
+		  bool force, mk_error *err)
+{
+	checkpoint cp;
+	int64_t now = now_micros();
+
+	if (checkpoint_last(ar->dir, &cp, err) != 0)
+		return -1;
+	ar->last_checkpoint = now;
+	if (cp.size >= size)
+		return 0;
+	if (!force && cp.size > 0
+	    && size - cp.size < (int64_t)ar->opts.checkpoint_entries
+	    && now - cp.time < (int64_t)ar->opts.checkpoint_seconds * 1000000)
+		return 0;
+	if (extend_frontier(fd, path, &cp, err) != 0)
+		return -1;
+	if (cp.size != size)
+		return mk_error_set(err, "%s: %lld lines after the last"
+				    " checkpoint's offset, expected %lld", path,
+				    (long long)cp.size, (long long)size);
+	merkle_frontier_root(&cp.frontier, cp.root);
+	cp.time = now;
+	return checkpoint_write(ar, &cp, err);
+}
+
+/* open_locked - open and lock the ledger; the fd, or -1 */
+static int
+open_locked(const char *path, mk_error *err)
+{
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return mk_error_errno(err, "open %s", path);
+	if (flock(fd, LOCK_EX) != 0) {
+		mk_error_errno(err, "lock %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* ledger_append - append entries (JSON members without braces) durably;
- * *first_seq receives the seq of the first one */
+ * *first_seq receives the seq of the first one.  A checkpoint that is due
+ * is written too; failing to write it fails the append (the entries are
+ * on disk, the next append tries again). */
 int
-ledger_append(const char *dir, const char *const *entries, size_t n,
+ledger_append(archive *ar, const char *const *entries, size_t n,
 	      int64_t *first_seq, mk_error *err)
 {
-	char *path = path_join(dir, ARCHIVE_LEDGER_FILE);
+	char *path = path_join(ar->dir, ARCHIVE_LEDGER_FILE);
 	int fd, rc = -1;
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		mk_error_errno(err, "open %s", path);
-		goto out;
-	}
-	if (flock(fd, LOCK_EX) != 0)
-		mk_error_errno(err, "lock %s", path);
-	else
+	if ((fd = open_locked(path, err)) >= 0) {
 		rc = append_locked(fd, path, entries, n, first_seq, err);
-	close(fd);	/* releases the lock */
-out:
+		if (rc == 0)
+			rc = checkpoint_locked(ar, fd, path,
+					       *first_seq + (int64_t)n - 1,
+					       false, err);
+		close(fd);	/* releases the lock */
+	}
 	free(path);
 	return rc;
+}
+
+/* ledger_checkpoint_due - a checkpoint now if due (or if force) */
+int
+ledger_checkpoint_due(archive *ar, bool force, mk_error *err)
+{
+	char *path = path_join(ar->dir, ARCHIVE_LEDGER_FILE);
+	int64_t size;
+	int fd, rc = -1;
+
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	if ((fd = open_locked(path, err)) >= 0) {
+		if (last_seq(fd, path, &size, err) == 0)
+			rc = checkpoint_locked(ar, fd, path, size, force, err);
+		close(fd);
+	}
+	free(path);
+	return rc;
+}
+
+/* ledger_scan - fn(seq, line, len) for every whole line, in order; the
+ * seq passed is the line's position (1, 2, ...), not what it says */
+int
+ledger_scan(const char *dir, ledger_line_fn fn, void *ctx, mk_error *err)
+{
+	char *path = path_join(dir, ARCHIVE_LEDGER_FILE), *line = NULL;
+	FILE *fp;
+	size_t cap = 0;
+	ssize_t n;
+	int64_t pos = 0;
+	int stop = 0;
+
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	if ((fp = fopen(path, "re")) == NULL) {
+		mk_error_errno(err, "open %s", path);
+		free(path);
+		return -1;
+	}
+	while (!stop && (n = getline(&line, &cap, fp)) > 0 && line[n - 1] == '\n') {
+		line[n - 1] = '\0';
+		stop = fn(++pos, line, (size_t)n - 1, ctx);
+	}
+	free(line);
+	fclose(fp);
+	free(path);
+	return stop < 0 ? -1 : 0;
 }

@@ -16,29 +16,22 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
-#define READ_CHUNK 65536
+/* The sink of archive_read: hash, then pass on. */
+typedef struct hashing_sink {
+	EVP_MD_CTX *sha;
+	archive_sink_fn sink;
+	void *ctx;
+} hashing_sink;
 
-/* stream_blob - copy fd to sink while hashing; 0 or -1 */
+/* hash_and_pass - archive_sink_fn that hashes and forwards */
 static int
-stream_blob(int fd, const char *path, EVP_MD_CTX *sha, archive_sink_fn sink,
-	    void *ctx, mk_error *err)
+hash_and_pass(const void *buf, size_t len, void *ctx)
 {
-	char *buf = malloc(READ_CHUNK);
-	ssize_t n;
-	int rc = 0;
+	hashing_sink *hs = ctx;
 
-	if (buf == NULL)
-		return mk_error_set(err, "out of memory");
-	while (rc == 0 && (n = read(fd, buf, READ_CHUNK)) > 0) {
-		if (EVP_DigestUpdate(sha, buf, (size_t)n) != 1)
-			rc = mk_error_set(err, "SHA-256 update failed");
-		else if (sink(buf, (size_t)n, ctx) != 0)
-			rc = mk_error_set(err, "cannot write the content out");
-	}
-	if (rc == 0 && n < 0)
-		rc = mk_error_errno(err, "read %s", path);
-	free(buf);
-	return rc;
+	if (EVP_DigestUpdate(hs->sha, buf, len) != 1)
+		return -1;
+	return hs->sink(buf, len, hs->ctx);
 }
 
 /* archive_read - stream the content of message id, checking its hash */
@@ -50,6 +43,8 @@ archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
 	EVP_MD_CTX *sha = NULL;
 	unsigned char md[32];
 	char rel[80], hex[ARCHIVE_SHA256_HEX + 1], *path = NULL;
+	hashing_sink hs;
+	mk_error why;
 	int fd = -1, rc = -1;
 
 	if (archive_lookup(ar, id, &msg, err) != 0)
@@ -71,8 +66,12 @@ archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
 		mk_error_errno(err, "content of %s: open %s", id, path);
 		goto out;
 	}
-	if (stream_blob(fd, path, sha, sink, ctx, err) != 0
-	    || EVP_DigestFinal_ex(sha, md, NULL) != 1)
+	hs = (hashing_sink){ sha, sink, ctx };
+	if (blob_read(fd, &ar->keys, hash_and_pass, &hs, &why) != 0) {
+		mk_error_set(err, "content of %s: %s: %s", id, path, why.msg);
+		goto out;
+	}
+	if (EVP_DigestFinal_ex(sha, md, NULL) != 1)
 		goto out;
 	hex_encode(md, sizeof(md), hex);
 	if (strcmp(hex, msg->sha256) != 0) {
@@ -133,7 +132,7 @@ archive_log_access(archive *ar, uid_t uid, const char *action,
 
 	if (entry == NULL)
 		return mk_error_set(err, "out of memory");
-	rc = ledger_append(ar->dir, entries, 1, &seq, err);
+	rc = ledger_append(ar, entries, 1, &seq, err);
 	free(entry);
 	return rc;
 }

@@ -3,14 +3,26 @@
  *
  * Content blobs are shared by identical copies, so what belongs to one
  * message alone - its envelope, the time it arrived, the header fields
- * the index shows - is kept in a record of its own: one JSON line, in the
- * segment of the day (UTC) the message was received, appended in group
- * commits.  With the blobs and the ledger, the records are what the
- * SQLite index is rebuilt from.
+ * the index shows - is kept in a record of its own, in the segment of the
+ * day (UTC) the message was received, appended in group commits.  With
+ * the blobs and the ledger, the records are what the SQLite index is
+ * rebuilt from (docs/FORMAT.md, "Records").
+ *
+ * The record is compact JSON text; that exact text is what is signed
+ * (Ed25519, the current key) and hashed into the ledger's "stored" entry.
+ * Text, signer and signature are then sealed with AES-256-GCM under the
+ * record key of the day the message may be expired (keys.c), the message
+ * id as additional data, so that destroying that key forgets the
+ * envelopes of every message due that day:
+ *
+ *	{"v":2,"id":ID,"key":"record-DAY.key","nonce":B64,"data":B64}
+ *
+ * where data decrypts to {"record":TEXT,"signer":N,"sig":B64}.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +31,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
@@ -158,7 +172,7 @@ record_json(const commit_req *req)
 	size_t i;
 	int bad = obj == NULL || rcpts == NULL;
 
-	bad |= json_object_set_new(obj, "v", json_integer(1));
+	bad |= json_object_set_new(obj, "v", json_integer(ARCHIVE_FORMAT));
 	bad |= json_object_set_new(obj, "id", json_string(req->id));
 	bad |= json_object_set_new(obj, "received_at",
 				   json_integer(req->received_at));
@@ -192,28 +206,266 @@ record_json(const commit_req *req)
 	return obj;
 }
 
-/* record_encode - the record line of one message, newline-terminated */
-char *
-record_encode(const commit_req *req)
+/* seal_payload - the encrypted line of a signed payload for req */
+static char *
+seal_payload(archive *ar, const commit_req *req, const char *payload,
+	     mk_error *err)
 {
-	json_t *obj = record_json(req);
-	char *text, *line;
-	size_t n;
+	unsigned char key[KEYS_AES], nonce[KEYS_NONCE], *ct;
+	char name[KEYS_NAME_MAX], *nonce64 = NULL, *data64 = NULL, *line = NULL;
+	size_t len = strlen(payload);
 
-	if (obj == NULL)
+	keys_record_key_name(req->env->policy.retain_until, name);
+	if (keyring_record_key(&ar->keys, name, true, key, err) != 0)
 		return NULL;
-	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
-	json_decref(obj);
-	if (text == NULL)
+	if ((ct = malloc(len + KEYS_TAG)) == NULL
+	    || RAND_bytes(nonce, sizeof(nonce)) != 1
+	    || aead_seal(key, nonce, req->id, strlen(req->id), payload, len,
+			 ct, ct + len) != 0) {
+		mk_error_set(err, "cannot encrypt the record of %s", req->id);
+	} else if ((nonce64 = base64_encode(nonce, sizeof(nonce))) == NULL
+		   || (data64 = base64_encode(ct, len + KEYS_TAG)) == NULL
+		   || asprintf(&line, "{\"v\":%d,\"id\":\"%s\",\"key\":\"%s\","
+			       "\"nonce\":\"%s\",\"data\":\"%s\"}\n",
+			       ARCHIVE_FORMAT, req->id, name, nonce64,
+			       data64) < 0) {
+		mk_error_set(err, "out of memory");
+		line = NULL;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	free(ct);
+	free(nonce64);
+	free(data64);
+	return line;
+}
+
+/* signed_payload - {"record":TEXT,"signer":N,"sig":B64} of text */
+static char *
+signed_payload(archive *ar, commit_req *req, const char *text, mk_error *err)
+{
+	unsigned char sig[KEYS_SIG];
+	json_t *obj;
+	char *sig64, *out = NULL;
+
+	req->signer = ar->keys.n;
+	if (keyring_sign(&ar->keys, req->signer, text, strlen(text), sig,
+			 err) != 0)
 		return NULL;
-	n = strlen(text);
-	if ((line = realloc(text, n + 2)) == NULL) {
-		free(text);
+	if ((sig64 = base64_encode(sig, sizeof(sig))) != NULL
+	    && (obj = json_pack("{s:s, s:i, s:s}", "record", text, "signer",
+				(int)req->signer, "sig", sig64)) != NULL) {
+		out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(obj);
+	}
+	free(sig64);
+	if (out == NULL)
+		mk_error_set(err, "out of memory");
+	return out;
+}
+
+/* plain_line - the line of an unsigned, unencrypted record (sign = 0) */
+static char *
+plain_line(const commit_req *req, const char *text, mk_error *err)
+{
+	char *line;
+
+	if (asprintf(&line, "{\"v\":%d,\"id\":\"%s\",\"key\":null,"
+		     "\"record\":%s}\n", ARCHIVE_FORMAT, req->id, text) < 0) {
+		mk_error_set(err, "out of memory");
 		return NULL;
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
 	return line;
+}
+
+/* record_seal - the record of req, its hash, signature and sealed line */
+int
+record_seal(archive *ar, commit_req *req, mk_error *err)
+{
+	char *text, *payload = NULL;
+
+	if ((req->record = record_json(req)) == NULL)
+		return mk_error_set(err, "cannot encode the record of %s",
+				    req->id);
+	text = json_dumps(req->record, JSON_COMPACT | JSON_ENSURE_ASCII
+			  | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return mk_error_set(err, "out of memory");
+	sha256_hex(text, strlen(text), req->record_sha256);
+	if (!ar->opts.sign)
+		req->record_line = plain_line(req, text, err);
+	else if ((payload = signed_payload(ar, req, text, err)) != NULL)
+		req->record_line = seal_payload(ar, req, payload, err);
+	free(payload);
+	free(text);
+	return req->record_line != NULL ? 0 : -1;
+}
+
+/* commit_req_release - free what record_seal() made */
+void
+commit_req_release(commit_req *req)
+{
+	json_decref(req->record);
+	req->record = NULL;
+	free(req->record_line);
+	req->record_line = NULL;
+}
+
+/* open_sealed - decrypt the payload of a sealed line into *payload */
+static int
+open_sealed(archive *ar, json_t *line, const char *id, char **payload,
+	    mk_error *err)
+{
+	const char *name = json_string_value(json_object_get(line, "key"));
+	unsigned char key[KEYS_AES], *nonce = NULL, *data = NULL;
+	size_t nlen = 0, dlen = 0;
+	int rc = -1;
+
+	*payload = NULL;
+	if (strchr(name, '/') != NULL || strncmp(name, "record-", 7) != 0)
+		return mk_error_set(err, "record of %s: bad key name", id);
+	if (keyring_record_key(&ar->keys, name, false, key, err) != 0)
+		return mk_error_set(err, "record of %s: key %s is gone"
+				    " (destroyed or missing)", id, name);
+	nonce = base64_decode(json_string_value(json_object_get(line, "nonce")), &nlen);
+	data = base64_decode(json_string_value(json_object_get(line, "data")), &dlen);
+	if (nonce == NULL || data == NULL || nlen != KEYS_NONCE
+	    || dlen < KEYS_TAG || (*payload = malloc(dlen - KEYS_TAG + 1)) == NULL)
+		mk_error_set(err, "record of %s: bad nonce or data", id);
+	else if (aead_open(key, nonce, id, strlen(id), data, dlen - KEYS_TAG,
+			   (unsigned char *)*payload, data + dlen - KEYS_TAG) != 0)
+		mk_error_set(err, "record of %s: authentication failed"
+			     " (AES-256-GCM): altered, or not this key", id);
+	else {
+		(*payload)[dlen - KEYS_TAG] = '\0';
+		rc = 0;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	free(nonce);
+	free(data);
+	if (rc != 0) {
+		free(*payload);
+		*payload = NULL;
+	}
+	return rc;
+}
+
+/* parse_payload - the record text, signer and signature of a payload */
+static int
+parse_payload(const char *payload, record_opened *ro, mk_error *err)
+{
+	json_t *obj = json_loads(payload, 0, NULL);
+	const char *text = json_string_value(json_object_get(obj, "record"));
+	json_int_t signer = json_integer_value(json_object_get(obj, "signer"));
+	unsigned char *sig = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (text == NULL || signer < 1 || (sig = base64_decode(json_string_value(
+		json_object_get(obj, "sig")), &len)) == NULL || len != KEYS_SIG)
+		mk_error_set(err, "record of %s: bad signed payload", ro->id);
+	else if ((ro->text = strdup(text)) == NULL)
+		mk_error_set(err, "out of memory");
+	else {
+		ro->signer = (unsigned)signer;
+		memcpy(ro->sig, sig, KEYS_SIG);
+		ro->is_signed = true;
+		rc = 0;
+	}
+	free(sig);
+	json_decref(obj);
+	return rc;
+}
+
+/* record_open - the signed text of one line of records/ (record.h) */
+int
+record_open(archive *ar, const char *text, record_opened *ro, mk_error *err)
+{
+	json_t *line = json_loads(text, 0, NULL), *plain;
+	const char *id = json_string_value(json_object_get(line, "id"));
+	char *payload = NULL;
+	int rc = -1;
+
+	memset(ro, 0, sizeof(*ro));
+	if (id == NULL || strlen(id) != ARCHIVE_ID_LEN
+	    || json_integer_value(json_object_get(line, "v")) != ARCHIVE_FORMAT) {
+		json_decref(line);
+		return mk_error_set(err, "not a record line");
+	}
+	memcpy(ro->id, id, ARCHIVE_ID_LEN + 1);
+	if (json_is_null(json_object_get(line, "key"))) {
+		plain = json_object_get(line, "record");
+		ro->text = json_dumps(plain, JSON_COMPACT | JSON_ENSURE_ASCII
+				      | JSON_PRESERVE_ORDER);
+		rc = ro->text != NULL ? 0 : mk_error_set(err, "record of %s:"
+							   " bad record", id);
+	} else if (json_is_string(json_object_get(line, "key"))
+		   && open_sealed(ar, line, ro->id, &payload, err) == 0) {
+		rc = parse_payload(payload, ro, err);
+	}
+	free(payload);
+	json_decref(line);
+	return rc;
+}
+
+/* record_opened_free - free what record_open() filled in */
+void
+record_opened_free(record_opened *ro)
+{
+	free(ro->text);
+	ro->text = NULL;
+}
+
+/* scan_segment - fn for each line of one records/ file */
+static int
+scan_segment(const char *path, const char *name, record_line_fn fn,
+	     void *ctx, mk_error *err)
+{
+	FILE *fp = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int stop = 0;
+
+	if (fp == NULL)
+		return mk_error_errno(err, "open %s", path);
+	while (!stop && (n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] != '\n')
+			break;		/* a torn last line: never committed */
+		line[n - 1] = '\0';
+		stop = fn(name, line, ctx);
+	}
+	free(line);
+	fclose(fp);
+	return stop < 0 ? -1 : 0;
+}
+
+/* record_scan - every line of records/, segments in name (day) order */
+int
+record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err)
+{
+	char *dir = path_join(ar->dir, "records"), *path;
+	struct dirent **names = NULL;
+	int i, n, rc = 0;
+
+	if (dir == NULL)
+		return mk_error_set(err, "out of memory");
+	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
+		rc = mk_error_errno(err, "read %s", dir);
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && strstr(names[i]->d_name, ".log") != NULL
+		    && names[i]->d_name[0] != '.') {
+			if ((path = path_join(dir, names[i]->d_name)) == NULL)
+				rc = mk_error_set(err, "out of memory");
+			else
+				rc = scan_segment(path, names[i]->d_name, fn,
+						  ctx, err);
+			free(path);
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	return rc;
 }
 
 /* record_day - the UTC date of t (microseconds) as YYYY-MM-DD */
@@ -258,7 +510,6 @@ append_one(archive *ar, const commit_req *req, bool *new_segment,
 	   mk_error *err)
 {
 	char day[11];
-	char *line;
 	int rc = 0;
 
 	record_day(req->received_at, day);
@@ -271,12 +522,9 @@ append_one(archive *ar, const commit_req *req, bool *new_segment,
 		*new_segment = true;
 	if (open_segment(ar, day, err) != 0)
 		return -1;
-	if ((line = record_encode(req)) == NULL)
-		return mk_error_set(err, "cannot encode the record of %s",
-				    req->id);
-	if (write_all(ar->records_fd, line, strlen(line)) != 0)
+	if (write_all(ar->records_fd, req->record_line,
+		      strlen(req->record_line)) != 0)
 		rc = mk_error_errno(err, "append to records/%s.log", day);
-	free(line);
 	return rc;
 }
 

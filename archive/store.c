@@ -1,12 +1,15 @@
 /*
  * store.c - receiving one message: the spool file and its commit.
  *
- * A message streams into spool/XXXXXX (mode 0600) while its SHA-256 is
- * computed, so memory does not grow with the message.  At commit the file
- * is fsynced and renamed to blobs/XX/<sha256>, and blobs/XX fsynced; when
+ * A message streams into spool/XXXXXX (mode 0600) in the blob format
+ * (blob.c: compressed, encrypted as it arrives, so the content is never
+ * on disk in clear) while the SHA-256 of the raw bytes is computed;
+ * memory does not grow with the message.  At commit the blob is finished,
+ * fsynced and renamed to blobs/XX/<sha256>, and blobs/XX fsynced; when
  * that blob already exists the spool file is dropped (identical content is
- * stored once).
- * Then the committer takes the envelope (committer.c) and answers when
+ * stored once).  The record is built, signed and sealed here too
+ * (record.c), in the caller's thread, where many run at once.
+ * Then the committer takes the record (committer.c) and answers when
  * everything is durable.  Leftover spool files of a crashed writer are
  * removed by spool_cleanup() when the next writer opens the archive.
  */
@@ -26,16 +29,13 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
-#define SPOOL_BUFFER 32768	/* small writes (headers) are gathered */
-
 struct archive_spool {
 	archive *ar;
 	int fd;
 	char *path;
 	EVP_MD_CTX *sha;
+	blob_writer *blob;		/* gathers small writes itself */
 	int64_t size;
-	size_t buffered;
-	unsigned char buf[SPOOL_BUFFER];
 };
 
 /* spool_cleanup - remove what a crashed writer left in spool/ */
@@ -86,39 +86,30 @@ archive_spool_begin(archive *ar, mk_error *err)
 		sp->path = NULL;
 		goto fail;
 	}
+	sp->blob = blob_writer_new(sp->fd, ar->opts.compression,
+				   ar->opts.encrypt
+				   ? keyring_data_key(&ar->keys, ar->keys.n) : NULL,
+				   ar->keys.n, err);
+	if (sp->blob == NULL)
+		goto fail;
 	return sp;
 fail:
 	archive_spool_discard(sp);
 	return NULL;
 }
 
-/* spool_flush - write out what is buffered */
-static int
-spool_flush(archive_spool *sp, mk_error *err)
-{
-	if (sp->buffered > 0 && write_all(sp->fd, sp->buf, sp->buffered) != 0)
-		return mk_error_errno(err, "write %s", sp->path);
-	sp->buffered = 0;
-	return 0;
-}
-
-/* archive_spool_write - append bytes to the spool and to the digest */
+/* archive_spool_write - append bytes to the blob and to the digest */
 int
 archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 		    mk_error *err)
 {
+	mk_error why;
+
 	if (EVP_DigestUpdate(sp->sha, buf, len) != 1)
 		return mk_error_set(err, "SHA-256 update failed");
 	sp->size += (int64_t)len;
-	if (sp->buffered + len > SPOOL_BUFFER && spool_flush(sp, err) != 0)
-		return -1;
-	if (len >= SPOOL_BUFFER) {	/* big chunks go straight through */
-		if (write_all(sp->fd, buf, len) != 0)
-			return mk_error_errno(err, "write %s", sp->path);
-		return 0;
-	}
-	memcpy(sp->buf + sp->buffered, buf, len);
-	sp->buffered += len;
+	if (blob_writer_write(sp->blob, buf, len, &why) != 0)
+		return mk_error_set(err, "%s: %s", sp->path, why.msg);
 	return 0;
 }
 
@@ -128,6 +119,7 @@ archive_spool_discard(archive_spool *sp)
 {
 	if (sp == NULL)
 		return;
+	blob_writer_free(sp->blob);
 	if (sp->fd >= 0)
 		close(sp->fd);
 	if (sp->path != NULL)
@@ -161,14 +153,15 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 	unsigned char md[32];
 	char rel[3 + 2 + 1 + ARCHIVE_SHA256_HEX + 8];
 	char *blob;
+	mk_error why;
 	int rc = 0;
 
 	if (EVP_DigestFinal_ex(sp->sha, md, NULL) != 1)
 		return mk_error_set(err, "SHA-256 final failed");
 	hex_encode(md, sizeof(md), req->sha256);
 	req->size = sp->size;
-	if (spool_flush(sp, err) != 0)
-		return -1;
+	if (blob_writer_finish(sp->blob, &why) != 0)
+		return mk_error_set(err, "%s: %s", sp->path, why.msg);
 	if (fsync(sp->fd) != 0)
 		return mk_error_errno(err, "fsync %s", sp->path);
 	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", req->sha256, req->sha256);
@@ -205,17 +198,20 @@ prepare_req(const archive_envelope *env, commit_req *req, mk_error *err)
 	return new_message_id(req->received_at, req->id, err);
 }
 
-/* submit - hand req to the committer; the id out once durable */
+/* submit - seal req's record, hand it to the committer; the id out once
+ * durable */
 static int
 submit(archive *ar, commit_req *req, char id_out[ARCHIVE_ID_LEN + 1],
        mk_error *err)
 {
-	if (committer_submit(ar, req) != 0) {
+	int rc = record_seal(ar, req, err);
+
+	if (rc == 0 && (rc = committer_submit(ar, req)) != 0)
 		*err = req->err;
-		return -1;
-	}
-	memcpy(id_out, req->id, sizeof(req->id));
-	return 0;
+	if (rc == 0)
+		memcpy(id_out, req->id, sizeof(req->id));
+	commit_req_release(req);
+	return rc;
 }
 
 /* archive_spool_commit - store the message durably, then free sp */

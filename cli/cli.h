@@ -10,6 +10,7 @@
  *	  main.c      options (getopt_long), dates, configuration, dispatch,
  *	              and the exit status contract with its error lines
  *	  commands.c  one function a subcommand: init, search, show, get
+ *	  integrity.c verify, rebuild-index, keys, ledger proofs
  *	  policy.c    policy check, policy explain (no archive involved)
  *	  output.c    an archive_message as JSON or as text for a terminal,
  *	              and RFC 3339 time stamps
@@ -59,6 +60,9 @@ typedef struct cli_request {
 	int has_until;		/* --until given */
 	int json;		/* --json */
 	const char *file;	/* policy check: FILE, or NULL */
+	const char *keys_file;	/* verify --keys FILE, or NULL */
+	int64_t old_size;	/* ledger consistency OLD NEW */
+	int64_t new_size;
 	const char *id;		/* show, get: the message id (lower case) */
 	char id_buf[ARCHIVE_ID_LEN + 1];
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
@@ -73,6 +77,22 @@ int cli_cmd_init(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_search(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_show(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_get(const mk_config *cfg, const cli_request *rq);
+
+/* integrity.c */
+int cli_cmd_verify(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_rebuild_index(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_keys_rotate(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_keys_export(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_ledger_proof(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_ledger_consistency(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_ledger_checkpoint(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_ledger_checkpoints(const mk_config *cfg, const cli_request *rq);
+
+/* commands.c: shared by the commands that read an archive */
+archive *cli_open_archive(const mk_config *cfg);
+int cli_log_access(archive *ar, const char *action, const char *detail,
+		   const char *const *ids, size_t n_ids);
+int cli_finish_output(void);
 
 /* policy.c */
 int cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq);

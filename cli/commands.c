@@ -93,9 +93,9 @@ output_error(int e)
 	return cli_error("writing to standard output: %s", strerror(e));
 }
 
-/* finish_output - flush stdout; CLI_EXIT_OK or the error status */
-static int
-finish_output(void)
+/* cli_finish_output - flush stdout; CLI_EXIT_OK or the error status */
+int
+cli_finish_output(void)
 {
 	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -103,22 +103,25 @@ finish_output(void)
 	return CLI_EXIT_OK;
 }
 
-/* open_archive - the configured archive for reading; NULL after an error */
-static archive *
-open_archive(const mk_config *cfg)
+/* cli_open_archive - the configured archive for reading; NULL after an
+ * error */
+archive *
+cli_open_archive(const mk_config *cfg)
 {
+	archive_options opts;
 	mk_error err;
-	archive *ar = archive_open(cfg->archive, ARCHIVE_READ, &err);
+	archive *ar;
 
-	if (ar == NULL)
+	archive_options_of(cfg, &opts);
+	if ((ar = archive_open_with(cfg->archive, ARCHIVE_READ, &opts, &err)) == NULL)
 		cli_error("%s", err.msg);
 	return ar;
 }
 
-/* log_access - record the read in the ledger; 0 or after an error -1 */
-static int
-log_access(archive *ar, const char *action, const char *detail,
-	   const char *const *ids, size_t n_ids)
+/* cli_log_access - record the read in the ledger; 0 or after an error -1 */
+int
+cli_log_access(archive *ar, const char *action, const char *detail,
+	       const char *const *ids, size_t n_ids)
 {
 	mk_error err;
 
@@ -152,7 +155,7 @@ cli_cmd_init(const mk_config *cfg, const cli_request *rq)
 			       archive_layout[i].what);
 		free(path);
 	}
-	return finish_output();
+	return cli_finish_output();
 }
 
 /* put_term - " key=value" into the detail stream when value is set */
@@ -251,7 +254,7 @@ log_search(archive *ar, const cli_request *rq, const id_list *found)
 	}
 	for (i = 0; i < found->n; i++)
 		ptrs[i] = found->ids[i];
-	rc = log_access(ar, "search", detail, ptrs, found->n);
+	rc = cli_log_access(ar, "search", detail, ptrs, found->n);
 	free(ptrs);
 	free(detail);
 	return rc;
@@ -305,7 +308,7 @@ print_search(archive *ar, const cli_request *rq, id_list *found)
 		return output_error(pp.saved_errno);
 	if (rq->json && cli_json_end(&pp.js) < 0)
 		return output_error(errno ? errno : EIO);
-	return finish_output();
+	return cli_finish_output();
 }
 
 /* search_in - collect, log, print; the archive is open */
@@ -333,7 +336,7 @@ search_in(archive *ar, const cli_request *rq)
 int
 cli_cmd_search(const mk_config *cfg, const cli_request *rq)
 {
-	archive *ar = open_archive(cfg);
+	archive *ar = cli_open_archive(cfg);
 	int status;
 
 	if (ar == NULL)
@@ -357,7 +360,7 @@ lookup_logged(archive *ar, const cli_request *rq, const char *action,
 		return -1;
 	}
 	ids[0] = (*out)->id;
-	if (log_access(ar, action, NULL, ids, 1) < 0) {
+	if (cli_log_access(ar, action, NULL, ids, 1) < 0) {
 		archive_message_free(*out);
 		*out = NULL;
 		return -1;
@@ -369,7 +372,7 @@ lookup_logged(archive *ar, const cli_request *rq, const char *action,
 int
 cli_cmd_show(const mk_config *cfg, const cli_request *rq)
 {
-	archive *ar = open_archive(cfg);
+	archive *ar = cli_open_archive(cfg);
 	archive_message *msg;
 	int status = CLI_EXIT_FAIL, rc;
 
@@ -383,7 +386,7 @@ cli_cmd_show(const mk_config *cfg, const cli_request *rq)
 			status = output_error(ferror(stdout) ?
 					      (errno ? errno : EIO) : 0);
 		else
-			status = finish_output();
+			status = cli_finish_output();
 		archive_message_free(msg);
 	}
 	archive_close(ar);
@@ -421,14 +424,14 @@ get_content(archive *ar, const archive_message *msg)
 		return cli_error("message %s: read %" PRId64 " bytes, the index "
 				 "says %" PRId64, msg->id, gs.written,
 				 msg->size);
-	return finish_output();
+	return cli_finish_output();
 }
 
 /* cli_cmd_get - the original bytes of one message to stdout */
 int
 cli_cmd_get(const mk_config *cfg, const cli_request *rq)
 {
-	archive *ar = open_archive(cfg);
+	archive *ar = cli_open_archive(cfg);
 	archive_message *msg;
 	int status = CLI_EXIT_FAIL;
 

@@ -60,14 +60,16 @@ enum {
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON,
 	OPT_EXPLAIN = OPT_FROM | OPT_TO | OPT_JSON,
-	OPT_MANY_TO = 1 << 7	/* not an option: --to may be repeated */
+	OPT_MANY_TO = 1 << 7,	/* not an option: --to may be repeated */
+	OPT_KEYS = 1 << 8
 };
 
 /* What a command takes after its name. */
 typedef enum {
 	ARGS_NONE,		/* nothing */
 	ARGS_ID,		/* exactly one message id */
-	ARGS_FILE		/* at most one file name */
+	ARGS_FILE,		/* at most one file name */
+	ARGS_SIZES		/* two ledger sizes, OLD NEW */
 } cli_operands;
 
 /* What a command needs besides its options. */
@@ -79,7 +81,7 @@ enum {
 /* getopt_long values of the long-only options. */
 enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
-	LO_LIMIT, LO_JSON
+	LO_LIMIT, LO_JSON, LO_KEYS
 };
 
 static const struct option long_options[] = {
@@ -93,6 +95,7 @@ static const struct option long_options[] = {
 	{"message-id", required_argument, NULL, LO_MSGID},
 	{"limit", required_argument, NULL, LO_LIMIT},
 	{"json", no_argument, NULL, LO_JSON},
+	{"keys", required_argument, NULL, LO_KEYS},
 	{NULL, 0, NULL, 0}
 };
 
@@ -109,6 +112,7 @@ static const struct {
 	{OPT_MSGID, LO_MSGID, "--message-id"},
 	{OPT_LIMIT, LO_LIMIT, "--limit"},
 	{OPT_JSON, LO_JSON, "--json"},
+	{OPT_KEYS, LO_KEYS, "--keys"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -130,6 +134,31 @@ static const struct cli_command {
 	 CMD_FILE_NO_CONFIG},
 	{"policy explain", cli_cmd_policy_explain, OPT_EXPLAIN | OPT_MANY_TO,
 	 OPT_FROM | OPT_TO, ARGS_NONE, 0},
+	{"verify", cli_cmd_verify, OPT_JSON | OPT_KEYS, 0, ARGS_NONE,
+	 CMD_ARCHIVE},
+	{"rebuild-index", cli_cmd_rebuild_index, OPT_JSON, 0, ARGS_NONE,
+	 CMD_ARCHIVE},
+	{"keys rotate", cli_cmd_keys_rotate, OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"keys export-public", cli_cmd_keys_export, OPT_JSON, 0, ARGS_NONE,
+	 CMD_ARCHIVE},
+	{"ledger proof", cli_cmd_ledger_proof, OPT_JSON, 0, ARGS_ID,
+	 CMD_ARCHIVE},
+	{"ledger consistency", cli_cmd_ledger_consistency, OPT_JSON, 0,
+	 ARGS_SIZES, CMD_ARCHIVE},
+	{"ledger checkpoint", cli_cmd_ledger_checkpoint, OPT_JSON, 0, ARGS_NONE,
+	 CMD_ARCHIVE},
+	{"ledger checkpoints", cli_cmd_ledger_checkpoints, OPT_JSON, 0,
+	 ARGS_NONE, CMD_ARCHIVE},
+};
+
+/* The commands of two words, by their first: and what follows it. */
+static const struct {
+	const char *group;
+	const char *subcommands;
+} groups[] = {
+	{"policy", "check or explain"},
+	{"keys", "rotate or export-public"},
+	{"ledger", "proof, consistency, checkpoint or checkpoints"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -193,6 +222,19 @@ print_help(void)
 "                       and print it as parsed\n"
 "  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
 "                       what the configured policy decides for a message\n"
+"  verify [--keys FILE] [--json]\n"
+"                       check every blob, record, signature, ledger entry,\n"
+"                       checkpoint and index row; --keys: public keys\n"
+"                       exported earlier, to check the archive's against\n"
+"  rebuild-index        make the index anew from records/ and the ledger\n"
+"  keys rotate          new signing and data keys (old ones stay to read)\n"
+"  keys export-public   the public keys a third party verifies with\n"
+"  ledger proof ID      inclusion proof of a message's ledger entry\n"
+"  ledger consistency OLD NEW\n"
+"                       proof that checkpoint NEW extends checkpoint OLD\n"
+"  ledger checkpoint    sign a checkpoint of the whole ledger now\n"
+"  ledger checkpoints   list the signed checkpoints\n"
+"Every command but init and policy takes --json.\n"
 "\n"
 "Search options:\n"
 "  --from ADDR|@DOMAIN  envelope sender\n"
@@ -492,6 +534,9 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_JSON:
 		rq->json = 1;
 		return 0;
+	case LO_KEYS:
+		rq->keys_file = arg;
+		return 0;
 	}
 	return usage_error("internal error: option %d", val);
 }
@@ -558,22 +603,44 @@ find_command(int nargs, char **args, int *words, int *rc)
 	const struct cli_command *cmd;
 	char name[64];
 
+	size_t g;
+
 	*words = 1;
-	if (strcmp(args[0], "policy") != 0) {
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		if (strcmp(args[0], groups[g].group) == 0)
+			break;
+	if (g == sizeof(groups) / sizeof(groups[0])) {
 		if ((cmd = lookup_command(args[0])) == NULL)
 			*rc = usage_error("unknown command '%s'", args[0]);
 		return cmd;
 	}
 	if (nargs < 2) {
-		*rc = usage_error("'policy' needs a subcommand: check or explain");
+		*rc = usage_error("'%s' needs a subcommand: %s", args[0],
+				  groups[g].subcommands);
 		return NULL;
 	}
 	*words = 2;
-	snprintf(name, sizeof(name), "policy %.40s", args[1]);
+	snprintf(name, sizeof(name), "%s %.40s", args[0], args[1]);
 	if ((cmd = lookup_command(name)) == NULL)
-		*rc = usage_error("unknown policy subcommand '%s' (check or "
-				  "explain)", args[1]);
+		*rc = usage_error("unknown %s subcommand '%s' (%s)", args[0],
+				  args[1], groups[g].subcommands);
 	return cmd;
+}
+
+/* set_size - a ledger size operand: a whole number >= 1 */
+static int
+set_size(const char *arg, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (errno != 0 || *arg == '\0' || *end != '\0' || n < 1)
+		return usage_error("'%s' is not a ledger size (a number of"
+				   " entries, see 'ledger checkpoints')", arg);
+	*out = n;
+	return 0;
 }
 
 /* set_id - a message id argument: ARCHIVE_ID_LEN hex digits, lower-cased.
@@ -621,11 +688,15 @@ static int
 check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	      char **args)
 {
-	int max = cmd->operands == ARGS_NONE ? 0 : 1;
+	int max = cmd->operands == ARGS_NONE ? 0
+	    : cmd->operands == ARGS_SIZES ? 2 : 1;
 	int rc;
 
 	if ((rc = check_options(cmd, cl)) != 0)
 		return rc;
+	if (cmd->operands == ARGS_SIZES && nargs < 2)
+		return usage_error("'%s' needs two checkpoint sizes, OLD NEW",
+				   cmd->name);
 	if (cmd->operands == ARGS_ID && nargs == 0)
 		return usage_error("'%s' needs a message id", cmd->name);
 	if (nargs > max)
@@ -633,6 +704,9 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 				   args[max]);
 	if (cmd->operands == ARGS_ID)
 		return set_id(&cl->rq, args[0]);
+	if (cmd->operands == ARGS_SIZES)
+		return set_size(args[0], &cl->rq.old_size) != 0 ? CLI_EXIT_USAGE
+		    : set_size(args[1], &cl->rq.new_size);
 	if (cmd->operands == ARGS_FILE && nargs == 1) {
 		if (args[0][0] == '\0')
 			return usage_error("'%s': empty file name", cmd->name);

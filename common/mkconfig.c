@@ -63,12 +63,78 @@ parse_mode(mk_config *cfg, const char *value, char out[MK_INI_WHY])
 	return 0;
 }
 
+/* parse_bool - yes/no/true/false/on/off/1/0 into *out */
+static int
+parse_bool(const char *name, const char *value, int *out, char why[MK_INI_WHY])
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(value, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return mk_ini_why(why, "%s must be yes or no, not \"%s\"", name, value);
+}
+
+/* parse_number - a whole number in [min, max] into *out */
+static int
+parse_number(const char *name, const char *value, long min, long max,
+	     long *out, char why[MK_INI_WHY])
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || *value == '\0' || *end != '\0' || n < min || n > max)
+		return mk_ini_why(why, "%s must be a number from %ld to %ld,"
+				  " not \"%s\"", name, min, max, value);
+	*out = n;
+	return 0;
+}
+
+/* parse_store_key - the keys of how the archive stores; 1 if name is not
+ * one of them */
+static int
+parse_store_key(mk_config *cfg, const char *name, const char *value,
+		char out[MK_INI_WHY])
+{
+	long n;
+
+	if (strcmp(name, "encrypt") == 0)
+		return parse_bool(name, value, &cfg->encrypt, out);
+	if (strcmp(name, "compression") == 0) {
+		if (parse_number(name, value, 0, 9, &n, out) != 0)
+			return -1;
+		cfg->compression = (int)n;
+		return 0;
+	}
+	if (strcmp(name, "checkpoint_entries") == 0) {
+		if (parse_number(name, value, 1, 100000000, &n, out) != 0)
+			return -1;
+		cfg->checkpoint_entries = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(name, "checkpoint_interval") == 0) {
+		if (parse_number(name, value, 1, 86400, &n, out) != 0)
+			return -1;
+		cfg->checkpoint_interval = (unsigned)n;
+		return 0;
+	}
+	return 1;
+}
+
 /* parse_key - one key of mailkeep.conf; 0, or -1 with the reason */
 static int
 parse_key(void *user, const char *section, const char *name,
 	  const char *value, int line, char out[MK_INI_WHY])
 {
 	mk_config *cfg = user;
+	int rc;
 
 	(void)line;
 	if (*section != '\0' && strcmp(section, "mailkeep") != 0)
@@ -88,6 +154,8 @@ parse_key(void *user, const char *section, const char *name,
 		return parse_on_error(cfg, value, out);
 	if (strcmp(name, "socket_mode") == 0)
 		return parse_mode(cfg, value, out);
+	if ((rc = parse_store_key(cfg, name, value, out)) <= 0)
+		return rc;
 	return mk_ini_why(out, "unknown key \"%s\"", name);
 }
 
@@ -115,6 +183,10 @@ mk_config_load(const char *path, mk_error *err)
 		goto fail;
 	}
 	cfg->socket_mode = 0660;
+	cfg->encrypt = 1;
+	cfg->compression = 6;
+	cfg->checkpoint_entries = 1000;
+	cfg->checkpoint_interval = 300;
 	if (mk_ini_parse(path, NULL, parse_key, cfg, err) != 0)
 		goto fail;
 	if (set_defaults(cfg) != 0) {

@@ -30,6 +30,10 @@ typedef struct mk_config {
 	char *pidfile;		/* or NULL */
 	mk_on_error on_error;
 	int socket_mode;	/* permissions of a unix: socket, e.g. 0660 */
+	int encrypt;		/* blobs encrypted (default yes) */
+	int compression;	/* zlib level of blobs, 0-9 (default 6) */
+	unsigned checkpoint_entries;	/* ledger checkpoint every N entries */
+	unsigned checkpoint_interval;	/* ... or every T seconds */
 } mk_config;
 
 /* mk_config_load - parse path into a new config; NULL and err on failure.

@@ -334,6 +334,7 @@ start(void)
 {
 	mk_config *cfg = g_state.cfg;
 	struct passwd *pw = NULL;
+	archive_options opts;
 	mk_error err;
 
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
@@ -348,8 +349,9 @@ start(void)
 	}
 	if (write_pidfile(cfg) != 0 || (pw != NULL && drop_privileges(pw) != 0))
 		return -1;
+	archive_options_of(cfg, &opts);
 	block_signals(true);	/* the committer thread inherits this */
-	g_state.ar = archive_open(cfg->archive, ARCHIVE_WRITE, &err);
+	g_state.ar = archive_open_with(cfg->archive, ARCHIVE_WRITE, &opts, &err);
 	block_signals(false);
 	if (g_state.ar == NULL) {
 		mlog(LOG_ERR, "%s", err.msg);

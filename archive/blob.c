@@ -1,0 +1,388 @@
+/*
+ * blob.c - the blob format: content compressed with zlib, then sealed with
+ * AES-256-GCM, written and read as a stream (docs/FORMAT.md, "Blobs").
+ *
+ *	offset	size
+ *	0	6	magic "MKBLOB"
+ *	6	1	format version (1)
+ *	7	1	compression: 0 none, 1 zlib (RFC 1950)
+ *	8	1	cipher: 0 none, 1 AES-256-GCM
+ *	9	3	zero
+ *	12	4	data key generation, big-endian (0 without cipher)
+ *	16	12	GCM nonce (zero without cipher)
+ *	28	...	the (compressed) content, encrypted
+ *	end-16	16	GCM tag (only with cipher)
+ *
+ * The 28 header bytes are the additional authenticated data, so a header
+ * that was changed (another key, another nonce, no compression) fails
+ * authentication.  Neither side ever holds more than two buffers of
+ * BLOB_CHUNK bytes, whatever the size of the message.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <zlib.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+static const unsigned char blob_magic[6] = { 'M', 'K', 'B', 'L', 'O', 'B' };
+
+struct blob_writer {
+	int fd;
+	int level;			/* 0: stored as is */
+	z_stream z;
+	EVP_CIPHER_CTX *gcm;		/* NULL: not encrypted */
+	size_t used;			/* bytes waiting in out */
+	unsigned char out[BLOB_CHUNK];
+};
+
+/* blob_header - the header bytes of a blob */
+static void
+blob_header(unsigned char h[BLOB_HEADER], int compressed, unsigned key_gen,
+	    const unsigned char nonce[KEYS_NONCE])
+{
+	memset(h, 0, BLOB_HEADER);
+	memcpy(h, blob_magic, sizeof(blob_magic));
+	h[6] = BLOB_VERSION;
+	h[7] = compressed ? 1 : 0;
+	h[8] = key_gen ? 1 : 0;
+	h[12] = (unsigned char)(key_gen >> 24);
+	h[13] = (unsigned char)(key_gen >> 16);
+	h[14] = (unsigned char)(key_gen >> 8);
+	h[15] = (unsigned char)key_gen;
+	if (key_gen)
+		memcpy(h + 16, nonce, KEYS_NONCE);
+}
+
+/* start_cipher - the GCM context of a new blob, header as AAD */
+static EVP_CIPHER_CTX *
+start_cipher(const unsigned char *key, const unsigned char *nonce,
+	     const unsigned char h[BLOB_HEADER], int encrypt)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n;
+
+	if (c == NULL
+	    || EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce,
+				 encrypt) != 1
+	    || EVP_CipherUpdate(c, NULL, &n, h, BLOB_HEADER) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* blob_writer_new - write the header of a new blob to fd.  key NULL: not
+ * encrypted; level 0: not compressed.  Caller frees with blob_writer_free */
+blob_writer *
+blob_writer_new(int fd, int level, const unsigned char *key,
+		unsigned key_gen, mk_error *err)
+{
+	blob_writer *w = calloc(1, sizeof(*w));
+	unsigned char h[BLOB_HEADER], nonce[KEYS_NONCE];
+
+	if (w == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	w->fd = fd;
+	w->level = level;
+	if (key != NULL && RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		mk_error_set(err, "no randomness for a nonce");
+		goto fail;
+	}
+	blob_header(h, level > 0, key != NULL ? key_gen : 0, nonce);
+	if (key != NULL && (w->gcm = start_cipher(key, nonce, h, 1)) == NULL) {
+		mk_error_set(err, "cannot start AES-256-GCM");
+		goto fail;
+	}
+	if (level > 0 && deflateInit(&w->z, level) != Z_OK) {
+		mk_error_set(err, "cannot start zlib");
+		w->level = 0;
+		goto fail;
+	}
+	if (write_all(fd, h, sizeof(h)) != 0) {
+		mk_error_errno(err, "write blob header");
+		goto fail;
+	}
+	return w;
+fail:
+	blob_writer_free(w);
+	return NULL;
+}
+
+/* flush_out - encrypt what waits in w->out (in place) and write it */
+static int
+flush_out(blob_writer *w, mk_error *err)
+{
+	int n;
+
+	if (w->used == 0)
+		return 0;
+	if (w->gcm != NULL
+	    && EVP_EncryptUpdate(w->gcm, w->out, &n, w->out, (int)w->used) != 1)
+		return mk_error_set(err, "AES-256-GCM failed");
+	if (write_all(w->fd, w->out, w->used) != 0)
+		return mk_error_errno(err, "write blob");
+	w->used = 0;
+	return 0;
+}
+
+/* deflate_into - run zlib on in (flush: Z_NO_FLUSH or Z_FINISH) */
+static int
+deflate_into(blob_writer *w, const void *in, size_t len, int flush,
+	     mk_error *err)
+{
+	int zrc;
+
+	w->z.next_in = (unsigned char *)in;
+	w->z.avail_in = (uInt)len;
+	do {
+		w->z.next_out = w->out + w->used;
+		w->z.avail_out = (uInt)(BLOB_CHUNK - w->used);
+		zrc = deflate(&w->z, flush);
+		if (zrc == Z_STREAM_ERROR)
+			return mk_error_set(err, "zlib deflate failed");
+		w->used = BLOB_CHUNK - w->z.avail_out;
+		if (w->used == BLOB_CHUNK && flush_out(w, err) != 0)
+			return -1;
+	} while (w->z.avail_in > 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+	return 0;
+}
+
+/* copy_into - append in to w->out uncompressed */
+static int
+copy_into(blob_writer *w, const unsigned char *in, size_t len, mk_error *err)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = BLOB_CHUNK - w->used;
+		n = n < len ? n : len;
+		memcpy(w->out + w->used, in, n);
+		w->used += n;
+		in += n;
+		len -= n;
+		if (w->used == BLOB_CHUNK && flush_out(w, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* blob_writer_write - add content bytes */
+int
+blob_writer_write(blob_writer *w, const void *buf, size_t len, mk_error *err)
+{
+	const unsigned char *p = buf;
+	size_t n;
+
+	if (w->level == 0)
+		return copy_into(w, p, len, err);
+	while (len > 0) {	/* avail_in is 32 bits */
+		n = len > (1u << 30) ? (1u << 30) : len;
+		if (deflate_into(w, p, n, Z_NO_FLUSH, err) != 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* blob_writer_finish - end the stream: last bytes and the GCM tag */
+int
+blob_writer_finish(blob_writer *w, mk_error *err)
+{
+	unsigned char tag[KEYS_TAG];
+	int n;
+
+	if (w->level > 0 && deflate_into(w, NULL, 0, Z_FINISH, err) != 0)
+		return -1;
+	if (flush_out(w, err) != 0)
+		return -1;
+	if (w->gcm == NULL)
+		return 0;
+	if (EVP_EncryptFinal_ex(w->gcm, tag, &n) != 1
+	    || EVP_CIPHER_CTX_ctrl(w->gcm, EVP_CTRL_GCM_GET_TAG, KEYS_TAG,
+				   tag) != 1)
+		return mk_error_set(err, "AES-256-GCM tag failed");
+	if (write_all(w->fd, tag, sizeof(tag)) != 0)
+		return mk_error_errno(err, "write blob");
+	return 0;
+}
+
+/* blob_writer_free - release w (the fd is the caller's); NULL ok */
+void
+blob_writer_free(blob_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->level > 0)
+		deflateEnd(&w->z);
+	EVP_CIPHER_CTX_free(w->gcm);
+	free(w);
+}
+
+/* The state of one blob being read. */
+typedef struct blob_reader {
+	int fd;
+	off_t left;			/* payload bytes still to read */
+	int compressed;
+	z_stream z;
+	EVP_CIPHER_CTX *gcm;
+	archive_sink_fn sink;
+	void *ctx;
+	bool broken;			/* zlib or the sink failed: drain only */
+	mk_error why;			/* ... and why */
+	unsigned char in[BLOB_CHUNK];
+	unsigned char out[BLOB_CHUNK];
+} blob_reader;
+
+/* parse_header - check the header, find its key, start the cipher */
+static int
+parse_header(blob_reader *r, const keyring *kr, off_t size, mk_error *err)
+{
+	unsigned char h[BLOB_HEADER];
+	const unsigned char *key;
+	unsigned gen;
+
+	if (size < BLOB_HEADER || read(r->fd, h, BLOB_HEADER) != BLOB_HEADER)
+		return mk_error_set(err, "too short for a blob");
+	if (memcmp(h, blob_magic, sizeof(blob_magic)) != 0)
+		return mk_error_set(err, "not a mailkeep blob (bad magic)");
+	if (h[6] != BLOB_VERSION || h[7] > 1 || h[8] > 1)
+		return mk_error_set(err, "unknown blob format %u/%u/%u",
+				    h[6], h[7], h[8]);
+	r->compressed = h[7];
+	r->left = size - BLOB_HEADER;
+	if (h[8] == 0)
+		return 0;
+	gen = (unsigned)h[12] << 24 | (unsigned)h[13] << 16
+	    | (unsigned)h[14] << 8 | h[15];
+	if ((key = keyring_data_key(kr, gen)) == NULL)
+		return mk_error_set(err, "data key %u is not in keys/", gen);
+	if (r->left < KEYS_TAG)
+		return mk_error_set(err, "too short for an encrypted blob");
+	r->left -= KEYS_TAG;
+	if ((r->gcm = start_cipher(key, h + 16, h, 0)) == NULL)
+		return mk_error_set(err, "cannot start AES-256-GCM");
+	return 0;
+}
+
+/* emit - pass plaintext on, through zlib when compressed */
+static int
+emit(blob_reader *r, unsigned char *buf, size_t len, mk_error *err)
+{
+	int zrc;
+
+	if (!r->compressed)
+		return r->sink(buf, len, r->ctx) == 0 ? 0
+		    : mk_error_set(err, "cannot write the content out");
+	r->z.next_in = buf;
+	r->z.avail_in = (uInt)len;
+	do {	/* until the input is used up and no output is pending */
+		r->z.next_out = r->out;
+		r->z.avail_out = BLOB_CHUNK;
+		zrc = inflate(&r->z, Z_NO_FLUSH);
+		if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+			return mk_error_set(err, "zlib: %s", r->z.msg
+					    ? r->z.msg : "inflate failed");
+		if (zrc == Z_STREAM_END && r->z.avail_in > 0)
+			return mk_error_set(err, "bytes after the zlib stream");
+		if (BLOB_CHUNK - r->z.avail_out > 0
+		    && r->sink(r->out, BLOB_CHUNK - r->z.avail_out, r->ctx) != 0)
+			return mk_error_set(err, "cannot write the content out");
+	} while (zrc == Z_OK && (r->z.avail_in > 0 || r->z.avail_out == 0));
+	return 0;
+}
+
+/* read_payload - stream the payload through the cipher and zlib.  When
+ * zlib fails on an encrypted blob, the rest is still decrypted so that
+ * the tag can say whether the bytes were altered (the likely cause). */
+static int
+read_payload(blob_reader *r, mk_error *err)
+{
+	ssize_t n;
+	size_t want;
+	int outl;
+
+	while (r->left > 0) {
+		want = r->left > BLOB_CHUNK ? BLOB_CHUNK : (size_t)r->left;
+		if ((n = read(r->fd, r->in, want)) <= 0)
+			return mk_error_errno(err, "read");
+		r->left -= n;
+		if (r->gcm != NULL
+		    && EVP_DecryptUpdate(r->gcm, r->in, &outl, r->in, (int)n) != 1)
+			return mk_error_set(err, "AES-256-GCM failed");
+		if (!r->broken && emit(r, r->in, (size_t)n, &r->why) != 0) {
+			if (r->gcm == NULL)
+				return mk_error_set(err, "%s", r->why.msg);
+			r->broken = true;
+		}
+	}
+	return 0;
+}
+
+/* check_end - the GCM tag matches, and the zlib stream is complete */
+static int
+check_end(blob_reader *r, mk_error *err)
+{
+	unsigned char tag[KEYS_TAG];
+	int outl;
+
+	if (r->gcm != NULL) {
+		if (read(r->fd, tag, KEYS_TAG) != KEYS_TAG)
+			return mk_error_errno(err, "read tag");
+		if (EVP_CIPHER_CTX_ctrl(r->gcm, EVP_CTRL_GCM_SET_TAG, KEYS_TAG,
+					tag) != 1
+		    || EVP_DecryptFinal_ex(r->gcm, tag, &outl) != 1)
+			return mk_error_set(err, "authentication failed"
+					    " (AES-256-GCM tag): altered or"
+					    " wrong key");
+	}
+	if (r->broken)
+		return mk_error_set(err, "%s", r->why.msg);
+	r->z.next_out = r->out;
+	r->z.avail_out = BLOB_CHUNK;
+	if (r->compressed && inflate(&r->z, Z_FINISH) != Z_STREAM_END)
+		return mk_error_set(err, "zlib stream cut short");
+	return 0;
+}
+
+/* blob_read - stream the content of the blob open at fd to sink.  The
+ * sink may see bytes before a failure (of the tag, at the end) is known. */
+int
+blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
+	  mk_error *err)
+{
+	blob_reader *r = calloc(1, sizeof(*r));
+	struct stat st;
+	int rc = -1;
+
+	if (r == NULL)
+		return mk_error_set(err, "out of memory");
+	r->fd = fd;
+	r->sink = sink;
+	r->ctx = ctx;
+	if (fstat(fd, &st) != 0)
+		mk_error_errno(err, "stat");
+	else if (parse_header(r, kr, st.st_size, err) != 0)
+		;
+	else if (r->compressed && inflateInit(&r->z) != Z_OK)
+		mk_error_set(err, "cannot start zlib");
+	else {
+		rc = read_payload(r, err) == 0 && check_end(r, err) == 0 ? 0 : -1;
+		if (r->compressed)
+			inflateEnd(&r->z);
+	}
+	EVP_CIPHER_CTX_free(r->gcm);
+	free(r);
+	return rc;
+}

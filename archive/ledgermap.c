@@ -1,0 +1,158 @@
+/*
+ * ledgermap.c - what the ledger says about the archive, in memory: each
+ * stored message (its seq, content hash, record hash, whether it has
+ * expired) and the public key of each key generation.  verify.c and
+ * rebuild.c read the ledger once into a map and check or rebuild the rest
+ * against it.  About 200 bytes a message.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+/* by_id - qsort/bsearch order of ledger_msg */
+static int
+by_id(const void *a, const void *b)
+{
+	return strcmp(((const ledger_msg *)a)->id, ((const ledger_msg *)b)->id);
+}
+
+/* grow - room for one more element in *arr */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *bigger;
+
+	if (n < *cap)
+		return 0;
+	*cap = *cap ? 2 * *cap : 1024;
+	if ((bigger = realloc(*arr, *cap * size)) == NULL)
+		return -1;
+	*arr = bigger;
+	return 0;
+}
+
+/* copy_hex - a 64-hex-digit member of obj into out, or "" */
+static void
+copy_hex(json_t *obj, const char *key, char out[ARCHIVE_SHA256_HEX + 1])
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	snprintf(out, ARCHIVE_SHA256_HEX + 1, "%s",
+		 s != NULL && strlen(s) == ARCHIVE_SHA256_HEX ? s : "");
+}
+
+/* add_stored - a "stored" entry */
+static int
+add_stored(ledger_map *m, int64_t seq, json_t *obj, const char *id)
+{
+	ledger_msg *msg;
+
+	if (grow((void **)&m->msgs, &m->cap, m->n, sizeof(*m->msgs)) != 0)
+		return -1;
+	msg = &m->msgs[m->n++];
+	memset(msg, 0, sizeof(*msg));
+	snprintf(msg->id, sizeof(msg->id), "%s", id);
+	msg->seq = seq;
+	copy_hex(obj, "sha256", msg->sha256);
+	copy_hex(obj, "record", msg->record);
+	msg->signer = (unsigned)json_integer_value(json_object_get(obj, "signer"));
+	return 0;
+}
+
+/* add_key - a "created" or "keys_rotated" entry: generation gen's key */
+static int
+add_key(ledger_map *m, json_t *obj, char why[LEDGER_WHY])
+{
+	json_int_t gen = json_integer_value(json_object_get(obj, "key"));
+	const char *hex = json_string_value(json_object_get(obj, "public_key"));
+
+	if (gen != (json_int_t)m->n_keys + 1) {
+		snprintf(why, LEDGER_WHY, "key generation %lld out of order",
+			 (long long)gen);
+		return 1;
+	}
+	if (grow((void **)&m->keys, &m->keys_cap, m->n_keys, sizeof(*m->keys)) != 0)
+		return -1;
+	if (hex_decode(hex, m->keys[m->n_keys], KEYS_PUBLIC) != 0) {
+		snprintf(why, LEDGER_WHY, "bad public_key");
+		return 1;
+	}
+	m->n_keys++;
+	return 0;
+}
+
+/* ledger_map_line - take in the line at position pos; 0, 1 with why when
+ * the line is not what it should be, -1 when out of memory */
+int
+ledger_map_line(ledger_map *m, int64_t pos, const char *line,
+		char why[LEDGER_WHY])
+{
+	json_t *obj = json_loads(line, 0, NULL);
+	const char *event = json_string_value(json_object_get(obj, "event"));
+	const char *id = json_string_value(json_object_get(obj, "id"));
+	json_int_t seq = json_integer_value(json_object_get(obj, "seq"));
+	int rc = 0;
+
+	if (obj == NULL || event == NULL) {
+		snprintf(why, LEDGER_WHY, "not a ledger entry");
+		rc = 1;
+	} else if (seq != pos) {
+		snprintf(why, LEDGER_WHY, "says seq %lld at position %lld"
+			 " (an entry was removed, added or moved)",
+			 (long long)seq, (long long)pos);
+		rc = 1;
+	} else if (strcmp(event, "stored") == 0 && id != NULL
+		   && strlen(id) == ARCHIVE_ID_LEN) {
+		rc = add_stored(m, pos, obj, id);
+	} else if (strcmp(event, "expired") == 0 && id != NULL) {
+		if ((rc = grow((void **)&m->expired, &m->expired_cap,
+			       m->n_expired, sizeof(*m->expired))) == 0)
+			snprintf(m->expired[m->n_expired++], ARCHIVE_ID_LEN + 1,
+				 "%s", id);
+	} else if (strcmp(event, "created") == 0
+		   || strcmp(event, "keys_rotated") == 0) {
+		rc = add_key(m, obj, why);
+	}
+	json_decref(obj);
+	return rc;
+}
+
+/* ledger_map_done - sort the messages and mark the expired ones */
+void
+ledger_map_done(ledger_map *m)
+{
+	ledger_msg *msg;
+	size_t i;
+
+	if (m->n > 0)
+		qsort(m->msgs, m->n, sizeof(*m->msgs), by_id);
+	for (i = 0; i < m->n_expired; i++)
+		if ((msg = ledger_map_find(m, m->expired[i])) != NULL)
+			msg->expired = true;
+}
+
+/* ledger_map_find - the stored message id, or NULL */
+ledger_msg *
+ledger_map_find(const ledger_map *m, const char *id)
+{
+	ledger_msg key;
+
+	if (m->n == 0)
+		return NULL;
+	snprintf(key.id, sizeof(key.id), "%s", id);
+	return bsearch(&key, m->msgs, m->n, sizeof(*m->msgs), by_id);
+}
+
+/* ledger_map_free - free the map's arrays */
+void
+ledger_map_free(ledger_map *m)
+{
+	free(m->msgs);
+	free(m->expired);
+	free(m->keys);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,543 @@
+/*
+ * verify.c - archive_verify: every part of the archive checked against
+ * every other, streaming, and every disagreement named.
+ *
+ * In this order (docs/FORMAT.md, "What verify checks"):
+ *
+ *   1. ledger	each line is an entry whose seq is its position (an entry
+ *		removed, added or moved breaks the count); its leaf hashes
+ *		recompute the root of every checkpoint; every checkpoint's
+ *		signature holds under the public key the ledger recorded
+ *		for its generation; no checkpoint covers more entries than
+ *		the ledger has (a truncated ledger).
+ *   2. keys	the key files in keys/ are the ones the ledger recorded (and
+ *		the pinned public keys, when given).
+ *   3. records	each record opens (AES-256-GCM), its signature holds, and
+ *		its SHA-256 is the one in its "stored" entry; every stored,
+ *		unexpired message has its record.
+ *   4. index	the index is compared with an index built in memory from
+ *		the signed records (the rows the committer would have
+ *		written): every row there, and nothing else, and no row of
+ *		an expired message.
+ *   5. blobs	each blob decrypts, decompresses and hashes to its name;
+ *		every stored full-content message has its blob.
+ *
+ * A problem is reported through the caller's function as it is found;
+ * archive_verify() fails only when it cannot look (out of memory, an
+ * unreadable directory).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "archive/fsutil.h"
+#include "archive/internal.h"
+
+/* A checkpoint and the root the ledger gave at its size. */
+typedef struct vcheck {
+	checkpoint cp;
+	bool parsed, seen;
+	merkle_hash computed;
+} vcheck;
+
+/* The state of one verify run. */
+typedef struct verify {
+	archive *ar;
+	archive_problem_fn problem;
+	archive_progress_fn progress;
+	void *ctx;
+	archive_verify_stats *stats;
+	ledger_map map;
+	vcheck *checks;
+	size_t n_checks, checks_cap, next_check;
+	merkle_frontier tree;
+	sqlite3 *mem;			/* the index the records make */
+	char (*blobs)[ARCHIVE_SHA256_HEX + 1];	/* good blobs, sorted */
+	size_t n_blobs, blobs_cap;
+	bool oom;
+} verify;
+
+/* report - one problem */
+static void __attribute__((format(printf, 4, 5)))
+report(verify *v, const char *kind, const char *object, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	v->stats->problems++;
+	v->problem(kind, object, detail, v->ctx);
+}
+
+/* progress - tell the caller how far a phase is */
+static void
+progress(verify *v, const char *phase, uint64_t done, uint64_t total)
+{
+	if (v->progress != NULL)
+		v->progress(phase, done, total, v->ctx);
+}
+
+/* keep_check - checkpoint_fn collecting every checkpoint */
+static int
+keep_check(const checkpoint *cp, const char *line, void *ctx)
+{
+	verify *v = ctx;
+	vcheck *grown;
+
+	(void)line;
+	if (v->n_checks == v->checks_cap) {
+		v->checks_cap = v->checks_cap ? 2 * v->checks_cap : 64;
+		grown = realloc(v->checks, v->checks_cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		v->checks = grown;
+	}
+	memset(&v->checks[v->n_checks], 0, sizeof(*v->checks));
+	v->checks[v->n_checks].cp = *cp;
+	v->checks[v->n_checks].parsed = cp->size > 0;
+	v->n_checks++;
+	return 0;
+}
+
+/* ledger_leaf - ledger_line_fn: hash, count, map, meet checkpoints */
+static int
+ledger_leaf(int64_t pos, const char *line, size_t len, void *ctx)
+{
+	verify *v = ctx;
+	char why[LEDGER_WHY], object[32];
+	merkle_hash leaf;
+	int rc;
+
+	merkle_leaf_hash(line, len, leaf);
+	merkle_frontier_append(&v->tree, leaf);
+	v->stats->ledger_entries++;
+	snprintf(object, sizeof(object), "ledger seq %lld", (long long)pos);
+	if ((rc = ledger_map_line(&v->map, pos, line, why)) < 0)
+		return -1;
+	if (rc > 0)
+		report(v, "ledger", object, "%s", why);
+	for (size_t i = 0; i < v->n_checks; i++)
+		if (v->checks[i].parsed && v->checks[i].cp.size == pos) {
+			merkle_frontier_root(&v->tree, v->checks[i].computed);
+			v->checks[i].seen = true;
+		}
+	if ((v->stats->ledger_entries & 4095) == 0)
+		progress(v, "ledger", v->stats->ledger_entries, 0);
+	return 0;
+}
+
+/* check_checkpoint - one checkpoint against the recomputed tree */
+static void
+check_checkpoint(verify *v, size_t i, int64_t *last_size)
+{
+	vcheck *c = &v->checks[i];
+	char object[48], text[256];
+	size_t len;
+
+	snprintf(object, sizeof(object), "checkpoint %zu", i + 1);
+	if (!c->parsed) {
+		report(v, "checkpoint", object, "not a checkpoint line");
+		return;
+	}
+	snprintf(object, sizeof(object), "checkpoint %zu (size %lld)", i + 1,
+		 (long long)c->cp.size);
+	len = checkpoint_text(&c->cp, text, sizeof(text));
+	if (c->cp.key < 1 || c->cp.key > v->map.n_keys
+	    || ed25519_verify(v->map.keys[c->cp.key - 1], text, len, c->cp.sig) != 0)
+		report(v, "checkpoint", object, "signature does not verify with"
+		       " key %u", c->cp.key);
+	if (c->cp.size <= *last_size)
+		report(v, "checkpoint", object, "does not come after the"
+		       " checkpoint of size %lld", (long long)*last_size);
+	*last_size = c->cp.size;
+	if (!c->seen)
+		report(v, "ledger", object, "the ledger has %llu entries, the"
+		       " checkpoint covers %lld: entries are missing (truncated)",
+		       (unsigned long long)v->stats->ledger_entries,
+		       (long long)c->cp.size);
+	else if (memcmp(c->computed, c->cp.root, MERKLE_HASH) != 0)
+		report(v, "ledger", object, "the first %lld entries do not hash"
+		       " to the signed root: an entry was altered, removed or"
+		       " reordered", (long long)c->cp.size);
+}
+
+/* verify_ledger - phase 1 */
+static int
+verify_ledger(verify *v, mk_error *err)
+{
+	int64_t last = 0;
+	size_t i;
+
+	merkle_frontier_init(&v->tree);
+	if (checkpoint_scan(v->ar->dir, keep_check, v, err) != 0
+	    || ledger_scan(v->ar->dir, ledger_leaf, v, err) != 0)
+		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
+	ledger_map_done(&v->map);
+	if (v->n_checks == 0)
+		report(v, "checkpoint", ARCHIVE_CHECKPOINT_FILE, "no checkpoint");
+	for (i = 0; i < v->n_checks; i++)
+		check_checkpoint(v, i, &last);
+	v->stats->checkpoints = v->n_checks;
+	progress(v, "ledger", v->stats->ledger_entries, v->stats->ledger_entries);
+	return 0;
+}
+
+/* pinned_matches - does the PEM key text list hold pub as key gen? */
+static void
+check_pinned(verify *v, const char *pinned)
+{
+	unsigned char raw[KEYS_PUBLIC];
+	size_t len, gen = 0;
+	BIO *mem = BIO_new_mem_buf(pinned, -1);
+	EVP_PKEY *key;
+	char object[32];
+
+	while (mem != NULL && (key = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL)) != NULL) {
+		gen++;
+		len = sizeof(raw);
+		snprintf(object, sizeof(object), "key %zu", gen);
+		if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1
+		    || len != KEYS_PUBLIC || gen > v->map.n_keys
+		    || memcmp(raw, v->map.keys[gen - 1], KEYS_PUBLIC) != 0)
+			report(v, "key", object, "the ledger's public key is not"
+			       " the pinned (exported) one");
+		EVP_PKEY_free(key);
+	}
+	BIO_free(mem);
+	if (gen == 0)
+		report(v, "key", "pinned keys", "no public key in the file given");
+}
+
+/* verify_keys - phase 2 */
+static void
+verify_keys(verify *v, const char *pinned)
+{
+	unsigned char pub[KEYS_PUBLIC];
+	char object[48];
+	unsigned gen;
+
+	for (gen = 1; gen <= v->ar->keys.n; gen++) {
+		snprintf(object, sizeof(object), "keys/signing-%u.pem", gen);
+		if (gen > v->map.n_keys)
+			report(v, "key", object, "not recorded in the ledger");
+		else if (keyring_public(&v->ar->keys, gen, pub) != 0
+			 || memcmp(pub, v->map.keys[gen - 1], KEYS_PUBLIC) != 0)
+			report(v, "key", object, "is not the key the ledger"
+			       " recorded for generation %u (replaced)", gen);
+	}
+	if (v->map.n_keys > v->ar->keys.n)
+		report(v, "key", "keys/", "the ledger records %zu key"
+		       " generations, keys/ holds %u", v->map.n_keys,
+		       v->ar->keys.n);
+	if (pinned != NULL)
+		check_pinned(v, pinned);
+}
+
+/* record_line - record_line_fn: phase 3 for one record */
+static int
+record_line(const char *file, const char *line, void *ctx)
+{
+	verify *v = ctx;
+	char hex[ARCHIVE_SHA256_HEX + 1], object[64];
+	record_opened ro;
+	ledger_msg *msg;
+	json_t *rec = NULL;
+	mk_error why;
+
+	v->stats->records++;
+	if (record_open(v->ar, line, &ro, &why) != 0) {
+		snprintf(object, sizeof(object), "records/%s", file);
+		report(v, "record", object, "%s", why.msg);
+		return 0;
+	}
+	msg = ledger_map_find(&v->map, ro.id);
+	sha256_hex(ro.text, strlen(ro.text), hex);
+	if (msg == NULL)
+		;	/* a commit that failed: the MTA was told to retry */
+	else if (!ro.is_signed)
+		report(v, "record", ro.id, "is not signed");
+	else if (strcmp(hex, msg->record) != 0)
+		report(v, "record", ro.id, "SHA-256 %s is not the %s of its"
+		       " ledger entry (seq %lld)", hex, msg->record,
+		       (long long)msg->seq);
+	else if (ro.signer < 1 || ro.signer > v->map.n_keys
+		 || ed25519_verify(v->map.keys[ro.signer - 1], ro.text,
+				   strlen(ro.text), ro.sig) != 0)
+		report(v, "record", ro.id, "signature does not verify with key %u",
+		       ro.signer);
+	else if (!msg->has_record && (rec = json_loads(ro.text, 0, NULL)) != NULL) {
+		msg->has_record = true;
+		if (index_insert_record(v->mem, rec, msg->seq, msg->record, &why) != 0)
+			report(v, "record", ro.id, "%s", why.msg);
+	}
+	json_decref(rec);
+	record_opened_free(&ro);
+	if ((v->stats->records & 1023) == 0)
+		progress(v, "records", v->stats->records, v->map.n);
+	return 0;
+}
+
+/* verify_records - phase 3 */
+static int
+verify_records(verify *v, mk_error *err)
+{
+	size_t i;
+
+	if (index_open_file(v->ar, ":memory:", &v->mem, true, err) != 0
+	    || sqlite3_exec(v->mem, "BEGIN", NULL, NULL, NULL) != SQLITE_OK
+	    || record_scan(v->ar, record_line, v, err) != 0
+	    || sqlite3_exec(v->mem, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return err->msg[0] ? -1 : mk_error_set(err, "in-memory index failed");
+	for (i = 0; i < v->map.n; i++)
+		if (!v->map.msgs[i].has_record && !v->map.msgs[i].expired)
+			report(v, "record", v->map.msgs[i].id, "stored (ledger seq"
+			       " %lld) but no valid record in records/",
+			       (long long)v->map.msgs[i].seq);
+	progress(v, "records", v->stats->records, v->stats->records);
+	return 0;
+}
+
+/* The index comparisons: rows one side has and the other has not. */
+static const struct {
+	const char *sql, *what;
+} index_diffs[] = {
+	{ "SELECT id FROM (SELECT * FROM disk.messages EXCEPT"
+	  " SELECT * FROM main.messages)",
+	  "index row differs from the signed record, or has none" },
+	{ "SELECT id FROM (SELECT * FROM main.messages EXCEPT"
+	  " SELECT * FROM disk.messages)",
+	  "signed record's row is missing from the index, or differs" },
+	{ "SELECT message FROM (SELECT * FROM disk.recipients EXCEPT"
+	  " SELECT * FROM main.recipients)",
+	  "index recipients differ from the signed record" },
+	{ "SELECT message FROM (SELECT * FROM main.recipients EXCEPT"
+	  " SELECT * FROM disk.recipients)",
+	  "recipients of the signed record missing from the index" },
+	{ "SELECT message FROM (SELECT * FROM disk.roles EXCEPT"
+	  " SELECT * FROM main.roles)",
+	  "index roles differ from the signed record" },
+	{ "SELECT message FROM (SELECT * FROM main.roles EXCEPT"
+	  " SELECT * FROM disk.roles)",
+	  "roles of the signed record missing from the index" },
+};
+
+/* run_diff - report each id one comparison yields */
+static int
+run_diff(verify *v, const char *sql, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(v->mem, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		report(v, "index", (const char *)sqlite3_column_text(st, 0),
+		       "%s", what);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* count_rows - the rows of disk.messages */
+static void
+count_rows(verify *v)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(v->mem, "SELECT count(*) FROM disk.messages",
+			       -1, &st, NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW)
+		v->stats->index_rows = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+}
+
+/* verify_index - phase 4 */
+static int
+verify_index(verify *v, mk_error *err)
+{
+	char *path = path_join(v->ar->dir, ARCHIVE_INDEX_FILE);
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	if (sqlite3_prepare_v2(v->mem, "ATTACH ? AS disk", -1, &st, NULL) != SQLITE_OK
+	    || sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) != SQLITE_OK
+	    || sqlite3_step(st) != SQLITE_DONE)
+		rc = mk_error_set(err, "attach %s: %s", path, sqlite3_errmsg(v->mem));
+	sqlite3_finalize(st);
+	free(path);
+	for (i = 0; rc == 0 && i < sizeof(index_diffs) / sizeof(index_diffs[0]); i++)
+		if (run_diff(v, index_diffs[i].sql, index_diffs[i].what) != 0)
+			rc = mk_error_set(err, "index: %s", sqlite3_errmsg(v->mem));
+	if (rc == 0)
+		count_rows(v);
+	progress(v, "index", 1, 1);
+	for (i = 0; rc == 0 && i < v->map.n; i++)
+		if (v->map.msgs[i].expired && v->map.msgs[i].has_record)
+			report(v, "expiry", v->map.msgs[i].id, "expired, but its"
+			       " record can still be read");
+	return rc;
+}
+
+/* The state of hashing one blob. */
+typedef struct blob_hash {
+	EVP_MD_CTX *sha;
+	uint64_t bytes;
+} blob_hash;
+
+/* hash_sink - archive_sink_fn hashing what a blob holds */
+static int
+hash_sink(const void *buf, size_t len, void *ctx)
+{
+	blob_hash *bh = ctx;
+
+	bh->bytes += len;
+	return EVP_DigestUpdate(bh->sha, buf, len) == 1 ? 0 : -1;
+}
+
+/* keep_blob - note a good blob's name */
+static void
+keep_blob(verify *v, const char *name)
+{
+	char (*grown)[ARCHIVE_SHA256_HEX + 1];
+
+	if (v->n_blobs == v->blobs_cap) {
+		v->blobs_cap = v->blobs_cap ? 2 * v->blobs_cap : 4096;
+		if ((grown = realloc(v->blobs, v->blobs_cap * sizeof(*grown))) == NULL) {
+			v->oom = true;
+			return;
+		}
+		v->blobs = grown;
+	}
+	memcpy(v->blobs[v->n_blobs++], name, ARCHIVE_SHA256_HEX + 1);	/* checked */
+}
+
+/* check_blob - one blob file: it opens and hashes to its name */
+static void
+check_blob(verify *v, int dirfd, const char *sub, const char *name)
+{
+	blob_hash bh = { EVP_MD_CTX_new(), 0 };
+	unsigned char md[32];
+	char hex[ARCHIVE_SHA256_HEX + 1], object[300];
+	mk_error why;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	snprintf(object, sizeof(object), "blobs/%s/%s", sub, name);
+	v->stats->blobs++;
+	if (fd < 0 || bh.sha == NULL
+	    || EVP_DigestInit_ex(bh.sha, EVP_sha256(), NULL) != 1)
+		report(v, "blob", object, "cannot be opened");
+	else if (blob_read(fd, &v->ar->keys, hash_sink, &bh, &why) != 0)
+		report(v, "blob", object, "%s", why.msg);
+	else {
+		EVP_DigestFinal_ex(bh.sha, md, NULL);
+		hex_encode(md, sizeof(md), hex);
+		v->stats->content_bytes += bh.bytes;
+		if (strcmp(hex, name) != 0 || strncmp(name, sub, 2) != 0)
+			report(v, "blob", object, "content hashes to %s, not to"
+			       " its name (altered or swapped)", hex);
+		else
+			keep_blob(v, name);
+	}
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(bh.sha);
+}
+
+/* check_blob_dir - every blob of blobs/XX */
+static void
+check_blob_dir(verify *v, const char *blobs, int i)
+{
+	char sub[3], *path;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(sub, sizeof(sub), "%02x", i);
+	if ((path = path_join(blobs, sub)) == NULL || (d = opendir(path)) == NULL) {
+		free(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			check_blob(v, dirfd(d), sub, de->d_name);
+	closedir(d);
+	free(path);
+	progress(v, "blobs", (uint64_t)i + 1, 256);
+}
+
+/* by_name - qsort/bsearch order of blob names */
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* verify_blobs - phase 5 */
+static int
+verify_blobs(verify *v, mk_error *err)
+{
+	char *blobs = path_join(v->ar->dir, "blobs");
+	ledger_msg *m;
+	size_t i;
+	int d;
+
+	if (blobs == NULL)
+		return mk_error_set(err, "out of memory");
+	for (d = 0; d < 256; d++)
+		check_blob_dir(v, blobs, d);
+	free(blobs);
+	if (v->oom)
+		return mk_error_set(err, "out of memory");
+	if (v->n_blobs > 0)
+		qsort(v->blobs, v->n_blobs, sizeof(*v->blobs), by_name);
+	for (i = 0; i < v->map.n; i++) {
+		m = &v->map.msgs[i];
+		if (m->sha256[0] == '\0' || m->expired)
+			continue;
+		if (v->n_blobs == 0 || bsearch(m->sha256, v->blobs, v->n_blobs,
+					       sizeof(*v->blobs), by_name) == NULL)
+			report(v, "blob", m->id, "content blob %s is missing or"
+			       " damaged", m->sha256);
+	}
+	return 0;
+}
+
+/* archive_verify - check everything (archive.h) */
+int
+archive_verify(archive *ar, const char *pinned_pem, archive_problem_fn problem,
+	       archive_progress_fn progress_fn, void *ctx,
+	       archive_verify_stats *stats, mk_error *err)
+{
+	verify v = { .ar = ar, .problem = problem, .progress = progress_fn,
+		     .ctx = ctx, .stats = stats };
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	err->msg[0] = '\0';
+	rc = verify_ledger(&v, err);
+	if (rc == 0)
+		verify_keys(&v, pinned_pem);
+	if (rc == 0)
+		rc = verify_records(&v, err);
+	if (rc == 0)
+		rc = verify_index(&v, err);
+	if (rc == 0)
+		rc = verify_blobs(&v, err);
+	sqlite3_close(v.mem);
+	ledger_map_free(&v.map);
+	free(v.checks);
+	free(v.blobs);
+	return rc;
+}
