@@ -259,13 +259,18 @@ fail:
 	return NULL;
 }
 
-/* archive_close - drain and stop the committer, release everything */
+/* archive_close - drain and stop the committer, sign a checkpoint of
+ * what it wrote, release everything */
 void
 archive_close(archive *ar)
 {
+	mk_error err;
+
 	if (ar == NULL)
 		return;
 	committer_stop(ar);
+	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
+		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
 		keyring_free(&ar->keys);

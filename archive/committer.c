@@ -134,6 +134,7 @@ committer_main(void *arg)
 		batch = take_batch(c);
 		pthread_mutex_unlock(&c->lock);
 		rc = commit_batch(ar, batch, &err);
+		c->wrote |= rc == 0;
 		finish_batch(c, batch, rc, &err);
 		pthread_mutex_lock(&c->lock);
 	}

@@ -102,6 +102,7 @@ typedef struct committer {
 	commit_req *head, *tail;
 	bool stopping;
 	bool running;
+	bool wrote;			/* a batch was committed */
 } committer;
 
 struct archive {
