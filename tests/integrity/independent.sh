@@ -22,68 +22,23 @@
 #	character, path hash, leaf index or checkpoint root, a stranger's
 #	key), and the checks are repeated across a key rotation.
 #
+#	Helpers, work directory and exit status: tests/integrity/lib.sh.
 #	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
 #	ARCHIVE_FILL.  INTEGRITY_KEEP=1 keeps the work directory.
-#	Exit status: 0 all passed, 1 something failed, 77 skipped, 99 error.
 
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${MAILKEEP:=$top_builddir/cli/mailkeep}"
-: "${ARCHIVE_FILL:=$top_builddir/tests/tools/archive-fill}"
+# shellcheck source=tests/integrity/lib.sh
+. "$top_srcdir/tests/integrity/lib.sh"
 
-NAME=independent
-N_PASS=0
-N_FAIL=0
-SKIPPED=0
-T=
-
-note() { echo "# $*"; }
-pass() { N_PASS=$(( N_PASS + 1 )); echo "ok - $*"; }
-fail() { N_FAIL=$(( N_FAIL + 1 )); echo "not ok - $*"; }
-bail() { fail "$*"; exit 1; }
-skip() { echo "SKIP: $*"; SKIPPED=1; exit 77; }
-check_eq() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	if [ -n "$T" ] && [ -d "$T" ]; then
-		if [ "$SKIPPED" = 1 ] || { [ "$rc" -eq 0 ] && [ "$N_FAIL" -eq 0 ] && [ "${INTEGRITY_KEEP:-0}" != 1 ]; }; then
-			rm -rf "$T"
-		else
-			echo "# kept $T"
-		fi
-	fi
-	exit "$rc"
-}
-
-# ---------------------------------------------------------------------
-# Requirements: only standard tools from here on.
-
-for tool in openssl jq sha256sum base64 od sed head cut tr cmp dd; do
-	command -v "$tool" > /dev/null || skip "$NAME: $tool not installed"
-done
+# Only standard tools from here on.
+it_init independent openssl sha256sum base64 od sed head tail cut tr wc cmp dd
 case $(openssl version 2>/dev/null) in
 OpenSSL\ [3-9].*) ;;
-*) skip "$NAME: needs OpenSSL 3 (pkeyutl -rawin for Ed25519), have: $(openssl version 2>&1)";;
+*) skip "independent: needs OpenSSL 3 (pkeyutl -rawin for Ed25519), have: $(openssl version 2>&1)";;
 esac
-[ -x "$MAILKEEP" ] || { echo "missing $MAILKEEP"; exit 99; }
-[ -x "$ARCHIVE_FILL" ] || { echo "missing $ARCHIVE_FILL"; exit 99; }
-
-mkdir -p "$top_builddir/tests/integrity" || exit 99
-T=$(mktemp -d "$top_builddir/tests/integrity/tmp.$NAME.XXXXXX") || exit 99
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 ARCHIVE=$T/archive
-CONF=$T/mailkeep.conf
-echo "archive = $ARCHIVE" > "$CONF"
-note "$NAME: working in $T"
-
-mk() { "$MAILKEEP" -c "$CONF" "$@"; }
 
 # ---------------------------------------------------------------------
 # The third party's tools: bash, coreutils, openssl, jq.
@@ -230,18 +185,31 @@ step_checkpoint() {
 
 STEPS="content record_sig record_ledger inclusion checkpoint"
 
+# run_step STEP DIR KEYS - one of $STEPS
+run_step() {
+	local s=$1; shift
+	case $s in
+	content) step_content "$@";;
+	record_sig) step_record_sig "$@";;
+	record_ledger) step_record_ledger "$@";;
+	inclusion) step_inclusion "$@";;
+	checkpoint) step_checkpoint "$@";;
+	*) WHY="unknown step $s"; return 1;;
+	esac
+}
+
 # check_all NAME DIR KEYS - each step is an assertion
 check_all() {
 	local name=$1 d=$2 keys=$3 s
 	for s in $STEPS; do
-		if "step_$s" "$d" "$keys"; then pass "$name: $s"; else fail "$name: $s: $WHY"; fi
+		if run_step "$s" "$d" "$keys"; then pass "$name: $s"; else fail "$name: $s: $WHY"; fi
 	done
 }
 
 # failing_steps DIR KEYS - print the steps that do not hold
 failing_steps() {
 	local d=$1 keys=$2 s out=
-	for s in $STEPS; do "step_$s" "$d" "$keys" || out="$out $s"; done
+	for s in $STEPS; do run_step "$s" "$d" "$keys" || out="$out $s"; done
 	echo "${out# }"
 }
 
@@ -283,8 +251,8 @@ split_keys() {
 
 # fetch ID NAME - mailkeep get and ledger proof --json into $T/NAME.*
 fetch() {
-	mk get "$1" > "$T/$2.eml" 2> "$T/$2.err" || { fail "$2: mailkeep get $1: $(head -c 300 "$T/$2.err")"; return 1; }
-	mk ledger proof "$1" --json > "$T/$2.proof.json" 2> "$T/$2.err" ||
+	mk "$ARCHIVE" get "$1" > "$T/$2.eml" 2> "$T/$2.err" || { fail "$2: mailkeep get $1: $(head -c 300 "$T/$2.err")"; return 1; }
+	mk "$ARCHIVE" ledger proof "$1" --json > "$T/$2.proof.json" 2> "$T/$2.err" ||
 		{ fail "$2: mailkeep ledger proof $1 --json: $(head -c 300 "$T/$2.err")"; return 1; }
 	jq -e 'type == "object"' "$T/$2.proof.json" > /dev/null 2>&1 || { fail "$2: proof is not a JSON object"; return 1; }
 }
@@ -313,12 +281,14 @@ check_eq "archive-fill stored every file" "${#FILES[@]}" "${#IDS[@]}"
 declare -A FILE_OF=()
 for i in "${!IDS[@]}"; do FILE_OF[${IDS[$i]}]=${FILES[$i]}; done
 
-mk ledger checkpoint > "$T/cp1.out" 2>&1 || bail "ledger checkpoint: $(head -c 300 "$T/cp1.out")"
-mk keys export-public > "$T/keys1.pem" 2> "$T/keys.err" || bail "keys export-public: $(head -c 300 "$T/keys.err")"
+mk "$ARCHIVE" ledger checkpoint > "$T/cp1.out" 2>&1 || bail "ledger checkpoint: $(head -c 300 "$T/cp1.out")"
+mk "$ARCHIVE" keys export-public > "$T/keys1.pem" 2> "$T/keys.err" || bail "keys export-public: $(head -c 300 "$T/keys.err")"
 mapfile -t GENS < <(split_keys "$T/keys1.pem" "$T/keys1")
 check_eq "keys export-public: generation 1 only" "1" "${GENS[*]}"
 openssl pkey -pubin -in "$T/keys1/key-1.pem" -noout 2> /dev/null ||
 	fail "key-1.pem is not a public key openssl reads"
+
+RECORD_KEYS='["v","id","received_at","sha256","size","queue_id","client_addr","client_name","helo","auth_user","tls_version","mail_from","rcpts","message_id","subject","date","policy","policy.content","policy.direction","policy.retain_until","policy.roles","policy.parties"]'
 
 # Every message, in ledger order (first, middles, last are all there).
 declare -A DIR_OF=() LEAF_OF=()
@@ -331,6 +301,11 @@ for id in "${IDS[@]}"; do
 	LEAF_OF[$id]=$(cat "$T/ok/$name/leaf_index")
 	note "$name: $id, leaf $(cat "$T/ok/$name/leaf_index") of $(cat "$T/ok/$name/tree_size"), $(jq -r '.path | length' "$T/$name.proof.json") path hashes"
 	check_all "$name" "$T/ok/$name" "$T/keys1"
+	# the record text as FORMAT.md 3.1 writes it: these members in this
+	# order, ASCII only (non-ASCII as \uXXXX), no trailing newline
+	check_eq "$name: record members in the order of FORMAT.md 3.1" "$RECORD_KEYS" \
+		"$(jq -c '[keys_unsorted[]] + [.policy | keys_unsorted[] | "policy." + .]' "$T/ok/$name/record.txt")"
+	check_eq "$name: record text is printable ASCII" 0 "$(tr -d '\040-\176' < "$T/ok/$name/record.txt" | wc -c)"
 done
 
 # The first, a middle and the last stored message, by leaf index.
@@ -368,8 +343,9 @@ for id in "$FIRST" "$MIDDLE" "$LAST"; do
 	v=${BASH_REMATCH[1]}
 	nv=${v:0:${#v}-1}$(( (${v:${#v}-1} + 1) % 10 ))
 	printf '%s' "${rt/\"received_at\":$v/\"received_at\":$nv}" > "$d/record.txt"
-	[ "$(wc -c < "$d/record.txt")" = "$(wc -c < "$src/record.txt")" ] && ! cmp -s "$d/record.txt" "$src/record.txt" ||
+	if [ "$(wc -c < "$d/record.txt")" != "$(wc -c < "$src/record.txt")" ] || cmp -s "$d/record.txt" "$src/record.txt"; then
 		bail "could not change one character of $name's record"
+	fi
 	expect_reject "$name's record with one character changed" "$d" "$T/keys1" record_sig record_ledger
 
 	# each path hash flipped (one bit of its first byte)
@@ -387,9 +363,11 @@ for id in "$FIRST" "$MIDDLE" "$LAST"; do
 	# tree (i + 2^m, 2^m >= tree_size)
 	i=${LEAF_OF[$id]}
 	m=1; while [ "$m" -lt "$N1" ]; do m=$(( m * 2 )); done
+	tried=" "
 	for j in $(( i - 1 )) $(( i + 1 )) $(( i ^ 1 )) $(( i + m )); do
-		[ "$j" -ge 0 ] || continue
-		[ "$j" -ne "$i" ] || continue
+		[ "$j" -ge 0 ] && [ "$j" -ne "$i" ] || continue
+		[[ $tried != *" $j "* ]] || continue
+		tried="$tried$j "
 		d=$(tampered "leaf$j.$name" "$src")
 		echo "$j" > "$d/leaf_index"
 		expect_reject "$name at leaf index $j instead of $i" "$d" "$T/keys1" inclusion
@@ -424,32 +402,34 @@ expect_reject "$name with another root in the checkpoint and its text" "$d" "$T/
 
 # a stranger's Ed25519 key in the place of generation 1
 mkdir -p "$T/stranger"
-openssl genpkey -algorithm ED25519 -out "$T/stranger.key" 2> /dev/null &&
-	openssl pkey -in "$T/stranger.key" -pubout -out "$T/stranger/key-1.pem" 2> /dev/null ||
+if ! { openssl genpkey -algorithm ED25519 -out "$T/stranger.key" 2> /dev/null &&
+	openssl pkey -in "$T/stranger.key" -pubout -out "$T/stranger/key-1.pem" 2> /dev/null; }; then
 	bail "openssl genpkey -algorithm ED25519"
+fi
 cmp -s "$T/stranger/key-1.pem" "$T/keys1/key-1.pem" && bail "the stranger's key is the archive's"
 for id in "$FIRST" "$LAST"; do
 	expect_reject "$(basename "${DIR_OF[$id]}") under a stranger's key" "${DIR_OF[$id]}" "$T/stranger" record_sig checkpoint
 done
 # the stranger's signatures, verified with the archive's key
 d=$(tampered "strsig.$name" "$src")
-openssl pkeyutl -sign -inkey "$T/stranger.key" -rawin -in "$d/record.txt" -out "$d/record.sig" 2> /dev/null &&
-	openssl pkeyutl -sign -inkey "$T/stranger.key" -rawin -in "$d/cp.txt" -out "$d/cp.sig" 2> /dev/null ||
+if ! { openssl pkeyutl -sign -inkey "$T/stranger.key" -rawin -in "$d/record.txt" -out "$d/record.sig" 2> /dev/null &&
+	openssl pkeyutl -sign -inkey "$T/stranger.key" -rawin -in "$d/cp.txt" -out "$d/cp.sig" 2> /dev/null; }; then
 	bail "openssl pkeyutl -sign with the stranger's key"
+fi
 expect_reject "$name signed by a stranger" "$d" "$T/keys1" record_sig checkpoint
 
 # ---------------------------------------------------------------------
 # 3. Key rotation: generation 2 signs what comes after it, generation 1
 #    still checks what it signed, under the new, larger checkpoint.
 
-mk keys rotate > "$T/rotate.out" 2>&1 || bail "keys rotate: $(head -c 300 "$T/rotate.out")"
+mk "$ARCHIVE" keys rotate > "$T/rotate.out" 2>&1 || bail "keys rotate: $(head -c 300 "$T/rotate.out")"
 NEWFILE=$C/folded-header.eml
 "$ARCHIVE_FILL" "$ARCHIVE" "$NEWFILE" > "$T/fill2.out" 2> "$T/fill2.err" ||
 	bail "archive-fill after rotation: $(head -c 300 "$T/fill2.err")"
 NEWID=$(sed -n 2p "$T/fill2.out")
 [[ $NEWID =~ ^[0-9a-f]{24}$ ]] || bail "archive-fill printed no id: $(head -c 300 "$T/fill2.out")"
-mk ledger checkpoint > "$T/cp2.out" 2>&1 || bail "ledger checkpoint: $(head -c 300 "$T/cp2.out")"
-mk keys export-public > "$T/keys2.pem" 2> "$T/keys.err" || bail "keys export-public: $(head -c 300 "$T/keys.err")"
+mk "$ARCHIVE" ledger checkpoint > "$T/cp2.out" 2>&1 || bail "ledger checkpoint: $(head -c 300 "$T/cp2.out")"
+mk "$ARCHIVE" keys export-public > "$T/keys2.pem" 2> "$T/keys.err" || bail "keys export-public: $(head -c 300 "$T/keys.err")"
 mapfile -t GENS < <(split_keys "$T/keys2.pem" "$T/keys2")
 check_eq "keys export-public after rotation: generations 1 and 2, in order" "1 2" "${GENS[*]}"
 check_eq "generation 1's public key is unchanged by the rotation" \
@@ -485,12 +465,17 @@ if fetch "$FIRST" "$oldname" && extract "$FIRST" "$T/$oldname.proof.json" "$T/$o
 	check_eq "$oldname: the same record as before the rotation" \
 		"$(sha256sum < "${DIR_OF[$FIRST]}/record.txt")" "$(sha256sum < "$old/record.txt")"
 	check_all "$oldname" "$old" "$T/keys2"
+	# a genuine, validly signed checkpoint, but of another tree: the
+	# 9-leaf proof from before the rotation with the new checkpoint text
+	d=$(tampered "othercp.$oldname" "${DIR_OF[$FIRST]}")
+	cp "$old/cp.txt" "$old/cp.sig" "$old/cp_key" "$old/cp_time" "$old/cp_size" "$d/"
+	expect_reject "$oldname's first proof with the later checkpoint's signed text" "$d" "$T/keys2" checkpoint
+	cp "$old/root" "$d/"
+	expect_reject "$oldname's first proof against the later checkpoint's root" "$d" "$T/keys2" inclusion checkpoint
 	# swapping the generations must fail
 	mkdir -p "$T/swapped"
 	cp "$T/keys2/key-1.pem" "$T/swapped/key-2.pem" && cp "$T/keys2/key-2.pem" "$T/swapped/key-1.pem"
 	expect_reject "$oldname with the generations' keys swapped" "$old" "$T/swapped" record_sig checkpoint
 fi
 
-note "$NAME: $N_PASS passed, $N_FAIL failed"
-[ "$N_FAIL" -eq 0 ] && exit 0
-exit 1
+it_finish

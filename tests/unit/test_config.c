@@ -80,6 +80,32 @@ START_TEST(all_keys_under_section)
 }
 END_TEST
 
+START_TEST(store_keys)
+{
+	mk_error err;
+	mk_config *cfg;
+
+	write_conf("encrypt = no\ncompression = 1\ncheckpoint_entries = 50\n"
+		   "checkpoint_interval = 10\n");
+	cfg = mk_config_load(path, &err);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(cfg->encrypt, 0);
+	ck_assert_int_eq(cfg->compression, 1);
+	ck_assert_uint_eq(cfg->checkpoint_entries, 50);
+	ck_assert_uint_eq(cfg->checkpoint_interval, 10);
+	mk_config_free(cfg);
+	unlink(path);
+	write_conf("archive = /a\n");
+	cfg = mk_config_load(path, &err);
+	ck_assert_int_eq(cfg->encrypt, 1);	/* the defaults */
+	ck_assert_int_eq(cfg->compression, 6);
+	ck_assert_uint_eq(cfg->checkpoint_entries, 1000);
+	ck_assert_uint_eq(cfg->checkpoint_interval, 300);
+	mk_config_free(cfg);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(defaults_when_empty)
 {
 	mk_error err;
@@ -104,6 +130,11 @@ START_TEST(errors_name_file_and_line)
 	expect_error("archive = /a\nthis line has no equals sign\n", "2: syntax error");
 	expect_error("archive =\n", "1: empty value");
 	expect_error("archive = /a\nbogus = 1\nalso = 2\n", "2: unknown key \"bogus\"");
+	expect_error("encrypt = perhaps\n", "1: encrypt must be yes or no");
+	expect_error("archive = /a\ncompression = 10\n", "2: compression must be a number from 0 to 9");
+	expect_error("compression = 6x\n", "1: compression must be a number");
+	expect_error("checkpoint_entries = 0\n", "1: checkpoint_entries must be a number from 1");
+	expect_error("checkpoint_interval = -5\n", "1: checkpoint_interval must be a number from 1");
 }
 END_TEST
 
@@ -126,6 +157,7 @@ main(void)
 	tcase_add_test(tc, minimal_two_lines);
 	tcase_add_test(tc, all_keys_under_section);
 	tcase_add_test(tc, defaults_when_empty);
+	tcase_add_test(tc, store_keys);
 	tcase_add_test(tc, errors_name_file_and_line);
 	tcase_add_test(tc, unreadable_file);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,190 @@
+# tests/integrity/lib.sh - helpers shared by the integrity tests
+# (tamper.sh, keys.sh, large.sh): no MTA, no root, no Postfix.
+#
+# SYNOPSIS
+#	. "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh"
+#	it_init NAME [TOOL...]		# skip unless jq and TOOLs exist; make $T
+#	note MSG / pass MSG / fail MSG / bail MSG / skip MSG
+#	check MSG CMD... / check_eq MSG WANT GOT
+#	it_corpus			# CORPUS: real messages (python + tests/corpus)
+#	it_fill DIR [archive-fill options] FILE...
+#					# store; FILL_IDS: the ids, in order
+#	it_copy SRC DST			# cp -a SRC DST (a fresh case)
+#	mk DIR ARGS...			# mailkeep -c <config for archive DIR> ARGS
+#	it_verify DIR [ARGS...]		# verify --json; VERIFY_RC, VERIFY_JSON,
+#					# VERIFY_ERR (files under $T)
+#	it_finish			# "N passed, N failed", automake status
+#
+# DESCRIPTION
+#	Each test works in its own directory $T, made under
+#	$top_builddir/tests/integrity (never in $top_srcdir, which is
+#	read-only under make distcheck), and removed at exit unless a check
+#	failed or E2E_KEEP=1 (or INTEGRITY_KEEP=1).  Directories registered
+#	with it_cleanup_add (large.sh's /dev/shm archive) are removed at exit
+#	whatever happened.
+#
+#	The output is the e2e tests' (tests/e2e/lib.sh): "ok - ..." and
+#	"not ok - ..." a check, "# ..." notes, and a last line "# NAME: N
+#	passed, N failed in Ss".  Exit status: 0 all passed, 1 a check
+#	failed, 77 skipped, 99 a hard error (a program missing).
+#
+#	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
+#	ARCHIVE_FILL.
+
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${MAILKEEP:=$top_builddir/cli/mailkeep}"
+: "${ARCHIVE_FILL:=$top_builddir/tests/tools/archive-fill}"
+
+IT_PASS=0
+IT_FAIL=0
+IT_SKIPPED=0
+IT_NAME=
+IT_T0=$(date +%s)
+IT_CLEANUP=()
+T=
+
+# note - a line for the test's log
+note() { echo "# $*"; }
+
+# pass / fail - count one check
+pass() { IT_PASS=$(( IT_PASS + 1 )); echo "ok - $*"; }
+fail() { IT_FAIL=$(( IT_FAIL + 1 )); echo "not ok - $*"; }
+
+# bail - a hard error in the middle of a test: fail and exit now
+bail() { fail "$*"; exit 1; }
+
+# skip - the whole test cannot run here: exit 77 with the reason
+skip() { echo "SKIP: $*"; IT_SKIPPED=1; exit 77; }
+
+# check - run CMD; pass if it exits 0
+check() {
+	local msg=$1; shift
+	if "$@"; then pass "$msg"; else fail "$msg (command failed: $*)"; fi
+}
+
+# check_eq - pass if WANT equals GOT
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
+}
+
+# it_cleanup_add - remove DIR at exit, whatever happened
+it_cleanup_add() { IT_CLEANUP+=("$1"); }
+
+# it_cleanup - EXIT trap
+# shellcheck disable=SC2317  # called by the trap
+it_cleanup() {
+	local rc=$? d
+	set +e
+	for d in "${IT_CLEANUP[@]}"; do
+		[ -z "$d" ] || rm -rf "$d"
+	done
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "$IT_SKIPPED" != 1 ] && { [ "$rc" -ne 0 ] || [ "$IT_FAIL" -ne 0 ] \
+		    || [ "${E2E_KEEP:-0}" = 1 ] || [ "${INTEGRITY_KEEP:-0}" = 1 ]; }; then
+			echo "# kept $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+	exit "$rc"
+}
+
+# it_init - skip unless jq (and each TOOL) is there, make $T, set the trap
+it_init() {
+	local tool
+	IT_NAME=$1; shift
+	for tool in jq "$@"; do
+		command -v "$tool" > /dev/null \
+		    || skip "$IT_NAME: $tool not installed (apt-get install $tool)"
+	done
+	[ -x "$MAILKEEP" ] || { echo "missing $MAILKEEP"; exit 99; }
+	[ -x "$ARCHIVE_FILL" ] || { echo "missing $ARCHIVE_FILL"; exit 99; }
+	mkdir -p "$top_builddir/tests/integrity" || exit 99
+	T=$(mktemp -d "$top_builddir/tests/integrity/tmp.$IT_NAME.XXXXXX") || exit 99
+	trap it_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	note "$IT_NAME: working in $T"
+}
+
+# it_finish - the summary line and the automake exit status
+it_finish() {
+	note "$IT_NAME: $IT_PASS passed, $IT_FAIL failed in $(( $(date +%s) - IT_T0 ))s"
+	[ "$IT_FAIL" -eq 0 ] && exit 0
+	exit 1
+}
+
+# it_corpus - CORPUS: real messages, Python's email test data
+#	(libpython3.X-testsuite) when installed, then tests/corpus/*.eml
+it_corpus() {
+	local d f
+	CORPUS=()
+	for d in /usr/lib/python3*/test/test_email/data; do
+		[ -d "$d" ] || continue
+		for f in "$d"/msg_*.txt; do
+			[ -f "$f" ] && CORPUS+=("$f")
+		done
+		[ ${#CORPUS[@]} -eq 0 ] || break
+	done
+	[ ${#CORPUS[@]} -gt 0 ] || note "no Python email test data (apt-get install libpython3.11-testsuite): tests/corpus only"
+	for f in "$top_srcdir"/tests/corpus/*.eml; do
+		[ -f "$f" ] && CORPUS+=("$f")
+	done
+	[ ${#CORPUS[@]} -gt 0 ] || bail "no messages in $top_srcdir/tests/corpus"
+}
+
+# it_fill - archive-fill DIR with OPTIONS and FILEs; FILL_IDS: the ids
+#	(the lines after its statistics line), FILL_STATS: that line
+it_fill() {
+	local out
+	if ! out=$("$ARCHIVE_FILL" "$@" 2> "$T/fill.err"); then
+		cat "$T/fill.err"
+		bail "archive-fill $* failed"
+	fi
+	FILL_STATS=$(echo "$out" | head -n 1)
+	mapfile -t FILL_IDS < <(echo "$out" | tail -n +2)
+}
+
+# it_copy - a fresh copy of an archive for one case
+it_copy() {
+	rm -rf "$2"
+	cp -a "$1" "$2" || bail "cp -a $1 $2"
+}
+
+# mk_conf - the configuration file of the archive DIR (made when missing)
+mk_conf() {
+	local conf=$1.conf
+	[ -f "$conf" ] || echo "archive = $1" > "$conf"
+	echo "$conf"
+}
+
+# mk - mailkeep on the archive DIR
+mk() {
+	local conf
+	conf=$(mk_conf "$1"); shift
+	"$MAILKEEP" -c "$conf" "$@"
+}
+
+# it_verify - `verify --json ARGS` of the archive DIR: VERIFY_RC, and the
+#	files VERIFY_JSON (stdout) and VERIFY_ERR (stderr)
+it_verify() {
+	local dir=$1; shift
+	VERIFY_JSON=$T/verify.json
+	VERIFY_ERR=$T/verify.err
+	mk "$dir" verify --json "$@" > "$VERIFY_JSON" 2> "$VERIFY_ERR"
+	VERIFY_RC=$?
+	if ! jq -e 'type == "object"' "$VERIFY_JSON" > /dev/null 2>&1; then
+		fail "verify --json $* on $dir: not a JSON object (exit $VERIFY_RC): $(head -c 300 "$VERIFY_JSON") $(head -c 300 "$VERIFY_ERR")"
+		echo '{"ok":null,"problems":[]}' > "$VERIFY_JSON"
+	fi
+}
+
+# vj - jq FILTER on the last it_verify's JSON
+vj() { jq -r "$@" "$VERIFY_JSON"; }
+
+# is_sanitized - true when FILE (a program) was built with ASan
+is_sanitized() {
+	LC_ALL=C grep -q __asan_init "$1" 2>/dev/null
+}

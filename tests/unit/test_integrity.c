@@ -1,0 +1,367 @@
+/*
+ * test_integrity.c - unit tests of what makes the archive evidence: the
+ * blob format at every size, level and cipher setting, checkpoints by
+ * count and by time, proofs, key rotation, and verify on a whole archive.
+ * Real files, real SQLite, real OpenSSL, in a temporary directory.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "tests/unit/unit.h"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	mk_error err;
+
+	snprintf(dir, sizeof(dir), "/tmp/mk-integrity-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(archive_create(dir, &err) == 0, "%s", err.msg);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* open_with - the archive for writing with these options */
+static archive *
+open_with(int encrypt, int level, unsigned entries, unsigned seconds)
+{
+	archive_options o = ARCHIVE_OPTIONS_DEFAULT;
+	mk_error err;
+	archive *ar;
+
+	o.encrypt = encrypt;
+	o.compression = level;
+	o.checkpoint_entries = entries;
+	o.checkpoint_seconds = seconds;
+	ar = archive_open_with(dir, ARCHIVE_WRITE, &o, &err);
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	return ar;
+}
+
+/* store - one message of len bytes, written in chunks of chunk bytes */
+static void
+store(archive *ar, const unsigned char *text, size_t len, size_t chunk,
+      char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *rcpts[] = { "r@example.com" };
+	archive_envelope env = { .mail_from = "s@example.com", .rcpts = rcpts,
+				 .n_rcpts = 1, .subject = "t" };
+	archive_spool *sp;
+	mk_error err;
+	size_t off, n;
+
+	ck_assert_ptr_nonnull(sp = archive_spool_begin(ar, &err));
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		ck_assert_int_eq(archive_spool_write(sp, text + off, n, &err), 0);
+	}
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s", err.msg);
+}
+
+typedef struct buffer { unsigned char *data; size_t len; } buffer;
+
+/* collect - archive_read sink appending to a buffer */
+static int
+collect(const void *buf, size_t len, void *ctx)
+{
+	buffer *b = ctx;
+
+	b->data = realloc(b->data, b->len + len);
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+/* make_content - len bytes: text lines, with random bytes in the middle
+ * so that compression has both kinds to deal with */
+static unsigned char *
+make_content(size_t len, unsigned seed)
+{
+	unsigned char *p = malloc(len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (i % 3000 > 1500) ? (unsigned char)rand_r(&seed)
+		    : (unsigned char)("Subject: words and more words\r\n"[i % 31]);
+	if (len >= 4)		/* distinct per seed: no deduplication */
+		memcpy(p, &seed, 4);
+	return p;
+}
+
+/* read_back - the content of id */
+static buffer
+read_back(archive *ar, const char *id)
+{
+	buffer b = { 0 };
+	mk_error err;
+
+	ck_assert_msg(archive_read(ar, id, collect, &b, &err) == 0, "%s", err.msg);
+	return b;
+}
+
+/* blob_header - the first 28 bytes of the blob of id */
+static void
+blob_header(archive *ar, const char *id, unsigned char h[28])
+{
+	archive_message *m;
+	mk_error err;
+	char path[256];
+	FILE *fp;
+
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
+	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", dir, m->sha256, m->sha256);
+	archive_message_free(m);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	ck_assert_int_eq(fread(h, 1, 28, fp), 28);
+	fclose(fp);
+}
+
+START_TEST(blob_round_trip_every_size_level_and_cipher)
+{
+	static const size_t sizes[] = { 0, 1, 27, 65535, 65536, 65537, 1 << 20 };
+	static const int levels[] = { 0, 1, 6, 9 };
+	char id[ARCHIVE_ID_LEN + 1];
+	unsigned char h[28];
+	size_t s, l;
+	int enc;
+
+	for (enc = 0; enc <= 1; enc++)
+		for (l = 0; l < 4; l++) {
+			archive *ar = open_with(enc, levels[l], 1000, 300);
+
+			for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+				unsigned char *c = make_content(sizes[s],
+					(unsigned)(s + 10 * l + 100 * enc));
+				buffer b;
+
+				store(ar, c, sizes[s], s % 2 ? 1000 : 65536, id);
+				b = read_back(ar, id);
+				ck_assert_uint_eq(b.len, sizes[s]);
+				ck_assert(sizes[s] == 0 || memcmp(b.data, c, sizes[s]) == 0);
+				if (sizes[s] < 4)
+					goto next;	/* maybe stored before */
+				blob_header(ar, id, h);
+				ck_assert(memcmp(h, "MKBLOB\1", 7) == 0);
+				ck_assert_int_eq(h[7], levels[l] > 0);
+				ck_assert_int_eq(h[8], enc);
+				ck_assert_int_eq(h[15], enc ? 1 : 0);	/* key gen */
+next:
+				free(b.data);
+				free(c);
+			}
+			archive_close(ar);
+		}
+}
+END_TEST
+
+START_TEST(compressed_blob_is_smaller_and_encrypted_is_unreadable)
+{
+	char id[ARCHIVE_ID_LEN + 1], cmd[256];
+	unsigned char text[100000];
+	archive *ar = open_with(1, 6, 1000, 300);
+	size_t i;
+
+	for (i = 0; i < sizeof(text); i++)
+		text[i] = (unsigned char)("PLAINTEXT-MARKER words words\n"[i % 29]);
+	store(ar, text, sizeof(text), 4096, id);
+	archive_close(ar);
+	snprintf(cmd, sizeof(cmd), "test $(find '%s/blobs' -type f -printf '%%s\\n'"
+		 " | awk '{s+=$1} END {print s}') -lt 10000"
+		 " && ! grep -rqa PLAINTEXT-MARKER '%s'", dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* The checkpoints seen by archive_checkpoints. */
+typedef struct cps {
+	int64_t sizes[64];
+	int n, all_valid;
+} cps;
+
+/* keep_cp - archive_checkpoint_fn collecting sizes */
+static int
+keep_cp(const archive_checkpoint *cp, void *ctx)
+{
+	cps *c = ctx;
+
+	if (c->n < 64)
+		c->sizes[c->n++] = cp->size;
+	c->all_valid &= cp->valid;
+	return 0;
+}
+
+/* list_cps - the checkpoints of the archive */
+static cps
+list_cps(archive *ar)
+{
+	cps c = { .all_valid = 1 };
+	mk_error err;
+
+	ck_assert_int_eq(archive_checkpoints(ar, keep_cp, &c, &err), 0);
+	return c;
+}
+
+START_TEST(checkpoints_every_n_entries_and_consistent)
+{
+	char id[ARCHIVE_ID_LEN + 1];
+	archive *ar = open_with(1, 6, 5, 300);
+	archive_consistency *con;
+	mk_error err;
+	cps c;
+	int i;
+
+	for (i = 0; i < 12; i++)
+		store(ar, (const unsigned char *)"x", 1, 1, id);
+	c = list_cps(ar);
+	/* "created" is entry 1, signed at once; then every 5 more entries */
+	ck_assert_int_eq(c.n, 3);
+	ck_assert_int_eq(c.sizes[0], 1);
+	ck_assert_int_eq(c.sizes[1], 6);
+	ck_assert_int_eq(c.sizes[2], 11);
+	ck_assert(c.all_valid);
+	ck_assert_int_eq(archive_ledger_consistency(ar, 6, 11, &con, &err), 0);
+	ck_assert(con->valid);
+	ck_assert_uint_gt(con->path_len, 0);
+	archive_consistency_free(con);
+	ck_assert_int_eq(archive_ledger_consistency(ar, 1, 11, &con, &err), 0);
+	ck_assert(con->valid);
+	archive_consistency_free(con);
+	ck_assert_int_eq(archive_ledger_consistency(ar, 5, 11, &con, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "no checkpoint of size 5"));
+	archive_close(ar);	/* signs the last entry too */
+	ar = open_with(1, 6, 5, 300);
+	c = list_cps(ar);
+	ck_assert_int_eq(c.sizes[c.n - 1], 13);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(checkpoint_after_interval_while_idle)
+{
+	char id[ARCHIVE_ID_LEN + 1];
+	archive *ar = open_with(1, 6, 1000, 1);
+	cps c;
+	int i;
+
+	store(ar, (const unsigned char *)"x", 1, 1, id);
+	ck_assert_int_eq(list_cps(ar).n, 1);	/* only the first */
+	for (i = 0; i < 50 && (c = list_cps(ar)).n < 2; i++)
+		usleep(100000);
+	ck_assert_int_eq(c.n, 2);
+	ck_assert_int_eq(c.sizes[1], 2);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(proof_of_every_message)
+{
+	char ids[20][ARCHIVE_ID_LEN + 1];
+	archive *ar = open_with(1, 6, 1000, 300);
+	archive_proof *p;
+	mk_error err;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "message %d", i);
+		store(ar, (const unsigned char *)text, strlen(text), 5, ids[i]);
+	}
+	ck_assert_int_eq(archive_ledger_proof(ar, ids[3], &p, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not covered by a checkpoint"));
+	ck_assert_int_eq(archive_checkpoint_now(ar, &err), 0);
+	for (i = 0; i < 20; i++) {
+		ck_assert_msg(archive_ledger_proof(ar, ids[i], &p, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(p->seq, i + 2);
+		ck_assert_int_eq(p->checkpoint.size, 21);
+		ck_assert(p->checkpoint.valid);
+		ck_assert_ptr_nonnull(strstr(p->entry, ids[i]));
+		ck_assert_ptr_nonnull(strstr(p->record, ids[i]));
+		archive_proof_free(p);
+	}
+	ck_assert_int_eq(archive_ledger_proof(ar, "0123456789abcdef01234567", &p, &err), -1);
+	archive_close(ar);
+}
+END_TEST
+
+/* The problems verify found. */
+typedef struct found {
+	int n;
+	char first[600];
+} found;
+
+/* note_problem - archive_problem_fn counting and keeping the first */
+static void
+note_problem(const char *kind, const char *object, const char *detail, void *ctx)
+{
+	found *f = ctx;
+
+	if (f->n++ == 0)
+		snprintf(f->first, sizeof(f->first), "%s %s: %s", kind, object, detail);
+}
+
+START_TEST(rotation_keeps_old_messages_readable_and_verified)
+{
+	char old_id[ARCHIVE_ID_LEN + 1], new_id[ARCHIVE_ID_LEN + 1];
+	archive_verify_stats st;
+	unsigned char h[28];
+	archive *ar = open_with(1, 6, 1000, 300);
+	found f = { 0 };
+	unsigned gen;
+	mk_error err;
+	buffer b;
+
+	store(ar, (const unsigned char *)"before rotation", 15, 4, old_id);
+	ck_assert_int_eq(archive_rotate_keys(ar, &gen, &err), 0);
+	ck_assert_uint_eq(gen, 2);
+	archive_close(ar);
+	ar = open_with(1, 6, 1000, 300);
+	store(ar, (const unsigned char *)"after rotation", 14, 4, new_id);
+	blob_header(ar, old_id, h);
+	ck_assert_int_eq(h[15], 1);
+	blob_header(ar, new_id, h);
+	ck_assert_int_eq(h[15], 2);
+	b = read_back(ar, old_id);
+	ck_assert(b.len == 15 && memcmp(b.data, "before rotation", 15) == 0);
+	free(b.data);
+	ck_assert_int_eq(archive_verify(ar, NULL, note_problem, NULL, &f, &st, &err), 0);
+	ck_assert_msg(f.n == 0, "%d problems, first: %s", f.n, f.first);
+	ck_assert_uint_eq(st.records, 2);
+	ck_assert_uint_eq(st.blobs, 2);
+	archive_close(ar);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("integrity");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, blob_round_trip_every_size_level_and_cipher);
+	tcase_add_test(tc, compressed_blob_is_smaller_and_encrypted_is_unreadable);
+	tcase_add_test(tc, checkpoints_every_n_entries_and_consistent);
+	tcase_add_test(tc, checkpoint_after_interval_while_idle);
+	tcase_add_test(tc, proof_of_every_message);
+	tcase_add_test(tc, rotation_keeps_old_messages_readable_and_verified);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
