@@ -242,45 +242,68 @@ insert_roles(sqlite3_stmt *st, json_t *rec)
 	return 0;
 }
 
+/* index_inserter_open - prepare the insert statements on db */
+int
+index_inserter_open(index_inserter *ins, sqlite3 *db, mk_error *err)
+{
+	memset(ins, 0, sizeof(*ins));
+	ins->db = db;
+	if (sqlite3_prepare_v2(db, "INSERT INTO messages"
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    -1, &ins->msg, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(db,
+	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &ins->rcpt, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(db,
+	    "INSERT OR IGNORE INTO roles VALUES(?,?)", -1, &ins->role, NULL) != SQLITE_OK) {
+		mk_error_set(err, "index: prepare insert: %s", sqlite3_errmsg(db));
+		index_inserter_close(ins);
+		return -1;
+	}
+	return 0;
+}
+
+/* index_inserter_close - finalize the statements */
+void
+index_inserter_close(index_inserter *ins)
+{
+	sqlite3_finalize(ins->msg);
+	sqlite3_finalize(ins->rcpt);
+	sqlite3_finalize(ins->role);
+	memset(ins, 0, sizeof(*ins));
+}
+
 /* index_insert_record - the rows of one record; inside the caller's
  * transaction */
 int
-index_insert_record(sqlite3 *db, json_t *rec, int64_t seq, const char *rsha,
-		    mk_error *err)
+index_insert_record(index_inserter *ins, json_t *rec, int64_t seq,
+		    const char *rsha, mk_error *err)
 {
-	sqlite3_stmt *msg = NULL, *rcpt = NULL, *role = NULL;
-	int rc = 0;
+	const char *id = jtext(rec, "id");
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO messages"
-	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    -1, &msg, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(db,
-	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &rcpt, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(db,
-	    "INSERT OR IGNORE INTO roles VALUES(?,?)", -1, &role, NULL) != SQLITE_OK)
-		rc = mk_error_set(err, "index: prepare insert: %s", sqlite3_errmsg(db));
-	else if (jtext(rec, "id") == NULL || insert_message(msg, rec, seq, rsha) != 0
-		 || insert_recipients(rcpt, rec) != 0 || insert_roles(role, rec) != 0)
-		rc = mk_error_set(err, "index: insert %s: %s",
-				  jtext(rec, "id") ? jtext(rec, "id") : "(no id)",
-				  sqlite3_errmsg(db));
-	sqlite3_finalize(msg);
-	sqlite3_finalize(rcpt);
-	sqlite3_finalize(role);
-	return rc;
+	if (id == NULL || insert_message(ins->msg, rec, seq, rsha) != 0
+	    || insert_recipients(ins->rcpt, rec) != 0
+	    || insert_roles(ins->role, rec) != 0)
+		return mk_error_set(err, "index: insert %s: %s",
+				    id != NULL ? id : "(no id)",
+				    sqlite3_errmsg(ins->db));
+	return 0;
 }
 
 /* insert_all - the rows of every message of the batch */
 static int
 insert_all(archive *ar, commit_req *batch, mk_error *err)
 {
+	index_inserter ins;
 	commit_req *r;
+	int rc = 0;
 
-	for (r = batch; r != NULL; r = r->next)
-		if (index_insert_record(ar->db, r->record, r->ledger_seq,
-					r->record_sha256, err) != 0)
-			return -1;
-	return 0;
+	if (index_inserter_open(&ins, ar->db, err) != 0)
+		return -1;
+	for (r = batch; rc == 0 && r != NULL; r = r->next)
+		rc = index_insert_record(&ins, r->record, r->ledger_seq,
+					 r->record_sha256, err);
+	index_inserter_close(&ins);
+	return rc;
 }
 
 /* index_insert_batch - insert a batch in one durable transaction */

@@ -254,9 +254,17 @@ int index_open(archive *ar, bool create, mk_error *err);
 int index_open_file(archive *ar, const char *path, sqlite3 **db,
 		    bool create, mk_error *err);
 int index_insert_batch(archive *ar, commit_req *batch, mk_error *err);
+/* An index being filled: its prepared insert statements. */
+typedef struct index_inserter {
+	sqlite3 *db;
+	sqlite3_stmt *msg, *rcpt, *role;
+} index_inserter;
+int index_inserter_open(index_inserter *ins, sqlite3 *db, mk_error *err);
+void index_inserter_close(index_inserter *ins);
 /* index_insert_record - the rows of one record (parsed signed text) */
-int index_insert_record(sqlite3 *db, json_t *record, int64_t ledger_seq,
-			const char *record_sha256, mk_error *err);
+int index_insert_record(index_inserter *ins, json_t *record,
+			int64_t ledger_seq, const char *record_sha256,
+			mk_error *err);
 
 /* utf8_clean - a copy of s that is valid UTF-8 (bad bytes become U+FFFD),
  * with surrounding blanks removed, cut at ARCHIVE_MAX_FIELD bytes; NULL for

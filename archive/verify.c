@@ -61,6 +61,7 @@ typedef struct verify {
 	size_t n_checks, checks_cap, next_check;
 	merkle_frontier tree;
 	sqlite3 *mem;			/* the index the records make */
+	index_inserter ins;		/* ... and its statements */
 	char (*blobs)[ARCHIVE_SHA256_HEX + 1];	/* good blobs, sorted */
 	size_t n_blobs, blobs_cap;
 	bool oom;
@@ -278,7 +279,7 @@ record_line(const char *file, const char *line, void *ctx)
 		       ro.signer);
 	else if (!msg->has_record && (rec = json_loads(ro.text, 0, NULL)) != NULL) {
 		msg->has_record = true;
-		if (index_insert_record(v->mem, rec, msg->seq, msg->record, &why) != 0)
+		if (index_insert_record(&v->ins, rec, msg->seq, msg->record, &why) != 0)
 			report(v, "record", ro.id, "%s", why.msg);
 	}
 	json_decref(rec);
@@ -294,10 +295,16 @@ verify_records(verify *v, mk_error *err)
 {
 	size_t i;
 
-	if (index_open_file(v->ar, ":memory:", &v->mem, true, err) != 0
-	    || sqlite3_exec(v->mem, "BEGIN", NULL, NULL, NULL) != SQLITE_OK
-	    || record_scan(v->ar, record_line, v, err) != 0
-	    || sqlite3_exec(v->mem, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	int rc = -1;
+
+	if (index_open_file(v->ar, ":memory:", &v->mem, true, err) == 0
+	    && index_inserter_open(&v->ins, v->mem, err) == 0
+	    && sqlite3_exec(v->mem, "BEGIN", NULL, NULL, NULL) == SQLITE_OK
+	    && record_scan(v->ar, record_line, v, err) == 0
+	    && sqlite3_exec(v->mem, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+	index_inserter_close(&v->ins);
+	if (rc != 0)
 		return err->msg[0] ? -1 : mk_error_set(err, "in-memory index failed");
 	for (i = 0; i < v->map.n; i++)
 		if (!v->map.msgs[i].has_record && !v->map.msgs[i].expired)
@@ -308,28 +315,35 @@ verify_records(verify *v, mk_error *err)
 	return 0;
 }
 
-/* The index comparisons: rows one side has and the other has not. */
+/* The rows of the index on disk that phase 1 can judge: those whose
+ * ledger entry it read; a message committed since is for the next run,
+ * unless its row points past the end of the ledger as it is now. */
+static const char views_sql[] =
+	"CREATE TEMP VIEW dm AS SELECT * FROM disk.messages"
+	" WHERE ledger_seq <= %lld;"
+	"CREATE TEMP VIEW drc AS SELECT r.* FROM disk.recipients r"
+	" WHERE r.message IN (SELECT id FROM dm);"
+	"CREATE TEMP VIEW dro AS SELECT r.* FROM disk.roles r"
+	" WHERE r.message IN (SELECT id FROM dm);";
+
+/* The index comparisons, each id reported once. */
 static const struct {
 	const char *sql, *what;
 } index_diffs[] = {
-	{ "SELECT id FROM (SELECT * FROM disk.messages EXCEPT"
-	  " SELECT * FROM main.messages)",
-	  "index row differs from the signed record, or has none" },
-	{ "SELECT id FROM (SELECT * FROM main.messages EXCEPT"
-	  " SELECT * FROM disk.messages)",
-	  "signed record's row is missing from the index, or differs" },
-	{ "SELECT message FROM (SELECT * FROM disk.recipients EXCEPT"
-	  " SELECT * FROM main.recipients)",
-	  "index recipients differ from the signed record" },
-	{ "SELECT message FROM (SELECT * FROM main.recipients EXCEPT"
-	  " SELECT * FROM disk.recipients)",
-	  "recipients of the signed record missing from the index" },
-	{ "SELECT message FROM (SELECT * FROM disk.roles EXCEPT"
-	  " SELECT * FROM main.roles)",
-	  "index roles differ from the signed record" },
-	{ "SELECT message FROM (SELECT * FROM main.roles EXCEPT"
-	  " SELECT * FROM disk.roles)",
-	  "roles of the signed record missing from the index" },
+	{ "SELECT id FROM dm WHERE id NOT IN (SELECT id FROM main.messages)",
+	  "index row without a signed record (added)" },
+	{ "SELECT id FROM main.messages WHERE id NOT IN (SELECT id FROM dm)",
+	  "signed record's row is missing from the index (deleted)" },
+	{ "SELECT x FROM ("
+	  " SELECT id AS x FROM (SELECT * FROM dm EXCEPT SELECT * FROM main.messages)"
+	  " UNION SELECT message FROM (SELECT * FROM drc EXCEPT"
+	  "  SELECT * FROM main.recipients)"
+	  " UNION SELECT message FROM (SELECT * FROM main.recipients EXCEPT"
+	  "  SELECT * FROM drc)"
+	  " UNION SELECT message FROM (SELECT * FROM dro EXCEPT SELECT * FROM main.roles)"
+	  " UNION SELECT message FROM (SELECT * FROM main.roles EXCEPT SELECT * FROM dro))"
+	  " WHERE x IN (SELECT id FROM dm) AND x IN (SELECT id FROM main.messages)",
+	  "index row differs from its signed record (edited)" },
 };
 
 /* run_diff - report each id one comparison yields */
@@ -346,6 +360,40 @@ run_diff(verify *v, const char *sql, const char *what)
 		       "%s", what);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* count_line - ledger_line_fn counting lines */
+static int
+count_line(int64_t pos, const char *line, size_t len, void *ctx)
+{
+	(void)line;
+	(void)len;
+	*(int64_t *)ctx = pos;
+	return 0;
+}
+
+/* check_beyond - rows that point past the end of the ledger */
+static int
+check_beyond(verify *v, mk_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t now = 0;
+	int rc;
+
+	if (ledger_scan(v->ar->dir, count_line, &now, err) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(v->mem, "SELECT id, ledger_seq FROM disk.messages"
+			       " WHERE ledger_seq > ?", -1, &st, NULL) != SQLITE_OK)
+		return mk_error_set(err, "index: %s", sqlite3_errmsg(v->mem));
+	sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		report(v, "index", (const char *)sqlite3_column_text(st, 0),
+		       "index row points to ledger seq %lld, past the ledger's"
+		       " end (%lld)", (long long)sqlite3_column_int64(st, 1),
+		       (long long)now);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : mk_error_set(err, "index: %s",
+						    sqlite3_errmsg(v->mem));
 }
 
 /* count_rows - the rows of disk.messages */
@@ -372,15 +420,22 @@ verify_index(verify *v, mk_error *err)
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
+	char views[sizeof(views_sql) + 32];
+
 	if (sqlite3_prepare_v2(v->mem, "ATTACH ? AS disk", -1, &st, NULL) != SQLITE_OK
 	    || sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) != SQLITE_OK
 	    || sqlite3_step(st) != SQLITE_DONE)
 		rc = mk_error_set(err, "attach %s: %s", path, sqlite3_errmsg(v->mem));
 	sqlite3_finalize(st);
 	free(path);
+	snprintf(views, sizeof(views), views_sql, (long long)v->stats->ledger_entries);
+	if (rc == 0 && sqlite3_exec(v->mem, views, NULL, NULL, NULL) != SQLITE_OK)
+		rc = mk_error_set(err, "index views: %s", sqlite3_errmsg(v->mem));
 	for (i = 0; rc == 0 && i < sizeof(index_diffs) / sizeof(index_diffs[0]); i++)
 		if (run_diff(v, index_diffs[i].sql, index_diffs[i].what) != 0)
 			rc = mk_error_set(err, "index: %s", sqlite3_errmsg(v->mem));
+	if (rc == 0)
+		rc = check_beyond(v, err);
 	if (rc == 0)
 		count_rows(v);
 	progress(v, "index", 1, 1);

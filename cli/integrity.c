@@ -169,8 +169,9 @@ cli_cmd_verify(const mk_config *cfg, const cli_request *rq)
 		status = cli_log_access(ar, "verify", detail, NULL, 0) != 0
 		    ? CLI_EXIT_FAIL : cli_finish_output();
 		if (status == CLI_EXIT_OK && st.problems > 0)
-			status = cli_error("verify found %llu problems",
-					   (unsigned long long)st.problems);
+			status = cli_error("verify found %llu problem%s",
+					   (unsigned long long)st.problems,
+					   st.problems == 1 ? "" : "s");
 	}
 	json_decref(vo.problems);
 	archive_close(ar);

@@ -29,7 +29,7 @@
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-# shellcheck source=tests/integrity/lib.sh
+# shellcheck source=/dev/null  # tests/integrity/lib.sh, checked on its own
 . "$top_srcdir/tests/integrity/lib.sh"
 
 # Only standard tools from here on.
@@ -365,7 +365,7 @@ for id in "$FIRST" "$MIDDLE" "$LAST"; do
 	m=1; while [ "$m" -lt "$N1" ]; do m=$(( m * 2 )); done
 	tried=" "
 	for j in $(( i - 1 )) $(( i + 1 )) $(( i ^ 1 )) $(( i + m )); do
-		[ "$j" -ge 0 ] && [ "$j" -ne "$i" ] || continue
+		if [ "$j" -lt 0 ] || [ "$j" -eq "$i" ]; then continue; fi
 		[[ $tried != *" $j "* ]] || continue
 		tried="$tried$j "
 		d=$(tampered "leaf$j.$name" "$src")

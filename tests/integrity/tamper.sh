@@ -1,0 +1,468 @@
+#!/bin/bash
+# tests/integrity/tamper.sh - `mailkeep verify` finds each kind of tampering
+# and names exactly what was tampered with, and rebuild-index restores the
+# index from the signed records.
+#
+# DESCRIPTION
+#	An archive of the real messages of it_corpus (one of them stored
+#	twice, so that two messages share a blob) is filled once, searched
+#	once (to learn each message's blob) and checkpointed (so that the
+#	last checkpoint covers the whole ledger).  verify on an untouched
+#	copy exits 0 and says "all good".  Then each case tampers with a
+#	fresh copy and runs verify --json (and the text verify on a second,
+#	identical copy): verify must exit 1, report the problem in both
+#	forms alike, name every object the case lists as wanted (kind and
+#	object), and blame nothing but those and the objects the case lists
+#	as allowed (consequences of the same change, e.g. the index row of
+#	a message whose ledger entry was removed).
+#
+#	The cases: a bit flipped in a blob's ciphertext, tag and header; a
+#	blob deleted; blobs swapped; index rows edited, deleted and added
+#	(sqlite3); ledger entries deleted, reordered, edited, truncated; a
+#	signing key and a data key replaced (openssl); a record line
+#	altered and deleted; a checkpoint's root forged.  Then
+#	rebuild-index: from nothing and over a tampered index it makes the
+#	index that search shows identically and verify accepts, and it
+#	refuses while another writer holds the archive's lock (flock).
+#
+#	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
+#	ARCHIVE_FILL.  E2E_KEEP=1 keeps the work directory.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh"
+it_init "$(basename "$0" .sh)"
+
+# ---------------------------------------------------------------------
+# Helpers
+
+# flip_bit FILE OFFSET [MASK] - xor one byte of FILE in place
+flip_bit() {
+	local f=$1 off=$2 mask=${3:-1} b
+	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' \n')
+	[ -n "$b" ] || bail "flip_bit: $f has no byte $off"
+	printf '%b' "\\0$(printf '%03o' $(( b ^ mask )))" \
+	    | dd of="$f" bs=1 seek="$off" conv=notrunc status=none \
+	    || bail "flip_bit: cannot write $f"
+}
+
+# blob_of SHA - the path of a blob in the archive
+blob_of() { echo "blobs/${1:0:2}/$1"; }
+
+# ids_of_sha SHA - the message ids whose content is SHA, one a line
+ids_of_sha() {
+	jq -r --arg s "$1" '.[] | select(.sha256 == $s) | .id' "$T/search.json" | sort
+}
+
+# sha_of ID - the content SHA-256 of a message
+sha_of() {
+	jq -r --arg i "$1" '.[] | select(.id == $i) | .sha256' "$T/search.json"
+}
+
+# seq_of ID - the ledger seq of a message's "stored" entry
+seq_of() {
+	jq -r --arg i "$1" 'select(.event == "stored" and .id == $i) | .seq' \
+	    "$TPL/ledger/ledger.log"
+}
+
+# id_at SEQ - the message id of the ledger entry SEQ (empty when none)
+id_at() {
+	jq -r --argjson s "$1" 'select(.seq == $s) | .id // empty' \
+	    "$TPL/ledger/ledger.log"
+}
+
+# blob_wants SHA - "want blob PATH" and "want blob ID" for each message of
+#	that blob, as arguments for expect (in the array WANT)
+blob_wants() {
+	local id
+	WANT+=(want blob "$(blob_of "$1")")
+	while read -r id; do
+		WANT+=(want blob "$id")
+	done < <(ids_of_sha "$1")
+}
+
+# problems_text - the problems of the last it_verify as verify prints them
+problems_text() {
+	vj '.problems[] | "PROBLEM \(.kind) \(.object): \(.detail)"'
+}
+
+# expect NAME DIR SPEC... - verify DIR finds the tampering, names it, and
+#	blames nothing else.  SPEC: "want KIND OBJECT" (must be reported),
+#	"allow KIND OBJECT" (may be), "allow_re KIND REGEX" (objects
+#	matching REGEX may be).  The text verify runs on a copy of DIR
+#	(verify adds an access entry to the ledger it checked).
+expect() {
+	local name=$1 dir=$2; shift 2
+	local wants='[]' allows='[]' n k o unrelated missing rc
+	while [ $# -gt 0 ]; do
+		[ $# -ge 3 ] || bail "expect $name: incomplete spec: $*"
+		case $1 in
+		want) wants=$(jq -c --arg k "$2" --arg o "$3" '. + [[$k, $o]]' <<< "$wants");;
+		allow) allows=$(jq -c --arg k "$2" --arg o "$3" '. + [[$k, $o, false]]' <<< "$allows");;
+		allow_re) allows=$(jq -c --arg k "$2" --arg o "$3" '. + [[$k, $o, true]]' <<< "$allows");;
+		*) bail "expect $name: unknown spec '$1'";;
+		esac
+		shift 3
+	done
+	it_copy "$dir" "$dir.text"
+
+	it_verify "$dir"
+	n=$(vj '.problems | length')
+	check_eq "$name: verify --json exits 1" 1 "$VERIFY_RC"
+	check_eq "$name: verify --json says ok false" false "$(vj .ok)"
+	if grep -q "verify found $n problems" "$VERIFY_ERR"; then
+		pass "$name: stderr says 'verify found $n problems'"
+	else
+		fail "$name: stderr does not say 'verify found $n problems': $(head -c 300 "$VERIFY_ERR")"
+	fi
+	missing=$(jq -r --argjson w "$wants" '. as $v | $w[]
+	    | select(. as $x | [$v.problems[] | select(.kind == $x[0] and .object == $x[1])] | length == 0)
+	    | "\(.[0]) \(.[1])"' "$VERIFY_JSON")
+	if [ -z "$missing" ]; then
+		pass "$name: names $(jq -r 'map("\(.[0]) \(.[1])") | join(", ")' <<< "$wants" | cut -c1-300)"
+	else
+		fail "$name: not named: $(echo "$missing" | head -n 5 | tr '\n' ';') (problems: $(problems_text | head -n 5 | tr '\n' ';'))"
+	fi
+	unrelated=$(jq -r --argjson w "$wants" --argjson a "$allows" '.problems[]
+	    | select(. as $p
+		| (($w | any(.[0] == $p.kind and .[1] == $p.object))
+		   or ($a | any(.[0] == $p.kind and (if .[2] then ($p.object | test("^(" + .[1] + ")$")) else .[1] == $p.object end))))
+		| not)
+	    | "\(.kind) \(.object): \(.detail)"' "$VERIFY_JSON")
+	if [ -z "$unrelated" ]; then
+		pass "$name: nothing else blamed ($n problems)"
+	else
+		fail "$name: $(echo "$unrelated" | wc -l) of $n problems blame something else, e.g. $(echo "$unrelated" | head -n 3 | tr '\n' ';')"
+	fi
+
+	# The text form: the same problems, "PROBLEMS FOUND", exit 1.
+	mk "$dir.text" verify > "$T/verify.txt" 2> "$T/verify.txt.err"
+	rc=$?
+	check_eq "$name: verify (text) exits 1" 1 "$rc"
+	if tail -n 1 "$T/verify.txt" | grep -q '^checked .*: PROBLEMS FOUND$'; then
+		pass "$name: verify (text) ends 'PROBLEMS FOUND'"
+	else
+		fail "$name: verify (text) last line: $(tail -n 1 "$T/verify.txt")"
+	fi
+	if cmp -s <(grep '^PROBLEM ' "$T/verify.txt" | sed "s|$dir.text|$dir|g" | sort) \
+		  <(problems_text | sort); then
+		pass "$name: verify (text) prints the same $n problems"
+	else
+		fail "$name: verify (text) and verify --json differ: $(diff <(grep '^PROBLEM ' "$T/verify.txt" | sort) <(problems_text | sort) | head -n 4 | tr '\n' ';')"
+	fi
+	k=$(vj '.problems[] | "\(.kind) \(.object)"' | sort -u | head -n 4 | tr '\n' ';')
+	note "$name: $n problems: $k"
+	rm -rf "$dir" "$dir.text"
+}
+
+# case_dir NAME - a fresh copy of the template for one case, in $C
+case_dir() {
+	C=$T/case.$1
+	it_copy "$TPL" "$C"
+}
+
+# ---------------------------------------------------------------------
+# The archive: real messages, the first one stored a second time.
+
+it_corpus
+FILES=("${CORPUS[@]}" "${CORPUS[0]}")
+N=${#FILES[@]}
+TPL=$T/template
+it_fill "$TPL" "${FILES[@]}"
+note "filled $TPL: $FILL_STATS"
+check_eq "archive-fill stored every file" "$N" "${#FILL_IDS[@]}"
+[ "${#FILL_IDS[@]}" -eq "$N" ] || it_finish
+mk "$TPL" search --json > "$T/search.json" 2> "$T/search.err" \
+    || bail "search --json: $(cat "$T/search.err")"
+check_eq "search --json lists every message" "$N" "$(jq length "$T/search.json")"
+mk "$TPL" ledger checkpoint > /dev/null 2> "$T/cp.err" \
+    || bail "ledger checkpoint: $(cat "$T/cp.err")"
+LEDGER_N=$(wc -l < "$TPL/ledger/ledger.log")
+N_CP=$(wc -l < "$TPL/ledger/checkpoints.log")
+CP_SIZE=$(tail -n 1 "$TPL/ledger/checkpoints.log" | jq -r .size)
+check_eq "the last checkpoint covers the whole ledger" "$LEDGER_N" "$CP_SIZE"
+LAST_CP="checkpoint $N_CP (size $CP_SIZE)"
+DAY=$(basename "$(find "$TPL/records" -name '*.log' | head -n 1)" .log)
+
+ID_DUP1=${FILL_IDS[0]}
+ID_DUP2=${FILL_IDS[$(( N - 1 ))]}
+SHA_DUP=$(sha_of "$ID_DUP1")
+check_eq "the twice-stored message has one blob" "$SHA_DUP" "$(sha_of "$ID_DUP2")"
+check_eq "two messages share that blob" 2 "$(ids_of_sha "$SHA_DUP" | wc -l)"
+ID_A=${FILL_IDS[3]};  SHA_A=$(sha_of "$ID_A")
+ID_B=${FILL_IDS[5]};  SHA_B=$(sha_of "$ID_B")
+ID_C=${FILL_IDS[7]}
+ID_R=${FILL_IDS[9]}
+ID_R2=${FILL_IDS[11]}
+[ "$SHA_A" != "$SHA_B" ] && [ "$SHA_A" != "$SHA_DUP" ] && [ "$SHA_B" != "$SHA_DUP" ] \
+    || bail "corpus: messages 4, 6 and 1 are not distinct"
+
+# ---------------------------------------------------------------------
+# 0. The untouched archive.
+
+case_dir clean
+it_verify "$C"
+check_eq "untouched: verify --json exits 0" 0 "$VERIFY_RC"
+check_eq "untouched: ok true" true "$(vj .ok)"
+check_eq "untouched: no problems" 0 "$(vj '.problems | length')"
+check_eq "untouched: every record checked" "$N" "$(vj .records)"
+check_eq "untouched: every index row checked" "$N" "$(vj .index_rows)"
+check_eq "untouched: every blob checked (one shared)" "$(( N - 1 ))" "$(vj .blobs)"
+check_eq "untouched: every ledger entry checked" "$LEDGER_N" "$(vj .ledger_entries)"
+check_eq "untouched: every checkpoint checked" "$N_CP" "$(vj .checkpoints)"
+[ "$(vj '.problems | length')" = 0 ] || note "$(problems_text | head -n 10)"
+out=$(mk "$C" verify 2>&1); rc=$?
+check_eq "untouched: verify (text) exits 0" 0 "$rc"
+case $out in
+*": all good") pass "untouched: verify (text) says 'all good'";;
+*) fail "untouched: verify (text) printed: $(echo "$out" | tail -n 3)";;
+esac
+rm -rf "$C"
+
+# ---------------------------------------------------------------------
+# 1. A bit flipped in a blob: the blob, and each message that has it.
+
+size_a=$(stat -c %s "$TPL/$(blob_of "$SHA_A")")
+[ "$size_a" -gt 60 ] || bail "blob of $ID_A is only $size_a bytes"
+for spec in "ciphertext:$(( 28 + (size_a - 44) / 2 )):$SHA_A" \
+	    "GCM tag:$(( size_a - 1 )):$SHA_A" \
+	    "header magic:0:$SHA_DUP" \
+	    "header compression flag:7:$SHA_DUP" \
+	    "header key generation:15:$SHA_DUP" \
+	    "header nonce:20:$SHA_DUP"; do
+	what=${spec%%:*}; rest=${spec#*:}; off=${rest%%:*}; sha=${rest#*:}
+	case_dir blobflip
+	flip_bit "$C/$(blob_of "$sha")" "$off" 4
+	WANT=(); blob_wants "$sha"
+	expect "blob: a bit of the $what (byte $off) flipped" "$C" "${WANT[@]}"
+done
+
+# ---------------------------------------------------------------------
+# 2. A blob deleted: each message whose content it was.
+
+case_dir blobdel
+rm "$C/$(blob_of "$SHA_DUP")"
+expect "blob deleted (shared by two messages)" "$C" \
+    want blob "$ID_DUP1" want blob "$ID_DUP2"
+
+# ---------------------------------------------------------------------
+# 3. The index edited with sqlite3: the message id, kind index.
+
+if command -v sqlite3 > /dev/null; then
+	# idx NAME SQL ID - run SQL on a fresh copy, expect ID named
+	idx() {
+		case_dir index
+		sqlite3 -bail "$C/index.sqlite" "$2" || bail "sqlite3: $2"
+		expect "index: $1" "$C" want index "$3"
+	}
+	idx "mail_from of a row changed" \
+	    "UPDATE messages SET mail_from = 'x@evil.test' WHERE id = '$ID_A'" "$ID_A"
+	idx "subject of a row changed" \
+	    "UPDATE messages SET subject = 'nothing to see' WHERE id = '$ID_B'" "$ID_B"
+	idx "a recipient changed" \
+	    "UPDATE recipients SET addr = 'x@evil.test', addr_lc = 'x@evil.test', domain = 'evil.test' WHERE message = '$ID_C'" "$ID_C"
+	idx "a recipient added" \
+	    "INSERT INTO recipients (message, pos, addr, addr_lc, domain) VALUES ('$ID_A', 99, 'spy@evil.test', 'spy@evil.test', 'evil.test')" "$ID_A"
+	idx "a role added" \
+	    "INSERT INTO roles (message, role) VALUES ('$ID_B', 'everyone')" "$ID_B"
+	idx "a messages row deleted" \
+	    "DELETE FROM messages WHERE id = '$ID_C'" "$ID_C"
+	fake=feedfacefeedfacefeedface
+	idx "a fake row inserted" \
+	    "INSERT INTO messages SELECT '$fake', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256 FROM messages WHERE id = '$ID_A'" "$fake"
+else
+	note "SKIP the index cases: sqlite3 not installed (apt-get install sqlite3)"
+fi
+
+# ---------------------------------------------------------------------
+# 4. The ledger: an entry deleted, two reordered, one byte edited.
+
+ID_M=${FILL_IDS[$(( N / 2 ))]}
+S=$(seq_of "$ID_M")
+ID_M2=$(id_at $(( S + 1 )))
+[ -n "$S" ] && [ "$S" -gt 1 ] && [ "$S" -lt $(( LEDGER_N - 2 )) ] && [ -n "$ID_M2" ] \
+    || bail "no stored entry in the middle of the ledger (seq '$S')"
+
+case_dir ledgerdel
+sed -i "${S}d" "$C/ledger/ledger.log"
+allow=()
+for (( i = S + 1; i <= LEDGER_N; i++ )); do allow+=(allow ledger "ledger seq $i"); done
+expect "ledger: entry $S (stored $ID_M) deleted" "$C" \
+    want ledger "ledger seq $S" want ledger "$LAST_CP" \
+    allow index "$ID_M" "${allow[@]}"
+
+case_dir ledgerswap
+awk -v s="$S" 'NR == s { held = $0; next } { print } NR == s + 1 { print held }' \
+    "$TPL/ledger/ledger.log" > "$C/ledger/ledger.log"
+check_eq "ledger: lines $S and $(( S + 1 )) swapped" "$(sed -n "${S}p" "$TPL/ledger/ledger.log")" \
+    "$(sed -n "$(( S + 1 ))p" "$C/ledger/ledger.log")"
+expect "ledger: entries $S and $(( S + 1 )) reordered" "$C" \
+    want ledger "ledger seq $S" want ledger "ledger seq $(( S + 1 ))" want ledger "$LAST_CP" \
+    allow index "$ID_M" allow index "$ID_M2"
+
+# edit_time LINE - one digit of the "time" of a ledger line, changed
+edit_time() {
+	local before
+	before=$(sed -n "${1}p" "$C/ledger/ledger.log")
+	sed -i -E "${1}s/(\"time\":[0-9]*)([0-9])/\\1X\\2/; ${1}s/X0/1/; ${1}s/X([1-9])/0/" \
+	    "$C/ledger/ledger.log"
+	[ "$(sed -n "${1}p" "$C/ledger/ledger.log" | wc -c)" -eq "$(echo "$before" | wc -c)" ] \
+	    && ! [ "$(sed -n "${1}p" "$C/ledger/ledger.log")" = "$before" ] \
+	    || bail "edit_time $1: not one byte changed"
+}
+case_dir ledgeredit
+edit_time "$S"
+expect "ledger: one byte of entry $S edited" "$C" want ledger "$LAST_CP"
+case $(jq -r --arg o "$LAST_CP" '.problems[] | select(.object == $o) | .detail' "$VERIFY_JSON") in
+*"signed root"*) pass "edited entry: the checkpoint's root mismatch is named";;
+*) fail "edited entry: no root mismatch: $(jq -c .problems "$VERIFY_JSON" | head -c 300)";;
+esac
+
+case_dir ledgeredit1
+edit_time 1
+expect "ledger: one byte of entry 1 (created) edited" "$C" \
+    want ledger "checkpoint 1 (size 1)" want ledger "$LAST_CP"
+
+# ---------------------------------------------------------------------
+# 5. Two blobs swapped: both named, and their messages.
+
+case_dir blobswap
+pa=$C/$(blob_of "$SHA_A"); pb=$C/$(blob_of "$SHA_B")
+mv "$pa" "$C/swap.tmp" && mv "$pb" "$pa" && mv "$C/swap.tmp" "$pb" || bail "swap blobs"
+WANT=(); blob_wants "$SHA_A"; blob_wants "$SHA_B"
+expect "blob: two blobs swapped" "$C" "${WANT[@]}"
+
+# ---------------------------------------------------------------------
+# 6. The ledger truncated below the last checkpoint.
+
+case_dir truncate
+head -n -3 "$TPL/ledger/ledger.log" > "$C/ledger/ledger.log"
+allow=()
+for (( i = LEDGER_N - 2; i <= LEDGER_N; i++ )); do
+	id=$(id_at "$i")
+	[ -z "$id" ] || allow+=(allow index "$id")
+done
+expect "ledger: last 3 entries removed (truncated)" "$C" want ledger "$LAST_CP" "${allow[@]}"
+case $(jq -r --arg o "$LAST_CP" '.problems[] | select(.object == $o) | .detail' "$VERIFY_JSON") in
+*truncated*) pass "truncated: the problem says 'truncated'";;
+*) fail "truncated: the problem does not say 'truncated': $(jq -c .problems "$VERIFY_JSON" | head -c 300)";;
+esac
+
+# ---------------------------------------------------------------------
+# 7. Keys replaced.
+
+if command -v openssl > /dev/null; then
+	case_dir signkey
+	openssl genpkey -algorithm ED25519 -out "$C/keys/signing-1.pem.new" 2> "$T/openssl.err" \
+	    || bail "openssl genpkey: $(cat "$T/openssl.err")"
+	chmod 600 "$C/keys/signing-1.pem.new"
+	mv "$C/keys/signing-1.pem.new" "$C/keys/signing-1.pem"
+	expect "key: signing-1.pem replaced by a fresh Ed25519 key" "$C" \
+	    want key keys/signing-1.pem
+else
+	note "SKIP the signing key case: openssl not installed"
+fi
+
+case_dir datakey
+head -c 32 /dev/urandom > "$C/keys/data-1.key"
+WANT=()
+while read -r sha; do blob_wants "$sha"; done < <(jq -r '.[].sha256' "$T/search.json" | sort -u)
+expect "key: data-1.key replaced by 32 random bytes (every blob)" "$C" "${WANT[@]}"
+
+# ---------------------------------------------------------------------
+# 8. Records: a byte of one record's data changed; a record line deleted.
+
+case_dir record
+rec=$C/records/$DAY.log
+line=$(grep -n "\"id\":\"$ID_R\"" "$rec" | cut -d: -f1)
+[ -n "$line" ] || bail "no record line for $ID_R"
+awk -v l="$line" 'NR == l {
+	i = index($0, "\"data\":\"") + 8 + 20
+	c = substr($0, i, 1)
+	$0 = substr($0, 1, i - 1) (c == "A" ? "B" : "A") substr($0, i + 1)
+} { print }' "$TPL/records/$DAY.log" > "$rec"
+check_eq "record: one byte changed" 1 "$(cmp -l "$TPL/records/$DAY.log" "$rec" | wc -l)"
+expect "record: a byte of $ID_R's data changed" "$C" \
+    want record "$ID_R" allow record "records/$DAY.log" allow index "$ID_R"
+
+case_dir recorddel
+rec=$C/records/$DAY.log
+grep -v "\"id\":\"$ID_R2\"" "$TPL/records/$DAY.log" > "$rec"
+check_eq "record: one line deleted" "$(( N - 1 ))" "$(wc -l < "$rec")"
+expect "record: $ID_R2's record line deleted" "$C" \
+    want record "$ID_R2" allow index "$ID_R2"
+
+# ---------------------------------------------------------------------
+# 9. A forged checkpoint: its root edited, the signature fails.
+
+case_dir checkpoint
+cps=$C/ledger/checkpoints.log
+sed -i -E "${N_CP}s/(\"root\":\")(.)/\\1X\\2/; ${N_CP}s/X0/1/; ${N_CP}s/X[^\"]/0/" "$cps"
+check_eq "checkpoint: one byte of the root changed" 1 \
+    "$(cmp -l "$TPL/ledger/checkpoints.log" "$cps" | wc -l)"
+expect "checkpoint: root of checkpoint $N_CP forged" "$C" \
+    want checkpoint "$LAST_CP" allow ledger "$LAST_CP"
+case $(jq -r --arg o "$LAST_CP" '.problems[] | select(.kind == "checkpoint" and .object == $o) | .detail' "$VERIFY_JSON") in
+*signature*) pass "forged checkpoint: its signature is named";;
+*) fail "forged checkpoint: no signature problem: $(jq -c .problems "$VERIFY_JSON" | head -c 300)";;
+esac
+
+# ---------------------------------------------------------------------
+# rebuild-index: the index anew from the records.
+
+# search_sorted DIR - search --json, normalised (jq -S)
+search_sorted() { mk "$1" search --json | jq -S .; }
+
+case_dir rebuild
+search_sorted "$C" > "$T/before.json" || bail "search --json"
+rm -f "$C"/index.sqlite*
+out=$(mk "$C" rebuild-index --json 2>&1); rc=$?
+check_eq "rebuild-index (index deleted) exits 0" 0 "$rc"
+check_eq "rebuild-index: every message" "$N" "$(echo "$out" | jq -r .messages 2>/dev/null)"
+search_sorted "$C" > "$T/after.json"
+if cmp -s "$T/before.json" "$T/after.json"; then
+	pass "rebuild-index: search --json identical to before"
+else
+	fail "rebuild-index: search --json differs: $(diff "$T/before.json" "$T/after.json" | head -n 6 | tr '\n' ';')"
+fi
+it_verify "$C"
+check_eq "rebuild-index: verify clean afterwards" "0 true 0" \
+    "$VERIFY_RC $(vj .ok) $(vj '.problems | length')"
+
+if command -v sqlite3 > /dev/null; then
+	sqlite3 -bail "$C/index.sqlite" \
+	    "UPDATE messages SET mail_from = 'x@evil.test' WHERE id = '$ID_A';
+	     DELETE FROM recipients WHERE message = '$ID_B';
+	     INSERT INTO messages SELECT 'feedfacefeedfacefeedface', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256 FROM messages WHERE id = '$ID_C'" \
+	    || bail "sqlite3 on the rebuilt index"
+	it_verify "$C"
+	check_eq "tampered index: verify names 3 messages" 3 \
+	    "$(vj '[.problems[] | select(.kind == "index") | .object] | unique | length')"
+	out=$(mk "$C" rebuild-index 2>&1); rc=$?
+	check_eq "rebuild-index over a tampered index exits 0" 0 "$rc"
+	search_sorted "$C" > "$T/after.json"
+	if cmp -s "$T/before.json" "$T/after.json"; then
+		pass "rebuild-index over a tampered index: search --json as before"
+	else
+		fail "rebuild-index over a tampered index: search --json differs: $(diff "$T/before.json" "$T/after.json" | head -n 6 | tr '\n' ';')"
+	fi
+	it_verify "$C"
+	check_eq "rebuild-index over a tampered index: verify clean" "0 true 0" \
+	    "$VERIFY_RC $(vj .ok) $(vj '.problems | length')"
+fi
+
+if command -v flock > /dev/null; then
+	cp "$C/index.sqlite" "$T/index.before"
+	out=$(flock -n "$C/writer.lock" "$MAILKEEP" -c "$(mk_conf "$C")" rebuild-index 2>&1); rc=$?
+	check_eq "rebuild-index while another writer holds the lock exits 1" 1 "$rc"
+	case $out in
+	*"in use by another writer"*) pass "rebuild-index refuses: '$out'";;
+	*) fail "rebuild-index under the lock printed: $out";;
+	esac
+	check "rebuild-index refused: the index is untouched" cmp -s "$T/index.before" "$C/index.sqlite"
+	check "rebuild-index refused: no index.sqlite.rebuild left" test ! -e "$C/index.sqlite.rebuild"
+	it_verify "$C"
+	check_eq "rebuild-index refused: verify clean" "0 true" "$VERIFY_RC $(vj .ok)"
+else
+	note "SKIP rebuild-index under a writer's lock: flock not installed"
+fi
+rm -rf "$C"
+
+it_finish
