@@ -256,6 +256,13 @@ int archive_log_access(archive *ar, uid_t uid, const char *action,
 		       size_t n_ids, mk_error *err);
 
 /*
+ * archive_log_policy - record in the ledger that the policy file at path
+ * (its SHA-256), or the built-in policy when path is NULL, now applies.
+ * Durable when it returns 0.
+ */
+int archive_log_policy(archive *ar, const char *path, mk_error *err);
+
+/*
  * archive_rotate_keys - make key generation N+1 (signing and data key);
  * new blobs and signatures use it, older ones stay for reading and
  * verifying.  The new public key goes into the ledger.  A writer that has

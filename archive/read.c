@@ -89,14 +89,32 @@ out:
 	return rc;
 }
 
+/* entry_members - obj as a ledger entry: compact JSON without its
+ * braces (the ledger puts "seq" first); consumes obj; caller frees */
+static char *
+entry_members(json_t *obj)
+{
+	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT
+					      | JSON_ENSURE_ASCII
+					      | JSON_PRESERVE_ORDER) : NULL;
+	size_t len;
+
+	json_decref(obj);
+	if (text != NULL && (len = strlen(text)) >= 2) {
+		memmove(text, text + 1, len - 2);
+		text[len - 2] = '\0';
+	}
+	return text;
+}
+
 /* access_entry - the ledger entry (members, no braces) of an access */
 static char *
 access_entry(uid_t uid, const char *action, const char *detail,
 	     const char *const *ids, size_t n_ids)
 {
 	json_t *obj = json_object(), *list = json_array();
-	char *text = NULL, *clean = utf8_clean(detail);
-	size_t i, len;
+	char *clean = utf8_clean(detail);
+	size_t i;
 
 	json_object_set_new(obj, "event", json_string("access"));
 	json_object_set_new(obj, "time", json_integer(now_micros()));
@@ -106,17 +124,9 @@ access_entry(uid_t uid, const char *action, const char *detail,
 						 : json_null());
 	for (i = 0; i < n_ids; i++)
 		json_array_append_new(list, json_string(ids[i]));
-	json_object_set(obj, "ids", list);
-	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII
-			  | JSON_PRESERVE_ORDER);
-	json_decref(list);
-	json_decref(obj);
+	json_object_set_new(obj, "ids", list);
 	free(clean);
-	if (text != NULL && (len = strlen(text)) >= 2) {
-		memmove(text, text + 1, len - 2);	/* strip the braces */
-		text[len - 2] = '\0';
-	}
-	return text;
+	return entry_members(obj);
 }
 
 /* archive_log_access - record an access in the ledger, durably */
@@ -134,5 +144,52 @@ archive_log_access(archive *ar, uid_t uid, const char *action,
 		return mk_error_set(err, "out of memory");
 	rc = ledger_append(ar, entries, 1, &seq, err);
 	free(entry);
+	return rc;
+}
+
+/* hash_file - the SHA-256 of the file at path as hex */
+static int
+hash_file(const char *path, char hex[ARCHIVE_SHA256_HEX + 1], mk_error *err)
+{
+	unsigned char buf[8192], md[32];
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	ok = fd >= 0 && sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
+	while (ok && (n = read(fd, buf, sizeof(buf))) > 0)
+		ok = EVP_DigestUpdate(sha, buf, (size_t)n) == 1;
+	ok = ok && n == 0 && EVP_DigestFinal_ex(sha, md, NULL) == 1;
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(sha);
+	if (!ok)
+		return mk_error_errno(err, "read %s", path);
+	hex_encode(md, sizeof(md), hex);
+	return 0;
+}
+
+/* archive_log_policy - a "policy" entry: which policy applies from now */
+int
+archive_log_policy(archive *ar, const char *path, mk_error *err)
+{
+	char hex[ARCHIVE_SHA256_HEX + 1], *clean, *text;
+	const char *entries[1];
+	int64_t seq;
+	int rc;
+
+	if (path != NULL && hash_file(path, hex, err) != 0)
+		return -1;
+	clean = utf8_clean(path);
+	text = entry_members(json_pack("{s:s, s:I, s:o, s:o}", "event", "policy",
+			"time", (json_int_t)now_micros(),
+			"file", clean ? json_string(clean) : json_null(),
+			"sha256", path ? json_string(hex) : json_null()));
+	free(clean);
+	if (text == NULL)
+		return mk_error_set(err, "out of memory");
+	entries[0] = text;
+	rc = ledger_append(ar, entries, 1, &seq, err);
+	free(text);
 	return rc;
 }

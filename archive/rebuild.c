@@ -30,6 +30,7 @@
 typedef struct rebuild {
 	archive *ar;
 	sqlite3 *db;
+	index_inserter ins;
 	ledger_map map;
 	archive_progress_fn progress;
 	void *ctx;
@@ -86,7 +87,7 @@ insert_line(const char *file, const char *line, void *ctx)
 		rb->stats->skipped++;
 	} else {
 		msg->has_record = true;
-		rc = index_insert_record(rb->db, rec, msg->seq, msg->record,
+		rc = index_insert_record(&rb->ins, rec, msg->seq, msg->record,
 					 &rb->err);
 		json_decref(rec);
 		rb->stats->messages++;
@@ -126,7 +127,8 @@ build(rebuild *rb, const char *path, mk_error *err)
 	int rc;
 
 	remove_index_files(path);
-	if (index_open_file(rb->ar, path, &rb->db, true, err) != 0)
+	if (index_open_file(rb->ar, path, &rb->db, true, err) != 0
+	    || index_inserter_open(&rb->ins, rb->db, err) != 0)
 		return -1;
 	if (sqlite3_exec(rb->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return mk_error_set(err, "%s: begin: %s", path,
@@ -166,7 +168,7 @@ rebuild_locked(rebuild *rb, mk_error *err)
 	char entry[128];
 	const char *entries[1] = { entry };
 	int64_t seq;
-	int rc = -1;
+	int rc;
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
@@ -175,13 +177,18 @@ rebuild_locked(rebuild *rb, mk_error *err)
 		return -1;
 	}
 	ledger_map_done(&rb->map);
-	if (build(rb, path, err) == 0) {
+	rc = build(rb, path, err);
+	index_inserter_close(&rb->ins);
+	if (rc == 0) {
 		sqlite3_close(rb->db);
 		rb->db = NULL;
 		rc = swap_in(rb->ar, path, err);
 	}
-	if (rc != 0)
+	if (rc != 0) {
+		sqlite3_close(rb->db);
+		rb->db = NULL;
 		remove_index_files(path);
+	}
 	free(path);
 	snprintf(entry, sizeof(entry), "\"event\":\"index_rebuilt\",\"time\":%lld,"
 		 "\"messages\":%llu", (long long)now_micros(),

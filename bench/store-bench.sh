@@ -143,6 +143,11 @@ for p in $BENCH_PLACES disk; do	# disk always: the size table and inputs
 done
 W=${work[disk]}
 
+# A copy of the program, so that a rebuild of the tree during the runs
+# neither breaks them nor mixes two builds in one comparison.
+FILL=$W/archive-fill
+cp "$ARCHIVE_FILL" "$FILL" || die "cannot copy $ARCHIVE_FILL"
+
 # ---------------------------------------------------------------- messages
 
 # gen_text SIZE FILE - a text/plain message of SIZE bytes (LF line ends)
@@ -220,6 +225,7 @@ fs_of() { df -T "$1" | awk 'NR == 2 { print $2 " (" $1 ")" }'; }
 	echo "machine:   nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
 	echo "libraries: $(openssl version 2>/dev/null | cut -d' ' -f1-2), zlib $(dpkg-query -W -f '${Version}' zlib1g 2>/dev/null || echo '?'), SQLite $(dpkg-query -W -f '${Version}' libsqlite3-0 2>/dev/null || echo '?')"
 	echo "tree:      $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), CFLAGS $(sed -n 's/^CFLAGS = //p' "$top/Makefile" 2>/dev/null)"
+	echo "program:   $ARCHIVE_FILL built $(date -u -r "$ARCHIVE_FILL" '+%Y-%m-%d %H:%M:%S UTC') (a copy is run)"
 	for p in $BENCH_PLACES; do
 		echo "place:     $p = ${work[$p]} on $(fs_of "${work[$p]}")"
 	done
@@ -241,10 +247,10 @@ opts_of() {
 }
 
 # fill PLACE CONFIG WORKLOAD VARY - one archive-fill run into a new archive;
-#	prints "messages raw_bytes seconds blob_bytes user sys load"
+#	writes "messages raw_bytes seconds blob_bytes user sys load" to $W/run.out
 fill() {
-	local p=$1 c=$2 wl=$3 vary=$4 dir=${work[$1]}/archive load opts args
-	local -a files
+	local p=$1 c=$2 wl=$3 vary=$4 dir=${work[$1]}/archive load t
+	local -a files opts args
 	rm -rf "$dir"
 	if [ "$wl" = mix ] || [ "$wl" = corpus ]; then files=("${corpus[@]}"); else files=("${wl_files[$wl]}"); fi
 	read -r -a opts <<< "$(opts_of "$c")"
@@ -253,10 +259,11 @@ fill() {
 	sync
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	local TIMEFORMAT='%U %S'
-	{ time "$ARCHIVE_FILL" "${args[@]}" "${opts[@]}" "$dir" "${files[@]}" \
+	{ time "$FILL" "${args[@]}" "${opts[@]}" "$dir" "${files[@]}" \
 	    > "$W/fill.out" 2> "$W/fill.err"; } 2> "$W/time.out" ||
 		die "archive-fill $c $wl failed: $(head -n 3 "$W/fill.err")"
-	awk -v t="$(cat "$W/time.out")" -v load="$load" 'NR == 1 { print $2, $4, $6, $8, t, load }' "$W/fill.out"
+	t=$(cat "$W/time.out")
+	awk -v t="$t" -v load="$load" 'NR == 1 { print $2, $4, $6, $8, t, load }' "$W/fill.out" > "$W/run.out"
 }
 
 : > "$W/results.tsv"
@@ -265,7 +272,8 @@ for p in $BENCH_PLACES; do
 		echo "-- $p, $(wl_name "$wl"), ${wl_count[$wl]} messages a run, $BENCH_THREADS threads"
 		for r in $(seq 1 "$BENCH_ROUNDS"); do
 			for c in $BENCH_CONFIGS; do
-				read -r n raw sec blob usr sys load <<< "$(fill "$p" "$c" "$wl" 1)"
+				fill "$p" "$c" "$wl" 1
+				read -r n raw sec blob usr sys load < "$W/run.out"
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 				    "$p" "$wl" "$c" "$r" "$n" "$raw" "$sec" "$blob" "$usr" "$sys" "$load" >> "$W/results.tsv"
 				awk -v c="$c" -v r="$r" -v n="$n" -v raw="$raw" -v s="$sec" -v b="$blob" \
@@ -323,7 +331,8 @@ echo
 echo "== size: the corpus once (${#corpus[@]} files, no -v, nothing deduplicated), disk =="
 printf '%-8s %12s %12s %9s %10s\n' config "raw bytes" "blob bytes" "blob/raw" "blobs"
 for c in $BENCH_CONFIGS; do
-	read -r n raw sec blob usr sys load <<< "$(fill disk "$c" corpus 0)"
+	fill disk "$c" corpus 0
+	read -r n raw sec blob usr sys load < "$W/run.out"
 	nb=$(find "${work[disk]}/archive/blobs" -type f | wc -l)
 	awk -v c="$c" -v raw="$raw" -v b="$blob" -v nb="$nb" 'BEGIN {
 		printf "%-8s %12d %12d %9.3f %10d\n", c, raw, b, b / raw, nb }'

@@ -92,6 +92,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Copies of the programs, so that a rebuild of the tree during the runs
+# neither breaks them nor mixes two builds.
+cp "$ARCHIVE_FILL" "$W/archive-fill" || die "cannot copy $ARCHIVE_FILL"
+cp "$MAILKEEP" "$W/mailkeep" || die "cannot copy $MAILKEEP"
+
 # gen_text SIZE FILE - a text/plain message of SIZE bytes (LF line ends);
 #	the same text as bench/store-bench.sh makes
 gen_text() {
@@ -145,6 +150,7 @@ archives=(text)
 	echo "machine:   nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
 	echo "libraries: $(openssl version 2>/dev/null | cut -d' ' -f1-2), zlib $(dpkg-query -W -f '${Version}' zlib1g 2>/dev/null || echo '?'), SQLite $(dpkg-query -W -f '${Version}' libsqlite3-0 2>/dev/null || echo '?')"
 	echo "tree:      $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), CFLAGS $(sed -n 's/^CFLAGS = //p' "$top/Makefile" 2>/dev/null)"
+	echo "program:   $MAILKEEP built $(date -u -r "$MAILKEEP" '+%Y-%m-%d %H:%M:%S UTC') (a copy is run)"
 	echo "work dir:  $W on $(df -T "$W" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
 	echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at start"
 }
@@ -156,7 +162,7 @@ for a in "${archives[@]}"; do
 	else
 		args=(-v -n "$VERIFY_MIX_COUNT" "$W/$a" "${corpus[@]}")
 	fi
-	"$ARCHIVE_FILL" "${args[@]}" > "$W/fill.out" 2> "$W/fill.err" ||
+	"$W/archive-fill" "${args[@]}" > "$W/fill.out" 2> "$W/fill.err" ||
 		die "archive-fill failed: $(head -n 3 "$W/fill.err")"
 	echo "archive $a: $(head -n 1 "$W/fill.out") (archive-fill, default configuration, -v)"
 	echo "archive = $W/$a" > "$W/$a.conf"
@@ -164,25 +170,26 @@ done
 
 # ---------------------------------------------------------------- runs
 
-# verify_once ARCHIVE - one pinned verify; prints "bytes blobs records
-#	wall user sys load"
+# verify_once ARCHIVE - one pinned verify; writes "bytes blobs records
+#	wall user sys load" to $W/run.out
 verify_once() {
 	local a=$1 load TIMEFORMAT='%R %U %S'
 	sync
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	{ time taskset -c "$VERIFY_CPU" "$MAILKEEP" -c "$W/$a.conf" verify --json \
+	{ time taskset -c "$VERIFY_CPU" "$W/mailkeep" -c "$W/$a.conf" verify --json \
 	    > "$W/verify.json" 2> "$W/verify.err"; } 2> "$W/time.out" ||
 		die "verify of $a failed: $(head -n 3 "$W/verify.err")"
 	grep -q '"ok": true' "$W/verify.json" || die "verify of $a found problems: $(head -c 400 "$W/verify.json")"
 	awk -v t="$(cat "$W/time.out")" -v load="$load" -F'[:,]' '
 	    /"content_bytes"/ { b = $2 + 0 } /"blobs"/ { n = $2 + 0 } /"records"/ { r = $2 + 0 }
-	    END { print b, n, r, t, load }' "$W/verify.json"
+	    END { print b, n, r, t, load }' "$W/verify.json" > "$W/run.out"
 }
 
 : > "$W/results.tsv"
 for r in $(seq 1 "$VERIFY_RUNS"); do
 	for a in "${archives[@]}"; do
-		read -r bytes blobs records wall usr sys load <<< "$(verify_once "$a")"
+		verify_once "$a"
+		read -r bytes blobs records wall usr sys load < "$W/run.out"
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$r" "$bytes" "$blobs" "$records" "$wall" "$usr" "$sys" "$load" >> "$W/results.tsv"
 		awk -v a="$a" -v r="$r" -v b="$bytes" -v n="$blobs" -v w="$wall" -v u="$usr" -v s="$sys" -v l="$load" 'BEGIN {
 			printf "  run %d %-5s %d blobs, %.1f MB: %6.2f s wall, %6.2f s CPU (user %.2f, sys %.2f): %6.1f MB/s, %7.0f msg/s, load %s\n",

@@ -258,6 +258,11 @@ reload(const char *path)
 	g_state.pol = pol;
 	pthread_rwlock_unlock(&g_state.lock);
 	mlog(LOG_INFO, "reloaded %s", path);
+	/* the reload thread is the only one that changes cfg: no lock needed */
+	if (g_state.ar != NULL
+	    && archive_log_policy(g_state.ar, cfg->policy, &err) != 0)
+		mlog(LOG_ERR, "reload: the policy now applied is not in the"
+		     " ledger: %s", err.msg);
 }
 
 /* run_libmilter - thread body: smfi_main() until smfi_stop() */
@@ -353,7 +358,8 @@ start(void)
 	block_signals(true);	/* the committer thread inherits this */
 	g_state.ar = archive_open_with(cfg->archive, ARCHIVE_WRITE, &opts, &err);
 	block_signals(false);
-	if (g_state.ar == NULL) {
+	if (g_state.ar == NULL
+	    || archive_log_policy(g_state.ar, cfg->policy, &err) != 0) {
 		mlog(LOG_ERR, "%s", err.msg);
 		return -1;
 	}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integrity/lib.sh - helpers shared by the integrity tests
 # (tamper.sh, keys.sh, large.sh): no MTA, no root, no Postfix.
 #
@@ -143,7 +144,9 @@ it_fill() {
 		cat "$T/fill.err"
 		bail "archive-fill $* failed"
 	fi
+	# shellcheck disable=SC2034  # for the caller
 	FILL_STATS=$(echo "$out" | head -n 1)
+	# shellcheck disable=SC2034  # for the caller
 	mapfile -t FILL_IDS < <(echo "$out" | tail -n +2)
 }
 
