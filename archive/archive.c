@@ -59,27 +59,6 @@ make_dirs(const char *dir, mk_error *err)
 	return rc;
 }
 
-/* write_new_file - create dir/name (mode 0600) holding len bytes, fsynced */
-static int
-write_new_file(const char *dir, const char *name, const void *buf,
-	       size_t len, mk_error *err)
-{
-	char *path = path_join(dir, name);
-	int fd, rc = 0;
-
-	if (path == NULL)
-		return mk_error_set(err, "out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		rc = mk_error_errno(err, "create %s", path);
-	else if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
-		rc = mk_error_errno(err, "write %s", path);
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return rc;
-}
-
 /* key_event - the ledger entry of a new key generation */
 static void
 key_event(const char *event, unsigned gen, const unsigned char pub[KEYS_PUBLIC],
@@ -137,7 +116,7 @@ archive_create(const char *dir, mk_error *err)
 		keyring_free(&ar.keys);
 	if (rc == 0)	/* last: the marker says the archive is whole */
 		rc = write_new_file(dir, ARCHIVE_MARKER, ARCHIVE_MARKER_TEXT,
-				    strlen(ARCHIVE_MARKER_TEXT), err);
+				    strlen(ARCHIVE_MARKER_TEXT), false, err);
 	if (rc == 0)
 		rc = fsync_path(dir, err);
 	return rc;

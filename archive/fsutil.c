@@ -168,3 +168,32 @@ base64_decode(const char *text, size_t *len)
 	*len = (size_t)got - pad;
 	return out;
 }
+
+/* write_new_file - create dir/name (mode 0600, must not exist) holding
+ * len bytes, fsynced; with sync_dir its directory too, so the name is
+ * durable.  A file that could not be written whole is removed. */
+int
+write_new_file(const char *dir, const char *name, const void *buf,
+	       size_t len, bool sync_dir, mk_error *err)
+{
+	char *path = path_join(dir, name);
+	int fd, rc = 0;
+
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		rc = mk_error_errno(err, "create %s", path);
+	else if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
+		rc = mk_error_errno(err, "write %s", path);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0 && fd >= 0)
+		unlink(path);
+	if (rc == 0 && sync_dir) {
+		*strrchr(path, '/') = '\0';
+		rc = fsync_path(path, err);
+	}
+	free(path);
+	return rc;
+}

@@ -5,6 +5,7 @@
 #ifndef MAILKEEP_FSUTIL_H
 #define MAILKEEP_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ char *base64_encode(const unsigned char *buf, size_t len);
 /* base64_decode - decoded bytes of text and their number; caller frees;
  * NULL when text is not Base64 */
 unsigned char *base64_decode(const char *text, size_t *len);
+
+/* write_new_file - create dir/name (0600, O_EXCL) holding buf, fsynced;
+ * sync_dir: its directory too */
+int write_new_file(const char *dir, const char *name, const void *buf,
+		   size_t len, bool sync_dir, mk_error *err);
 
 /* path_join - "dir/name" into a new string owned by the caller */
 char *path_join(const char *dir, const char *name);

@@ -54,32 +54,15 @@ key_path(const char *dir, const char *name)
 	return path_join(dir, rel);
 }
 
-/* write_key_file - create keys/name (0600, O_EXCL) with buf, fsynced,
- * and make its name durable */
+/* write_key_file - create keys/name (0600) with buf, durably */
 static int
 write_key_file(const char *dir, const char *name, const void *buf,
 	       size_t len, mk_error *err)
 {
-	char *path = key_path(dir, name);
-	int fd, rc = 0;
+	char rel[64];
 
-	if (path == NULL)
-		return mk_error_set(err, "out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		rc = mk_error_errno(err, "create %s", path);
-	else if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
-		rc = mk_error_errno(err, "write %s", path);
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && fd >= 0)
-		unlink(path);
-	if (rc == 0) {
-		*strrchr(path, '/') = '\0';
-		rc = fsync_path(path, err);
-	}
-	free(path);
-	return rc;
+	snprintf(rel, sizeof(rel), "keys/%s", name);
+	return write_new_file(dir, rel, buf, len, true, err);
 }
 
 /* read_key_file - read exactly KEYS_AES bytes of keys/name; 0, or -1 with

@@ -16,6 +16,15 @@
 
 #include "cli/cli.h"
 
+/* print_json - obj, indented, and a newline on stdout; consumes obj */
+static void
+print_json(json_t *obj)
+{
+	json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(obj);
+}
+
 /* The progress line of a long operation. */
 typedef struct progress_line {
 	int tty;			/* stderr is a terminal */
@@ -133,9 +142,7 @@ print_verify(const verify_out *vo, const archive_verify_stats *st)
 			"blobs", (json_int_t)st->blobs,
 			"content_bytes", (json_int_t)st->content_bytes,
 			"problems", vo->problems);
-	json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(obj);
+	print_json(obj);
 }
 
 /* cli_cmd_verify - check the whole archive */
@@ -264,11 +271,8 @@ cli_cmd_keys_export(const mk_config *cfg, const cli_request *rq)
 		json_decref(list);
 		return cli_error("keys export-public: %s", err.msg);
 	}
-	if (list != NULL) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(list);
-	}
+	if (list != NULL)
+		print_json(list);
 	return cli_finish_output();
 }
 
@@ -347,7 +351,6 @@ cli_cmd_ledger_proof(const mk_config *cfg, const cli_request *rq)
 {
 	archive *ar = cli_open_archive(cfg);
 	archive_proof *p;
-	json_t *obj;
 	mk_error err;
 	int status;
 
@@ -358,12 +361,9 @@ cli_cmd_ledger_proof(const mk_config *cfg, const cli_request *rq)
 		return cli_error("%s", err.msg);
 	}
 	status = cli_log_access(ar, "proof", NULL, &rq->id, 1);
-	if (status == 0 && rq->json) {
-		obj = proof_json(p);
-		json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(obj);
-	} else if (status == 0)
+	if (status == 0 && rq->json)
+		print_json(proof_json(p));
+	else if (status == 0)
 		print_proof(p);
 	archive_proof_free(p);
 	archive_close(ar);
@@ -376,7 +376,6 @@ cli_cmd_ledger_consistency(const mk_config *cfg, const cli_request *rq)
 {
 	archive *ar = cli_open_archive(cfg);
 	archive_consistency *c;
-	json_t *obj;
 	mk_error err;
 	size_t i;
 	int valid;
@@ -390,13 +389,11 @@ cli_cmd_ledger_consistency(const mk_config *cfg, const cli_request *rq)
 	}
 	archive_close(ar);
 	if (rq->json) {
-		obj = json_pack("{s:o, s:o, s:o, s:b}", "old",
-				checkpoint_json(&c->old_cp), "new",
-				checkpoint_json(&c->new_cp), "path",
-				path_json(c->path, c->path_len), "valid", c->valid);
-		json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(obj);
+		print_json(json_pack("{s:o, s:o, s:o, s:b}", "old",
+				     checkpoint_json(&c->old_cp), "new",
+				     checkpoint_json(&c->new_cp), "path",
+				     path_json(c->path, c->path_len), "valid",
+				     c->valid));
 	} else {
 		print_checkpoint("old", &c->old_cp);
 		print_checkpoint("new", &c->new_cp);
@@ -446,11 +443,10 @@ cli_cmd_ledger_checkpoints(const mk_config *cfg, const cli_request *rq)
 		return CLI_EXIT_FAIL;
 	rc = archive_checkpoints(ar, put_checkpoint, &l, &err);
 	archive_close(ar);
-	if (rc == 0 && l.arr != NULL) {
-		json_dumpf(l.arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-	}
-	json_decref(l.arr);
+	if (rc == 0 && l.arr != NULL)
+		print_json(l.arr);
+	else
+		json_decref(l.arr);
 	if (rc != 0)
 		return cli_error("%s", err.msg);
 	return cli_finish_output();

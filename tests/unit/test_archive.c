@@ -15,28 +15,9 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
 
-static char dir[64];
-
-static void
-setup(void)
-{
-	mk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/mk-archive-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(archive_create(dir, &err) == 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 /* store_bytes - archive one message with content text; its id into id */
 static void
