@@ -207,6 +207,7 @@ typedef struct ledger_map {
 	size_t n_expired, expired_cap;
 	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
 	size_t n_keys, keys_cap;
+	int64_t last_seq;		/* of the line before */
 } ledger_map;
 int ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		    char why[LEDGER_WHY]);

@@ -85,38 +85,60 @@ add_key(ledger_map *m, json_t *obj, char why[LEDGER_WHY])
 	return 0;
 }
 
+/* map_event - what one entry says, under the seq it states */
+static int
+map_event(ledger_map *m, json_t *obj, int64_t seq, const char *event,
+	  char why[LEDGER_WHY])
+{
+	const char *id = json_string_value(json_object_get(obj, "id"));
+
+	if (strcmp(event, "stored") == 0 && id != NULL
+	    && strlen(id) == ARCHIVE_ID_LEN)
+		return add_stored(m, seq, obj, id);
+	if (strcmp(event, "expired") == 0 && id != NULL) {
+		if (grow((void **)&m->expired, &m->expired_cap, m->n_expired,
+			 sizeof(*m->expired)) != 0)
+			return -1;
+		snprintf(m->expired[m->n_expired++], ARCHIVE_ID_LEN + 1, "%s", id);
+		return 0;
+	}
+	if (strcmp(event, "created") == 0 || strcmp(event, "keys_rotated") == 0)
+		return add_key(m, obj, why);
+	return 0;
+}
+
 /* ledger_map_line - take in the line at position pos; 0, 1 with why when
- * the line is not what it should be, -1 when out of memory */
+ * the line is not what it should be, -1 when out of memory.  An entry
+ * whose seq is not its position is named (once for a run of them
+ * shifted by a removed or added line), and still taken in
+ * under the seq it states (the one index rows refer to), so that one
+ * removed or moved line is named where it was and hides nothing after it.
+ * (The Merkle tree, checked by the caller, is over positions.) */
 int
 ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		char why[LEDGER_WHY])
 {
 	json_t *obj = json_loads(line, 0, NULL);
 	const char *event = json_string_value(json_object_get(obj, "event"));
-	const char *id = json_string_value(json_object_get(obj, "id"));
 	json_int_t seq = json_integer_value(json_object_get(obj, "seq"));
 	int rc = 0;
 
-	if (obj == NULL || event == NULL) {
+	if (obj == NULL || event == NULL || seq < 1) {
 		snprintf(why, LEDGER_WHY, "not a ledger entry");
-		rc = 1;
-	} else if (seq != pos) {
-		snprintf(why, LEDGER_WHY, "says seq %lld at position %lld"
-			 " (an entry was removed, added or moved)",
-			 (long long)seq, (long long)pos);
-		rc = 1;
-	} else if (strcmp(event, "stored") == 0 && id != NULL
-		   && strlen(id) == ARCHIVE_ID_LEN) {
-		rc = add_stored(m, pos, obj, id);
-	} else if (strcmp(event, "expired") == 0 && id != NULL) {
-		if ((rc = grow((void **)&m->expired, &m->expired_cap,
-			       m->n_expired, sizeof(*m->expired))) == 0)
-			snprintf(m->expired[m->n_expired++], ARCHIVE_ID_LEN + 1,
-				 "%s", id);
-	} else if (strcmp(event, "created") == 0
-		   || strcmp(event, "keys_rotated") == 0) {
-		rc = add_key(m, obj, why);
+		json_decref(obj);
+		return 1;
 	}
+	rc = map_event(m, obj, (int64_t)seq, event, why);
+	/* named: where a line's seq leaves its position, not each line
+	 * of a run that goes on shifted after a removed or added one */
+	if (rc == 0 && seq != pos
+	    && !(m->last_seq != pos - 1 && seq == m->last_seq + 1)) {
+		snprintf(why, LEDGER_WHY, "says seq %lld at position %lld, after"
+			 " seq %lld (an entry was removed, added or moved)",
+			 (long long)seq, (long long)pos, (long long)m->last_seq);
+		rc = 1;
+	}
+	m->last_seq = (int64_t)seq;
 	json_decref(obj);
 	return rc;
 }

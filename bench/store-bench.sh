@@ -305,7 +305,7 @@ round_ratios() {
 
 echo
 echo "== store: medians of $BENCH_ROUNDS interleaved rounds, $BENCH_THREADS threads, distinct messages (-v) =="
-printf '%-5s %-8s %-8s %6s %9s %8s %7s %9s %8s %-13s %s\n' place workload config msgs "msg/s" "MB/s" "CPU s" "x plain" "blob/raw" "round x" "load"
+printf '%-5s %-8s %-8s %6s %9s %8s %7s %7s %9s %8s %-13s %s\n' place workload config msgs "msg/s" "MB/s" "CPU s" "user s" "x plain" "blob/raw" "round x" "load"
 for p in $BENCH_PLACES; do
 	for wl in "${workloads[@]}"; do
 		tsec=$(col "$p" "$wl" plain sec | median)
@@ -318,14 +318,16 @@ for p in $BENCH_PLACES; do
 			    -v mps="$(col "$p" "$wl" "$c" 'n / sec' | median)" \
 			    -v mbs="$(col "$p" "$wl" "$c" 'raw / sec / 1e6' | median)" \
 			    -v cpu="$(col "$p" "$wl" "$c" 'usr + sys' | median)" \
+			    -v user="$(col "$p" "$wl" "$c" usr | median)" \
 			    -v size="$(col "$p" "$wl" "$c" 'blob / raw' | median)" 'BEGIN {
-				printf "%-5s %-8s %-8s %6d %9.1f %8.1f %7.2f %9.2f %8.3f %-13s %s\n",
-				    p, w, c, n, mps, mbs, cpu, sec / base, size, rr, l }'
+				printf "%-5s %-8s %-8s %6d %9.1f %8.1f %7.2f %7.2f %9.2f %8.3f %-13s %s\n",
+				    p, w, c, n, mps, mbs, cpu, user, sec / base, size, rr, l }'
 		done
 	done
 done
 echo "(x plain: median wall time / plain's median wall time; round x: the same ratio round by round, lowest-highest;"
-echo " MB/s: 10^6 original bytes a second; CPU s: user + system of archive-fill, all threads; load: 1-min load average before each run)"
+echo " MB/s: 10^6 original bytes a second; CPU s: user + system of archive-fill, all threads (user s: user only);"
+echo " load: 1-min load average before each run)"
 
 echo
 echo "== size: the corpus once (${#corpus[@]} files, no -v, nothing deduplicated), disk =="

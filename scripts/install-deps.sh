@@ -17,6 +17,8 @@ PACKAGES=(
 	libinih-dev libjansson-dev libarchive-dev check
 	# tests and benchmark (smtp-source comes with postfix)
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
+	# tests/integrity: sqlite3 edits an index, openssl checks signatures
+	sqlite3 openssl
 	# tests/e2e/sendmail_*.sh: m4 builds the .cf, libsasl2-modules has
 	# SMTP AUTH PLAIN; Sendmail itself is only unpacked (below), as it
 	# conflicts with postfix

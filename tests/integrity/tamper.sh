@@ -28,7 +28,7 @@
 #	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
 #	ARCHIVE_FILL.  E2E_KEEP=1 keeps the work directory.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh" || exit 99
 it_init "$(basename "$0" .sh)"
 
 # ---------------------------------------------------------------------

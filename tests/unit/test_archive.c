@@ -18,7 +18,6 @@
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
 
-
 /* store_bytes - archive one message with content text; its id into id */
 static void
 store_bytes(archive *ar, const void *text, size_t len, const char *from,

@@ -17,7 +17,6 @@
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
 
-
 /* open_with - the archive for writing with these options */
 static archive *
 open_with(int encrypt, int level, unsigned entries, unsigned seconds)
