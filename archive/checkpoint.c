@@ -35,6 +35,8 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
+#define CHECKPOINT_TAIL	16384	/* bytes read from the end for the last line */
+
 /* checkpoint_text - the signed text of cp */
 size_t
 checkpoint_text(const checkpoint *cp, char *buf, size_t size)
@@ -150,15 +152,80 @@ keep_last(const checkpoint *cp, const char *line, void *ctx)
 	return 0;
 }
 
+/* read_tail - the last CHECKPOINT_TAIL bytes (or fewer) of fd into buf;
+ * their number, or -1 */
+static ssize_t
+read_tail(int fd, off_t size, char *buf, off_t *start)
+{
+	size_t want = size > CHECKPOINT_TAIL ? CHECKPOINT_TAIL : (size_t)size;
+
+	*start = size - (off_t)want;
+	return pread(fd, buf, want, *start) == (ssize_t)want ? (ssize_t)want : -1;
+}
+
+/* tail_checkpoint - the last line of checkpoints.log, read from its end
+ * (a checkpoint line is far shorter than CHECKPOINT_TAIL), so that the
+ * cost does not grow with the file; 0, or -1 when that line does not
+ * parse or is not whole (then the caller scans the file) */
+static int
+tail_checkpoint(const char *path, checkpoint *cp, off_t *good_end)
+{
+	char *buf = malloc(CHECKPOINT_TAIL + 1), *end, *begin;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	struct stat st;
+	off_t start;
+	ssize_t n;
+
+	if (buf != NULL && fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0) {
+		*good_end = 0;
+		rc = 0;		/* no checkpoint yet */
+	} else if (buf != NULL && fd >= 0 && fstat(fd, &st) == 0
+		   && (n = read_tail(fd, st.st_size, buf, &start)) > 0
+		   && buf[n - 1] == '\n') {
+		buf[n - 1] = '\0';
+		end = buf + n - 1;
+		begin = memrchr(buf, '\n', (size_t)(end - buf));
+		begin = begin != NULL ? begin + 1 : buf;
+		if ((begin > buf || start == 0) && checkpoint_parse(begin, cp) == 0) {
+			*good_end = st.st_size;
+			rc = 0;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* checkpoint_find_last - the newest checkpoint and where the whole lines
+ * of the file end */
+static int
+checkpoint_find_last(const char *dir, checkpoint *cp, off_t *good_end,
+		     mk_error *err)
+{
+	char *path = path_join(dir, ARCHIVE_CHECKPOINT_FILE);
+	int rc;
+
+	memset(cp, 0, sizeof(*cp));
+	merkle_frontier_init(&cp->frontier);
+	if (path == NULL)
+		return mk_error_set(err, "out of memory");
+	*good_end = 0;
+	if (access(path, F_OK) != 0)
+		rc = 0;		/* no checkpoint yet */
+	else if ((rc = tail_checkpoint(path, cp, good_end)) != 0)
+		rc = checkpoint_scan_end(dir, keep_last, cp, good_end, err);
+	free(path);
+	return rc;
+}
+
 /* checkpoint_last - the newest checkpoint, or one of size 0 */
 int
 checkpoint_last(const char *dir, checkpoint *cp, mk_error *err)
 {
 	off_t end;
 
-	memset(cp, 0, sizeof(*cp));
-	merkle_frontier_init(&cp->frontier);
-	return checkpoint_scan_end(dir, keep_last, cp, &end, err);
+	return checkpoint_find_last(dir, cp, &end, err);
 }
 
 /* checkpoint_line - cp as its line of checkpoints.log; caller frees */
@@ -197,8 +264,7 @@ append_line(const char *dir, const char *text, mk_error *err)
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if (checkpoint_scan_end(dir, keep_last, &(checkpoint){ 0 }, &good_end,
-				err) != 0) {
+	if (checkpoint_find_last(dir, &(checkpoint){ 0 }, &good_end, err) != 0) {
 		free(path);
 		return -1;
 	}

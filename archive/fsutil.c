@@ -109,18 +109,31 @@ now_micros(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* nibble - the value of one hex digit, or -1 */
+static int
+nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* hex_decode - 2*len hex digits of in into out[len]; 0, or -1 when in is
  * not exactly that */
 int
 hex_decode(const char *in, unsigned char *out, size_t len)
 {
-	unsigned hi, lo;
+	int hi, lo;
 	size_t i;
 
 	if (in == NULL || strlen(in) != 2 * len)
 		return -1;
 	for (i = 0; i < len; i++) {
-		if (sscanf(in + 2 * i, "%1x%1x", &hi, &lo) != 2)
+		if ((hi = nibble(in[2 * i])) < 0 || (lo = nibble(in[2 * i + 1])) < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}

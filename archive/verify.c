@@ -58,7 +58,9 @@ typedef struct verify {
 	archive_verify_stats *stats;
 	ledger_map map;
 	vcheck *checks;
-	size_t n_checks, checks_cap, next_check;
+	size_t n_checks, checks_cap;
+	vcheck **by_size;		/* the parsed ones, smallest first */
+	size_t n_by_size, next;		/* ... and the next to meet */
 	merkle_frontier tree;
 	sqlite3 *mem;			/* the index the records make */
 	index_inserter ins;		/* ... and its statements */
@@ -128,11 +130,10 @@ ledger_leaf(int64_t pos, const char *line, size_t len, void *ctx)
 		return -1;
 	if (rc > 0)
 		report(v, "ledger", object, "%s", why);
-	for (size_t i = 0; i < v->n_checks; i++)
-		if (v->checks[i].parsed && v->checks[i].cp.size == pos) {
-			merkle_frontier_root(&v->tree, v->checks[i].computed);
-			v->checks[i].seen = true;
-		}
+	while (v->next < v->n_by_size && v->by_size[v->next]->cp.size <= pos) {
+		merkle_frontier_root(&v->tree, v->by_size[v->next]->computed);
+		v->by_size[v->next++]->seen = true;
+	}
 	if ((v->stats->ledger_entries & 4095) == 0)
 		progress(v, "ledger", v->stats->ledger_entries, 0);
 	return 0;
@@ -173,6 +174,31 @@ check_checkpoint(verify *v, size_t i, int64_t *last_size)
 		       " reordered", (long long)c->cp.size);
 }
 
+/* by_cp_size - qsort order of vcheck pointers */
+static int
+by_cp_size(const void *a, const void *b)
+{
+	int64_t x = (*(vcheck *const *)a)->cp.size, y = (*(vcheck *const *)b)->cp.size;
+
+	return x < y ? -1 : x > y;
+}
+
+/* sort_checks - the parsed checkpoints by size, for ledger_leaf */
+static int
+sort_checks(verify *v)
+{
+	size_t i;
+
+	if ((v->by_size = calloc(v->n_checks + 1, sizeof(*v->by_size))) == NULL)
+		return -1;
+	for (i = 0; i < v->n_checks; i++)
+		if (v->checks[i].parsed)
+			v->by_size[v->n_by_size++] = &v->checks[i];
+	if (v->n_by_size > 0)
+		qsort(v->by_size, v->n_by_size, sizeof(*v->by_size), by_cp_size);
+	return 0;
+}
+
 /* verify_ledger - phase 1 */
 static int
 verify_ledger(verify *v, mk_error *err)
@@ -182,6 +208,7 @@ verify_ledger(verify *v, mk_error *err)
 
 	merkle_frontier_init(&v->tree);
 	if (checkpoint_scan(v->ar->dir, keep_check, v, err) != 0
+	    || sort_checks(v) != 0
 	    || ledger_scan(v->ar->dir, ledger_leaf, v, err) != 0)
 		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
 	ledger_map_done(&v->map);
@@ -593,6 +620,7 @@ archive_verify(archive *ar, const char *pinned_pem, archive_problem_fn problem,
 	sqlite3_close(v.mem);
 	ledger_map_free(&v.map);
 	free(v.checks);
+	free(v.by_size);
 	free(v.blobs);
 	return rc;
 }
