@@ -219,6 +219,7 @@ archive_open_with(const char *dir, archive_mode mode,
 	}
 	ar->mode = mode;
 	ar->opts = *opts;
+	deflate_pool_init(&ar->deflaters);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
 	if (check_marker(dir, err) != 0
@@ -253,6 +254,7 @@ archive_close(archive *ar)
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
 		keyring_free(&ar->keys);
+	deflate_pool_free(&ar->deflaters);
 	if (ar->records_fd >= 0)
 		close(ar->records_fd);
 	if (ar->lock_fd >= 0)

@@ -172,7 +172,7 @@ typedef struct archive_options {
 	int sign;			/* records signed and sealed; 0 only
 					   for benchmarks (verify rejects) */
 } archive_options;
-#define ARCHIVE_OPTIONS_DEFAULT { 1, 6, 1000, 300, 1 }
+#define ARCHIVE_OPTIONS_DEFAULT { 1, 1, 1000, 300, 1 }
 
 /* archive_options_of - the options mailkeep.conf sets */
 void archive_options_of(const mk_config *cfg, archive_options *opts);

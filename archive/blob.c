@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,72 @@ static const unsigned char blob_magic[6] = { 'M', 'K', 'B', 'L', 'O', 'B' };
 struct blob_writer {
 	int fd;
 	int level;			/* 0: stored as is */
-	z_stream z;
+	z_stream *z;			/* from the pool; NULL when level 0 */
+	deflate_pool *pool;
+	bool reusable;			/* z ended cleanly */
 	EVP_CIPHER_CTX *gcm;		/* NULL: not encrypted */
 	size_t used;			/* bytes waiting in out */
 	unsigned char out[BLOB_CHUNK];
 };
+
+/* deflate_pool_init - an empty pool */
+void
+deflate_pool_init(deflate_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+}
+
+/* deflate_pool_free - end every pooled stream */
+void
+deflate_pool_free(deflate_pool *p)
+{
+	while (p->n > 0) {
+		deflateEnd(p->free[--p->n]);
+		free(p->free[p->n]);
+	}
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* deflate_take - a deflate stream at level: a pooled one (deflateInit
+ * allocates and clears ~256 KiB, which costs a small message more than
+ * compressing it), or a new one; NULL when out of memory */
+static z_stream *
+deflate_take(deflate_pool *p, int level)
+{
+	z_stream *z = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n > 0)
+		z = p->free[--p->n];
+	pthread_mutex_unlock(&p->lock);
+	if (z != NULL)
+		return z;
+	if ((z = calloc(1, sizeof(*z))) != NULL && deflateInit(z, level) != Z_OK) {
+		free(z);
+		z = NULL;
+	}
+	return z;
+}
+
+/* deflate_give - back to the pool when it is reset cleanly and there is
+ * room, else ended */
+static void
+deflate_give(deflate_pool *p, z_stream *z, bool reusable)
+{
+	if (reusable && deflateReset(z) == Z_OK) {
+		pthread_mutex_lock(&p->lock);
+		if (p->n < DEFLATE_POOL_MAX) {
+			p->free[p->n++] = z;
+			z = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (z != NULL) {
+		deflateEnd(z);
+		free(z);
+	}
+}
 
 /* blob_header - the header bytes of a blob */
 static void
@@ -81,10 +143,11 @@ start_cipher(const unsigned char *key, const unsigned char *nonce,
 }
 
 /* blob_writer_new - write the header of a new blob to fd.  key NULL: not
- * encrypted; level 0: not compressed.  Caller frees with blob_writer_free */
+ * encrypted; level 0: not compressed (all streams of pool have one
+ * level).  Caller frees with blob_writer_free */
 blob_writer *
 blob_writer_new(int fd, int level, const unsigned char *key,
-		unsigned key_gen, mk_error *err)
+		unsigned key_gen, deflate_pool *pool, mk_error *err)
 {
 	blob_writer *w = calloc(1, sizeof(*w));
 	unsigned char h[BLOB_HEADER], nonce[KEYS_NONCE];
@@ -95,6 +158,7 @@ blob_writer_new(int fd, int level, const unsigned char *key,
 	}
 	w->fd = fd;
 	w->level = level;
+	w->pool = pool;
 	if (key != NULL && RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		mk_error_set(err, "no randomness for a nonce");
 		goto fail;
@@ -104,9 +168,8 @@ blob_writer_new(int fd, int level, const unsigned char *key,
 		mk_error_set(err, "cannot start AES-256-GCM");
 		goto fail;
 	}
-	if (level > 0 && deflateInit(&w->z, level) != Z_OK) {
+	if (level > 0 && (w->z = deflate_take(pool, level)) == NULL) {
 		mk_error_set(err, "cannot start zlib");
-		w->level = 0;
 		goto fail;
 	}
 	if (write_all(fd, h, sizeof(h)) != 0) {
@@ -143,18 +206,18 @@ deflate_into(blob_writer *w, const void *in, size_t len, int flush,
 {
 	int zrc;
 
-	w->z.next_in = (unsigned char *)in;
-	w->z.avail_in = (uInt)len;
+	w->z->next_in = (unsigned char *)in;
+	w->z->avail_in = (uInt)len;
 	do {
-		w->z.next_out = w->out + w->used;
-		w->z.avail_out = (uInt)(BLOB_CHUNK - w->used);
-		zrc = deflate(&w->z, flush);
+		w->z->next_out = w->out + w->used;
+		w->z->avail_out = (uInt)(BLOB_CHUNK - w->used);
+		zrc = deflate(w->z, flush);
 		if (zrc == Z_STREAM_ERROR)
 			return mk_error_set(err, "zlib deflate failed");
-		w->used = BLOB_CHUNK - w->z.avail_out;
+		w->used = BLOB_CHUNK - w->z->avail_out;
 		if (w->used == BLOB_CHUNK && flush_out(w, err) != 0)
 			return -1;
-	} while (w->z.avail_in > 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+	} while (w->z->avail_in > 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
 	return 0;
 }
 
@@ -205,6 +268,7 @@ blob_writer_finish(blob_writer *w, mk_error *err)
 
 	if (w->level > 0 && deflate_into(w, NULL, 0, Z_FINISH, err) != 0)
 		return -1;
+	w->reusable = true;
 	if (flush_out(w, err) != 0)
 		return -1;
 	if (w->gcm == NULL)
@@ -224,8 +288,8 @@ blob_writer_free(blob_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->level > 0)
-		deflateEnd(&w->z);
+	if (w->z != NULL)
+		deflate_give(w->pool, w->z, w->reusable);
 	EVP_CIPHER_CTX_free(w->gcm);
 	free(w);
 }

@@ -59,6 +59,14 @@
 #define BLOB_VERSION	1
 #define BLOB_CHUNK	65536
 
+/* Deflate streams kept for reuse (blob.c). */
+#define DEFLATE_POOL_MAX 32
+typedef struct deflate_pool {
+	pthread_mutex_t lock;
+	struct z_stream_s *free[DEFLATE_POOL_MAX];
+	int n;
+} deflate_pool;
+
 /* One generation of keys. */
 typedef struct keyring_gen {
 	EVP_PKEY *signing;		/* Ed25519 private key */
@@ -110,6 +118,7 @@ struct archive {
 	archive_mode mode;
 	archive_options opts;
 	keyring keys;
+	deflate_pool deflaters;
 	int64_t last_checkpoint;	/* when this process last checked */
 	sqlite3 *db;			/* writer: used by the committer only */
 	int lock_fd;			/* writer lock, or -1 */
@@ -241,8 +250,10 @@ int aead_open(const unsigned char key[KEYS_AES],
 
 /* blob.c */
 typedef struct blob_writer blob_writer;
+void deflate_pool_init(deflate_pool *p);
+void deflate_pool_free(deflate_pool *p);
 blob_writer *blob_writer_new(int fd, int level, const unsigned char *key,
-			     unsigned key_gen, mk_error *err);
+			     unsigned key_gen, deflate_pool *pool, mk_error *err);
 int blob_writer_write(blob_writer *w, const void *buf, size_t len,
 		      mk_error *err);
 int blob_writer_finish(blob_writer *w, mk_error *err);

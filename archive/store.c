@@ -89,7 +89,7 @@ archive_spool_begin(archive *ar, mk_error *err)
 	sp->blob = blob_writer_new(sp->fd, ar->opts.compression,
 				   ar->opts.encrypt
 				   ? keyring_data_key(&ar->keys, ar->keys.n) : NULL,
-				   ar->keys.n, err);
+				   ar->keys.n, &ar->deflaters, err);
 	if (sp->blob == NULL)
 		goto fail;
 	return sp;

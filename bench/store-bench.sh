@@ -8,7 +8,7 @@
 #
 # SYNOPSIS
 #	bench/store-bench.sh              (from the top of a built tree)
-#	BENCH_ROUNDS=5 BENCH_CONFIGS="plain full full-z1 crypt" \
+#	BENCH_ROUNDS=5 BENCH_CONFIGS="plain full full-z6 crypt" \
 #	BENCH_PLACES="disk shm" BENCH_MIX_COUNT=2000 \
 #	BENCH_SIZES="102400 1048576" bench/store-bench.sh
 #
@@ -23,9 +23,9 @@
 #
 #	  plain    -p      no compression, no encryption, unsigned records
 #	                   (the baseline; verify rejects such an archive)
-#	  full     (none)  zlib level 6 + AES-256-GCM blobs, Ed25519-signed,
+#	  full     (none)  zlib level 1 + AES-256-GCM blobs, Ed25519-signed,
 #	                   AES-GCM-sealed records: the default
-#	  full-z1  -z 1    as full, zlib level 1
+#	  full-z6  -z 6    as full, zlib level 6
 #	  crypt    -z 0    as full without compression (encryption and
 #	                   signatures only)
 #	  zlib     -u      as full without blob encryption (records are still
@@ -44,7 +44,7 @@
 #	system, BENCH_DISK_DIR; "shm", tmpfs, BENCH_SHM_DIR, where fsync is
 #	free, so the figures there are CPU cost only), each workload is run
 #	BENCH_ROUNDS times with the configurations interleaved (plain, full,
-#	full-z1, ..., plain, full, ...).  The table gives medians: msg/s,
+#	full-z6, ..., plain, full, ...).  The table gives medians: msg/s,
 #	MB/s (10^6 bytes of original message a second), CPU seconds
 #	(user + system of the whole process, all threads), and the ratio of
 #	the configuration's median wall time to plain's ("x plain": 1.20
@@ -62,7 +62,7 @@
 #
 # ENVIRONMENT
 #	BENCH_ROUNDS      rounds per workload and place (5)
-#	BENCH_CONFIGS     configurations, in run order ("plain full full-z1 crypt")
+#	BENCH_CONFIGS     configurations, in run order ("plain full full-z6 crypt")
 #	BENCH_PLACES      "disk shm", or one of them
 #	BENCH_DISK_DIR    parent of the disk work directory (${TMPDIR:-/tmp})
 #	BENCH_SHM_DIR     parent of the tmpfs work directory (/dev/shm)
@@ -83,7 +83,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
-BENCH_CONFIGS=${BENCH_CONFIGS:-"plain full full-z1 crypt"}
+BENCH_CONFIGS=${BENCH_CONFIGS:-"plain full full-z6 crypt"}
 BENCH_PLACES=${BENCH_PLACES:-"disk shm"}
 BENCH_DISK_DIR=${BENCH_DISK_DIR:-${TMPDIR:-/tmp}}
 BENCH_SHM_DIR=${BENCH_SHM_DIR:-/dev/shm}
@@ -98,8 +98,8 @@ note() { echo "store-bench: $*" >&2; }
 
 [ -x "$ARCHIVE_FILL" ] || die "$ARCHIVE_FILL not built (make)"
 for c in $BENCH_CONFIGS; do
-	case $c in plain|full|full-z1|crypt|zlib) ;;
-	*) die "unknown configuration $c (plain full full-z1 crypt zlib)";;
+	case $c in plain|full|full-z6|crypt|zlib) ;;
+	*) die "unknown configuration $c (plain full full-z6 crypt zlib)";;
 	esac
 done
 [[ " $BENCH_CONFIGS " == *" plain "* ]] || die "BENCH_CONFIGS must include plain (the baseline)"
@@ -240,7 +240,7 @@ opts_of() {
 	case $1 in
 	plain) echo "-p";;
 	full) echo "";;
-	full-z1) echo "-z 1";;
+	full-z6) echo "-z 6";;
 	crypt) echo "-z 0";;
 	zlib) echo "-u";;
 	esac

@@ -184,7 +184,7 @@ mk_config_load(const char *path, mk_error *err)
 	}
 	cfg->socket_mode = 0660;
 	cfg->encrypt = 1;
-	cfg->compression = 6;
+	cfg->compression = 1;
 	cfg->checkpoint_entries = 1000;
 	cfg->checkpoint_interval = 300;
 	if (mk_ini_parse(path, NULL, parse_key, cfg, err) != 0)

@@ -31,7 +31,7 @@ typedef struct mk_config {
 	mk_on_error on_error;
 	int socket_mode;	/* permissions of a unix: socket, e.g. 0660 */
 	int encrypt;		/* blobs encrypted (default yes) */
-	int compression;	/* zlib level of blobs, 0-9 (default 6) */
+	int compression;	/* zlib level of blobs, 0-9 (default 1) */
 	unsigned checkpoint_entries;	/* ledger checkpoint every N entries */
 	unsigned checkpoint_interval;	/* ... or every T seconds */
 } mk_config;

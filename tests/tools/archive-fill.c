@@ -14,7 +14,7 @@
  *	them as it does the milter's.  Each message has the envelope
  *	sender fill@sender.test and the recipient rcptN@rcpt.test.
  *	-v makes every copy distinct: "X-Fill: N" is put before its first
- *	line.  -z sets the zlib level (default 6), -u stores blobs
+ *	line.  -z sets the zlib level (default 1), -u stores blobs
  *	unencrypted, -p stores "plain": no compression, no encryption and
  *	unsigned records (the benchmark's baseline only; verify rejects it).
  *	Prints one line: messages, raw bytes, seconds, blob bytes on disk,

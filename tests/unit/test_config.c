@@ -98,7 +98,7 @@ START_TEST(store_keys)
 	write_conf("archive = /a\n");
 	cfg = mk_config_load(path, &err);
 	ck_assert_int_eq(cfg->encrypt, 1);	/* the defaults */
-	ck_assert_int_eq(cfg->compression, 6);
+	ck_assert_int_eq(cfg->compression, 1);
 	ck_assert_uint_eq(cfg->checkpoint_entries, 1000);
 	ck_assert_uint_eq(cfg->checkpoint_interval, 300);
 	mk_config_free(cfg);
