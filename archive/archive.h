@@ -289,6 +289,8 @@ typedef void (*archive_problem_fn)(const char *kind, const char *object,
 typedef struct archive_verify_stats {
 	uint64_t ledger_entries, checkpoints, records, index_rows, blobs;
 	uint64_t content_bytes;		/* original bytes of the blobs */
+	uint64_t uncovered;		/* ledger entries after the last
+					   checkpoint (not yet signed) */
 	uint64_t problems;
 } archive_verify_stats;
 

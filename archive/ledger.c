@@ -222,13 +222,16 @@ open_locked(const char *path, mk_error *err)
 
 /* ledger_append - append entries (JSON members without braces) durably;
  * *first_seq receives the seq of the first one.  A checkpoint that is due
- * is written too; failing to write it fails the append (the entries are
- * on disk, the next append tries again). */
+ * is written too, at best: once the entries are on disk the append has
+ * happened (failing it would have the MTA retry a message that is
+ * stored), and the next append tries the checkpoint again; verify counts
+ * the entries no checkpoint covers. */
 int
 ledger_append(archive *ar, const char *const *entries, size_t n,
 	      int64_t *first_seq, mk_error *err)
 {
 	char *path = path_join(ar->dir, ARCHIVE_LEDGER_FILE);
+	mk_error cp_err;
 	int fd, rc = -1;
 
 	if (path == NULL)
@@ -236,9 +239,9 @@ ledger_append(archive *ar, const char *const *entries, size_t n,
 	if ((fd = open_locked(path, err)) >= 0) {
 		rc = append_locked(fd, path, entries, n, first_seq, err);
 		if (rc == 0)
-			rc = checkpoint_locked(ar, fd, path,
-					       *first_seq + (int64_t)n - 1,
-					       false, err);
+			(void)checkpoint_locked(ar, fd, path,
+						*first_seq + (int64_t)n - 1,
+						false, &cp_err);
 		close(fd);	/* releases the lock */
 	}
 	free(path);

@@ -217,6 +217,10 @@ verify_ledger(verify *v, mk_error *err)
 	for (i = 0; i < v->n_checks; i++)
 		check_checkpoint(v, i, &last);
 	v->stats->checkpoints = v->n_checks;
+	if (v->n_by_size > 0 && v->by_size[v->n_by_size - 1]->cp.size
+	    < (int64_t)v->stats->ledger_entries)
+		v->stats->uncovered = v->stats->ledger_entries
+		    - (uint64_t)v->by_size[v->n_by_size - 1]->cp.size;
 	progress(v, "ledger", v->stats->ledger_entries, v->stats->ledger_entries);
 	return 0;
 }

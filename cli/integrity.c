@@ -122,9 +122,11 @@ print_verify(const verify_out *vo, const archive_verify_stats *st)
 	json_t *obj;
 
 	if (!vo->json) {
-		printf("checked %llu ledger entries, %llu checkpoints, %llu records,"
+		printf("checked %llu ledger entries (%llu after the last"
+		       " checkpoint), %llu checkpoints, %llu records,"
 		       " %llu index rows, %llu blobs (%.1f MB of messages): %s\n",
 		       (unsigned long long)st->ledger_entries,
+		       (unsigned long long)st->uncovered,
 		       (unsigned long long)st->checkpoints,
 		       (unsigned long long)st->records,
 		       (unsigned long long)st->index_rows,
@@ -133,9 +135,10 @@ print_verify(const verify_out *vo, const archive_verify_stats *st)
 		       st->problems ? "PROBLEMS FOUND" : "all good");
 		return;
 	}
-	obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
+	obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
 			"ok", st->problems == 0,
 			"ledger_entries", (json_int_t)st->ledger_entries,
+			"uncovered_entries", (json_int_t)st->uncovered,
 			"checkpoints", (json_int_t)st->checkpoints,
 			"records", (json_int_t)st->records,
 			"index_rows", (json_int_t)st->index_rows,
