@@ -46,6 +46,9 @@ Sendmail: add to sendmail.mc, then rebuild sendmail.cf and restart:
 Look at what was archived:
     $top/cli/mailkeep -c $conf search
     $top/cli/mailkeep -c $conf get ID
+Check that nothing in it was altered, and keep its public keys elsewhere:
+    $top/cli/mailkeep -c $conf verify
+    $top/cli/mailkeep -c $conf keys export-public > mailkeep-keys.pem
 
 Starting mailkeep-milter on $socket (Ctrl-C stops it)...
 MSG
