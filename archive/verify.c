@@ -225,7 +225,7 @@ verify_ledger(verify *v, mk_error *err)
 	return 0;
 }
 
-/* pinned_matches - does the PEM key text list hold pub as key gen? */
+/* check_pinned - each pinned PEM key is the ledger's key of its generation */
 static void
 check_pinned(verify *v, const char *pinned)
 {

@@ -1,9 +1,10 @@
 #!/bin/bash
-# run.sh - mailkeep throughput benchmark: Postfix + smtp-source, three ways.
+# run.sh - mailkeep throughput benchmark: Postfix + smtp-source, several ways.
 #
 # NAME
 #	bench/run.sh - messages/second through Postfix without a milter, with
-#	the no-op milter (bench/noop-milter) and with mailkeep-milter
+#	the no-op milter (bench/noop-milter) and with mailkeep-milter (content
+#	compressed and encrypted, or stored plain)
 #
 # SYNOPSIS
 #	bench/run.sh                      (as root, from a built tree)
@@ -22,8 +23,15 @@
 #	  noop      bench/noop-milter                          (b)
 #	  noop-nr   bench/noop-milter -n (SMFIP_NR_* no-reply flags negotiated)
 #	  mailkeep  mailkeep-milter, full-archive mode, durable (c)
+#	  mailkeep-plain
+#	            a second mailkeep-milter with its own archive whose
+#	            mailkeep.conf says "encrypt = no" and "compression = 0":
+#	            content stored as it came; records are still sealed and
+#	            signed (no key turns that off).  Against mailkeep it gives
+#	            the end-to-end cost of compression + encryption.
 #
-#	All milters listen on the same socket type (BENCH_SOCKET: unix, the
+#	mailkeep runs with the defaults of mailkeep.conf(5) (compression = 1,
+#	encrypt = yes).  All milters listen on the same socket type (BENCH_SOCKET: unix, the
 #	default, or inet) and stay running for the whole benchmark.  For each
 #	message size, the configurations are run BENCH_RUNS times interleaved
 #	(a, b, c, a, b, c, ...); each run is one smtp-source invocation with
@@ -37,9 +45,14 @@
 #	"Accepted" is counted from Postfix's log (qmgr "queue active" lines),
 #	so a message the milter tempfailed does not count.
 #
-#	Finally mailkeep-milter is restarted and one message of BENCH_BIG_SIZE
+#	Finally each milter is restarted and one message of BENCH_BIG_SIZE
 #	bytes (default 100 MiB) is sent through it; its peak RSS (VmHWM in
-#	/proc/PID/status) is printed, beside the no-op milter's for reference.
+#	/proc/PID/status) is printed (the no-op milter's for reference).
+#
+#	Ratios of the medians close the table: mailkeep/noop and noop/none
+#	(accept/s), and, with both mailkeep configurations, the time a message
+#	takes with mailkeep over that with mailkeep-plain (accept, drain, and
+#	the milter's CPU time).
 #
 #	Figures go to stdout (a table at the end) and to $BENCH_DIR/results.tsv.
 #	This script prints figures; it never passes or fails on them.
@@ -50,12 +63,14 @@
 #	BENCH_SIZES      message sizes in bytes ("10240 102400")
 #	BENCH_RUNS       repetitions of each configuration (3)
 #	BENCH_SOCKET     milter socket type: unix or inet (unix)
-#	BENCH_CONFIGS    configurations, in run order ("none noop mailkeep")
+#	BENCH_CONFIGS    configurations, in run order ("none noop mailkeep");
+#	                 any of none noop noop-nr mailkeep mailkeep-plain
 #	BENCH_BIG_SIZE   size of the RSS-test message, 0 to skip (104857600)
 #	BENCH_DIR        work directory (a new mktemp -d under $TMPDIR or /tmp);
 #	                 kept afterwards when BENCH_KEEP=1 or when set by you
 #	NOOP_MILTER, MAILKEEP_MILTER, MAILKEEP   programs (default: this tree;
-#	                 bench/noop-milter is compiled into BENCH_DIR if absent)
+#	                 bench/noop-milter is compiled into BENCH_DIR if absent);
+#	                 both mailkeep configurations use the same programs
 #	SMTP_SOURCE      smtp-source program (/usr/sbin/smtp-source)
 #
 # DIAGNOSTICS
@@ -86,10 +101,10 @@ case $BENCH_SOCKET in unix|inet) ;; *) die "BENCH_SOCKET must be unix or inet";;
 for c in $BENCH_CONFIGS; do
 	case $c in
 	none|noop|noop-nr) ;;
-	mailkeep)
-		[ -x "$MAILKEEP_MILTER" ] || die "$MAILKEEP_MILTER not built (make), or set BENCH_CONFIGS without mailkeep"
+	mailkeep|mailkeep-plain)
+		[ -x "$MAILKEEP_MILTER" ] || die "$MAILKEEP_MILTER not built (make), or set BENCH_CONFIGS without $c"
 		[ -x "$MAILKEEP" ] || die "$MAILKEEP not built (make)";;
-	*) die "unknown configuration $c (none noop noop-nr mailkeep)";;
+	*) die "unknown configuration $c (none noop noop-nr mailkeep mailkeep-plain)";;
 	esac
 done
 
@@ -204,8 +219,8 @@ start_milter() {
 	case $name in
 	noop)    (umask 0; exec "$NOOP_MILTER" -p "$spec") 2>>"$D/$name.log" & pid=$!;;
 	noop-nr) (umask 0; exec "$NOOP_MILTER" -n -p "$spec") 2>>"$D/$name.log" & pid=$!;;
-	mailkeep)
-		(umask 0; exec "$MAILKEEP_MILTER" -c "$D/mailkeep.conf" -f -p "$spec") \
+	mailkeep|mailkeep-plain)
+		(umask 0; exec "$MAILKEEP_MILTER" -c "$D/$name.conf" -f -p "$spec") \
 		    2>>"$D/$name.log" & pid=$!;;
 	esac
 	pids+=("$pid")
@@ -256,17 +271,30 @@ for c in $BENCH_CONFIGS; do
 	pspec[$c]=$(pf_milter_spec "${lspec[$c]}")
 done
 
-if [[ " $BENCH_CONFIGS " == *" mailkeep "* ]]; then
-	mkdir -p "$D/archive"
-	cat > "$D/mailkeep.conf" <<EOF
-# mailkeep.conf written by bench/run.sh: full archive, default policy
-socket = ${lspec[mailkeep]}
-archive = $D/archive
-socket_mode = 0666
-EOF
-	"$MAILKEEP" -c "$D/mailkeep.conf" init > "$D/init.log" 2>&1 ||
-		{ cat "$D/init.log" >&2; die "mailkeep init failed"; }
-fi
+# mailkeep_setup NAME ARCHIVE [LINE ...] - write $D/NAME.conf for a mailkeep
+#	configuration (full archive, default policy, plus the lines given)
+#	and initialise its archive
+mailkeep_setup() {
+	local name=$1 archive=$2 line
+	shift 2
+	mkdir -p "$archive"
+	{
+		echo "# $name.conf written by bench/run.sh: full archive, default policy"
+		echo "socket = ${lspec[$name]}"
+		echo "archive = $archive"
+		echo "socket_mode = 0666"
+		for line in "$@"; do echo "$line"; done
+	} > "$D/$name.conf"
+	"$MAILKEEP" -c "$D/$name.conf" init > "$D/$name-init.log" 2>&1 ||
+		{ cat "$D/$name-init.log" >&2; die "mailkeep init failed ($name)"; }
+}
+
+for c in $BENCH_CONFIGS; do
+	case $c in
+	mailkeep)       mailkeep_setup "$c" "$D/archive";;
+	mailkeep-plain) mailkeep_setup "$c" "$D/archive-plain" "encrypt = no" "compression = 0";;
+	esac
+done
 
 bench_postfix "$D/postfix"
 pf_start "$D/postfix" || die "Postfix did not start"
@@ -320,7 +348,7 @@ one_run() {
 		printf "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.1f\t%.1f\t%.3f\t%s\n", s, c, r, n,
 		    t1 - t0, t2 - t0, n / (t1 - t0), n / (t2 - t0),
 		    (n > 0 ? cpu * 1000 / hz / n : 0), load }' | tee -a "$D/results.tsv" |
-	awk -F'\t' '{ printf "  size %-7s %-9s run %s: %5d msgs %7.2f s %7.1f msg/s (drained %7.2f s, %7.1f msg/s) milter CPU %.2f ms/msg, load %s\n",
+	awk -F'\t' '{ printf "  size %-7s %-14s run %s: %5d msgs %7.2f s %7.1f msg/s (drained %7.2f s, %7.1f msg/s) milter CPU %.2f ms/msg, load %s\n",
 		$1, $2, $3, $4, $5, $7, $6, $8, $9, $10 }'
 }
 
@@ -371,11 +399,11 @@ has() { [[ " $BENCH_CONFIGS " == *" $1 "* ]]; }
 
 echo
 echo "== mailkeep benchmark: medians of $BENCH_RUNS runs, $BENCH_MESSAGES messages, $BENCH_SESSIONS sessions, $BENCH_SOCKET socket =="
-printf "%-8s %-9s %10s %10s %12s   %s\n" size config "accept/s" "drain/s" "CPU ms/msg" "runs (accept msg/s)"
+printf "%-8s %-14s %10s %10s %12s   %s\n" size config "accept/s" "drain/s" "CPU ms/msg" "runs (accept msg/s)"
 for size in $BENCH_SIZES; do
 	for c in $BENCH_CONFIGS; do
 		runs=$(awk -F'\t' -v s="$size" -v c="$c" '$1 == s && $2 == c { printf "%s ", $7 }' "$D/results.tsv")
-		printf "%-8s %-9s %10.1f %10.1f %12.2f   %s\n" "$size" "$c" "$(med "$size" "$c" 7)" "$(med "$size" "$c" 8)" "$(med "$size" "$c" 9)" "$runs"
+		printf "%-8s %-14s %10.1f %10.1f %12.2f   %s\n" "$size" "$c" "$(med "$size" "$c" 7)" "$(med "$size" "$c" 8)" "$(med "$size" "$c" 9)" "$runs"
 	done
 done
 echo
@@ -386,13 +414,23 @@ for size in $BENCH_SIZES; do
 	has noop && has none && out+="  noop/none = $(ratio noop none)"
 	has noop-nr && has noop && out+="  noop-nr/noop = $(ratio noop-nr noop)"
 	echo "$out"
+	if has mailkeep && has mailkeep-plain; then
+		# time a message = 1 / rate; the CPU figure is per message already
+		awk -v s="$size" \
+		    -v pa="$(med "$size" mailkeep-plain 7)" -v ka="$(med "$size" mailkeep 7)" \
+		    -v pd="$(med "$size" mailkeep-plain 8)" -v kd="$(med "$size" mailkeep 8)" \
+		    -v pc="$(med "$size" mailkeep-plain 9)" -v kc="$(med "$size" mailkeep 9)" '
+		    function r(x, y) { return y > 0 ? x / y : 0 }
+		    BEGIN { printf "size %s:  time a message, mailkeep / mailkeep-plain = %.2f accept, %.2f drain; milter CPU %.2f (target < 1.20)\n",
+			s, r(pa, ka), r(pd, kd), r(kc, pc) }'
+	fi
 done
 if [ "$BENCH_BIG_SIZE" -gt 0 ]; then
 	echo
 	for c in $BENCH_CONFIGS; do
 		[ "$c" = none ] && continue
 		awk -v c="$c" -v b="${hwm_base[$c]}" -v h="${hwm_big[$c]}" -v r="${hwm_runs[$c]}" -v s="$BENCH_BIG_SIZE" 'BEGIN {
-			printf "peak RSS %-9s %.1f MiB after a %.0f MiB message (%.1f MiB at start; %.1f MiB peak during the runs)\n",
+			printf "peak RSS %-14s %.1f MiB after a %.0f MiB message (%.1f MiB at start; %.1f MiB peak during the runs)\n",
 			    c, h / 1024, s / 1048576, b / 1024, r / 1024 }'
 	done
 	has mailkeep && echo "(target: mailkeep-milter < 64 MiB)"
