@@ -31,12 +31,25 @@
 #	            the end-to-end cost of compression + encryption.
 #
 #	mailkeep runs with the defaults of mailkeep.conf(5) (compression = 1,
-#	encrypt = yes).  All milters listen on the same socket type (BENCH_SOCKET: unix, the
+#	encrypt = yes).
+#
+#	All milters listen on the same socket type (BENCH_SOCKET: unix, the
 #	default, or inet) and stay running for the whole benchmark.  For each
 #	message size, the configurations are run BENCH_RUNS times interleaved
 #	(a, b, c, a, b, c, ...); each run is one smtp-source invocation with
 #	BENCH_SESSIONS parallel sessions sending BENCH_MESSAGES messages (one
 #	message per SMTP connection, smtp-source's default).
+#
+#	The messages are smtp-source's own (BENCH_BODY=x, the default): a few
+#	headers and lines of "X", which zlib shrinks 30- to 100-fold at
+#	almost no cost, so they flatter compression.  BENCH_BODY=text sends
+#	instead, with smtp-source -F, a text/plain message of each size made
+#	of English-like text (the words of /usr/share/common-licenses, drawn
+#	with a Zipf-like skew by a fixed-seed generator, 72-column lines, as
+#	bench/store-bench.sh does; zlib level 1 keeps 0.44-0.51 of it).
+#	The copies are all alike, so mailkeep keeps one blob of each: each
+#	message is still spooled, compressed, encrypted and fsynced in full,
+#	and only the rename into blobs/ and its directory fsync are saved.
 #
 #	Two rates are reported for each run:
 #	  accept  messages accepted / time from smtp-source's first connection
@@ -65,6 +78,7 @@
 #	BENCH_SOCKET     milter socket type: unix or inet (unix)
 #	BENCH_CONFIGS    configurations, in run order ("none noop mailkeep");
 #	                 any of none noop noop-nr mailkeep mailkeep-plain
+#	BENCH_BODY       x (smtp-source's body) or text (English-like text) (x)
 #	BENCH_BIG_SIZE   size of the RSS-test message, 0 to skip (104857600)
 #	BENCH_DIR        work directory (a new mktemp -d under $TMPDIR or /tmp);
 #	                 kept afterwards when BENCH_KEEP=1 or when set by you
@@ -85,6 +99,7 @@ BENCH_SIZES=${BENCH_SIZES:-"10240 102400"}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_SOCKET=${BENCH_SOCKET:-unix}
 BENCH_CONFIGS=${BENCH_CONFIGS:-"none noop mailkeep"}
+BENCH_BODY=${BENCH_BODY:-x}
 BENCH_BIG_SIZE=${BENCH_BIG_SIZE:-104857600}
 NOOP_MILTER=${NOOP_MILTER:-$top/bench/noop-milter}
 MAILKEEP_MILTER=${MAILKEEP_MILTER:-$top/milter/mailkeep-milter}
@@ -96,6 +111,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
 case $BENCH_SOCKET in unix|inet) ;; *) die "BENCH_SOCKET must be unix or inet";; esac
+case $BENCH_BODY in x|text) ;; *) die "BENCH_BODY must be x or text";; esac
 [ "$(id -u)" = 0 ] || die "run as root (Postfix needs it)"
 [ -x "$SMTP_SOURCE" ] || die "$SMTP_SOURCE not found (apt-get install postfix)"
 for c in $BENCH_CONFIGS; do
@@ -296,6 +312,48 @@ for c in $BENCH_CONFIGS; do
 	esac
 done
 
+# gen_text SIZE FILE - a text/plain message of SIZE bytes (headers included)
+#	for smtp-source -F; the text of bench/store-bench.sh's gen_text
+gen_text() {
+	local size=$1 out=$2 vocab=$D/vocab.txt body
+	if [ ! -s "$vocab" ]; then
+		[ -d /usr/share/common-licenses ] || die "BENCH_BODY=text needs /usr/share/common-licenses"
+		cat /usr/share/common-licenses/* | tr -cs 'A-Za-z' '\n' |
+		    awk 'length($0) > 1' | LC_ALL=C sort | uniq -c |
+		    LC_ALL=C sort -k1,1nr -k2 | awk '{ print $2 }' > "$vocab"
+	fi
+	{
+		printf 'From: Bench Sender <bench@sender.test>\n'
+		printf 'To: Bench Recipient <sink@rcpt.test>\n'
+		printf 'Subject: generated text message of %s bytes\n' "$size"
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	} > "$out"
+	# Park-Miller generator: the same text from every awk
+	body=$((size - $(wc -c < "$out")))
+	awk -v size="$body" '
+	    { w[n++] = $1 }
+	    END {
+		x = 20261123; out = 0; line = ""
+		while (out < size) {
+			x = (x * 16807) % 2147483647
+			r = x / 2147483647
+			word = w[int(n * r * r * r)]
+			if (line != "" && length(line) + length(word) + 1 > 72) {
+				print line; out += length(line) + 1; line = word
+			} else
+				line = (line == "" ? word : line " " word)
+		}
+	    }' "$vocab" | head -c $((body - 1)) >> "$out"
+	printf '\n' >> "$out"
+}
+
+if [ "$BENCH_BODY" = text ]; then
+	for size in $BENCH_SIZES; do
+		gen_text "$size" "$D/text-$size.eml"
+	done
+fi
+
 bench_postfix "$D/postfix"
 pf_start "$D/postfix" || die "Postfix did not start"
 for c in $BENCH_CONFIGS; do
@@ -310,7 +368,7 @@ done
 	     "$(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
 	echo "disk:      $(df -T "$D" | awk 'NR == 2 { print $2 " on " $1 }') (work dir $D)"
 	echo "postfix:   $("$PF_POSTCONF" -h -d mail_version 2>/dev/null), libmilter $(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?')"
-	echo "settings:  messages=$BENCH_MESSAGES sessions=$BENCH_SESSIONS sizes=\"$BENCH_SIZES\" runs=$BENCH_RUNS socket=$BENCH_SOCKET configs=\"$BENCH_CONFIGS\""
+	echo "settings:  messages=$BENCH_MESSAGES sessions=$BENCH_SESSIONS sizes=\"$BENCH_SIZES\" runs=$BENCH_RUNS socket=$BENCH_SOCKET body=$BENCH_BODY configs=\"$BENCH_CONFIGS\""
 } | tee "$D/machine.txt"
 
 # ---------------------------------------------------------------- runs
@@ -323,13 +381,15 @@ accepted_since() {
 # one_run CONFIG SIZE REP - one smtp-source run; append a line to results.tsv
 one_run() {
 	local c=$1 size=$2 rep=$3 before t0 t1 t2 acc prev i rc=0 cpu0=0 cpu1=0 load
+	local what=(-l "$size")		# smtp-source's message
+	[ "$BENCH_BODY" = text ] && what=(-F "$D/text-$size.eml")
 	queue_empty_wait
 	sync
 	before=$(wc -l < "$(pf_maillog "$D/postfix")")
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	[ "$c" = none ] || cpu0=$(cputicks "${mpid[$c]}")
 	t0=$(now)
-	"$SMTP_SOURCE" -s "$BENCH_SESSIONS" -m "$BENCH_MESSAGES" -l "$size" \
+	"$SMTP_SOURCE" -s "$BENCH_SESSIONS" -m "$BENCH_MESSAGES" "${what[@]}" \
 	    -f bench@sender.test -t sink@rcpt.test \
 	    "127.0.0.1:${sport[$c]}" > "$D/smtp-source.out" 2>&1 || rc=$?
 	t1=$(now)
@@ -398,7 +458,7 @@ med() {	# med SIZE CONFIG FIELD
 has() { [[ " $BENCH_CONFIGS " == *" $1 "* ]]; }
 
 echo
-echo "== mailkeep benchmark: medians of $BENCH_RUNS runs, $BENCH_MESSAGES messages, $BENCH_SESSIONS sessions, $BENCH_SOCKET socket =="
+echo "== mailkeep benchmark: medians of $BENCH_RUNS runs, $BENCH_MESSAGES messages, $BENCH_SESSIONS sessions, $BENCH_SOCKET socket, body $BENCH_BODY =="
 printf "%-8s %-14s %10s %10s %12s   %s\n" size config "accept/s" "drain/s" "CPU ms/msg" "runs (accept msg/s)"
 for size in $BENCH_SIZES; do
 	for c in $BENCH_CONFIGS; do
@@ -413,7 +473,7 @@ for size in $BENCH_SIZES; do
 	has mailkeep && has noop && out+="  mailkeep/noop = $(ratio mailkeep noop) (target >= 0.85)"
 	has noop && has none && out+="  noop/none = $(ratio noop none)"
 	has noop-nr && has noop && out+="  noop-nr/noop = $(ratio noop-nr noop)"
-	echo "$out"
+	[ "$out" = "size $size:" ] || echo "$out"
 	if has mailkeep && has mailkeep-plain; then
 		# time a message = 1 / rate; the CPU figure is per message already
 		awk -v s="$size" \
