@@ -312,40 +312,9 @@ for c in $BENCH_CONFIGS; do
 	esac
 done
 
-# gen_text SIZE FILE - a text/plain message of SIZE bytes (headers included)
-#	for smtp-source -F; the text of bench/store-bench.sh's gen_text
+# gen_text SIZE FILE - a generated text message (bench/gen-text.sh)
 gen_text() {
-	local size=$1 out=$2 vocab=$D/vocab.txt body
-	if [ ! -s "$vocab" ]; then
-		[ -d /usr/share/common-licenses ] || die "BENCH_BODY=text needs /usr/share/common-licenses"
-		cat /usr/share/common-licenses/* | tr -cs 'A-Za-z' '\n' |
-		    awk 'length($0) > 1' | LC_ALL=C sort | uniq -c |
-		    LC_ALL=C sort -k1,1nr -k2 | awk '{ print $2 }' > "$vocab"
-	fi
-	{
-		printf 'From: Bench Sender <bench@sender.test>\n'
-		printf 'To: Bench Recipient <sink@rcpt.test>\n'
-		printf 'Subject: generated text message of %s bytes\n' "$size"
-		printf 'MIME-Version: 1.0\n'
-		printf 'Content-Type: text/plain; charset=us-ascii\n\n'
-	} > "$out"
-	# Park-Miller generator: the same text from every awk
-	body=$((size - $(wc -c < "$out")))
-	awk -v size="$body" '
-	    { w[n++] = $1 }
-	    END {
-		x = 20261123; out = 0; line = ""
-		while (out < size) {
-			x = (x * 16807) % 2147483647
-			r = x / 2147483647
-			word = w[int(n * r * r * r)]
-			if (line != "" && length(line) + length(word) + 1 > 72) {
-				print line; out += length(line) + 1; line = word
-			} else
-				line = (line == "" ? word : line " " word)
-		}
-	    }' "$vocab" | head -c $((body - 1)) >> "$out"
-	printf '\n' >> "$out"
+	bash "$top"/bench/gen-text.sh "$1" "$2" "$D"
 }
 
 if [ "$BENCH_BODY" = text ]; then

@@ -97,45 +97,9 @@ trap 'exit 130' INT TERM
 cp "$ARCHIVE_FILL" "$W/archive-fill" || die "cannot copy $ARCHIVE_FILL"
 cp "$MAILKEEP" "$W/mailkeep" || die "cannot copy $MAILKEEP"
 
-# gen_text SIZE FILE - a text/plain message of SIZE bytes (LF line ends);
-#	the same text as bench/store-bench.sh makes
+# gen_text SIZE FILE - a generated text message (bench/gen-text.sh)
 gen_text() {
-	local size=$1 out=$2 vocab=$W/vocab.txt
-	if [ ! -s "$vocab" ]; then
-		if [ -d /usr/share/common-licenses ]; then
-			cat /usr/share/common-licenses/*
-		else
-			cat "${corpus[@]}"
-		fi | tr -cs 'A-Za-z' '\n' | awk 'length($0) > 1' |
-		    LC_ALL=C sort | uniq -c | LC_ALL=C sort -k1,1nr -k2 |
-		    awk '{ print $2 }' > "$vocab"
-	fi
-	{
-		printf 'From: Bench Sender <sender@example.com>\n'
-		printf 'To: Bench Recipient <rcpt@example.org>\n'
-		printf 'Subject: generated text message of %s bytes\n' "$size"
-		printf 'Date: Mon, 23 Nov 2026 10:00:00 +0000\n'
-		printf 'Message-ID: <store-bench-%s@example.com>\n' "$size"
-		printf 'MIME-Version: 1.0\n'
-		printf 'Content-Type: text/plain; charset=us-ascii\n\n'
-	} > "$out"
-	# Park-Miller generator: the same text from every awk
-	local body=$((size - $(wc -c < "$out")))
-	awk -v size="$body" '
-	    { w[n++] = $1 }
-	    END {
-		x = 20261123; out = 0; line = ""
-		while (out < size) {
-			x = (x * 16807) % 2147483647
-			r = x / 2147483647
-			word = w[int(n * r * r * r)]
-			if (line != "" && length(line) + length(word) + 1 > 72) {
-				print line; out += length(line) + 1; line = word
-			} else
-				line = (line == "" ? word : line " " word)
-		}
-	    }' "$vocab" | head -c $((body - 1)) >> "$out"
-	printf '\n' >> "$out"
+	bash "$top"/bench/gen-text.sh "$1" "$2" "$W"
 }
 
 # ---------------------------------------------------------------- archives
