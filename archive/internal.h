@@ -25,7 +25,9 @@
  * commit point: a record without a "stored" ledger entry belongs to a
  * commit that failed (the MTA was told to retry) and is ignored by
  * whoever rebuilds the index; an index row only ever exists for a message
- * whose ledger entry is on disk.
+ * whose ledger entry is on disk.  A writer killed between the ledger
+ * entry and the index row leaves a stored message without its row: the
+ * next writer to open the archive inserts it (index_roll_forward).
  */
 #ifndef MAILKEEP_ARCHIVE_INTERNAL_H
 #define MAILKEEP_ARCHIVE_INTERNAL_H
@@ -155,6 +157,9 @@ typedef struct record_opened {
 int record_open(archive *ar, const char *line, record_opened *out,
 		mk_error *err);
 void record_opened_free(record_opened *ro);
+/* record_find - the record of id, in the segment of the day received_at */
+int record_find(archive *ar, const char *id, int64_t received_at,
+		record_opened *out, mk_error *err);
 /* record_scan - call fn with every line of every records/ segment, in
  * file name order; fn returns 0 to go on */
 typedef int (*record_line_fn)(const char *file, const char *line, void *ctx);
@@ -172,6 +177,8 @@ int ledger_append(archive *ar, const char *const *entries, size_t n,
 typedef int (*ledger_line_fn)(int64_t seq, const char *line, size_t len,
 			      void *ctx);
 int ledger_scan(const char *dir, ledger_line_fn fn, void *ctx, mk_error *err);
+int ledger_scan_from(const char *dir, int64_t offset, int64_t before,
+		     ledger_line_fn fn, void *ctx, mk_error *err);
 /* ledger_checkpoint_due - write a checkpoint if one is due (force: now);
  * takes the ledger lock itself */
 int ledger_checkpoint_due(archive *ar, bool force, mk_error *err);
@@ -277,6 +284,11 @@ void index_inserter_close(index_inserter *ins);
 int index_insert_record(index_inserter *ins, json_t *record,
 			int64_t ledger_seq, const char *record_sha256,
 			mk_error *err);
+
+/* rebuild.c: index_roll_forward - give the index the rows of messages
+ * whose "stored" ledger entry is on disk but whose index insert never
+ * happened (a writer died between the two); at writer open */
+int index_roll_forward(archive *ar, mk_error *err);
 
 /* utf8_clean - a copy of s that is valid UTF-8 (bad bytes become U+FFFD),
  * with surrounding blanks removed, cut at ARCHIVE_MAX_FIELD bytes; NULL for

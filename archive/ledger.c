@@ -272,17 +272,29 @@ ledger_checkpoint_due(archive *ar, bool force, mk_error *err)
 int
 ledger_scan(const char *dir, ledger_line_fn fn, void *ctx, mk_error *err)
 {
+	return ledger_scan_from(dir, 0, 0, fn, ctx, err);
+}
+
+/* ledger_scan_from - the same from byte offset, the line there being
+ * at position before + 1 */
+int
+ledger_scan_from(const char *dir, int64_t offset, int64_t before,
+		 ledger_line_fn fn, void *ctx, mk_error *err)
+{
 	char *path = path_join(dir, ARCHIVE_LEDGER_FILE), *line = NULL;
 	FILE *fp;
 	size_t cap = 0;
 	ssize_t n;
-	int64_t pos = 0;
+	int64_t pos = before;
 	int stop = 0;
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((fp = fopen(path, "re")) == NULL
+	    || fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
 		mk_error_errno(err, "open %s", path);
+		if (fp != NULL)
+			fclose(fp);
 		free(path);
 		return -1;
 	}

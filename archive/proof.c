@@ -144,46 +144,21 @@ archive_checkpoint_now(archive *ar, mk_error *err)
 	return ledger_checkpoint_due(ar, true, err);
 }
 
-/* The state of find_record(). */
-typedef struct record_find {
-	archive *ar;
-	const char *id;
-	record_opened ro;
-	bool found;
-	mk_error err;
-} record_find;
-
-/* match_record - record_line_fn opening the record of one id */
-static int
-match_record(const char *file, const char *line, void *ctx)
-{
-	record_find *rf = ctx;
-	char needle[ARCHIVE_ID_LEN + 16];
-
-	(void)file;
-	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", rf->id);
-	if (strstr(line, needle) == NULL)
-		return 0;
-	if (record_open(rf->ar, line, &rf->ro, &rf->err) != 0)
-		return -1;
-	rf->found = true;
-	return 1;
-}
-
-/* fill_record - the signed record of p->id into p */
+/* fill_record - the signed record of p->id (received at the time its
+ * entry says) into p */
 static int
 fill_record(archive *ar, archive_proof *p, mk_error *err)
 {
-	record_find rf = { .ar = ar, .id = p->id };
+	json_t *entry = json_loads(p->entry, 0, NULL);
+	int64_t when = json_integer_value(json_object_get(entry, "time"));
+	record_opened ro;
 
-	if (record_scan(ar, match_record, &rf, err) != 0 && !rf.found)
-		return mk_error_set(err, "%s", rf.err.msg[0] ? rf.err.msg
-				    : err->msg);
-	if (!rf.found)
-		return mk_error_set(err, "no record of %s in records/", p->id);
-	p->record = rf.ro.text;
-	p->record_signer = rf.ro.signer;
-	p->record_signature = base64_encode(rf.ro.sig, KEYS_SIG);
+	json_decref(entry);
+	if (record_find(ar, p->id, when, &ro, err) != 0)
+		return -1;
+	p->record = ro.text;
+	p->record_signer = ro.signer;
+	p->record_signature = base64_encode(ro.sig, KEYS_SIG);
 	return p->record_signature != NULL ? 0
 	    : mk_error_set(err, "out of memory");
 }

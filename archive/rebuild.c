@@ -219,3 +219,88 @@ archive_rebuild_index(const char *dir, archive_progress_fn progress,
 		close(ar.lock_fd);
 	return rc;
 }
+
+/* The state of a roll-forward. */
+typedef struct roll {
+	archive *ar;
+	index_inserter ins;
+	int64_t indexed;		/* the highest ledger seq in the index */
+	uint64_t added;
+	mk_error err;
+} roll;
+
+/* roll_entry - ledger_line_fn: the row of one stored, unindexed message */
+static int
+roll_entry(int64_t pos, const char *line, size_t len, void *ctx)
+{
+	roll *r = ctx;
+	json_t *entry, *rec = NULL;
+	const char *id, *want;
+	char hex[ARCHIVE_SHA256_HEX + 1];
+	record_opened ro = { .text = NULL };
+	int rc = 0;
+
+	(void)len;
+	if (pos <= r->indexed || strstr(line, "\"event\":\"stored\"") == NULL)
+		return 0;
+	entry = json_loads(line, 0, NULL);
+	id = json_string_value(json_object_get(entry, "id"));
+	want = json_string_value(json_object_get(entry, "record"));
+	if (id != NULL && want != NULL
+	    && record_find(r->ar, id, json_integer_value(json_object_get(entry,
+			   "time")), &ro, &r->err) == 0) {
+		sha256_hex(ro.text, strlen(ro.text), hex);
+		if (strcmp(hex, want) == 0 && (rec = json_loads(ro.text, 0, NULL)) != NULL
+		    && (rc = index_insert_record(&r->ins, rec, json_integer_value(
+				json_object_get(entry, "seq")), want, &r->err)) == 0)
+			r->added++;
+	}
+	json_decref(rec);
+	record_opened_free(&ro);
+	json_decref(entry);
+	return rc != 0 ? -1 : 0;	/* what cannot be found is verify's */
+}
+
+/* indexed_up_to - the highest ledger seq the index has a row for */
+static int64_t
+indexed_up_to(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t max = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(ledger_seq) FROM messages", -1,
+			       &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		max = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return max;
+}
+
+/* index_roll_forward - the rows a dead writer did not insert (internal.h).
+ * Reads the ledger from the last checkpoint at or below the index's
+ * highest seq, so the cost is that of the tail, not of the archive. */
+int
+index_roll_forward(archive *ar, mk_error *err)
+{
+	roll r = { .ar = ar };
+	checkpoint cp;
+	int64_t offset = 0, before = 0;
+	int rc;
+
+	r.indexed = indexed_up_to(ar->db);
+	if (checkpoint_last(ar->dir, &cp, err) != 0)
+		return -1;
+	if (cp.size > 0 && cp.size <= r.indexed) {
+		offset = cp.offset;
+		before = cp.size;
+	}
+	if (index_inserter_open(&r.ins, ar->db, err) != 0)
+		return -1;
+	rc = sqlite3_exec(ar->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+	    ? ledger_scan_from(ar->dir, offset, before, roll_entry, &r, err) : -1;
+	index_inserter_close(&r.ins);
+	if (rc == 0 && sqlite3_exec(ar->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(ar->db, "ROLLBACK", NULL, NULL, NULL);
+	return mk_error_set(err, "index roll-forward: %s", r.err.msg[0]
+			    ? r.err.msg : sqlite3_errmsg(ar->db));
+}

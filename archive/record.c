@@ -551,3 +551,51 @@ record_append_batch(archive *ar, commit_req *batch, mk_error *err)
 	free(dir);
 	return rc;
 }
+
+/* The state of record_find(). */
+typedef struct record_want {
+	archive *ar;
+	const char *id;
+	record_opened *out;
+	mk_error *err;
+	int found;			/* 1 found, -1 found but unreadable */
+} record_want;
+
+/* want_line - record_line_fn stopping at the line of one id */
+static int
+want_line(const char *file, const char *line, void *ctx)
+{
+	record_want *rw = ctx;
+	char needle[ARCHIVE_ID_LEN + 16];
+
+	(void)file;
+	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", rw->id);
+	if (strstr(line, needle) == NULL)
+		return 0;
+	rw->found = record_open(rw->ar, line, rw->out, rw->err) == 0 ? 1 : -1;
+	return 1;
+}
+
+/* record_find - open the record of message id, received at received_at
+ * (microseconds: it is in that day's segment); -1 with err when it is
+ * not there or does not open */
+int
+record_find(archive *ar, const char *id, int64_t received_at,
+	    record_opened *out, mk_error *err)
+{
+	record_want rw = { ar, id, out, err, 0 };
+	char day[11], rel[32], *path;
+	int rc;
+
+	record_day(received_at, day);
+	snprintf(rel, sizeof(rel), "records/%s.log", day);
+	if ((path = path_join(ar->dir, rel)) == NULL)
+		return mk_error_set(err, "out of memory");
+	rc = scan_segment(path, rel, want_line, &rw, err);
+	free(path);
+	if (rc != 0 || rw.found < 0)
+		return -1;
+	if (rw.found == 0)
+		return mk_error_set(err, "no record of %s in %s", id, rel);
+	return 0;
+}

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "archive/archive.h"
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
@@ -280,6 +282,15 @@ START_TEST(proof_of_every_message)
 }
 END_TEST
 
+/* count_one - archive_search_fn counting */
+static int
+count_one(const archive_message *msg, void *ctx)
+{
+	(void)msg;
+	(*(int *)ctx)++;
+	return 0;
+}
+
 /* The problems verify found. */
 typedef struct found {
 	int n;
@@ -328,6 +339,58 @@ START_TEST(rotation_keeps_old_messages_readable_and_verified)
 }
 END_TEST
 
+/* count_rows - the messages the index has */
+static int
+count_rows(archive *ar)
+{
+	archive_query q = { 0 };
+	mk_error err;
+	int n = 0;
+
+	ck_assert_int_eq(archive_search(ar, &q, count_one, &n, &err), 0);
+	return n;
+}
+
+START_TEST(index_rows_a_dead_writer_missed_are_rolled_forward)
+{
+	char id[ARCHIVE_ID_LEN + 1], path[128];
+	archive_verify_stats st;
+	found f = { 0 };
+	archive *ar = open_with(1, 1, 1000, 300);
+	mk_error err;
+	sqlite3 *db;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "message %d", i);
+		store(ar, (const unsigned char *)text, strlen(text), 3, id);
+	}
+	archive_close(ar);
+	/* the writer "died" after the ledger entries of the last two, before
+	 * their index rows: take the rows away */
+	snprintf(path, sizeof(path), "%s/index.sqlite", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+		"CREATE TEMP TABLE gone AS SELECT id FROM messages"
+		" ORDER BY ledger_seq DESC LIMIT 2;"
+		"DELETE FROM recipients WHERE message IN (SELECT id FROM gone);"
+		"DELETE FROM roles WHERE message IN (SELECT id FROM gone);"
+		"DELETE FROM messages WHERE id IN (SELECT id FROM gone);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ar = archive_open(dir, ARCHIVE_READ, &err);
+	ck_assert_int_eq(count_rows(ar), 4);
+	archive_close(ar);
+	ar = open_with(1, 1, 1000, 300);	/* a writer opens: rolls forward */
+	ck_assert_int_eq(count_rows(ar), 6);
+	ck_assert_int_eq(archive_verify(ar, NULL, note_problem, NULL, &f, &st, &err), 0);
+	ck_assert_msg(f.n == 0, "%d problems, first: %s", f.n, f.first);
+	archive_close(ar);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -342,6 +405,7 @@ main(void)
 	tcase_add_test(tc, checkpoint_after_interval_while_idle);
 	tcase_add_test(tc, proof_of_every_message);
 	tcase_add_test(tc, rotation_keeps_old_messages_readable_and_verified);
+	tcase_add_test(tc, index_rows_a_dead_writer_missed_are_rolled_forward);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
