@@ -182,9 +182,33 @@ base64_decode(const char *text, size_t *len)
 	return out;
 }
 
-/* write_new_file - create dir/name (mode 0600, must not exist) holding
- * len bytes, fsynced; with sync_dir its directory too, so the name is
- * durable.  A file that could not be written whole is removed. */
+/* own_like_dir - as root, give the new file at fd the owner of the
+ * directory it is in (e.g. keys made by "mailkeep keys rotate" must stay
+ * readable by the milter's user); 0 or -1/errno */
+static int
+own_like_dir(int fd, const char *path)
+{
+	char *dir = strdup(path), *slash;
+	struct stat st;
+	int rc = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	if (dir == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if (stat(slash != NULL ? dir : ".", &st) != 0
+	    || fchown(fd, st.st_uid, st.st_gid) != 0)
+		rc = -1;
+	free(dir);
+	return rc;
+}
+
+/* write_new_file - create dir/name (mode 0600, must not exist, owned
+ * like its directory) holding len bytes, fsynced; with sync_dir its
+ * directory too, so the name is durable.  A file that could not be
+ * written whole is removed. */
 int
 write_new_file(const char *dir, const char *name, const void *buf,
 	       size_t len, bool sync_dir, mk_error *err)
@@ -197,6 +221,8 @@ write_new_file(const char *dir, const char *name, const void *buf,
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		rc = mk_error_errno(err, "create %s", path);
+	else if (own_like_dir(fd, path) != 0)
+		rc = mk_error_errno(err, "chown %s", path);
 	else if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
 		rc = mk_error_errno(err, "write %s", path);
 	if (fd >= 0)

@@ -222,4 +222,19 @@ check_eq "every file in keys/ is mode 0600" "" \
 check_eq "keys/ holds both generations" "data-1.key data-2.key signing-1.pem signing-2.pem" \
     "$(find "$A/keys" -type f \( -name 'data-*.key' -o -name 'signing-*.pem' \) -printf '%P\n' | sort | tr '\n' ' ' | sed 's/ $//')"
 
+# ---------------------------------------------------------------------
+# Run as root, "keys rotate" gives the new key files the owner of keys/,
+# so the milter's user (the archive's owner) can still read them.
+
+if [ "$(id -u)" -eq 0 ] && id nobody > /dev/null 2>&1; then
+	O=$T/owned
+	it_copy "$A" "$O"
+	chown -R nobody: "$O"
+	mk "$O" keys rotate > /dev/null || fail "keys rotate (as root, archive owned by nobody)"
+	check_eq "keys made by root in nobody's archive belong to nobody" "nobody nobody" \
+	    "$(stat -c %U "$O/keys/signing-3.pem" "$O/keys/data-3.key" 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+else
+	note "not root: the ownership of rotated keys is not checked"
+fi
+
 it_finish
