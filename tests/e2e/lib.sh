@@ -72,11 +72,11 @@ E2E_DIR=$top_srcdir/tests/e2e
 : "${E2E_MTA:=postfix}"
 CORPUS=$top_srcdir/tests/corpus
 
+# shellcheck source=tests/checks.sh
+. "$top_srcdir/tests/checks.sh"
 . "$E2E_DIR/postfix.sh"
 . "$E2E_DIR/sendmail-mta.sh"
 
-E2E_PASS=0
-E2E_FAIL=0
 MILTER_PID=
 MK_USER=
 PF=
@@ -86,35 +86,11 @@ T=
 E2E_SHORT_DIR=/tmp/mk-e2e.$$
 [ -d /run ] && [ -w /run ] && [ ! -k /run ] && E2E_SHORT_DIR=/run/mk-e2e.$$
 
-# note - print a line to the test's log
-note() { echo "# $*"; }
-
-# pass / fail - count one assertion
-pass() { E2E_PASS=$(( E2E_PASS + 1 )); echo "ok - $*"; }
-fail() { E2E_FAIL=$(( E2E_FAIL + 1 )); echo "not ok - $*"; }
-
-# bail - a hard error: fail and exit now (the trap cleans up)
-bail() { fail "$*"; exit 1; }
-
-# skip - exit 77 with a reason
-skip() { echo "SKIP: $*"; E2E_SKIPPED=1; exit 77; }
-
-# check - run CMD; pass if it exits 0
-check() {
-	local msg=$1; shift
-	if "$@"; then pass "$msg"; else fail "$msg (command failed: $*)"; fi
-}
-
-# check_eq - pass if WANT equals GOT
-check_eq() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-
 # e2e_cleanup - EXIT trap: diagnostics on failure, stop everything
 e2e_cleanup() {
 	local rc=$?
 	set +e
-	if [ "${E2E_SKIPPED:-0}" != 1 ] && { [ "$rc" -ne 0 ] || [ "$E2E_FAIL" -ne 0 ]; }; then
+	if [ "${CHECKS_SKIPPED:-0}" != 1 ] && { [ "$rc" -ne 0 ] || [ "$CHECKS_FAIL" -ne 0 ]; }; then
 		if [ -n "$PF" ] && [ -f "$PF/maillog" ]; then
 			echo "----- tail of $PF/maillog"
 			tail -n 40 "$PF/maillog"
@@ -133,7 +109,7 @@ e2e_cleanup() {
 	milter_stop
 	local keep_short=0
 	if [ -n "$T" ] && [ -d "$T" ]; then
-		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$E2E_FAIL" -ne 0 ]; }; then
+		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$CHECKS_FAIL" -ne 0 ]; }; then
 			echo "# kept $T"
 			# the Postfix instance, when e2e_pf_dir put it there
 			[ ! -d "$E2E_SHORT_DIR/pf" ] || { keep_short=1; echo "# kept $E2E_SHORT_DIR"; }
@@ -188,8 +164,8 @@ sanitizer_check() {
 e2e_finish() {
 	milter_stop
 	sanitizer_check
-	note "$E2E_NAME: $E2E_PASS passed, $E2E_FAIL failed in $(( $(date +%s) - E2E_T0 ))s"
-	[ "$E2E_FAIL" -eq 0 ] && exit 0
+	note "$E2E_NAME: $CHECKS_PASS passed, $CHECKS_FAIL failed in $(( $(date +%s) - E2E_T0 ))s"
+	[ "$CHECKS_FAIL" -eq 0 ] && exit 0
 	exit 1
 }
 

@@ -38,38 +38,13 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${MAILKEEP:=$top_builddir/cli/mailkeep}"
 : "${ARCHIVE_FILL:=$top_builddir/tests/tools/archive-fill}"
+# shellcheck source=tests/checks.sh
+. "$top_srcdir/tests/checks.sh"
 
-IT_PASS=0
-IT_FAIL=0
-IT_SKIPPED=0
 IT_NAME=
 IT_T0=$(date +%s)
 IT_CLEANUP=()
 T=
-
-# note - a line for the test's log
-note() { echo "# $*"; }
-
-# pass / fail - count one check
-pass() { IT_PASS=$(( IT_PASS + 1 )); echo "ok - $*"; }
-fail() { IT_FAIL=$(( IT_FAIL + 1 )); echo "not ok - $*"; }
-
-# bail - a hard error in the middle of a test: fail and exit now
-bail() { fail "$*"; exit 1; }
-
-# skip - the whole test cannot run here: exit 77 with the reason
-skip() { echo "SKIP: $*"; IT_SKIPPED=1; exit 77; }
-
-# check - run CMD; pass if it exits 0
-check() {
-	local msg=$1; shift
-	if "$@"; then pass "$msg"; else fail "$msg (command failed: $*)"; fi
-}
-
-# check_eq - pass if WANT equals GOT
-check_eq() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
 
 # it_cleanup_add - remove DIR at exit, whatever happened
 it_cleanup_add() { IT_CLEANUP+=("$1"); }
@@ -83,7 +58,7 @@ it_cleanup() {
 		[ -z "$d" ] || rm -rf "$d"
 	done
 	if [ -n "$T" ] && [ -d "$T" ]; then
-		if [ "$IT_SKIPPED" != 1 ] && { [ "$rc" -ne 0 ] || [ "$IT_FAIL" -ne 0 ] \
+		if [ "$CHECKS_SKIPPED" != 1 ] && { [ "$rc" -ne 0 ] || [ "$CHECKS_FAIL" -ne 0 ] \
 		    || [ "${E2E_KEEP:-0}" = 1 ] || [ "${INTEGRITY_KEEP:-0}" = 1 ]; }; then
 			echo "# kept $T"
 		else
@@ -112,8 +87,8 @@ it_init() {
 
 # it_finish - the summary line and the automake exit status
 it_finish() {
-	note "$IT_NAME: $IT_PASS passed, $IT_FAIL failed in $(( $(date +%s) - IT_T0 ))s"
-	[ "$IT_FAIL" -eq 0 ] && exit 0
+	note "$IT_NAME: $CHECKS_PASS passed, $CHECKS_FAIL failed in $(( $(date +%s) - IT_T0 ))s"
+	[ "$CHECKS_FAIL" -eq 0 ] && exit 0
 	exit 1
 }
 
