@@ -188,13 +188,13 @@ base64_decode(const char *text, size_t *len)
 static int
 own_like_dir(int fd, const char *path)
 {
-	char *dir = strdup(path), *slash;
+	char *dir, *slash;
 	struct stat st;
 	int rc = 0;
 
 	if (geteuid() != 0)
 		return 0;
-	if (dir == NULL)
+	if ((dir = strdup(path)) == NULL)
 		return -1;
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
