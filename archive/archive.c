@@ -20,7 +20,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"

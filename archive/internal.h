@@ -164,8 +164,6 @@ int record_find(archive *ar, const char *id, int64_t received_at,
  * file name order; fn returns 0 to go on */
 typedef int (*record_line_fn)(const char *file, const char *line, void *ctx);
 int record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err);
-/* record_policy_text - a policy decision as compact JSON; caller frees */
-char *record_policy_text(const archive_policy *pol);
 int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
 void commit_req_release(commit_req *req);
 

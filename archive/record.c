@@ -150,18 +150,6 @@ policy_json(const archive_policy *pol)
 	return obj;
 }
 
-/* record_policy_text - the decision as compact JSON text; caller frees */
-char *
-record_policy_text(const archive_policy *pol)
-{
-	json_t *obj = policy_json(pol);
-	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII
-				| JSON_PRESERVE_ORDER);
-
-	json_decref(obj);
-	return text;
-}
-
 /* record_json - the record of one message as a JSON object */
 static json_t *
 record_json(const commit_req *req)
