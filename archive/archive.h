@@ -35,8 +35,8 @@
  *	are batched so that one round of fsyncs serves them all.
  *
  *	Readers search the index, look up one message and stream its content.
- *	Every read is recorded in the ledger by the caller through
- *	archive_log_access().
+ *	The archive decides nothing about who may read: access/ does, and
+ *	records every read in the ledger through archive_log_event().
  *
  * DIAGNOSTICS
  *	Functions that can fail return 0 on success and -1 on failure, and
@@ -247,13 +247,22 @@ int archive_read(archive *ar, const char *id, archive_sink_fn sink,
 		 void *ctx, mk_error *err);
 
 /*
- * archive_log_access - record in the ledger that uid performed action
- * ("search", "show", "get") with detail (the query, or NULL) and saw the
- * listed message ids.  Durable when it returns 0.
+ * archive_log_event - append one entry to the ledger, durably: a compact
+ * JSON object text with an "event" member (the archive's own events -
+ * created, stored, keys_rotated, index_rebuilt, policy, expired - are
+ * refused, as are "seq" and "prev", which the ledger writes).  Its seq
+ * into *seq (may be NULL).  access/ writes the audit trail through this.
  */
-int archive_log_access(archive *ar, uid_t uid, const char *action,
-		       const char *detail, const char *const *ids,
-		       size_t n_ids, mk_error *err);
+int archive_log_event(archive *ar, const char *object_json, int64_t *seq,
+		      mk_error *err);
+
+/* archive_ledger_each - fn(position, line, length, ctx) for every whole
+ * ledger line, oldest first; fn returns 0 to go on, > 0 to stop, < 0 to
+ * stop with an error (then -1, err untouched: fn's to fill) */
+typedef int (*archive_entry_fn)(int64_t pos, const char *line, size_t len,
+				void *ctx);
+int archive_ledger_each(archive *ar, archive_entry_fn fn, void *ctx,
+			mk_error *err);
 
 /*
  * archive_log_policy - record in the ledger that the policy file at path

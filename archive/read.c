@@ -107,44 +107,65 @@ entry_members(json_t *obj)
 	return text;
 }
 
-/* access_entry - the ledger entry (members, no braces) of an access */
-static char *
-access_entry(uid_t uid, const char *action, const char *detail,
-	     const char *const *ids, size_t n_ids)
+/* The events only the archive itself writes. */
+static const char *const own_events[] = {
+	"created", "stored", "keys_rotated", "index_rebuilt", "policy",
+	"expired", NULL
+};
+
+/* check_event - obj is an entry a caller may append: an object whose
+ * "event" is a word of its own; 0 or -1 with err */
+static int
+check_event(json_t *obj, mk_error *err)
 {
-	json_t *obj = json_object(), *list = json_array();
-	char *clean = utf8_clean(detail);
+	const char *event = json_string_value(json_object_get(obj, "event"));
 	size_t i;
 
-	json_object_set_new(obj, "event", json_string("access"));
-	json_object_set_new(obj, "time", json_integer(now_micros()));
-	json_object_set_new(obj, "uid", json_integer((json_int_t)uid));
-	json_object_set_new(obj, "action", json_string(action));
-	json_object_set_new(obj, "detail", clean ? json_string(clean)
-						 : json_null());
-	for (i = 0; i < n_ids; i++)
-		json_array_append_new(list, json_string(ids[i]));
-	json_object_set_new(obj, "ids", list);
-	free(clean);
-	return entry_members(obj);
+	if (!json_is_object(obj) || event == NULL || *event == '\0')
+		return mk_error_set(err, "a ledger entry is a JSON object with"
+				    " an \"event\"");
+	if (json_object_get(obj, "seq") != NULL
+	    || json_object_get(obj, "prev") != NULL)
+		return mk_error_set(err, "a ledger entry's seq and prev are the"
+				    " ledger's to write");
+	for (i = 0; own_events[i] != NULL; i++)
+		if (strcmp(event, own_events[i]) == 0)
+			return mk_error_set(err, "\"%s\" entries are the"
+					    " archive's own", event);
+	return 0;
 }
 
-/* archive_log_access - record an access in the ledger, durably */
+/* archive_log_event - append a caller's entry to the ledger, durably */
 int
-archive_log_access(archive *ar, uid_t uid, const char *action,
-		   const char *detail, const char *const *ids, size_t n_ids,
-		   mk_error *err)
+archive_log_event(archive *ar, const char *object_json, int64_t *seq,
+		  mk_error *err)
 {
-	char *entry = access_entry(uid, action, detail, ids, n_ids);
-	const char *entries[1] = { entry };
-	int64_t seq;
+	json_t *obj = json_loads(object_json, JSON_REJECT_DUPLICATES, NULL);
+	const char *entries[1];
+	int64_t first;
+	char *text;
 	int rc;
 
-	if (entry == NULL)
+	if (check_event(obj, err) != 0) {
+		json_decref(obj);
+		return -1;
+	}
+	if ((text = entry_members(obj)) == NULL)
 		return mk_error_set(err, "out of memory");
-	rc = ledger_append(ar, entries, 1, &seq, err);
-	free(entry);
+	entries[0] = text;
+	rc = ledger_append(ar, entries, 1, &first, err);
+	free(text);
+	if (rc == 0 && seq != NULL)
+		*seq = first;
 	return rc;
+}
+
+/* archive_ledger_each - fn for every whole ledger line, oldest first */
+int
+archive_ledger_each(archive *ar, archive_entry_fn fn, void *ctx,
+		    mk_error *err)
+{
+	return ledger_scan(ar->dir, fn, ctx, err);
 }
 
 /* hash_file - the SHA-256 of the file at path as hex */

@@ -10,6 +10,9 @@
  *	  main.c      options (getopt_long), dates, configuration, dispatch,
  *	              and the exit status contract with its error lines
  *	  commands.c  one function a subcommand: init, search, show, get
+ *	              (offline)
+ *	  remote.c    every read through mailkeep-access (the default)
+ *	  audit.c     audit, and the four-eyes listings' printers
  *	  integrity.c verify, rebuild-index, keys, ledger proofs
  *	  policy.c    policy check, policy explain (no archive involved)
  *	  output.c    an archive_message as JSON or as text for a terminal,
@@ -33,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "access/access.h"
 #include "archive/archive.h"
 #include "common/mkconfig.h"
 
@@ -65,6 +69,16 @@ typedef struct cli_request {
 	int64_t new_size;
 	const char *id;		/* show, get: the message id (lower case) */
 	char id_buf[ARCHIVE_ID_LEN + 1];
+	int offline;		/* --offline: open the archive directly */
+	const char *reason;	/* request --reason */
+	access_op asks;		/* request get|show */
+	int64_t number;		/* approve, deny: the request number */
+	char *keys_pem;		/* verify --keys: the file's text (main()
+				   reads it and frees it) */
+	const char *audit_user;	/* audit --user */
+	const char *audit_action;	/* audit --action */
+	const char *audit_message;	/* audit --message (lower case) */
+	char audit_msg_buf[ARCHIVE_ID_LEN + 1];
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
 } cli_request;
 
@@ -90,9 +104,46 @@ int cli_cmd_ledger_checkpoints(const mk_config *cfg, const cli_request *rq);
 
 /* commands.c: shared by the commands that read an archive */
 archive *cli_open_archive(const mk_config *cfg);
-int cli_log_access(archive *ar, const char *action, const char *detail,
-		   const char *const *ids, size_t n_ids);
 int cli_finish_output(void);
+
+/* cli_audit_offline - record an offline read by the calling uid (the
+ * kernel's getuid(), "via":"offline") before it is shown; 0, or -1
+ * after the error line (the read must then not happen) */
+int cli_audit_offline(archive *ar, access_op op, const cli_request *rq,
+		      const char *const *ids, size_t n_ids);
+
+/* remote.c: a command through mailkeep-access */
+void cli_to_request(access_op op, const cli_request *rq, access_request *out);
+int cli_read_keys(cli_request *rq);
+int cli_remote(const mk_config *cfg, access_op op, const cli_request *rq);
+
+/* audit.c: the audit trail and four-eyes listings */
+int cli_cmd_audit(const mk_config *cfg, const cli_request *rq);
+int cli_print_listed_header(access_op op);
+int cli_print_listed(access_op op, json_t *obj);
+int cli_print_single(access_op op, json_t *obj, int json);
+
+/* The progress line of a long operation on stderr (a terminal only). */
+typedef struct cli_progress {
+	int tty;
+	int shown;
+	char last[96];
+} cli_progress;
+void cli_progress_show(cli_progress *pl, const char *phase, uint64_t done,
+		       uint64_t total);
+void cli_progress_end(cli_progress *pl);
+
+/* What verify prints, from the archive or from the service. */
+typedef struct cli_verify_out {
+	cli_progress pl;
+	int json;
+	json_t *problems;		/* --json: collected */
+} cli_verify_out;
+
+/* integrity.c: printers shared by offline and remote reads */
+int cli_print_proof(json_t *proof, int json);
+int cli_print_problem(cli_verify_out *vo, json_t *problem);
+int cli_print_verify(cli_verify_out *vo, json_t *stats);
 
 /* policy.c */
 int cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq);
@@ -137,6 +188,16 @@ typedef struct cli_json_stream {
 int cli_json_begin(cli_json_stream *js, FILE *fp);
 int cli_json_put(cli_json_stream *js, const archive_message *msg);
 int cli_json_end(cli_json_stream *js);
+
+/* cli_json_put_object - one JSON object as the next element */
+int cli_json_put_object(cli_json_stream *js, json_t *obj);
+
+/* cli_put_text - s for a terminal (control characters as '?'), padded
+ * to width characters (0: as long as it is) */
+void cli_put_text(FILE *fp, const char *s, size_t width);
+
+/* cli_human_withheld - a search line for a message withheld by four-eyes */
+int cli_human_withheld(FILE *fp, json_t *stub);
 
 /* cli_show_json - one message as an indented JSON object */
 int cli_show_json(FILE *fp, const archive_message *msg);

@@ -13,12 +13,16 @@
  *	int cli_cmd_get(const mk_config *cfg, const cli_request *rq);
  *
  * DESCRIPTION
- *	Each command opens the archive named in the configuration, does its
- *	one thing through archive/archive.h and returns the exit status.
+ *	These are the offline reads (--offline): for root and the archive's
+ *	account, who can open the archive's files anyway; everyone else
+ *	reads through mailkeep-access (remote.c).  Each command opens the
+ *	archive named in the configuration, does its one thing through
+ *	archive/archive.h and returns the exit status.
  *
- *	Every read is recorded in the ledger with archive_log_access()
+ *	Every read is recorded in the ledger with cli_audit_offline()
  *	under the real uid of the calling process (getuid(): the kernel's
- *	word, never an option or the environment), and it is recorded
+ *	word, never an option or the environment), "via":"offline", and it
+ *	is recorded
  *	*before* anything is shown: an access that cannot be recorded does
  *	not happen, and the command fails.  For show and get that is one
  *	lookup, the log entry, then the output.  For search it means two
@@ -118,19 +122,30 @@ cli_open_archive(const mk_config *cfg)
 	return ar;
 }
 
-/* cli_log_access - record the read in the ledger; 0 or after an error -1 */
+/* cli_audit_offline - the audit entry of an offline read, first */
 int
-cli_log_access(archive *ar, const char *action, const char *detail,
-	       const char *const *ids, size_t n_ids)
+cli_audit_offline(archive *ar, access_op op, const cli_request *rq,
+		  const char *const *ids, size_t n_ids)
 {
+	access_audit a = { .op = op, .outcome = ACCESS_GRANTED, .ids = ids,
+			   .n_ids = n_ids };
+	access_identity who;
+	access_request terms;
 	mk_error err;
+	int rc;
 
-	if (archive_log_access(ar, getuid(), action, detail, ids, n_ids,
-			       &err) < 0) {
-		cli_error("cannot record the access, refusing it: %s", err.msg);
+	if (access_identity_of(NULL, getuid(), "offline", &who, &err) != 0) {
+		cli_error("%s", err.msg);
 		return -1;
 	}
-	return 0;
+	cli_to_request(op, rq, &terms);
+	a.query_json = access_audit_query(&terms);
+	rc = access_audit_write(ar, &who, &a, NULL, &err);
+	free((char *)a.query_json);
+	access_identity_free(&who);
+	if (rc != 0)
+		cli_error("cannot record the access, refusing it: %s", err.msg);
+	return rc;
 }
 
 /* cli_cmd_init - create the configured archive and say what is in it */
@@ -156,54 +171,6 @@ cli_cmd_init(const mk_config *cfg, const cli_request *rq)
 		free(path);
 	}
 	return cli_finish_output();
-}
-
-/* put_term - " key=value" into the detail stream when value is set */
-static void
-put_term(FILE *fp, const char *key, const char *value)
-{
-	if (value != NULL)
-		fprintf(fp, "%s%s=%s", ftell(fp) > 0 ? " " : "", key, value);
-}
-
-/* put_time - " key=RFC3339" into the detail stream */
-static void
-put_time(FILE *fp, const char *key, int64_t usec)
-{
-	char when[CLI_TIME_MAX];
-
-	cli_format_time(usec, CLI_TIME_RFC3339, when, sizeof(when));
-	put_term(fp, key, when);
-}
-
-/* search_detail - the query in words for the ledger; caller frees; NULL
- * when memory ran out */
-static char *
-search_detail(const cli_request *rq)
-{
-	const archive_query *q = &rq->query;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-
-	if (fp == NULL)
-		return NULL;
-	put_term(fp, "from", q->from);
-	put_term(fp, "to", q->to);
-	put_term(fp, "message-id", q->message_id);
-	if (rq->has_since)
-		put_time(fp, "since", q->since);
-	if (rq->has_until)
-		put_time(fp, "until", q->until);
-	if (q->limit > 0)
-		fprintf(fp, "%slimit=%zu", ftell(fp) > 0 ? " " : "", q->limit);
-	if (ftell(fp) == 0)
-		fputs("all", fp);
-	if (fclose(fp) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 /* collect_id - first search pass: remember msg's id */
@@ -240,23 +207,17 @@ static int
 log_search(archive *ar, const cli_request *rq, const id_list *found)
 {
 	const char **ptrs = NULL;
-	char *detail;
 	size_t i;
 	int rc;
 
-	detail = search_detail(rq);
-	if (found->n > 0)
-		ptrs = calloc(found->n, sizeof(*ptrs));
-	if (detail == NULL || (found->n > 0 && ptrs == NULL)) {
-		free(detail);
+	if (found->n > 0 && (ptrs = calloc(found->n, sizeof(*ptrs))) == NULL) {
 		cli_error("out of memory");
 		return -1;
 	}
 	for (i = 0; i < found->n; i++)
 		ptrs[i] = found->ids[i];
-	rc = cli_log_access(ar, "search", detail, ptrs, found->n);
+	rc = cli_audit_offline(ar, ACCESS_OP_SEARCH, rq, ptrs, found->n);
 	free(ptrs);
-	free(detail);
 	return rc;
 }
 
@@ -346,10 +307,10 @@ cli_cmd_search(const mk_config *cfg, const cli_request *rq)
 	return status;
 }
 
-/* lookup_logged - find message rq->id and log the access as action;
+/* lookup_logged - find message rq->id and log the access as op;
  * *out owned by the caller; 0, or -1 after an error message */
 static int
-lookup_logged(archive *ar, const cli_request *rq, const char *action,
+lookup_logged(archive *ar, const cli_request *rq, access_op op,
 	      archive_message **out)
 {
 	const char *ids[1];
@@ -360,7 +321,7 @@ lookup_logged(archive *ar, const cli_request *rq, const char *action,
 		return -1;
 	}
 	ids[0] = (*out)->id;
-	if (cli_log_access(ar, action, NULL, ids, 1) < 0) {
+	if (cli_audit_offline(ar, op, rq, ids, 1) < 0) {
 		archive_message_free(*out);
 		*out = NULL;
 		return -1;
@@ -378,7 +339,7 @@ cli_cmd_show(const mk_config *cfg, const cli_request *rq)
 
 	if (ar == NULL)
 		return CLI_EXIT_FAIL;
-	if (lookup_logged(ar, rq, "show", &msg) == 0) {
+	if (lookup_logged(ar, rq, ACCESS_OP_SHOW, &msg) == 0) {
 		errno = 0;
 		rc = rq->json ? cli_show_json(stdout, msg)
 			      : cli_human_show(stdout, msg);
@@ -437,7 +398,7 @@ cli_cmd_get(const mk_config *cfg, const cli_request *rq)
 
 	if (ar == NULL)
 		return CLI_EXIT_FAIL;
-	if (lookup_logged(ar, rq, "get", &msg) == 0) {
+	if (lookup_logged(ar, rq, ACCESS_OP_GET, &msg) == 0) {
 		status = get_content(ar, msg);
 		archive_message_free(msg);
 	}

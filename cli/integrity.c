@@ -25,21 +25,14 @@ print_json(json_t *obj)
 	json_decref(obj);
 }
 
-/* The progress line of a long operation. */
-typedef struct progress_line {
-	int tty;			/* stderr is a terminal */
-	int shown;			/* a line is on screen */
-	char last[96];
-} progress_line;
-
-/* show_progress - archive_progress_fn: one overwritten line on stderr */
-static void
-show_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
+/* cli_progress_show - one overwritten line on stderr */
+void
+cli_progress_show(cli_progress *pl, const char *phase, uint64_t done,
+		  uint64_t total)
 {
-	progress_line *pl = ctx;
 	char line[96];
 
-	if (!pl->tty)
+	if (!pl->tty || phase == NULL)
 		return;
 	if (total > 0)
 		snprintf(line, sizeof(line), "%s: %llu/%llu (%llu%%)", phase,
@@ -56,43 +49,53 @@ show_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 	pl->shown = 1;
 }
 
-/* end_progress - clear the progress line */
-static void
-end_progress(progress_line *pl)
+/* cli_progress_end - clear the progress line */
+void
+cli_progress_end(cli_progress *pl)
 {
 	if (pl->shown)
 		fputs("\r\033[K", stderr);
 	pl->shown = 0;
 }
 
-/* What verify has found. */
-typedef struct verify_out {
-	progress_line pl;
-	int json;
-	json_t *problems;		/* --json: collected */
-} verify_out;
-
-/* print_problem - archive_problem_fn: a line now, or into the JSON */
+/* show_progress - archive_progress_fn onto a cli_progress */
 static void
-print_problem(const char *kind, const char *object, const char *detail,
-	      void *ctx)
+show_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 {
-	verify_out *vo = ctx;
+	cli_progress_show(ctx, phase, done, total);
+}
 
-	if (vo->json) {
-		json_array_append_new(vo->problems, json_pack("{s:s, s:s, s:s}",
-			"kind", kind, "object", object, "detail", detail));
-		return;
-	}
-	end_progress(&vo->pl);
-	printf("PROBLEM %s %s: %s\n", kind, object, detail);
+/* cli_print_problem - a problem now, or into the JSON; consumes nothing */
+int
+cli_print_problem(cli_verify_out *vo, json_t *problem)
+{
+	if (vo->json)
+		return json_array_append(vo->problems, problem);
+	cli_progress_end(&vo->pl);
+	return printf("PROBLEM %s %s: %s\n",
+		      json_string_value(json_object_get(problem, "kind")),
+		      json_string_value(json_object_get(problem, "object")),
+		      json_string_value(json_object_get(problem, "detail"))) < 0
+	    ? -1 : 0;
+}
+
+/* verify_problem - archive_problem_fn for an offline verify */
+static void
+verify_problem(const char *kind, const char *object, const char *detail,
+	       void *ctx)
+{
+	json_t *p = json_pack("{s:s, s:s, s:s}", "kind", kind, "object",
+			      object, "detail", detail);
+
+	cli_print_problem(ctx, p);
+	json_decref(p);
 }
 
 /* verify_progress - archive_progress_fn forwarding to the progress line */
 static void
 verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 {
-	show_progress(phase, done, total, &((verify_out *)ctx)->pl);
+	cli_progress_show(&((cli_verify_out *)ctx)->pl, phase, done, total);
 }
 
 /* read_file_text - the whole of a (small) text file; caller frees */
@@ -115,73 +118,104 @@ read_file_text(const char *path)
 	return text;
 }
 
-/* print_verify - the summary, text or JSON */
-static void
-print_verify(const verify_out *vo, const archive_verify_stats *st)
+/* cli_read_keys - verify --keys FILE: its text into rq; 0 or an error */
+int
+cli_read_keys(cli_request *rq)
 {
+	if (rq->keys_file == NULL)
+		return 0;
+	if ((rq->keys_pem = read_file_text(rq->keys_file)) == NULL)
+		return cli_error("cannot read %s", rq->keys_file);
+	return 0;
+}
+
+/* count_of - a member of the stats as an unsigned number */
+static unsigned long long
+count_of(json_t *stats, const char *name)
+{
+	return (unsigned long long)json_integer_value(json_object_get(stats, name));
+}
+
+/* cli_print_verify - the summary, text or JSON; the exit status */
+int
+cli_print_verify(cli_verify_out *vo, json_t *stats)
+{
+	unsigned long long problems = count_of(stats, "problems");
 	json_t *obj;
 
-	if (!vo->json) {
+	cli_progress_end(&vo->pl);
+	if (!vo->json)
 		printf("checked %llu ledger entries (%llu after the last"
 		       " checkpoint), %llu checkpoints, %llu records,"
 		       " %llu index rows, %llu blobs (%.1f MB of messages): %s\n",
-		       (unsigned long long)st->ledger_entries,
-		       (unsigned long long)st->uncovered,
-		       (unsigned long long)st->checkpoints,
-		       (unsigned long long)st->records,
-		       (unsigned long long)st->index_rows,
-		       (unsigned long long)st->blobs,
-		       (double)st->content_bytes / 1e6,
-		       st->problems ? "PROBLEMS FOUND" : "all good");
-		return;
-	}
-	obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
-			"ok", st->problems == 0,
-			"ledger_entries", (json_int_t)st->ledger_entries,
-			"uncovered_entries", (json_int_t)st->uncovered,
-			"checkpoints", (json_int_t)st->checkpoints,
-			"records", (json_int_t)st->records,
-			"index_rows", (json_int_t)st->index_rows,
-			"blobs", (json_int_t)st->blobs,
-			"content_bytes", (json_int_t)st->content_bytes,
+		       count_of(stats, "ledger_entries"),
+		       count_of(stats, "uncovered_entries"),
+		       count_of(stats, "checkpoints"), count_of(stats, "records"),
+		       count_of(stats, "index_rows"), count_of(stats, "blobs"),
+		       (double)count_of(stats, "content_bytes") / 1e6,
+		       problems ? "PROBLEMS FOUND" : "all good");
+	else {
+		obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
+			"ok", problems == 0,
+			"ledger_entries", (json_int_t)count_of(stats, "ledger_entries"),
+			"uncovered_entries", (json_int_t)count_of(stats, "uncovered_entries"),
+			"checkpoints", (json_int_t)count_of(stats, "checkpoints"),
+			"records", (json_int_t)count_of(stats, "records"),
+			"index_rows", (json_int_t)count_of(stats, "index_rows"),
+			"blobs", (json_int_t)count_of(stats, "blobs"),
+			"content_bytes", (json_int_t)count_of(stats, "content_bytes"),
 			"problems", vo->problems);
-	print_json(obj);
+		print_json(obj);
+	}
+	if (cli_finish_output() != CLI_EXIT_OK)
+		return CLI_EXIT_FAIL;
+	if (problems > 0)
+		return cli_error("verify found %llu problem%s", problems,
+				 problems == 1 ? "" : "s");
+	return CLI_EXIT_OK;
 }
 
-/* cli_cmd_verify - check the whole archive */
+/* stats_json - verify's counts as the service sends them */
+static json_t *
+stats_json(const archive_verify_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"ledger_entries", (json_int_t)st->ledger_entries,
+		"uncovered_entries", (json_int_t)st->uncovered,
+		"checkpoints", (json_int_t)st->checkpoints,
+		"records", (json_int_t)st->records,
+		"index_rows", (json_int_t)st->index_rows,
+		"blobs", (json_int_t)st->blobs,
+		"content_bytes", (json_int_t)st->content_bytes,
+		"problems", (json_int_t)st->problems);
+}
+
+/* cli_cmd_verify - check the whole archive (offline) */
 int
 cli_cmd_verify(const mk_config *cfg, const cli_request *rq)
 {
-	verify_out vo = { .pl = { .tty = isatty(STDERR_FILENO) },
-			  .json = rq->json, .problems = json_array() };
+	cli_verify_out vo = { .pl = { .tty = isatty(STDERR_FILENO) },
+			      .json = rq->json, .problems = json_array() };
 	archive_verify_stats st;
-	char *pinned = NULL, detail[64];
 	archive *ar;
+	json_t *stats;
 	mk_error err;
-	int rc, status;
+	int status;
 
-	if (rq->keys_file != NULL && (pinned = read_file_text(rq->keys_file)) == NULL)
-		return cli_error("cannot read %s", rq->keys_file);
 	if ((ar = cli_open_archive(cfg)) == NULL) {
-		free(pinned);
+		json_decref(vo.problems);
 		return CLI_EXIT_FAIL;
 	}
-	rc = archive_verify(ar, pinned, print_problem, verify_progress, &vo,
-			    &st, &err);
-	end_progress(&vo.pl);
-	free(pinned);
-	if (rc != 0)
+	if (cli_audit_offline(ar, ACCESS_OP_VERIFY, rq, NULL, 0) != 0)
+		status = CLI_EXIT_FAIL;
+	else if (archive_verify(ar, rq->keys_pem, verify_problem,
+				verify_progress, &vo, &st, &err) != 0) {
+		cli_progress_end(&vo.pl);
 		status = cli_error("verify could not finish: %s", err.msg);
-	else {
-		print_verify(&vo, &st);
-		snprintf(detail, sizeof(detail), "%llu problems",
-			 (unsigned long long)st.problems);
-		status = cli_log_access(ar, "verify", detail, NULL, 0) != 0
-		    ? CLI_EXIT_FAIL : cli_finish_output();
-		if (status == CLI_EXIT_OK && st.problems > 0)
-			status = cli_error("verify found %llu problem%s",
-					   (unsigned long long)st.problems,
-					   st.problems == 1 ? "" : "s");
+	} else {
+		stats = stats_json(&st);
+		status = cli_print_verify(&vo, stats);
+		json_decref(stats);
 	}
 	json_decref(vo.problems);
 	archive_close(ar);
@@ -199,13 +233,13 @@ rebuild_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 int
 cli_cmd_rebuild_index(const mk_config *cfg, const cli_request *rq)
 {
-	progress_line pl = { .tty = isatty(STDERR_FILENO) };
+	cli_progress pl = { .tty = isatty(STDERR_FILENO) };
 	archive_rebuild_stats st;
 	mk_error err;
 	int rc;
 
 	rc = archive_rebuild_index(cfg->archive, rebuild_progress, &pl, &st, &err);
-	end_progress(&pl);
+	cli_progress_end(&pl);
 	if (rc != 0)
 		return cli_error("rebuild-index: %s", err.msg);
 	if (rq->json)
@@ -279,81 +313,91 @@ cli_cmd_keys_export(const mk_config *cfg, const cli_request *rq)
 	return cli_finish_output();
 }
 
-/* checkpoint_json - a checkpoint as a new JSON object */
+/* add_rfc3339 - obj's "time" (usec) also as "time_rfc3339" */
+static json_t *
+add_rfc3339(json_t *obj)
+{
+	char when[CLI_TIME_MAX];
+
+	cli_format_time(json_integer_value(json_object_get(obj, "time")),
+			CLI_TIME_RFC3339, when, sizeof(when));
+	json_object_set_new(obj, "time_rfc3339", json_string(when));
+	return obj;
+}
+
+/* checkpoint_json - a checkpoint as a new JSON object, for people too */
 static json_t *
 checkpoint_json(const archive_checkpoint *cp)
 {
-	char when[CLI_TIME_MAX];
-
-	cli_format_time(cp->time, CLI_TIME_RFC3339, when, sizeof(when));
-	return json_pack("{s:I, s:s, s:I, s:s, s:i, s:s, s:s, s:b}",
-			 "size", (json_int_t)cp->size, "root", cp->root,
-			 "time", (json_int_t)cp->time, "time_rfc3339", when,
-			 "key", (int)cp->key, "text", cp->text,
-			 "signature", cp->signature, "valid", cp->valid);
+	return add_rfc3339(access_checkpoint_json(cp));
 }
 
-/* print_checkpoint - a checkpoint as lines for people */
+/* print_checkpoint - a checkpoint (JSON) as a line for people */
 static void
-print_checkpoint(const char *title, const archive_checkpoint *cp)
+print_checkpoint(const char *title, json_t *cp)
 {
 	char when[CLI_TIME_MAX];
 
-	cli_format_time(cp->time, CLI_TIME_HUMAN, when, sizeof(when));
-	printf("%s: size %lld, root %s, %s UTC, key %u, signature %s\n", title,
-	       (long long)cp->size, cp->root, when, cp->key,
-	       cp->valid ? "valid" : "INVALID");
+	cli_format_time(json_integer_value(json_object_get(cp, "time")),
+			CLI_TIME_HUMAN, when, sizeof(when));
+	printf("%s: size %lld, root %s, %s UTC, key %lld, signature %s\n", title,
+	       (long long)json_integer_value(json_object_get(cp, "size")),
+	       json_string_value(json_object_get(cp, "root")), when,
+	       (long long)json_integer_value(json_object_get(cp, "key")),
+	       json_is_true(json_object_get(cp, "valid")) ? "valid" : "INVALID");
 }
 
-/* path_json - an audit path as a JSON array of hex strings */
-static json_t *
-path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_string(path[i]));
-	return arr;
-}
-
-/* proof_json - an inclusion proof as a new JSON object */
-static json_t *
-proof_json(const archive_proof *p)
-{
-	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:{s:s, s:i, s:s}}",
-			 "id", p->id, "seq", (json_int_t)p->seq,
-			 "leaf_index", (json_int_t)(p->seq - 1),
-			 "entry", p->entry, "leaf_hash", p->leaf_hash,
-			 "tree_size", (json_int_t)p->checkpoint.size,
-			 "path", path_json(p->path, p->path_len),
-			 "checkpoint", checkpoint_json(&p->checkpoint),
-			 "record", "text", p->record, "signer",
-			 (int)p->record_signer, "signature", p->record_signature);
-}
-
-/* print_proof - an inclusion proof for people */
+/* print_checkpoint_of - a checkpoint as a line for people */
 static void
-print_proof(const archive_proof *p)
+print_checkpoint_of(const char *title, const archive_checkpoint *cp)
 {
+	json_t *obj = checkpoint_json(cp);
+
+	print_checkpoint(title, obj);
+	json_decref(obj);
+}
+
+/* text_of - a string member of obj, "" when absent */
+static const char *
+text_of(json_t *obj, const char *name)
+{
+	const char *s = json_string_value(json_object_get(obj, name));
+
+	return s ? s : "";
+}
+
+/* cli_print_proof - an inclusion proof (access_proof_json()) */
+int
+cli_print_proof(json_t *proof, int json)
+{
+	json_t *record = json_object_get(proof, "record"), *v;
+	long long seq = json_integer_value(json_object_get(proof, "seq"));
 	size_t i;
 
+	add_rfc3339(json_object_get(proof, "checkpoint"));
+	if (json) {
+		print_json(json_incref(proof));
+		return 0;
+	}
 	printf("message:    %s\nledger seq: %lld (leaf index %lld)\nentry:      %s\n"
-	       "leaf hash:  %s\n", p->id, (long long)p->seq,
-	       (long long)(p->seq - 1), p->entry, p->leaf_hash);
-	for (i = 0; i < p->path_len; i++)
-		printf("path %2zu:    %s\n", i, p->path[i]);
-	print_checkpoint("checkpoint", &p->checkpoint);
-	printf("record:     %s\nsigned by key %u: %s\n", p->record,
-	       p->record_signer, p->record_signature);
+	       "leaf hash:  %s\n", text_of(proof, "id"), seq, seq - 1,
+	       text_of(proof, "entry"), text_of(proof, "leaf_hash"));
+	json_array_foreach(json_object_get(proof, "path"), i, v)
+		printf("path %2zu:    %s\n", i, json_string_value(v));
+	print_checkpoint("checkpoint", json_object_get(proof, "checkpoint"));
+	printf("record:     %s\nsigned by key %lld: %s\n", text_of(record, "text"),
+	       (long long)json_integer_value(json_object_get(record, "signer")),
+	       text_of(record, "signature"));
+	return 0;
 }
 
-/* cli_cmd_ledger_proof - the inclusion proof of one message */
+/* cli_cmd_ledger_proof - the inclusion proof of one message (offline) */
 int
 cli_cmd_ledger_proof(const mk_config *cfg, const cli_request *rq)
 {
 	archive *ar = cli_open_archive(cfg);
 	archive_proof *p;
+	json_t *obj;
 	mk_error err;
 	int status;
 
@@ -363,11 +407,12 @@ cli_cmd_ledger_proof(const mk_config *cfg, const cli_request *rq)
 		archive_close(ar);
 		return cli_error("%s", err.msg);
 	}
-	status = cli_log_access(ar, "proof", NULL, &rq->id, 1);
-	if (status == 0 && rq->json)
-		print_json(proof_json(p));
-	else if (status == 0)
-		print_proof(p);
+	status = cli_audit_offline(ar, ACCESS_OP_PROOF, rq, &rq->id, 1);
+	if (status == 0) {
+		obj = access_proof_json(p);
+		cli_print_proof(obj, rq->json);
+		json_decref(obj);
+	}
 	archive_proof_free(p);
 	archive_close(ar);
 	return status != 0 ? CLI_EXIT_FAIL : cli_finish_output();
@@ -395,11 +440,11 @@ cli_cmd_ledger_consistency(const mk_config *cfg, const cli_request *rq)
 		print_json(json_pack("{s:o, s:o, s:o, s:b}", "old",
 				     checkpoint_json(&c->old_cp), "new",
 				     checkpoint_json(&c->new_cp), "path",
-				     path_json(c->path, c->path_len), "valid",
+				     access_path_json(c->path, c->path_len), "valid",
 				     c->valid));
 	} else {
-		print_checkpoint("old", &c->old_cp);
-		print_checkpoint("new", &c->new_cp);
+		print_checkpoint_of("old", &c->old_cp);
+		print_checkpoint_of("new", &c->new_cp);
 		for (i = 0; i < c->path_len; i++)
 			printf("path %2zu: %s\n", i, c->path[i]);
 		printf("consistent: %s\n", c->valid ? "yes" : "NO");
@@ -429,7 +474,7 @@ put_checkpoint(const archive_checkpoint *cp, void *ctx)
 	l->n++;
 	if (l->arr != NULL)
 		return json_array_append_new(l->arr, checkpoint_json(cp));
-	print_checkpoint("checkpoint", cp);
+	print_checkpoint_of("checkpoint", cp);
 	return 0;
 }
 

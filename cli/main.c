@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -61,7 +62,14 @@ enum {
 		     OPT_LIMIT | OPT_JSON,
 	OPT_EXPLAIN = OPT_FROM | OPT_TO | OPT_JSON,
 	OPT_MANY_TO = 1 << 7,	/* not an option: --to may be repeated */
-	OPT_KEYS = 1 << 8
+	OPT_KEYS = 1 << 8,
+	OPT_OFFLINE = 1 << 9,
+	OPT_REASON = 1 << 10,
+	OPT_USER = 1 << 11,
+	OPT_MESSAGE = 1 << 12,
+	OPT_ACTION = 1 << 13,
+	OPT_AUDIT = OPT_USER | OPT_MESSAGE | OPT_ACTION | OPT_SINCE | OPT_UNTIL |
+		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
 
 /* What a command takes after its name. */
@@ -69,7 +77,8 @@ typedef enum {
 	ARGS_NONE,		/* nothing */
 	ARGS_ID,		/* exactly one message id */
 	ARGS_FILE,		/* at most one file name */
-	ARGS_SIZES		/* two ledger sizes, OLD NEW */
+	ARGS_SIZES,		/* two ledger sizes, OLD NEW */
+	ARGS_NUMBER		/* one four-eyes request number */
 } cli_operands;
 
 /* What a command needs besides its options. */
@@ -81,7 +90,8 @@ enum {
 /* getopt_long values of the long-only options. */
 enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
-	LO_LIMIT, LO_JSON, LO_KEYS
+	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
+	LO_ACTION
 };
 
 static const struct option long_options[] = {
@@ -96,6 +106,11 @@ static const struct option long_options[] = {
 	{"limit", required_argument, NULL, LO_LIMIT},
 	{"json", no_argument, NULL, LO_JSON},
 	{"keys", required_argument, NULL, LO_KEYS},
+	{"offline", no_argument, NULL, LO_OFFLINE},
+	{"reason", required_argument, NULL, LO_REASON},
+	{"user", required_argument, NULL, LO_USER},
+	{"message", required_argument, NULL, LO_MESSAGE},
+	{"action", required_argument, NULL, LO_ACTION},
 	{NULL, 0, NULL, 0}
 };
 
@@ -113,42 +128,69 @@ static const struct {
 	{OPT_LIMIT, LO_LIMIT, "--limit"},
 	{OPT_JSON, LO_JSON, "--json"},
 	{OPT_KEYS, LO_KEYS, "--keys"},
+	{OPT_OFFLINE, LO_OFFLINE, "--offline"},
+	{OPT_REASON, LO_REASON, "--reason"},
+	{OPT_USER, LO_USER, "--user"},
+	{OPT_MESSAGE, LO_MESSAGE, "--message"},
+	{OPT_ACTION, LO_ACTION, "--action"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
-/* The commands: name (one word, or "policy" and a second), function,
- * options accepted, options required, operands, needs. */
+/* The commands: name (one word, or a group and a second), the request
+ * it makes of mailkeep-access (ACCESS_OP_NONE: none, it works on the
+ * archive's files), what it asks for (request get|show), the function
+ * that runs it offline (NULL: only through the service), options
+ * accepted, options required, operands, needs. */
 static const struct cli_command {
 	const char *name;
+	access_op op;
+	access_op asks;
 	cli_command_fn run;
 	unsigned options;
 	unsigned required;
 	cli_operands operands;
 	unsigned needs;
 } commands[] = {
-	{"init", cli_cmd_init, 0, 0, ARGS_NONE, CMD_ARCHIVE},
-	{"search", cli_cmd_search, OPT_SEARCH, 0, ARGS_NONE, CMD_ARCHIVE},
-	{"show", cli_cmd_show, OPT_JSON, 0, ARGS_ID, CMD_ARCHIVE},
-	{"get", cli_cmd_get, 0, 0, ARGS_ID, CMD_ARCHIVE},
-	{"policy check", cli_cmd_policy_check, 0, 0, ARGS_FILE,
-	 CMD_FILE_NO_CONFIG},
-	{"policy explain", cli_cmd_policy_explain, OPT_EXPLAIN | OPT_MANY_TO,
-	 OPT_FROM | OPT_TO, ARGS_NONE, 0},
-	{"verify", cli_cmd_verify, OPT_JSON | OPT_KEYS, 0, ARGS_NONE,
+	{"init", ACCESS_OP_NONE, 0, cli_cmd_init, 0, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"search", ACCESS_OP_SEARCH, 0, cli_cmd_search, OPT_SEARCH | OPT_OFFLINE,
+	 0, ARGS_NONE, CMD_ARCHIVE},
+	{"show", ACCESS_OP_SHOW, 0, cli_cmd_show, OPT_JSON | OPT_OFFLINE, 0,
+	 ARGS_ID, CMD_ARCHIVE},
+	{"get", ACCESS_OP_GET, 0, cli_cmd_get, OPT_OFFLINE, 0, ARGS_ID,
 	 CMD_ARCHIVE},
-	{"rebuild-index", cli_cmd_rebuild_index, OPT_JSON, 0, ARGS_NONE,
+	{"audit", ACCESS_OP_AUDIT, 0, cli_cmd_audit, OPT_AUDIT, 0, ARGS_NONE,
 	 CMD_ARCHIVE},
-	{"keys rotate", cli_cmd_keys_rotate, OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
-	{"keys export-public", cli_cmd_keys_export, OPT_JSON, 0, ARGS_NONE,
+	{"request get", ACCESS_OP_REQUEST, ACCESS_OP_GET, NULL,
+	 OPT_REASON | OPT_JSON, OPT_REASON, ARGS_ID, CMD_ARCHIVE},
+	{"request show", ACCESS_OP_REQUEST, ACCESS_OP_SHOW, NULL,
+	 OPT_REASON | OPT_JSON, OPT_REASON, ARGS_ID, CMD_ARCHIVE},
+	{"requests", ACCESS_OP_REQUESTS, 0, NULL, OPT_JSON, 0, ARGS_NONE,
 	 CMD_ARCHIVE},
-	{"ledger proof", cli_cmd_ledger_proof, OPT_JSON, 0, ARGS_ID,
+	{"approve", ACCESS_OP_APPROVE, 0, NULL, OPT_JSON, 0, ARGS_NUMBER,
 	 CMD_ARCHIVE},
-	{"ledger consistency", cli_cmd_ledger_consistency, OPT_JSON, 0,
-	 ARGS_SIZES, CMD_ARCHIVE},
-	{"ledger checkpoint", cli_cmd_ledger_checkpoint, OPT_JSON, 0, ARGS_NONE,
+	{"deny", ACCESS_OP_DENY, 0, NULL, OPT_JSON, 0, ARGS_NUMBER, CMD_ARCHIVE},
+	{"whoami", ACCESS_OP_WHOAMI, 0, NULL, OPT_JSON, 0, ARGS_NONE,
 	 CMD_ARCHIVE},
-	{"ledger checkpoints", cli_cmd_ledger_checkpoints, OPT_JSON, 0,
+	{"policy check", ACCESS_OP_NONE, 0, cli_cmd_policy_check, 0, 0,
+	 ARGS_FILE, CMD_FILE_NO_CONFIG},
+	{"policy explain", ACCESS_OP_NONE, 0, cli_cmd_policy_explain,
+	 OPT_EXPLAIN | OPT_MANY_TO, OPT_FROM | OPT_TO, ARGS_NONE, 0},
+	{"verify", ACCESS_OP_VERIFY, 0, cli_cmd_verify,
+	 OPT_JSON | OPT_KEYS | OPT_OFFLINE, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"rebuild-index", ACCESS_OP_NONE, 0, cli_cmd_rebuild_index, OPT_JSON, 0,
 	 ARGS_NONE, CMD_ARCHIVE},
+	{"keys rotate", ACCESS_OP_NONE, 0, cli_cmd_keys_rotate, OPT_JSON, 0,
+	 ARGS_NONE, CMD_ARCHIVE},
+	{"keys export-public", ACCESS_OP_NONE, 0, cli_cmd_keys_export, OPT_JSON,
+	 0, ARGS_NONE, CMD_ARCHIVE},
+	{"ledger proof", ACCESS_OP_PROOF, 0, cli_cmd_ledger_proof,
+	 OPT_JSON | OPT_OFFLINE, 0, ARGS_ID, CMD_ARCHIVE},
+	{"ledger consistency", ACCESS_OP_NONE, 0, cli_cmd_ledger_consistency,
+	 OPT_JSON, 0, ARGS_SIZES, CMD_ARCHIVE},
+	{"ledger checkpoint", ACCESS_OP_NONE, 0, cli_cmd_ledger_checkpoint,
+	 OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"ledger checkpoints", ACCESS_OP_NONE, 0, cli_cmd_ledger_checkpoints,
+	 OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
 };
 
 /* The commands of two words, by their first: and what follows it. */
@@ -159,6 +201,7 @@ static const struct {
 	{"policy", "check or explain"},
 	{"keys", "rotate or export-public"},
 	{"ledger", "proof, consistency, checkpoint or checkpoints"},
+	{"request", "get or show"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -215,9 +258,16 @@ print_help(void)
 "\n"
 "Commands:\n"
 "  init                 create the archive named in the configuration\n"
-"  search [OPTIONS]     list archived messages, oldest first\n"
+"  search [OPTIONS]     list archived messages you may see, oldest first\n"
 "  show ID [--json]     the metadata of one message\n"
 "  get ID               the original message bytes, to standard output\n"
+"  whoami               who the access service takes you for, your roles\n"
+"  audit [--user U] [--message ID] [--action A] [--since D] [--until D]\n"
+"                       the audit trail (roles auditor, admin)\n"
+"  request get|show ID --reason TEXT\n"
+"                       ask a second person to release a four-eyes message\n"
+"  requests             your requests and those you may decide\n"
+"  approve N, deny N    decide someone else's request N\n"
 "  policy check [FILE]  validate a policy file (default: the configured one)\n"
 "                       and print it as parsed\n"
 "  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
@@ -234,7 +284,10 @@ print_help(void)
 "                       proof that checkpoint NEW extends checkpoint OLD\n"
 "  ledger checkpoint    sign a checkpoint of the whole ledger now\n"
 "  ledger checkpoints   list the signed checkpoints\n"
-"Every command but init and policy takes --json.\n"
+"Every command but init, get and policy takes --json.\n"
+"search, show, get, ledger proof, verify and audit go through the access\n"
+"service (mailkeep-access), which decides by your roles; --offline opens\n"
+"the archive directly instead (root or the archive's account only).\n"
 "\n"
 "Search options:\n"
 "  --from ADDR|@DOMAIN  envelope sender\n"
@@ -252,8 +305,8 @@ print_help(void)
 "  -h, --help           this help\n"
 "      --version        the version\n"
 "\n"
-"Every search, show and get is recorded in the archive's ledger under\n"
-"the calling user's uid (policy commands read no archive and log nothing).\n"
+"Every read, granted or refused, is recorded in the archive's ledger under\n"
+"your uid as the kernel gives it (policy commands read no archive).\n"
 "Exit status: 0 success, 1 error, 2 usage.\n"
 "See mailkeep(1).\n", stdout);
 }
@@ -483,6 +536,55 @@ set_date(const char *name, const char *value, int64_t *usec, int *has)
 	return 0;
 }
 
+/* check_reason - --reason: non-empty, bounded, no control bytes but
+ * line ends */
+static int
+check_reason(const char *value)
+{
+	const unsigned char *p;
+
+	if (value[0] == '\0')
+		return usage_error("--reason needs a value");
+	if (strlen(value) > ACCESS_MAX_REASON)
+		return usage_error("--reason is longer than %d bytes",
+				   ACCESS_MAX_REASON);
+	for (p = (const unsigned char *)value; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
+			return usage_error("--reason holds a control character");
+	return 0;
+}
+
+/* check_word - a user name or action word of at most max bytes */
+static int
+check_word(const char *name, const char *value, size_t max)
+{
+	int rc = check_text(name, value);
+
+	if (rc == 0 && strlen(value) > max)
+		return usage_error("%s is longer than %zu bytes", name, max);
+	return rc;
+}
+
+/* set_audit_message - --message ID: a message id, lower-cased */
+static int
+set_audit_message(cli_request *rq, const char *value)
+{
+	size_t i;
+
+	if (strlen(value) != ARCHIVE_ID_LEN)
+		return usage_error("--message wants a message id (%d hex"
+				   " digits)", ARCHIVE_ID_LEN);
+	for (i = 0; i < ARCHIVE_ID_LEN; i++) {
+		if (!isxdigit((unsigned char)value[i]))
+			return usage_error("--message wants a message id (%d"
+					   " hex digits)", ARCHIVE_ID_LEN);
+		rq->audit_msg_buf[i] = (char)tolower((unsigned char)value[i]);
+	}
+	rq->audit_msg_buf[ARCHIVE_ID_LEN] = '\0';
+	rq->audit_message = rq->audit_msg_buf;
+	return 0;
+}
+
 /* option_bit - the OPT_* bit of a getopt value, or 0 */
 static unsigned
 option_bit(int val)
@@ -537,6 +639,20 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_KEYS:
 		rq->keys_file = arg;
 		return 0;
+	case LO_OFFLINE:
+		rq->offline = 1;
+		return 0;
+	case LO_REASON:
+		rq->reason = arg;
+		return check_reason(arg);
+	case LO_USER:
+		rq->audit_user = arg;
+		return check_word("--user", arg, ACCESS_MAX_USER);
+	case LO_ACTION:
+		rq->audit_action = arg;
+		return check_word("--action", arg, 32);
+	case LO_MESSAGE:
+		return set_audit_message(rq, arg);
 	}
 	return usage_error("internal error: option %d", val);
 }
@@ -643,6 +759,22 @@ set_size(const char *arg, int64_t *out)
 	return 0;
 }
 
+/* set_number - a four-eyes request number: a whole number >= 1 */
+static int
+set_number(const char *arg, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (errno != 0 || *arg == '\0' || *end != '\0' || n < 1)
+		return usage_error("'%s' is not a request number (see"
+				   " 'mailkeep requests')", arg);
+	*out = n;
+	return 0;
+}
+
 /* set_id - a message id argument: ARCHIVE_ID_LEN hex digits, lower-cased.
  * Anything else cannot name a message: "no message", exit status 1. */
 static int
@@ -668,9 +800,13 @@ check_options(const struct cli_command *cmd, const cli_line *cl)
 {
 	size_t i;
 
+	/* --offline: what works on the files anyway takes it too */
+	unsigned options = cmd->options
+	    | (cmd->op == ACCESS_OP_NONE ? OPT_OFFLINE : 0);
+
 	for (i = 0; i < N_OPTION_BITS; i++) {
 		if ((cl->seen & option_bits[i].bit) &&
-		    !(cmd->options & option_bits[i].bit))
+		    !(options & option_bits[i].bit))
 			return usage_error("%s does not apply to '%s'",
 					   option_bits[i].name, cmd->name);
 		if ((cmd->required & option_bits[i].bit) &&
@@ -690,6 +826,8 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 {
 	int max = cmd->operands == ARGS_NONE ? 0
 	    : cmd->operands == ARGS_SIZES ? 2 : 1;
+
+	cl->rq.asks = cmd->asks;
 	int rc;
 
 	if ((rc = check_options(cmd, cl)) != 0)
@@ -699,6 +837,9 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 				   cmd->name);
 	if (cmd->operands == ARGS_ID && nargs == 0)
 		return usage_error("'%s' needs a message id", cmd->name);
+	if (cmd->operands == ARGS_NUMBER && nargs == 0)
+		return usage_error("'%s' needs a request number (see 'mailkeep"
+				   " requests')", cmd->name);
 	if (nargs > max)
 		return usage_error("'%s': unexpected argument '%s'", cmd->name,
 				   args[max]);
@@ -707,6 +848,8 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	if (cmd->operands == ARGS_SIZES)
 		return set_size(args[0], &cl->rq.old_size) != 0 ? CLI_EXIT_USAGE
 		    : set_size(args[1], &cl->rq.new_size);
+	if (cmd->operands == ARGS_NUMBER)
+		return set_number(args[0], &cl->rq.number);
 	if (cmd->operands == ARGS_FILE && nargs == 1) {
 		if (args[0][0] == '\0')
 			return usage_error("'%s': empty file name", cmd->name);
@@ -715,9 +858,20 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	return 0;
 }
 
+/* run_loaded - cmd with the configuration loaded: through the service,
+ * or offline */
+static int
+run_loaded(const struct cli_command *cmd, const mk_config *cfg,
+	   const cli_request *rq)
+{
+	if (cmd->op != ACCESS_OP_NONE && !rq->offline)
+		return cli_remote(cfg, cmd->op, rq);
+	return cmd->run(cfg, rq);
+}
+
 /* run - load the configuration and run cmd */
 static int
-run(const struct cli_command *cmd, const cli_line *cl)
+run(const struct cli_command *cmd, cli_line *cl)
 {
 	const char *path = cl->config ? cl->config : MK_DEFAULT_CONFIG;
 	mk_config *cfg;
@@ -726,13 +880,15 @@ run(const struct cli_command *cmd, const cli_line *cl)
 
 	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
 		return cmd->run(NULL, &cl->rq);
+	if (cli_read_keys(&cl->rq) != 0)
+		return CLI_EXIT_FAIL;
 	if ((cfg = mk_config_load(path, &err)) == NULL)
 		return cli_error("%s", err.msg);
 	if ((cmd->needs & CMD_ARCHIVE) &&
 	    (cfg->archive == NULL || cfg->archive[0] == '\0'))
 		status = cli_error("%s: no archive directory configured", path);
 	else
-		status = cmd->run(cfg, &cl->rq);
+		status = run_loaded(cmd, cfg, &cl->rq);
 	mk_config_free(cfg);
 	return status;
 }
@@ -772,6 +928,7 @@ main(int argc, char **argv)
 	cli_line cl;
 	int rc;
 
+	umask(077);	/* what an offline command makes is the archive's own */
 	memset(&cl, 0, sizeof(cl));
 	/* every --to: at most one per argument */
 	if ((cl.rq.rcpts = calloc((size_t)argc, sizeof(*cl.rq.rcpts))) == NULL)
@@ -780,5 +937,6 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = dispatch(argc, argv, &cl);
 	free(cl.rq.rcpts);
+	free(cl.rq.keys_pem);
 	return rc;
 }

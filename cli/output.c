@@ -309,7 +309,20 @@ cli_json_begin(cli_json_stream *js, FILE *fp)
 	return fputc('[', fp) == EOF ? -1 : 0;
 }
 
-/* cli_json_put - write one element, on a line of its own */
+/* cli_json_put_object - write one element, on a line of its own */
+int
+cli_json_put_object(cli_json_stream *js, json_t *obj)
+{
+	int rc = fputs(js->count ? ",\n" : "\n", js->fp) == EOF ? -1 : 0;
+
+	if (rc == 0)
+		rc = json_dumpf(obj, js->fp, JSON_PRESERVE_ORDER);
+	if (rc == 0)
+		js->count++;
+	return rc;
+}
+
+/* cli_json_put - write one message, on a line of its own */
 int
 cli_json_put(cli_json_stream *js, const archive_message *msg)
 {
@@ -318,12 +331,8 @@ cli_json_put(cli_json_stream *js, const archive_message *msg)
 
 	if (obj == NULL)
 		return -1;
-	rc = fputs(js->count ? ",\n" : "\n", js->fp) == EOF ? -1 : 0;
-	if (rc == 0)
-		rc = json_dumpf(obj, js->fp, 0);
+	rc = cli_json_put_object(js, obj);
 	json_decref(obj);
-	if (rc == 0)
-		js->count++;
 	return rc;
 }
 
@@ -475,6 +484,25 @@ cli_human_header(FILE *fp)
 	fprintf(fp, "%-*s  %-*s  %-*s  %-*s  %s\n",
 		ARCHIVE_ID_LEN, "ID", COL_RECEIVED, "RECEIVED (UTC)",
 		COL_FROM, "FROM", COL_TO, "TO", "SUBJECT");
+	return ferror(fp) ? -1 : 0;
+}
+
+/* cli_put_text - s for a terminal (no control characters), padded to
+ * width characters (0: as long as it is) */
+void
+cli_put_text(FILE *fp, const char *s, size_t width)
+{
+	pad(fp, put_cut(fp, s, width), width);
+}
+
+/* cli_human_withheld - a search line for a message withheld by four-eyes */
+int
+cli_human_withheld(FILE *fp, json_t *stub)
+{
+	const char *id = json_string_value(json_object_get(stub, "id"));
+
+	fprintf(fp, "%-*s  (withheld: four-eyes; mailkeep request show %s"
+		" --reason TEXT)\n", ARCHIVE_ID_LEN, id ? id : "?", id ? id : "ID");
 	return ferror(fp) ? -1 : 0;
 }
 

@@ -128,6 +128,18 @@ parse_store_key(mk_config *cfg, const char *name, const char *value,
 	return 1;
 }
 
+/* set_access_socket - access_socket = an absolute path that fits
+ * sun_path */
+static int
+set_access_socket(mk_config *cfg, const char *value, char out[MK_INI_WHY])
+{
+	if (value[0] != '/' || strlen(value) >= MK_MAX_SOCKET_PATH)
+		return mk_ini_why(out, "access_socket must be an absolute path"
+				  " shorter than %d bytes, not \"%s\"",
+				  MK_MAX_SOCKET_PATH, value);
+	return set_string(&cfg->access_socket, value, out);
+}
+
 /* parse_key - one key of mailkeep.conf; 0, or -1 with the reason */
 static int
 parse_key(void *user, const char *section, const char *name,
@@ -150,6 +162,8 @@ parse_key(void *user, const char *section, const char *name,
 		return set_string(&cfg->user, value, out);
 	if (strcmp(name, "pidfile") == 0)
 		return set_string(&cfg->pidfile, value, out);
+	if (strcmp(name, "access_socket") == 0)
+		return set_access_socket(cfg, value, out);
 	if (strcmp(name, "on_error") == 0)
 		return parse_on_error(cfg, value, out);
 	if (strcmp(name, "socket_mode") == 0)
@@ -168,6 +182,9 @@ set_defaults(mk_config *cfg)
 		return -1;
 	if (cfg->archive == NULL
 	    && (cfg->archive = strdup(MK_DEFAULT_ARCHIVE)) == NULL)
+		return -1;
+	if (cfg->access_socket == NULL
+	    && (cfg->access_socket = strdup(MK_DEFAULT_ACCESS_SOCKET)) == NULL)
 		return -1;
 	return 0;
 }
@@ -211,5 +228,6 @@ mk_config_free(mk_config *cfg)
 	free(cfg->policy);
 	free(cfg->user);
 	free(cfg->pidfile);
+	free(cfg->access_socket);
 	free(cfg);
 }

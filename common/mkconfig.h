@@ -18,6 +18,8 @@
 #define MK_DEFAULT_CONFIG	"/etc/mailkeep/mailkeep.conf"
 #define MK_DEFAULT_SOCKET	"unix:/run/mailkeep/mailkeep.sock"
 #define MK_DEFAULT_ARCHIVE	"/var/lib/mailkeep"
+#define MK_DEFAULT_ACCESS_SOCKET	"/run/mailkeep/access.sock"
+#define MK_MAX_SOCKET_PATH	108	/* sun_path */
 
 typedef enum { MK_ON_ERROR_TEMPFAIL = 0, MK_ON_ERROR_ACCEPT } mk_on_error;
 
@@ -28,6 +30,7 @@ typedef struct mk_config {
 	char *policy;		/* policy file, NULL: archive everything */
 	char *user;		/* drop privileges to this user, or NULL */
 	char *pidfile;		/* or NULL */
+	char *access_socket;	/* mailkeep-access's Unix socket */
 	mk_on_error on_error;
 	int socket_mode;	/* permissions of a unix: socket, e.g. 0660 */
 	int encrypt;		/* blobs encrypted (default yes) */

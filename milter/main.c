@@ -10,7 +10,9 @@
  * DESCRIPTION
  *	Reads mailkeep.conf and the policy, opens the listening socket
  *	(so a bad socket fails at start), detaches unless -f, drops to the
- *	configured user, opens the archive and runs libmilter.
+ *	configured user, hardens the process (umask 077, no core dumps, not
+ *	dumpable: it holds the archive's keys), opens the archive and runs
+ *	libmilter.
  *
  *	libmilter's own signal thread stops the milter on SIGHUP.  To give
  *	SIGHUP the meaning administrators expect (reload), smfi_main() runs
@@ -43,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/daemon.h"
 #include "milter/milter.h"
 
 daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
@@ -126,35 +129,6 @@ open_socket(const mk_config *cfg, const struct passwd *pw)
 	}
 	if (chmod(path, (mode_t)cfg->socket_mode) != 0) {
 		mlog(LOG_ERR, "chmod %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* drop_privileges - become pw, for good */
-static int
-drop_privileges(const struct passwd *pw)
-{
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0
-	    || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		mlog(LOG_ERR, "cannot become user %s: %s", pw->pw_name,
-		     strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* write_pidfile - our pid into cfg->pidfile, if one is configured */
-static int
-write_pidfile(const mk_config *cfg)
-{
-	FILE *fp;
-
-	if (cfg->pidfile == NULL)
-		return 0;
-	if ((fp = fopen(cfg->pidfile, "w")) == NULL
-	    || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
-		mlog(LOG_ERR, "cannot write %s: %s", cfg->pidfile, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -352,8 +326,11 @@ start(void)
 		mlog(LOG_ERR, "cannot detach: %s", strerror(errno));
 		return -1;
 	}
-	if (write_pidfile(cfg) != 0 || (pw != NULL && drop_privileges(pw) != 0))
+	if (mk_write_pidfile(cfg->pidfile, &err) != 0
+	    || (pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0) {
+		mlog(LOG_ERR, "%s", err.msg);
 		return -1;
+	}
 	archive_options_of(cfg, &opts);
 	block_signals(true);	/* the committer thread inherits this */
 	g_state.ar = archive_open_with(cfg->archive, ARCHIVE_WRITE, &opts, &err);

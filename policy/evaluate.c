@@ -268,6 +268,51 @@ policy_roles_of(const policy *p, const char *user, const char *const *groups,
 	return unique_sorted(out, n);
 }
 
+/* policy_role_is_builtin - admin and auditor, which give no content */
+bool
+policy_role_is_builtin(const char *name)
+{
+	return strcmp(name, POLICY_ROLE_ADMIN) == 0
+	    || strcmp(name, POLICY_ROLE_AUDITOR) == 0;
+}
+
+/* fold_four_eyes - rule r's four-eyes settings into out */
+static void
+fold_four_eyes(const policy *p, const policy_rule *r, policy_four_eyes_rule *out)
+{
+	const policy_rule *def = &p->defaults;
+	bool on = r->has_four_eyes ? r->four_eyes : def->four_eyes;
+	bool meta = r->has_four_eyes_metadata ? r->four_eyes_metadata
+					      : def->four_eyes_metadata;
+	int64_t secs = r->has_four_eyes_seconds ? r->four_eyes_seconds
+						: def->four_eyes_seconds;
+
+	if (!on)
+		return;
+	if (!out->content || secs < out->seconds)
+		out->seconds = secs;
+	out->content = true;
+	out->metadata = out->metadata || meta;
+}
+
+/* policy_four_eyes - the four-eyes rule for a message with these parties */
+void
+policy_four_eyes(const policy *p, const char *const *addresses, size_t n,
+		 policy_four_eyes_rule *out)
+{
+	char *domain;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < n; i++) {
+		domain = address_domain(addresses[i]);
+		fold_four_eyes(p, find_rule(p, domain), out);
+		g_free(domain);
+	}
+	if (n == 0)
+		fold_four_eyes(p, &p->defaults, out);
+}
+
 /* policy_mode_name - the word for a mode */
 const char *
 policy_mode_name(policy_mode mode)
@@ -293,6 +338,25 @@ policy_direction_name(policy_direction direction)
 	return "unknown";
 }
 
+/* describe_four_eyes - a rule's effective four-eyes keys into out */
+static void
+describe_four_eyes(const policy_rule *r, const policy_rule *def, GString *out)
+{
+	bool on = r->has_four_eyes ? r->four_eyes : def->four_eyes;
+	bool meta = r->has_four_eyes_metadata ? r->four_eyes_metadata
+					      : def->four_eyes_metadata;
+	int64_t secs = r->has_four_eyes_seconds ? r->four_eyes_seconds
+						: def->four_eyes_seconds;
+	char hours[G_ASCII_DTOSTR_BUF_SIZE];
+
+	g_ascii_formatd(hours, sizeof(hours), "%.4g", (double)secs / 3600.0);
+	g_string_append_printf(out, "  four_eyes = %s\n", on ? "yes" : "no");
+	if (on)
+		g_string_append_printf(out, "  four_eyes_metadata = %s\n"
+				       "  four_eyes_hours = %s\n",
+				       meta ? "yes" : "no", hours);
+}
+
 /* describe_rule - one rule's effective settings into out */
 static void
 describe_rule(const policy *p, const policy_rule *r, GString *out)
@@ -313,6 +377,7 @@ describe_rule(const policy *p, const policy_rule *r, GString *out)
 		g_string_append_printf(out, "%s %s", i ? "," : "", roles[i]);
 	g_string_append_printf(out, "\n  notice = %s\n",
 			       (r->has_notice ? r->notice : def->notice) ? "yes" : "no");
+	describe_four_eyes(r, def, out);
 	if (r != def && !rule_is_local(p, r))
 		g_string_append(out, "  ; warning: not within local_domains,"
 				" this rule never applies\n");

@@ -25,6 +25,12 @@ typedef struct policy_rule {
 	int roles_line;
 	bool notice;
 	bool has_notice;
+	bool four_eyes;		/* content released after a second approval */
+	bool has_four_eyes;
+	bool four_eyes_metadata;	/* metadata too */
+	bool has_four_eyes_metadata;
+	int64_t four_eyes_seconds;	/* how long an approval lasts */
+	bool has_four_eyes_seconds;
 } policy_rule;
 
 typedef struct policy_role {

@@ -236,7 +236,54 @@ set_local_domains(policy *p, const char *value, char why[MK_INI_WHY])
 	return rc;
 }
 
-/* set_rule_key - mode, retention, roles, notice of a rule */
+/* parse_hours - a positive number of hours (decimals allowed, at most a
+ * year) as whole seconds, at least one */
+static int
+parse_hours(const char *text, int64_t *seconds)
+{
+	char *end;
+	double h;
+
+	if (!isdigit((unsigned char)*text))
+		return -1;
+	h = g_ascii_strtod(text, &end);
+	if (*end != '\0' || !(h > 0) || h > POLICY_MAX_FOUR_EYES_HOURS)
+		return -1;
+	*seconds = (int64_t)(h * 3600.0 + 0.5);
+	if (*seconds < 1)
+		*seconds = 1;
+	return 0;
+}
+
+/* set_four_eyes_key - four_eyes, four_eyes_metadata, four_eyes_hours */
+static int
+set_four_eyes_key(policy_rule *r, const char *name, const char *value,
+		  char why[MK_INI_WHY])
+{
+	if (strcmp(name, "four_eyes") == 0) {
+		if (parse_bool(value, &r->four_eyes) != 0)
+			return mk_ini_why(why, "four_eyes must be yes or no, not"
+					  " \"%s\"", value);
+		r->has_four_eyes = true;
+	} else if (strcmp(name, "four_eyes_metadata") == 0) {
+		if (parse_bool(value, &r->four_eyes_metadata) != 0)
+			return mk_ini_why(why, "four_eyes_metadata must be yes or"
+					  " no, not \"%s\"", value);
+		r->has_four_eyes_metadata = true;
+	} else if (strcmp(name, "four_eyes_hours") == 0) {
+		if (parse_hours(value, &r->four_eyes_seconds) != 0)
+			return mk_ini_why(why, "four_eyes_hours must be a number of"
+					  " hours above 0 and at most %d, not"
+					  " \"%s\"", POLICY_MAX_FOUR_EYES_HOURS,
+					  value);
+		r->has_four_eyes_seconds = true;
+	} else
+		return mk_ini_why(why, "unknown key \"%s\" in [%s]", name,
+				  r->name);
+	return 0;
+}
+
+/* set_rule_key - mode, retention, roles, notice, four-eyes of a rule */
 static int
 set_rule_key(policy *p, policy_rule *r, const char *name, const char *value,
 	     int line, char why[MK_INI_WHY])
@@ -262,7 +309,9 @@ set_rule_key(policy *p, policy_rule *r, const char *name, const char *value,
 			return mk_ini_why(why, "notice must be yes or no, not \"%s\"",
 					  value);
 		r->has_notice = true;
-	} else if (r == &p->defaults && strcmp(name, "local_domains") == 0)
+	} else if (strncmp(name, "four_eyes", 9) == 0)
+		return set_four_eyes_key(r, name, value, why);
+	else if (r == &p->defaults && strcmp(name, "local_domains") == 0)
 		return set_local_domains(p, value, why);
 	else if (r == &p->defaults && strcmp(name, "notice_header") == 0) {
 		if (*value == '\0' || strpbrk(value, ": \t") != NULL)
@@ -319,12 +368,18 @@ check_roles(const policy *p, const char *path, mk_error *err)
 	for (i = 0; i < p->rules->len; i++) {
 		const policy_rule *r = g_ptr_array_index(p->rules, i);
 
-		for (k = 0; k < r->n_roles; k++)
+		for (k = 0; k < r->n_roles; k++) {
+			if (policy_role_is_builtin(r->roles[k]))
+				return mk_error_set(err, "%s:%d: role \"%s\" is built"
+						    " in and gives no content: it"
+						    " cannot be a message's role",
+						    path, r->roles_line, r->roles[k]);
 			if (!g_hash_table_contains(p->roles, r->roles[k]))
 				return mk_error_set(err, "%s:%d: role \"%s\" is not"
 						    " defined (no [role %s] section)",
 						    path, r->roles_line, r->roles[k],
 						    r->roles[k]);
+		}
 	}
 	return 0;
 }
@@ -361,6 +416,7 @@ policy_new(void)
 	p->defaults.name = g_strdup("defaults");
 	p->defaults.mode = POLICY_FULL;
 	p->defaults.has_mode = true;
+	p->defaults.four_eyes_seconds = POLICY_DEFAULT_FOUR_EYES_HOURS * 3600;
 	p->rules = g_ptr_array_new_with_free_func(free_rule);
 	g_ptr_array_add(p->rules, &p->defaults);	/* not freed: see policy_free */
 	p->role_list = g_ptr_array_new_with_free_func(free_role);

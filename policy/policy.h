@@ -41,6 +41,12 @@
 #include "common/error.h"
 
 #define POLICY_DEFAULT_NOTICE_HEADER	"X-Archived"
+#define POLICY_DEFAULT_FOUR_EYES_HOURS	24	/* an approval lasts */
+#define POLICY_MAX_FOUR_EYES_HOURS	8760	/* a year at most */
+
+/* The built-in roles: they give no content, so no message carries them. */
+#define POLICY_ROLE_ADMIN	"admin"		/* keys, holds, expiry, ledger */
+#define POLICY_ROLE_AUDITOR	"auditor"	/* the audit trail, verify */
 
 typedef enum {
 	POLICY_NONE = 0,	/* keep nothing about the message */
@@ -131,6 +137,26 @@ int policy_parse_retention(const char *text, policy_retention *out);
 size_t policy_roles_of(const policy *p, const char *user,
 		       const char *const *groups, size_t n_groups,
 		       const char ***roles);
+
+/* What four-eyes asks of a message's reader (policy_four_eyes()). */
+typedef struct policy_four_eyes_rule {
+	bool content;		/* get needs a second user's approval */
+	bool metadata;		/* so do show, search results and proofs */
+	int64_t seconds;	/* how long an approval lasts (the shortest
+				   among the rules that ask for four-eyes) */
+} policy_four_eyes_rule;
+
+/*
+ * policy_four_eyes - what four-eyes the current policy asks for a message
+ * whose parties (envelope sender and local recipients, as stored with it)
+ * are these addresses: each address's domain picks its rule as in
+ * evaluation, and any rule with four_eyes = yes makes it apply.
+ */
+void policy_four_eyes(const policy *p, const char *const *addresses,
+		      size_t n, policy_four_eyes_rule *out);
+
+/* policy_role_is_builtin - is name "admin" or "auditor"? */
+bool policy_role_is_builtin(const char *name);
 
 /* policy_describe - the parsed policy as text (for "policy check");
  * malloc'ed, owned by the caller: free() */

@@ -217,9 +217,9 @@ e2e_conf() {
 #	so that SQLite files it creates stay writable for the milter)
 mk() {
 	if [ -n "$MK_USER" ]; then
-		runuser -u "$MK_USER" -- "$MAILKEEP" -c "$CONF" "$@"
+		runuser -u "$MK_USER" -- "$MAILKEEP" -c "$CONF" --offline "$@"
 	else
-		"$MAILKEEP" -c "$CONF" "$@"
+		"$MAILKEEP" -c "$CONF" --offline "$@"
 	fi
 }
 

@@ -142,7 +142,7 @@ mk_conf() {
 mk() {
 	local conf
 	conf=$(mk_conf "$1"); shift
-	"$MAILKEEP" -c "$conf" "$@"
+	"$MAILKEEP" -c "$conf" --offline "$@"
 }
 
 # it_verify - `verify --json ARGS` of the archive DIR: VERIFY_RC, and the

@@ -108,7 +108,7 @@ trap 'exit 1' INT TERM HUP
 note "miltertest suite: ${SCRIPTS[*]}; working in $W"
 
 # mk - the mailkeep CLI on script N's archive
-mk() { local n=$1; shift; "$MAILKEEP" -c "$W/$n/mailkeep.conf" "$@"; }
+mk() { local n=$1; shift; "$MAILKEEP" -c "$W/$n/mailkeep.conf" --offline "$@"; }
 
 # socket_path - a Unix socket path for script N, short enough for sun_path
 socket_path() {

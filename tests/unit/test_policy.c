@@ -351,6 +351,44 @@ START_TEST(every_error_names_file_line_problem)
 	expect_error("[defaults]\nmode = full\n[domain a.test]\nlocal_domains = b.test\n",
 		     "4: unknown key \"local_domains\" in [domain a.test]");
 	expect_error("[defaults]\nmode = full\nno equals sign here\n", "3: syntax error");
+	expect_error("[defaults]\nmode = full\nfour_eyes = maybe\n", "3: four_eyes must be yes or no");
+	expect_error("[defaults]\nmode = full\nfour_eyes_hours = 0\n", "3: four_eyes_hours must be a number");
+	expect_error("[defaults]\nmode = full\nfour_eyes_hours = 9000\n", "3: four_eyes_hours must be a number");
+	expect_error("[defaults]\nmode = full\nfour_eyes_hours = 2h\n", "3: four_eyes_hours must be a number");
+	expect_error("[defaults]\nmode = full\nfour_eyes_later = yes\n", "3: unknown key \"four_eyes_later\"");
+	expect_error("[defaults]\nmode = full\nroles = admin\n[role admin]\nusers = root\n",
+		     "3: role \"admin\" is built in and gives no content");
+	expect_error("[defaults]\nmode = full\n[domain a.test]\nroles = auditor\n",
+		     "4: role \"auditor\" is built in");
+}
+END_TEST
+
+START_TEST(four_eyes_from_the_parties_domains)
+{
+	const char *hr[] = { "x@remote.test", "boss@hr.test" };
+	const char *plain[] = { "x@remote.test", "a@a.test" };
+	const char *both[] = { "z@slow.test", "boss@hr.test" };
+	policy_four_eyes_rule fe;
+	mk_error err;
+	policy *p = parse("[defaults]\nmode = full\nlocal_domains = a.test, hr.test, slow.test\n"
+			  "[domain hr.test]\nfour_eyes = yes\nfour_eyes_hours = 0.5\n"
+			  "[domain slow.test]\nfour_eyes = yes\nfour_eyes_metadata = yes\n"
+			  "[role admin]\nusers = root\n", &err);
+
+	ck_assert_msg(p != NULL, "%s", err.msg);
+	policy_four_eyes(p, hr, 2, &fe);
+	ck_assert(fe.content && !fe.metadata);
+	ck_assert_int_eq(fe.seconds, 1800);
+	policy_four_eyes(p, plain, 2, &fe);
+	ck_assert(!fe.content && !fe.metadata);
+	policy_four_eyes(p, both, 2, &fe);	/* strongest, shortest */
+	ck_assert(fe.content && fe.metadata);
+	ck_assert_int_eq(fe.seconds, 1800);
+	policy_four_eyes(p, both, 1, &fe);	/* the default is 24 hours */
+	ck_assert_int_eq(fe.seconds, 24 * 3600);
+	ck_assert(policy_role_is_builtin("admin") && policy_role_is_builtin("auditor"));
+	ck_assert(!policy_role_is_builtin("legal"));
+	policy_free(p);
 }
 END_TEST
 
@@ -434,7 +472,8 @@ START_TEST(ten_thousand_domains_hashed)
 	p = parse("[defaults]\nmode = full\nlocal_domains = a.test\n[domain b.test]\nmode = none\n", &err);
 	text = policy_describe(p);
 	ck_assert_ptr_nonnull(strstr(text, "[domain b.test]\n  mode = none\n  retention = forever\n"
-					   "  roles =\n  notice = no\n  ; warning: not within local_domains"));
+					   "  roles =\n  notice = no\n  four_eyes = no\n"
+					   "  ; warning: not within local_domains"));
 	free(text);
 	policy_free(p);
 }
@@ -456,6 +495,7 @@ main(void)
 	tcase_add_test(tc, default_archives_everything_in_full);
 	tcase_add_test(tc, describe_shows_effective_values);
 	tcase_add_test(tc, every_error_names_file_line_problem);
+	tcase_add_test(tc, four_eyes_from_the_parties_domains);
 	tcase_add_test(tc, unreadable_file);
 	tcase_add_test(tc, long_lines_and_nul_bytes);
 	tcase_add_test(tc, ten_thousand_domains_hashed);

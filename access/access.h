@@ -1,0 +1,299 @@
+/*
+ * access.h - the one interface of mailkeep's access service.
+ *
+ * NAME
+ *	access - who may read what in the archive, and the only way to ask
+ *
+ * SYNOPSIS
+ *	#include "access/access.h"
+ *
+ * DESCRIPTION
+ *	Readers never open archive files themselves.  mailkeep-access(8)
+ *	runs as the archive's account, listens on a Unix socket, takes each
+ *	caller's identity from the kernel (SO_PEERCRED) and answers a closed
+ *	set of typed requests.  Every answer passes through one function,
+ *	access_serve(), which
+ *
+ *	  1. decides (access_decide(): the caller's roles from the policy
+ *	     against the message's stored roles, the built-in roles admin
+ *	     and auditor, four-eyes approvals),
+ *	  2. writes the audit entry to the ledger (access_audit_write()),
+ *	     granted, refused or failed alike, and
+ *	  3. only then answers - no entry, no answer.
+ *
+ *	A message the caller may not see is answered exactly as a message
+ *	that does not exist: the same error text, the same status, and the
+ *	same work (a lookup and a ledger append) behind it.
+ *
+ *	The protocol (docs/SECURITY.md has it in full): the client sends
+ *	one request, a JSON object on one line of at most ACCESS_MAX_REQUEST
+ *	bytes; the service answers with frames, each a type byte, a 32-bit
+ *	big-endian length and that many bytes:
+ *
+ *	  'J'  one JSON item (a message, an audit entry, a request, a
+ *	       verify problem, ...)
+ *	  'D'  bytes of message content (get)
+ *	  'P'  progress of a long operation, JSON {"phase","done","total"}
+ *	  'E'  the end: JSON {"ok":true,...} or {"ok":false,"error":TEXT}
+ *
+ *	and closes the connection.  Exactly one 'E' ends every answer.
+ *
+ *	The same access_serve() will serve the web UI, with an identity
+ *	that comes from an authenticated session instead of a socket.
+ *
+ * DIAGNOSTICS
+ *	Functions that can fail return 0 or -1 and fill the caller's
+ *	mk_error.  Nothing here prints.
+ */
+#ifndef MAILKEEP_ACCESS_H
+#define MAILKEEP_ACCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "archive/archive.h"
+#include "common/error.h"
+#include "common/mkconfig.h"
+#include "policy/policy.h"
+
+/* Limits a client can meet; documented in mailkeep-access(8). */
+#define ACCESS_MAX_REQUEST	65536	/* bytes of a request line */
+#define ACCESS_MAX_FRAME	(1 << 20)	/* bytes of one frame */
+#define ACCESS_MAX_RESULTS	100000	/* messages one search returns */
+#define ACCESS_MAX_REASON	1000	/* bytes of a four-eyes reason */
+#define ACCESS_MAX_CLIENTS	64	/* connections served at once */
+#define ACCESS_READ_SECONDS	10	/* to send the request */
+#define ACCESS_WRITE_SECONDS	60	/* for one frame to leave */
+#define ACCESS_MAX_USER		64	/* bytes of a user name */
+
+/* Frame types. */
+#define ACCESS_FRAME_ITEM	'J'
+#define ACCESS_FRAME_DATA	'D'
+#define ACCESS_FRAME_PROGRESS	'P'
+#define ACCESS_FRAME_END	'E'
+
+/* The requests: a closed set. */
+typedef enum {
+	ACCESS_OP_NONE = 0,
+	ACCESS_OP_WHOAMI,	/* who the service thinks you are */
+	ACCESS_OP_SEARCH,	/* metadata of matching messages */
+	ACCESS_OP_SHOW,		/* metadata of one message */
+	ACCESS_OP_GET,		/* content of one message */
+	ACCESS_OP_PROOF,	/* inclusion proof of one message */
+	ACCESS_OP_VERIFY,	/* check the whole archive (auditor, admin) */
+	ACCESS_OP_AUDIT,	/* the audit trail (auditor, admin) */
+	ACCESS_OP_REQUEST,	/* ask for a four-eyes release */
+	ACCESS_OP_REQUESTS,	/* four-eyes requests you made or may decide */
+	ACCESS_OP_APPROVE,	/* release someone else's request */
+	ACCESS_OP_DENY		/* refuse someone else's request */
+} access_op;
+
+/* One request, parsed and checked.  Strings are owned (free with
+ * access_request_free()); unset ones are NULL. */
+typedef struct access_request {
+	access_op op;
+	archive_query query;		/* search; its strings owned here */
+	char id[ARCHIVE_ID_LEN + 1];	/* show, get, proof, request */
+	access_op asks;			/* request: ACCESS_OP_GET or _SHOW */
+	char *reason;			/* request: why (required) */
+	int64_t number;			/* approve, deny: the request's number */
+	char *keys_pem;			/* verify: pinned public keys, or NULL */
+	char *user;			/* audit: a user name or uid */
+	char *action;			/* audit: an action word */
+	char message[ARCHIVE_ID_LEN + 1];	/* audit: a message id, or "" */
+	int64_t since, until;		/* search, audit: microseconds; 0 none */
+	size_t limit;			/* search, audit: 0 for no limit */
+} access_request;
+
+/* access_op_name - the request's word ("search", ...); "" for none */
+const char *access_op_name(access_op op);
+
+/* access_request_parse - one request line (JSON, no newline) into out.
+ * Unknown members, wrong types, ids of the wrong shape, oversized
+ * strings are refused with a message in err; out is then left empty. */
+int access_request_parse(const char *line, size_t len, access_request *out,
+			 mk_error *err);
+
+/* access_request_format - rq as a request line with its newline;
+ * malloc'ed, owned by the caller; NULL when out of memory */
+char *access_request_format(const access_request *rq);
+
+/* access_request_free - free the strings of rq (not rq itself) */
+void access_request_free(access_request *rq);
+
+/* Who is asking.  Made by access_identity_of(); access_identity_free(). */
+typedef struct access_identity {
+	uid_t uid;
+	char user[ACCESS_MAX_USER + 1];	/* "#UID" when the uid has no name */
+	char **roles;			/* sorted role names, owned */
+	size_t n_roles;
+	bool admin;			/* has the built-in role admin */
+	bool auditor;			/* has the built-in role auditor */
+	const char *via;		/* "socket", "offline", "web" */
+} access_identity;
+
+/*
+ * access_identity_of - the identity of uid: its name from the password
+ * database, its groups from the group database (getgrouplist), its roles
+ * from pol (policy_roles_of()); with pol NULL (offline work, where the
+ * kernel's file modes decide) no roles.  via is kept as given (a literal).
+ */
+int access_identity_of(const policy *pol, uid_t uid, const char *via,
+		       access_identity *out, mk_error *err);
+
+/* access_identity_free - free what access_identity_of() allocated */
+void access_identity_free(access_identity *who);
+
+/* What the decision needs to know about one message. */
+typedef struct access_subject {
+	const char *const *roles;	/* the message's stored roles */
+	size_t n_roles;
+	policy_four_eyes_rule four_eyes; /* from the current policy */
+	bool approved_show;		/* who holds a live approval to see */
+	bool approved_get;		/* ... and to get the content */
+	bool has_requester;		/* approve, deny: whose request */
+	uid_t requester;
+} access_subject;
+
+/* Why access_decide() refused; ACCESS_OK when it granted. */
+typedef enum {
+	ACCESS_OK = 0,
+	ACCESS_NO_ROLE,		/* none of the caller's roles covers it */
+	ACCESS_NEEDS_APPROVAL,	/* four-eyes: no live approval */
+	ACCESS_NOT_PERMITTED,	/* the operation needs admin or auditor */
+	ACCESS_SELF_APPROVAL,	/* approving or denying one's own request */
+	ACCESS_NOT_NEEDED	/* a request where four-eyes does not apply */
+} access_verdict;
+
+/* access_decide - may who do op (on msg, NULL for verify and audit)?
+ * Pure: no I/O, no clock. */
+access_verdict access_decide(const access_identity *who, access_op op,
+			     const access_subject *msg);
+
+/* access_verdict_text - a short phrase for the audit trail */
+const char *access_verdict_text(access_verdict v);
+
+/* access_covers - does one of who's roles appear among roles? */
+bool access_covers(const access_identity *who, const char *const *roles,
+		   size_t n_roles);
+
+/* An audit entry before it is written. */
+typedef enum { ACCESS_GRANTED, ACCESS_REFUSED, ACCESS_ERROR } access_outcome;
+
+typedef struct access_audit {
+	access_op op;
+	access_outcome outcome;
+	const char *why;		/* refused or error: the reason, or NULL */
+	const char *query_json;		/* the query terms as a JSON object
+					   text, or NULL */
+	const char *const *ids;		/* message ids returned or read */
+	size_t n_ids;
+	access_op asks;			/* request: what is asked for */
+	const char *reason;		/* request: the requester's reason */
+	int64_t number;			/* approve, deny: the request */
+	int64_t until;			/* approve: release ends (usec) */
+} access_audit;
+
+/* access_audit_write - the audit entry of who's action into ar's ledger,
+ * durably; its seq into *seq (may be NULL) */
+int access_audit_write(archive *ar, const access_identity *who,
+		       const access_audit *a, int64_t *seq, mk_error *err);
+
+/* access_audit_query - the query terms of rq as a JSON object text
+ * (malloc'ed), or NULL when the request has none or memory ran out */
+char *access_audit_query(const access_request *rq);
+
+/* An audit listing's filter: unset fields do not restrict. */
+typedef struct access_audit_filter {
+	const char *user;		/* user name, or uid in decimal */
+	const char *message;		/* message id among the entry's ids */
+	const char *action;		/* action word */
+	int64_t since, until;		/* entry time, microseconds */
+	size_t limit;
+} access_audit_filter;
+
+/* access_audit_list - fn(entry JSON text, ctx) for each audit entry of
+ * ar's ledger that f lets through, oldest first; fn returns non-zero to
+ * stop */
+typedef int (*access_entry_fn)(const char *entry, size_t len, void *ctx);
+int access_audit_list(archive *ar, const access_audit_filter *f,
+		      access_entry_fn fn, void *ctx, mk_error *err);
+
+/* access_message_json - msg as the wire's JSON object text (malloc'ed);
+ * strings that are not UTF-8 travel as {"base64": ...} */
+char *access_message_json(const archive_message *msg);
+
+/* access_message_parse - the wire's JSON text back into a new message
+ * (archive_message_free()); NULL and err when it is not one */
+archive_message *access_message_parse(const char *text, size_t len,
+				      mk_error *err);
+
+/* access_checkpoint_json - a checkpoint as a new JSON object: size, root,
+ * time (usec), key, text, signature, valid */
+json_t *access_checkpoint_json(const archive_checkpoint *cp);
+
+/* access_path_json - a Merkle audit path as a JSON array of hex */
+json_t *access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n);
+
+/* access_proof_json - an inclusion proof as a new JSON object: id, seq,
+ * leaf_index, entry, leaf_hash, tree_size, path, checkpoint, record */
+json_t *access_proof_json(const archive_proof *p);
+
+/* The service: shared state of every request (the policy, the four-eyes
+ * book), safe to use from many threads at once. */
+typedef struct access_service access_service;
+
+/* access_service_new - a service over cfg's archive with policy pol
+ * (taken over); reads the four-eyes requests from the ledger */
+access_service *access_service_new(const mk_config *cfg, policy *pol,
+				   mk_error *err);
+
+/* access_service_set_policy - pol (taken over) applies from the next
+ * request on */
+void access_service_set_policy(access_service *s, policy *pol);
+
+/* access_service_free - free the service; no request may be running */
+void access_service_free(access_service *s);
+
+/* access_service_identity - access_identity_of() with the service's
+ * current policy */
+int access_service_identity(access_service *s, uid_t uid, const char *via,
+			    access_identity *out, mk_error *err);
+
+/*
+ * access_serve - answer rq for who: emit(type, bytes, length, ctx) for
+ * each frame, the last one ACCESS_FRAME_END.  Returns 0 when the answer
+ * was handed to emit whole, -1 when emit failed (the client is gone; the
+ * audit entry, if any, is already on disk and whole).
+ */
+typedef int (*access_emit_fn)(char type, const void *buf, size_t len,
+			      void *ctx);
+int access_serve(access_service *s, const access_identity *who,
+		 const access_request *rq, access_emit_fn emit, void *ctx);
+
+/* access_frame_write - one frame to fd; 0, or -1 with err */
+int access_frame_write(int fd, char type, const void *buf, size_t len,
+		       mk_error *err);
+
+/* A client's connection to the service. */
+typedef struct access_client access_client;
+
+/* access_client_open - connect to the service at socket_path and send
+ * rq; NULL and err ("the access service is not running ...") */
+access_client *access_client_open(const char *socket_path,
+				  const access_request *rq, mk_error *err);
+
+/* access_client_next - the next frame: its type, its bytes (valid until
+ * the next call; NUL-terminated for convenience) and length.  Returns 1
+ * for a frame, 0 after the end frame was read, -1 on error. */
+int access_client_next(access_client *c, char *type, const char **buf,
+		       size_t *len, mk_error *err);
+
+/* access_client_close - close and free; NULL is fine */
+void access_client_close(access_client *c);
+
+#endif /* MAILKEEP_ACCESS_H */

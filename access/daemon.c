@@ -1,0 +1,453 @@
+/*
+ * daemon.c - mailkeep-access: the socket, the peers, the signals.
+ *
+ * NAME
+ *	mailkeep-access - the only reader of the archive for people
+ *
+ * SYNOPSIS
+ *	mailkeep-access [-c FILE] [-f] [-s SOCKETPATH]
+ *
+ * DESCRIPTION
+ *	Reads mailkeep.conf and the policy, binds the Unix socket
+ *	access_socket (mode 0666: anyone may ask, the kernel says who is
+ *	asking), detaches unless -f, drops to the configured user, hardens
+ *	the process (common/daemon.h) and serves.
+ *
+ *	Each connection gets a thread (at most ACCESS_MAX_CLIENTS at once;
+ *	one more is told "busy").  The thread reads the peer's uid with
+ *	SO_PEERCRED, reads one request line within ACCESS_READ_SECONDS,
+ *	parses it (a malformed one is answered with an error and changes
+ *	nothing) and hands it to access_serve() with frames written under
+ *	a send timeout of ACCESS_WRITE_SECONDS, so a client that stops
+ *	reading is dropped.
+ *
+ *	The main thread waits for connections and signals (a self-pipe):
+ *	SIGHUP reloads the policy (a broken one is refused, the running one
+ *	kept), SIGTERM and SIGINT stop accepting and wait for the requests
+ *	being answered.
+ *
+ * DIAGNOSTICS
+ *	Logs to syslog (mail facility), or stderr with -f.  Exit 0 after a
+ *	clean stop, 1 when start-up fails, 2 on a usage error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access/access.h"
+#include "common/daemon.h"
+
+#define PROGNAME "mailkeep-access"
+
+static bool foreground;
+static int signal_pipe[2] = { -1, -1 };
+static access_service *service;
+static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t clients_done = PTHREAD_COND_INITIALIZER;
+static unsigned clients;
+
+/* dlog - log to stderr in the foreground, else to syslog */
+static void __attribute__((format(printf, 2, 3)))
+dlog(int priority, const char *fmt, ...)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (foreground) {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		flockfile(stderr);
+		fprintf(stderr, "%s " PROGNAME "[%ld]: ", stamp, (long)getpid());
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		funlockfile(stderr);
+	} else
+		vsyslog(priority, fmt, ap);
+	va_end(ap);
+}
+
+/* usage - the synopsis; exit 2 */
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: " PROGNAME " [-c FILE] [-f] [-s SOCKETPATH]\n");
+	exit(2);
+}
+
+/* load_policy - the configured policy, or the built-in default */
+static policy *
+load_policy(const mk_config *cfg, mk_error *err)
+{
+	policy *p;
+
+	if (cfg->policy != NULL)
+		return policy_load(cfg->policy, err);
+	if ((p = policy_default()) == NULL)
+		mk_error_set(err, "out of memory");
+	return p;
+}
+
+/* bind_socket - the listening socket at path, mode 0666; fd or -1 */
+static int
+bind_socket(const char *path, mk_error *err)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return mk_error_set(err, "%s: socket path too long", path);
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);	/* left by a stopped service */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return mk_error_errno(err, "socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
+	    || chmod(path, 0666) != 0 || listen(fd, 64) != 0) {
+		mk_error_errno(err, "cannot listen on %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* emit_frame - access_emit_fn: one frame to the connection */
+static int
+emit_frame(char type, const void *buf, size_t len, void *ctx)
+{
+	mk_error err;
+
+	return access_frame_write(*(int *)ctx, type, buf, len, &err);
+}
+
+/* send_error - an end frame with an error, before any request ran */
+static void
+send_error(int fd, const char *msg)
+{
+	json_t *obj = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	char *text = json_dumps(obj, JSON_COMPACT);
+	mk_error err;
+
+	if (text != NULL)
+		(void)access_frame_write(fd, ACCESS_FRAME_END, text,
+					 strlen(text), &err);
+	free(text);
+	json_decref(obj);
+}
+
+/* read_request - one line (without its newline) into buf; its length,
+ * or -1 with the reason in err */
+static ssize_t
+read_request(int fd, char *buf, size_t size, mk_error *err)
+{
+	size_t got = 0;
+	ssize_t n;
+	char *nl;
+
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mk_error_errno(err, "reading the request");
+		if (n == 0)
+			return mk_error_set(err, "the request ended without a"
+					    " newline");
+		if ((nl = memchr(buf + got, '\n', (size_t)n)) != NULL)
+			return nl - buf;
+		got += (size_t)n;
+	}
+	return mk_error_set(err, "request longer than %d bytes",
+			    ACCESS_MAX_REQUEST);
+}
+
+/* set_timeouts - bound the time to send the request and to take frames */
+static void
+set_timeouts(int fd)
+{
+	struct timeval rd = { ACCESS_READ_SECONDS, 0 };
+	struct timeval wr = { ACCESS_WRITE_SECONDS, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rd, sizeof(rd));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wr, sizeof(wr));
+}
+
+/* serve_parsed - identity, then the answer */
+static void
+serve_parsed(int fd, uid_t uid, const access_request *rq)
+{
+	access_identity who;
+	mk_error err;
+
+	if (access_service_identity(service, uid, "socket", &who, &err) != 0) {
+		dlog(LOG_ERR, "uid %lu: %s", (unsigned long)uid, err.msg);
+		send_error(fd, err.msg);
+		return;
+	}
+	if (access_serve(service, &who, rq, emit_frame, &fd) != 0)
+		dlog(LOG_INFO, "%s (uid %lu): %s: the client left mid-answer",
+		     who.user, (unsigned long)uid, access_op_name(rq->op));
+	access_identity_free(&who);
+}
+
+/* serve_connection - one client: credentials, request, answer */
+static void
+serve_connection(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char *line = malloc(ACCESS_MAX_REQUEST + 1);
+	access_request rq;
+	mk_error err;
+	ssize_t n;
+
+	set_timeouts(fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		dlog(LOG_ERR, "SO_PEERCRED: %s", strerror(errno));
+		send_error(fd, "cannot tell who is asking");
+	} else if (line == NULL)
+		send_error(fd, "out of memory");
+	else if ((n = read_request(fd, line, ACCESS_MAX_REQUEST + 1, &err)) < 0
+		 || access_request_parse(line, (size_t)n, &rq, &err) != 0) {
+		dlog(LOG_NOTICE, "uid %lu: bad request: %s",
+		     (unsigned long)cred.uid, err.msg);
+		send_error(fd, err.msg);
+	} else {
+		serve_parsed(fd, cred.uid, &rq);
+		access_request_free(&rq);
+	}
+	free(line);
+}
+
+/* client_thread - thread body: serve one connection, then count down */
+static void *
+client_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	serve_connection(fd);
+	close(fd);
+	pthread_mutex_lock(&clients_lock);
+	if (--clients == 0)
+		pthread_cond_broadcast(&clients_done);
+	pthread_mutex_unlock(&clients_lock);
+	return NULL;
+}
+
+/* start_client - a thread for connection fd, or "busy" */
+static void
+start_client(int fd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	bool full;
+
+	pthread_mutex_lock(&clients_lock);
+	full = clients >= ACCESS_MAX_CLIENTS;
+	if (!full)
+		clients++;
+	pthread_mutex_unlock(&clients_lock);
+	if (full) {
+		send_error(fd, "busy: too many requests at once, try again");
+		close(fd);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, client_thread, (void *)(intptr_t)fd) != 0) {
+		send_error(fd, "cannot start a thread");
+		close(fd);
+		pthread_mutex_lock(&clients_lock);
+		clients--;
+		pthread_mutex_unlock(&clients_lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* on_signal - async-signal-safe: the signal number into the pipe */
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* full: one of this kind is queued already */
+	}
+	errno = saved;
+}
+
+/* install_signals - the self-pipe and the handlers */
+static int
+install_signals(mk_error *err)
+{
+	struct sigaction sa;
+
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return mk_error_errno(err, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* reload - SIGHUP: the policy anew, or keep the running one */
+static void
+reload(const char *config_path)
+{
+	mk_config *cfg;
+	policy *pol = NULL;
+	mk_error err;
+
+	if ((cfg = mk_config_load(config_path, &err)) == NULL
+	    || (pol = load_policy(cfg, &err)) == NULL) {
+		dlog(LOG_ERR, "reload: keeping the running policy: %s", err.msg);
+		mk_config_free(cfg);
+		return;
+	}
+	access_service_set_policy(service, pol);
+	dlog(LOG_INFO, "reloaded the policy %s", cfg->policy ? cfg->policy
+	     : "(built-in)");
+	mk_config_free(cfg);
+}
+
+/* take_signals - the signals in the pipe; true to stop */
+static bool
+take_signals(const char *config_path)
+{
+	unsigned char sig;
+
+	while (read(signal_pipe[0], &sig, 1) == 1) {
+		if (sig != SIGHUP) {
+			dlog(LOG_INFO, "stopping on signal %d", sig);
+			return true;
+		}
+		reload(config_path);
+	}
+	return false;
+}
+
+/* serve - accept connections until a signal says stop */
+static void
+serve(int listen_fd, const char *config_path)
+{
+	struct pollfd fds[2] = { { listen_fd, POLLIN, 0 },
+				 { signal_pipe[0], POLLIN, 0 } };
+	int fd;
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0)
+			continue;	/* EINTR: the handler wrote the pipe */
+		if ((fds[1].revents & POLLIN) && take_signals(config_path))
+			break;
+		if (!(fds[0].revents & POLLIN))
+			continue;
+		if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+			start_client(fd);
+	}
+	pthread_mutex_lock(&clients_lock);
+	while (clients > 0)
+		pthread_cond_wait(&clients_done, &clients_lock);
+	pthread_mutex_unlock(&clients_lock);
+}
+
+/* start - bind, detach, drop, harden, open; the listening fd or -1 */
+static int
+start(const mk_config *cfg, const char *socket_path, policy *pol)
+{
+	struct passwd *pw = NULL;
+	mk_error err;
+	int fd;
+
+	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
+		dlog(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
+		policy_free(pol);
+		return -1;
+	}
+	umask(077);
+	if ((fd = bind_socket(socket_path, &err)) < 0
+	    || (!foreground && daemon(0, 0) != 0 && mk_error_errno(&err, "detach"))
+	    || (pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0
+	    || install_signals(&err) != 0
+	    || (service = access_service_new(cfg, pol, &err)) == NULL) {
+		dlog(LOG_ERR, "%s", err.msg);
+		if (service == NULL && pol != NULL && err.msg[0] != '\0'
+		    && fd < 0)
+			policy_free(pol);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* main - options, configuration, serve */
+int
+main(int argc, char **argv)
+{
+	const char *config_path = MK_DEFAULT_CONFIG, *socket_path = NULL;
+	mk_config *cfg;
+	policy *pol;
+	mk_error err;
+	int ch, fd;
+
+	while ((ch = getopt(argc, argv, "c:fs:h")) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 's': socket_path = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	openlog(PROGNAME, LOG_PID, LOG_MAIL);
+	if ((cfg = mk_config_load(config_path, &err)) == NULL
+	    || (pol = load_policy(cfg, &err)) == NULL) {
+		fprintf(stderr, PROGNAME ": %s\n", err.msg);
+		mk_config_free(cfg);
+		return 1;
+	}
+	if (socket_path == NULL)
+		socket_path = cfg->access_socket;
+	if ((fd = start(cfg, socket_path, pol)) < 0) {
+		if (!foreground)
+			fprintf(stderr, PROGNAME ": start-up failed, see the mail log\n");
+		mk_config_free(cfg);
+		return 1;
+	}
+	dlog(LOG_INFO, "started, listening on %s, archive %s", socket_path,
+	     cfg->archive);
+	serve(fd, config_path);
+	close(fd);
+	access_service_free(service);
+	mk_config_free(cfg);
+	dlog(LOG_INFO, "stopped");
+	return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * internal.h - what the files of access/ share behind access.h.
+ */
+#ifndef MAILKEEP_ACCESS_INTERNAL_H
+#define MAILKEEP_ACCESS_INTERNAL_H
+
+#include <pthread.h>
+
+#include "access/access.h"
+
+/* The state of one four-eyes request. */
+typedef enum {
+	BOOK_PENDING = 0,
+	BOOK_APPROVED,
+	BOOK_DENIED
+} book_state;
+
+/* One four-eyes request, as its ledger entries tell it. */
+typedef struct book_entry {
+	int64_t number;			/* the ledger seq of the request */
+	uid_t uid;			/* who asked */
+	char user[ACCESS_MAX_USER + 1];
+	char id[ARCHIVE_ID_LEN + 1];
+	access_op asks;			/* ACCESS_OP_GET or ACCESS_OP_SHOW */
+	char *reason;
+	int64_t time;			/* when asked, usec */
+	book_state state;
+	uid_t decider;			/* who approved or denied */
+	char decider_name[ACCESS_MAX_USER + 1];
+	int64_t decided;		/* when, usec */
+	int64_t until;			/* approved: released until, usec */
+} book_entry;
+
+/* Every four-eyes request of the archive, in ledger order.  The service
+ * is the only writer of these entries, so after book_load() it keeps
+ * the book current itself. */
+typedef struct access_book {
+	pthread_mutex_t lock;		/* held across check, append, update */
+	book_entry *v;
+	size_t n, cap;
+} access_book;
+
+/* book_load - the requests, approvals and denials of ar's ledger */
+int book_load(access_book *b, archive *ar, mk_error *err);
+
+/* book_free - free the entries (not b) */
+void book_free(access_book *b);
+
+/* book_add - a new pending request (copied); b->lock held */
+int book_add(access_book *b, const book_entry *e);
+
+/* book_find - request number, or NULL; b->lock held */
+book_entry *book_find(access_book *b, int64_t number);
+
+/* book_live - does uid hold a live approval for op on message id at now?
+ * (an approval to get also releases show); b->lock held */
+bool book_live(const access_book *b, uid_t uid, const char *id,
+	       access_op op, int64_t now);
+
+/* book_entry_json - e as the JSON object text of a "requests" item, its
+ * state at now; malloc'ed */
+char *book_entry_json(const book_entry *e, int64_t now);
+
+/* A policy and the requests that still use it. */
+typedef struct policy_ref {
+	policy *pol;
+	unsigned refs;			/* the service's own counts as one */
+} policy_ref;
+
+struct access_service {
+	char *archive_dir;
+	archive_options opts;
+	pthread_mutex_t policy_lock;
+	policy_ref *current;		/* replaced by set_policy */
+	access_book book;
+};
+
+/* service_policy_take - the current policy, held until dropped */
+policy_ref *service_policy_take(access_service *s);
+
+/* service_policy_drop - let go of r; the last user frees it */
+void service_policy_drop(access_service *s, policy_ref *r);
+
+/* access_now - the wall clock in microseconds */
+int64_t access_now(void);
+
+#endif /* MAILKEEP_ACCESS_INTERNAL_H */

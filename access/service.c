@@ -1,0 +1,861 @@
+/*
+ * service.c - the choke point: every read of the archive by a person.
+ *
+ * NAME
+ *	service - decide, audit, answer
+ *
+ * DESCRIPTION
+ *	access_serve() answers one typed request for one identity.  Each
+ *	operation follows the same three steps (access.h): the decision
+ *	(decide.c), the audit entry (audit.c), then the answer - never the
+ *	answer before its entry is on disk.
+ *
+ *	A message the caller may not see and a message that does not exist
+ *	get the same answer ("no message ID"), and the same work: one index
+ *	lookup and one ledger append (refused, with the true reason for the
+ *	auditors).
+ *
+ *	A search runs twice over the index, like the offline one: the first
+ *	pass collects the ids the caller may see (at most ACCESS_MAX_RESULTS;
+ *	ids only, ARCHIVE_ID_LEN + 1 bytes each), the entry records them,
+ *	the second pass streams those messages out one frame at a time.
+ *
+ *	Each request opens the archive for itself (ARCHIVE_READ): requests
+ *	share nothing but the policy (reference-counted, so a reload never
+ *	frees one in use) and the four-eyes book (one mutex).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access/internal.h"
+
+#define DATA_CHUNK	65536	/* bytes of content in one 'D' frame */
+
+/* One answer being given. */
+typedef struct answer {
+	access_service *s;
+	const access_identity *who;
+	const access_request *rq;
+	const policy *pol;
+	archive *ar;
+	access_emit_fn emit;
+	void *ctx;
+	bool gone;			/* emit failed: the client left */
+} answer;
+
+/* put_frame - one frame to the client, once it is gone no more */
+static int
+put_frame(answer *a, char type, const void *buf, size_t len)
+{
+	if (!a->gone && a->emit(type, buf, len, a->ctx) != 0)
+		a->gone = true;
+	return a->gone ? -1 : 0;
+}
+
+/* put_json - obj (consumed) as a frame of type */
+static int
+put_json(answer *a, char type, json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)
+			 : NULL;
+	int rc;
+
+	json_decref(obj);
+	if (text == NULL)
+		return put_frame(a, ACCESS_FRAME_END,
+				 "{\"ok\":false,\"error\":\"out of memory\"}", 37);
+	rc = put_frame(a, type, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* finish_ok - the end frame of a good answer, with extra members */
+static int
+finish_ok(answer *a, json_t *extra)
+{
+	json_t *obj = extra ? extra : json_object();
+
+	json_object_set_new(obj, "ok", json_true());
+	return put_json(a, ACCESS_FRAME_END, obj);
+}
+
+/* finish_error - the end frame of a refused or failed answer */
+static int
+finish_error(answer *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int
+finish_error(answer *a, const char *fmt, ...)
+{
+	char msg[MK_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return put_json(a, ACCESS_FRAME_END,
+			json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+/* audit - write the entry of this answer; 0, or -1 after telling the
+ * client that the access is refused for want of its record */
+static int
+audit(answer *a, access_audit *entry, int64_t *seq)
+{
+	char *query = access_audit_query(a->rq);
+	mk_error err;
+	int rc;
+
+	entry->op = a->rq->op;
+	entry->query_json = query;
+	rc = access_audit_write(a->ar, a->who, entry, seq, &err);
+	free(query);
+	if (rc != 0)
+		finish_error(a, "cannot record the access, refusing it: %s",
+			     err.msg);
+	return rc;
+}
+
+/* party_addresses - the addresses of the parties stored with msg, into
+ * a malloc'ed array (strings point into *doc, which the caller frees) */
+static size_t
+party_addresses(const archive_message *msg, json_t **doc,
+		const char ***out)
+{
+	json_t *parties, *v;
+	size_t i, n = 0;
+
+	*doc = msg->policy_json ? json_loads(msg->policy_json, 0, NULL) : NULL;
+	parties = json_object_get(*doc, "parties");
+	*out = calloc(json_array_size(parties) + 1, sizeof(**out));
+	if (*out == NULL)
+		return 0;
+	json_array_foreach(parties, i, v) {
+		const char *addr = json_string_value(json_object_get(v, "address"));
+
+		if (addr != NULL)
+			(*out)[n++] = addr;
+	}
+	return n;
+}
+
+/* subject_of - what the decision needs to know of msg for the caller */
+static void
+subject_of(answer *a, const archive_message *msg, access_subject *sub)
+{
+	const char **addrs;
+	json_t *doc;
+	size_t n = party_addresses(msg, &doc, &addrs);
+	int64_t now = access_now();
+
+	memset(sub, 0, sizeof(*sub));
+	sub->roles = (const char *const *)msg->roles;
+	sub->n_roles = msg->n_roles;
+	policy_four_eyes(a->pol, addrs, n, &sub->four_eyes);
+	free(addrs);
+	json_decref(doc);
+	if (!sub->four_eyes.content)
+		return;
+	pthread_mutex_lock(&a->s->book.lock);
+	sub->approved_get = book_live(&a->s->book, a->who->uid, msg->id,
+				      ACCESS_OP_GET, now);
+	sub->approved_show = book_live(&a->s->book, a->who->uid, msg->id,
+				       ACCESS_OP_SHOW, now);
+	pthread_mutex_unlock(&a->s->book.lock);
+}
+
+/* refuse - the answer to a refused operation on message id: one that
+ * is not the caller's to see is answered as one that does not exist */
+static int
+refuse(answer *a, access_verdict v, const char *id)
+{
+	switch (v) {
+	case ACCESS_NEEDS_APPROVAL:
+		return finish_error(a, "message %s is released only after a"
+				    " second person approves: mailkeep request"
+				    " %s %s --reason TEXT", id,
+				    a->rq->op == ACCESS_OP_GET ? "get" : "show",
+				    id);
+	case ACCESS_NOT_NEEDED:
+		return finish_error(a, "message %s needs no approval: four-eyes"
+				    " does not apply to it", id);
+	default:
+		return finish_error(a, "no message %s", id);
+	}
+}
+
+/* lookup_decided - the message rq->id and the decision for op on it,
+ * audited; *msg owned by the caller.  0 when granted; -1 when the answer
+ * is already given (refused, unknown, or the audit failed). */
+static int
+lookup_decided(answer *a, access_op op, archive_message **msg,
+	       access_subject *sub)
+{
+	const char *ids[1] = { a->rq->id };
+	access_audit entry = { .ids = ids, .n_ids = 1 };
+	access_verdict v = ACCESS_NO_ROLE;
+	mk_error err;
+
+	*msg = NULL;
+	if (archive_lookup(a->ar, a->rq->id, msg, &err) == 0) {
+		subject_of(a, *msg, sub);
+		v = access_decide(a->who, op, sub);
+	}
+	entry.outcome = v == ACCESS_OK ? ACCESS_GRANTED : ACCESS_REFUSED;
+	entry.why = *msg == NULL ? "no such message" : access_verdict_text(v);
+	entry.asks = a->rq->asks;
+	entry.reason = a->rq->reason;
+	if (op == ACCESS_OP_REQUEST && v == ACCESS_OK)
+		return 0;	/* its entry is the request: serve_request */
+	if (audit(a, &entry, NULL) == 0 && v != ACCESS_OK)
+		refuse(a, v, a->rq->id);
+	if (v != ACCESS_OK || a->gone) {
+		archive_message_free(*msg);
+		*msg = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* serve_show - the metadata of one message */
+static int
+serve_show(answer *a)
+{
+	access_subject sub;
+	archive_message *msg;
+	char *text;
+
+	if (lookup_decided(a, ACCESS_OP_SHOW, &msg, &sub) != 0)
+		return 0;
+	text = access_message_json(msg);
+	archive_message_free(msg);
+	if (text == NULL)
+		return finish_error(a, "out of memory");
+	put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+	free(text);
+	return finish_ok(a, NULL);
+}
+
+/* content_sink - archive_read: content bytes as 'D' frames */
+static int
+content_sink(const void *buf, size_t len, void *ctx)
+{
+	answer *a = ctx;
+	const char *p = buf;
+	size_t n;
+
+	while (len > 0) {
+		n = len > DATA_CHUNK ? DATA_CHUNK : len;
+		if (put_frame(a, ACCESS_FRAME_DATA, p, n) != 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* serve_get - the content of one message */
+static int
+serve_get(answer *a)
+{
+	access_subject sub;
+	archive_message *msg;
+	access_audit failed = { .outcome = ACCESS_ERROR };
+	const char *ids[1] = { a->rq->id };
+	mk_error err;
+	int rc;
+
+	if (lookup_decided(a, ACCESS_OP_GET, &msg, &sub) != 0)
+		return 0;
+	if (msg->content == ARCHIVE_METADATA) {
+		archive_message_free(msg);
+		return finish_error(a, "message %s was kept as metadata only:"
+				    " there is no content to get", a->rq->id);
+	}
+	rc = archive_read(a->ar, msg->id, content_sink, a, &err);
+	archive_message_free(msg);
+	if (rc == 0)
+		return finish_ok(a, NULL);
+	if (a->gone)
+		return 0;
+	failed.why = err.msg;
+	failed.ids = ids;
+	failed.n_ids = 1;
+	if (audit(a, &failed, NULL) == 0)
+		finish_error(a, "%s", err.msg);
+	return 0;
+}
+
+/* serve_proof - the inclusion proof of one message */
+static int
+serve_proof(answer *a)
+{
+	access_subject sub;
+	archive_message *msg;
+	archive_proof *p;
+	mk_error err;
+
+	if (lookup_decided(a, ACCESS_OP_PROOF, &msg, &sub) != 0)
+		return 0;
+	archive_message_free(msg);
+	if (archive_ledger_proof(a->ar, a->rq->id, &p, &err) != 0)
+		return finish_error(a, "%s", err.msg);
+	put_json(a, ACCESS_FRAME_ITEM, access_proof_json(p));
+	archive_proof_free(p);
+	return finish_ok(a, NULL);
+}
+
+/* permitted - verify and audit: decided and audited; 0 when granted */
+static int
+permitted(answer *a)
+{
+	access_verdict v = access_decide(a->who, a->rq->op, NULL);
+	access_audit entry = { .outcome = v == ACCESS_OK ? ACCESS_GRANTED
+						      : ACCESS_REFUSED,
+			       .why = access_verdict_text(v) };
+
+	if (audit(a, &entry, NULL) != 0)
+		return -1;
+	if (v == ACCESS_OK)
+		return 0;
+	finish_error(a, "permission denied: %s needs the role auditor or"
+		     " admin", access_op_name(a->rq->op));
+	return -1;
+}
+
+/* verify_problem - archive_problem_fn: one problem as an item */
+static void
+verify_problem(const char *kind, const char *object, const char *detail,
+	       void *ctx)
+{
+	put_json(ctx, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s, s:s}", "kind",
+		 kind, "object", object, "detail", detail));
+}
+
+/* verify_progress - archive_progress_fn: a progress frame per phase and
+ * every 1 % of it */
+static void
+verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
+{
+	if (total > 100 && done % (total / 100) != 0 && done != total)
+		return;
+	put_json(ctx, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
+		 "phase", phase, "done", (json_int_t)done,
+		 "total", (json_int_t)total));
+}
+
+/* serve_verify - check the archive, for auditors and admins */
+static int
+serve_verify(answer *a)
+{
+	archive_verify_stats st;
+	mk_error err;
+
+	if (permitted(a) != 0)
+		return 0;
+	if (archive_verify(a->ar, a->rq->keys_pem, verify_problem,
+			   verify_progress, a, &st, &err) != 0)
+		return finish_error(a, "verify could not finish: %s", err.msg);
+	return finish_ok(a, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"ledger_entries", (json_int_t)st.ledger_entries,
+		"uncovered_entries", (json_int_t)st.uncovered,
+		"checkpoints", (json_int_t)st.checkpoints,
+		"records", (json_int_t)st.records,
+		"index_rows", (json_int_t)st.index_rows,
+		"blobs", (json_int_t)st.blobs,
+		"content_bytes", (json_int_t)st.content_bytes,
+		"problems", (json_int_t)st.problems));
+}
+
+/* audit_item - access_entry_fn: one audit entry as an item */
+static int
+audit_item(const char *entry, size_t len, void *ctx)
+{
+	return put_frame(ctx, ACCESS_FRAME_ITEM, entry, len) != 0 ? -1 : 0;
+}
+
+/* serve_audit - the audit trail, for auditors and admins */
+static int
+serve_audit(answer *a)
+{
+	const access_request *rq = a->rq;
+	access_audit_filter f = { rq->user, rq->message, rq->action,
+				  rq->since, rq->until, rq->limit };
+	mk_error err;
+
+	if (permitted(a) != 0)
+		return 0;
+	err.msg[0] = '\0';
+	if (access_audit_list(a->ar, &f, audit_item, a, &err) != 0) {
+		if (a->gone)
+			return 0;
+		return finish_error(a, "reading the ledger: %s", err.msg);
+	}
+	return finish_ok(a, NULL);
+}
+
+/* serve_whoami - the caller as the service sees them */
+static int
+serve_whoami(answer *a)
+{
+	json_t *roles = json_array();
+	size_t i;
+
+	for (i = 0; i < a->who->n_roles; i++)
+		json_array_append_new(roles, json_string(a->who->roles[i]));
+	put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:I, s:s, s:o, s:s}",
+		 "uid", (json_int_t)a->who->uid, "user", a->who->user,
+		 "roles", roles, "via", a->who->via));
+	return finish_ok(a, NULL);
+}
+
+/* The ids a search may show, and which of them are withheld. */
+typedef struct found_ids {
+	char (*ids)[ARCHIVE_ID_LEN + 2];	/* id, then '1' if withheld */
+	size_t n, cap;
+	size_t max;
+	bool truncated;
+	bool nomem;
+	answer *a;
+} found_ids;
+
+/* collect - first search pass: keep msg's id if the caller may see it */
+static int
+collect(const archive_message *msg, void *ctx)
+{
+	found_ids *f = ctx;
+	access_subject sub;
+	access_verdict v;
+	void *grown;
+
+	subject_of(f->a, msg, &sub);
+	v = access_decide(f->a->who, ACCESS_OP_SEARCH, &sub);
+	if (v != ACCESS_OK && v != ACCESS_NEEDS_APPROVAL)
+		return 0;
+	if (f->n == f->max) {
+		f->truncated = f->max == ACCESS_MAX_RESULTS;
+		return 1;
+	}
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 64;
+		if ((grown = reallocarray(f->ids, f->cap, sizeof(*f->ids))) == NULL)
+			return f->nomem = true, 1;
+		f->ids = grown;
+	}
+	memcpy(f->ids[f->n], msg->id, ARCHIVE_ID_LEN);
+	f->ids[f->n][ARCHIVE_ID_LEN] = v == ACCESS_OK ? '\0' : '1';
+	f->ids[f->n][ARCHIVE_ID_LEN + 1] = '\0';
+	f->n++;
+	return 0;
+}
+
+/* compare_found - qsort/bsearch order of collected ids */
+static int
+compare_found(const void *x, const void *y)
+{
+	return memcmp(x, y, ARCHIVE_ID_LEN);
+}
+
+/* audit_search - the search's entry, with every id it will show */
+static int
+audit_search(answer *a, const found_ids *f)
+{
+	const char **ptrs = calloc(f->n + 1, sizeof(*ptrs));
+	char (*copies)[ARCHIVE_ID_LEN + 1] = calloc(f->n + 1, sizeof(*copies));
+	access_audit entry = { .outcome = ACCESS_GRANTED };
+	size_t i;
+	int rc = -1;
+
+	if (ptrs == NULL || copies == NULL)
+		finish_error(a, "out of memory");
+	else {
+		for (i = 0; i < f->n; i++) {
+			memcpy(copies[i], f->ids[i], ARCHIVE_ID_LEN);
+			ptrs[i] = copies[i];
+		}
+		entry.ids = ptrs;
+		entry.n_ids = f->n;
+		rc = audit(a, &entry, NULL);
+	}
+	free(ptrs);
+	free(copies);
+	return rc;
+}
+
+/* A search's second pass. */
+typedef struct shown {
+	found_ids *f;
+	size_t sent;
+} shown;
+
+/* show_one - second search pass: a collected message as an item */
+static int
+show_one(const archive_message *msg, void *ctx)
+{
+	shown *sh = ctx;
+	char (*hit)[ARCHIVE_ID_LEN + 2];
+	char *text;
+	int rc;
+
+	hit = bsearch(msg->id, sh->f->ids, sh->f->n, sizeof(*sh->f->ids),
+		      compare_found);
+	if (hit == NULL)
+		return 0;
+	if ((*hit)[ARCHIVE_ID_LEN] == '1')
+		return put_json(sh->f->a, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s}",
+				"id", msg->id, "withheld", "four-eyes")) != 0
+		    || ++sh->sent == sh->f->n;
+	if ((text = access_message_json(msg)) == NULL)
+		return 1;
+	rc = put_frame(sh->f->a, ACCESS_FRAME_ITEM, text, strlen(text));
+	free(text);
+	return rc != 0 || ++sh->sent == sh->f->n;
+}
+
+/* serve_search - the messages matching the query that the caller may see */
+static int
+serve_search(answer *a)
+{
+	archive_query q = a->rq->query;
+	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS };
+	shown sh = { &f, 0 };
+	mk_error err;
+
+	if (q.limit > 0 && q.limit < f.max)
+		f.max = q.limit;
+	q.limit = 0;		/* the caller's limit counts what it may see */
+	if (archive_search(a->ar, &q, collect, &f, &err) != 0)
+		finish_error(a, "%s", err.msg);
+	else if (f.nomem)
+		finish_error(a, "out of memory collecting search results");
+	else if (audit_search(a, &f) == 0) {
+		if (f.n > 0)
+			qsort(f.ids, f.n, sizeof(*f.ids), compare_found);
+		if (f.n > 0 && archive_search(a->ar, &q, show_one, &sh, &err) != 0)
+			finish_error(a, "%s", err.msg);
+		else if (!a->gone)
+			finish_ok(a, json_pack("{s:I, s:b}", "count",
+				  (json_int_t)sh.sent, "truncated", f.truncated));
+	}
+	free(f.ids);
+	return 0;
+}
+
+/* serve_request - ask a second person to release a message */
+static int
+serve_request(answer *a)
+{
+	const char *ids[1] = { a->rq->id };
+	access_audit entry = { .outcome = ACCESS_GRANTED, .ids = ids,
+			       .n_ids = 1, .asks = a->rq->asks,
+			       .reason = a->rq->reason };
+	book_entry e = { .uid = a->who->uid, .asks = a->rq->asks,
+			 .reason = a->rq->reason, .state = BOOK_PENDING };
+	access_subject sub;
+	archive_message *msg;
+	char *text;
+	int rc;
+
+	if (lookup_decided(a, ACCESS_OP_REQUEST, &msg, &sub) != 0)
+		return 0;
+	archive_message_free(msg);
+	snprintf(e.user, sizeof(e.user), "%s", a->who->user);
+	memcpy(e.id, a->rq->id, sizeof(e.id));
+	e.time = access_now();
+	pthread_mutex_lock(&a->s->book.lock);
+	rc = audit(a, &entry, &e.number);
+	if (rc == 0 && book_add(&a->s->book, &e) != 0)
+		rc = finish_error(a, "out of memory");
+	pthread_mutex_unlock(&a->s->book.lock);
+	if (rc != 0)
+		return 0;
+	if ((text = book_entry_json(&e, e.time)) != NULL)
+		put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+	free(text);
+	return finish_ok(a, NULL);
+}
+
+/* may_decide - does who cover the message of request e (and so see it in
+ * "requests", and approve or deny it if it is not theirs)? */
+static bool
+may_decide(answer *a, const book_entry *e)
+{
+	archive_message *msg;
+	mk_error err;
+	bool covers;
+
+	if (archive_lookup(a->ar, e->id, &msg, &err) != 0)
+		return false;
+	covers = access_covers(a->who, (const char *const *)msg->roles,
+			       msg->n_roles);
+	archive_message_free(msg);
+	return covers;
+}
+
+/* serve_requests - your requests, and those you may decide */
+static int
+serve_requests(answer *a)
+{
+	access_audit entry = { .outcome = ACCESS_GRANTED };
+	access_book *b = &a->s->book;
+	int64_t now = access_now();
+	size_t i, n;
+	char *text;
+
+	if (audit(a, &entry, NULL) != 0)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	n = b->n;
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < n && !a->gone; i++) {
+		book_entry e;
+
+		pthread_mutex_lock(&b->lock);
+		e = b->v[i];
+		text = e.uid == a->who->uid || may_decide(a, &e)
+		    ? book_entry_json(&e, now) : NULL;
+		pthread_mutex_unlock(&b->lock);
+		if (text != NULL)
+			put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+		free(text);
+	}
+	return finish_ok(a, NULL);
+}
+
+/* decide_request - the verdict on approving or denying e */
+static access_verdict
+decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
+{
+	access_subject sub;
+	archive_message *msg;
+	access_verdict v;
+	mk_error err;
+
+	if (archive_lookup(a->ar, e->id, &msg, &err) != 0)
+		return ACCESS_NO_ROLE;
+	subject_of(a, msg, &sub);
+	sub.has_requester = true;
+	sub.requester = e->uid;
+	v = access_decide(a->who, a->rq->op, &sub);
+	*fe = sub.four_eyes;
+	archive_message_free(msg);
+	return v;
+}
+
+/* settle - approve or deny request e (book locked), audited */
+static int
+settle(answer *a, book_entry *e)
+{
+	bool approve = a->rq->op == ACCESS_OP_APPROVE;
+	const char *ids[1] = { e->id };
+	access_audit entry = { .ids = ids, .n_ids = 1, .number = e->number };
+	policy_four_eyes_rule fe = { false, false, 0 };
+	access_verdict v = decide_request(a, e, &fe);
+	int64_t now = access_now();
+
+	entry.outcome = v == ACCESS_OK && e->state == BOOK_PENDING
+	    ? ACCESS_GRANTED : ACCESS_REFUSED;
+	entry.why = v != ACCESS_OK ? access_verdict_text(v) : "not pending";
+	if (approve && entry.outcome == ACCESS_GRANTED)
+		entry.until = now + (fe.content ? fe.seconds
+			: POLICY_DEFAULT_FOUR_EYES_HOURS * 3600) * 1000000;
+	if (audit(a, &entry, NULL) != 0)
+		return -1;
+	if (v == ACCESS_SELF_APPROVAL)
+		return finish_error(a, "request %lld is your own: a second"
+				    " person must decide it",
+				    (long long)e->number), -1;
+	if (v != ACCESS_OK)
+		return finish_error(a, "no request %lld",
+				    (long long)e->number), -1;
+	if (entry.outcome != ACCESS_GRANTED)
+		return finish_error(a, "request %lld is not pending",
+				    (long long)e->number), -1;
+	e->state = approve ? BOOK_APPROVED : BOOK_DENIED;
+	e->decider = a->who->uid;
+	snprintf(e->decider_name, sizeof(e->decider_name), "%s", a->who->user);
+	e->decided = now;
+	e->until = entry.until;
+	return 0;
+}
+
+/* serve_decision - approve or deny a request */
+static int
+serve_decision(answer *a)
+{
+	access_book *b = &a->s->book;
+	access_audit entry = { .outcome = ACCESS_REFUSED,
+			       .why = "no such request",
+			       .number = a->rq->number };
+	book_entry *e, copy;
+	char *text;
+	int rc;
+
+	pthread_mutex_lock(&b->lock);
+	if ((e = book_find(b, a->rq->number)) == NULL) {
+		pthread_mutex_unlock(&b->lock);
+		if (audit(a, &entry, NULL) == 0)
+			finish_error(a, "no request %lld",
+				     (long long)a->rq->number);
+		return 0;
+	}
+	rc = settle(a, e);
+	copy = *e;
+	text = rc == 0 ? book_entry_json(&copy, access_now()) : NULL;
+	pthread_mutex_unlock(&b->lock);
+	if (rc != 0)
+		return 0;
+	if (text != NULL)
+		put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+	free(text);
+	return finish_ok(a, NULL);
+}
+
+/* dispatch - the handler of rq's operation */
+static int
+dispatch(answer *a)
+{
+	switch (a->rq->op) {
+	case ACCESS_OP_WHOAMI: return serve_whoami(a);
+	case ACCESS_OP_SEARCH: return serve_search(a);
+	case ACCESS_OP_SHOW: return serve_show(a);
+	case ACCESS_OP_GET: return serve_get(a);
+	case ACCESS_OP_PROOF: return serve_proof(a);
+	case ACCESS_OP_VERIFY: return serve_verify(a);
+	case ACCESS_OP_AUDIT: return serve_audit(a);
+	case ACCESS_OP_REQUEST: return serve_request(a);
+	case ACCESS_OP_REQUESTS: return serve_requests(a);
+	case ACCESS_OP_APPROVE:
+	case ACCESS_OP_DENY: return serve_decision(a);
+	default: return finish_error(a, "unknown operation");
+	}
+}
+
+/* access_serve - answer rq for who */
+int
+access_serve(access_service *s, const access_identity *who,
+	     const access_request *rq, access_emit_fn emit, void *ctx)
+{
+	answer a = { .s = s, .who = who, .rq = rq, .emit = emit, .ctx = ctx };
+	policy_ref *ref = service_policy_take(s);
+	mk_error err;
+
+	a.pol = ref->pol;
+	a.ar = archive_open_with(s->archive_dir, ARCHIVE_READ, &s->opts, &err);
+	if (a.ar == NULL)
+		finish_error(&a, "cannot open the archive: %s", err.msg);
+	else {
+		dispatch(&a);
+		archive_close(a.ar);
+	}
+	service_policy_drop(s, ref);
+	return a.gone ? -1 : 0;
+}
+
+/* service_policy_take - the current policy, held */
+policy_ref *
+service_policy_take(access_service *s)
+{
+	policy_ref *r;
+
+	pthread_mutex_lock(&s->policy_lock);
+	r = s->current;
+	r->refs++;
+	pthread_mutex_unlock(&s->policy_lock);
+	return r;
+}
+
+/* service_policy_drop - let go of r */
+void
+service_policy_drop(access_service *s, policy_ref *r)
+{
+	bool last;
+
+	pthread_mutex_lock(&s->policy_lock);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&s->policy_lock);
+	if (last) {
+		policy_free(r->pol);
+		free(r);
+	}
+}
+
+/* access_service_set_policy - pol applies from the next request */
+void
+access_service_set_policy(access_service *s, policy *pol)
+{
+	policy_ref *r = calloc(1, sizeof(*r)), *old;
+
+	if (r == NULL) {
+		policy_free(pol);
+		return;
+	}
+	r->pol = pol;
+	r->refs = 1;
+	pthread_mutex_lock(&s->policy_lock);
+	old = s->current;
+	s->current = r;
+	pthread_mutex_unlock(&s->policy_lock);
+	if (old != NULL)
+		service_policy_drop(s, old);
+}
+
+/* access_service_identity - who uid is under the current policy */
+int
+access_service_identity(access_service *s, uid_t uid, const char *via,
+			access_identity *out, mk_error *err)
+{
+	policy_ref *ref = service_policy_take(s);
+	int rc = access_identity_of(ref->pol, uid, via, out, err);
+
+	service_policy_drop(s, ref);
+	return rc;
+}
+
+/* access_service_new - a service over cfg's archive */
+access_service *
+access_service_new(const mk_config *cfg, policy *pol, mk_error *err)
+{
+	access_service *s = calloc(1, sizeof(*s));
+	archive *ar;
+
+	if (s == NULL || (s->archive_dir = strdup(cfg->archive)) == NULL) {
+		free(s);
+		policy_free(pol);
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	archive_options_of(cfg, &s->opts);
+	pthread_mutex_init(&s->policy_lock, NULL);
+	pthread_mutex_init(&s->book.lock, NULL);
+	access_service_set_policy(s, pol);
+	err->msg[0] = '\0';
+	ar = archive_open_with(s->archive_dir, ARCHIVE_READ, &s->opts, err);
+	if (s->current == NULL || ar == NULL || book_load(&s->book, ar, err) != 0) {
+		if (s->current == NULL)
+			mk_error_set(err, "out of memory");
+		archive_close(ar);
+		access_service_free(s);
+		return NULL;
+	}
+	archive_close(ar);
+	return s;
+}
+
+/* access_service_free - free everything */
+void
+access_service_free(access_service *s)
+{
+	if (s == NULL)
+		return;
+	if (s->current != NULL)
+		service_policy_drop(s, s->current);
+	book_free(&s->book);
+	pthread_mutex_destroy(&s->policy_lock);
+	pthread_mutex_destroy(&s->book.lock);
+	free(s->archive_dir);
+	free(s);
+}

@@ -1,0 +1,313 @@
+/*
+ * wire.c - what travels between the access service and its clients.
+ *
+ * NAME
+ *	wire - frames, and archive messages as JSON
+ *
+ * DESCRIPTION
+ *	A frame is a type byte, a 32-bit big-endian length and that many
+ *	bytes (access.h lists the types).  access_frame_write() sends one
+ *	with a single writev-like loop; the reading side is in client.c.
+ *
+ *	A message travels as a JSON object with one member a field of
+ *	archive_message, times as integers, so that the client rebuilds the
+ *	very struct the archive returned and prints it with the same code
+ *	as an offline read.  Header values are kept as the MTA passed them
+ *	and may not be UTF-8, which JSON cannot carry: such a string goes as
+ *	{"base64": TEXT} and comes back byte for byte.
+ *
+ * DIAGNOSTICS
+ *	access_message_parse() names the member that is wrong.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "access/access.h"
+
+/* The string members of a message, by offset. */
+static const struct {
+	const char *name;
+	size_t offset;
+} text_fields[] = {
+	{"queue_id", offsetof(archive_message, queue_id)},
+	{"client_addr", offsetof(archive_message, client_addr)},
+	{"client_name", offsetof(archive_message, client_name)},
+	{"helo", offsetof(archive_message, helo)},
+	{"auth_user", offsetof(archive_message, auth_user)},
+	{"tls_version", offsetof(archive_message, tls_version)},
+	{"mail_from", offsetof(archive_message, mail_from)},
+	{"message_id", offsetof(archive_message, message_id)},
+	{"subject", offsetof(archive_message, subject)},
+	{"date", offsetof(archive_message, date)},
+	{"policy_json", offsetof(archive_message, policy_json)},
+};
+#define N_TEXT (sizeof(text_fields) / sizeof(text_fields[0]))
+
+/* field - the char * member at offset of msg */
+static char **
+field(archive_message *msg, size_t offset)
+{
+	return (char **)((char *)msg + offset);
+}
+
+/* text_value - s as a JSON string, {"base64": ...} when it is not UTF-8,
+ * null when NULL */
+static json_t *
+text_value(const char *s)
+{
+	json_t *v;
+	unsigned char *b64;
+	size_t len;
+
+	if (s == NULL)
+		return json_null();
+	if ((v = json_string(s)) != NULL)
+		return v;
+	len = strlen(s);
+	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
+		return NULL;
+	EVP_EncodeBlock(b64, (const unsigned char *)s, (int)len);
+	v = json_pack("{s:s}", "base64", (char *)b64);
+	free(b64);
+	return v;
+}
+
+/* text_of - a JSON value made by text_value back into a malloc'ed string
+ * in *out (NULL for null); -1 when it is neither */
+static int
+text_of(json_t *v, char **out)
+{
+	const char *b64;
+	size_t len;
+	int n;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_string(v))
+		return (*out = strdup(json_string_value(v))) ? 0 : -1;
+	if ((b64 = json_string_value(json_object_get(v, "base64"))) == NULL)
+		return -1;
+	len = strlen(b64);
+	if (len % 4 != 0 || (*out = malloc(len / 4 * 3 + 1)) == NULL)
+		return -1;
+	n = EVP_DecodeBlock((unsigned char *)*out, (const unsigned char *)b64,
+			    (int)len);
+	if (n < 0)
+		return free(*out), *out = NULL, -1;
+	while (len > 0 && b64[--len] == '=')
+		n--;
+	(*out)[n] = '\0';
+	if (memchr(*out, '\0', (size_t)n) != NULL)
+		return free(*out), *out = NULL, -1;
+	return 0;
+}
+
+/* list_value - an array of texts */
+static json_t *
+list_value(char *const *items, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, text_value(items[i])) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* access_message_json - msg as the wire's JSON text */
+char *
+access_message_json(const archive_message *msg)
+{
+	json_t *obj = json_object();
+	char *text = NULL;
+	size_t i;
+	int bad;
+
+	if (obj == NULL)
+		return NULL;
+	bad = json_object_set_new(obj, "id", json_string(msg->id));
+	bad |= json_object_set_new(obj, "sha256", json_string(msg->sha256));
+	bad |= json_object_set_new(obj, "metadata_only",
+				   json_boolean(msg->content == ARCHIVE_METADATA));
+	bad |= json_object_set_new(obj, "retain_until",
+				   json_integer(msg->retain_until));
+	bad |= json_object_set_new(obj, "received_at",
+				   json_integer(msg->received_at));
+	bad |= json_object_set_new(obj, "size", json_integer(msg->size));
+	bad |= json_object_set_new(obj, "roles", list_value(msg->roles,
+							    msg->n_roles));
+	bad |= json_object_set_new(obj, "rcpts", list_value(msg->rcpts,
+							    msg->n_rcpts));
+	for (i = 0; i < N_TEXT; i++)
+		bad |= json_object_set_new(obj, text_fields[i].name,
+			text_value(*field((archive_message *)msg,
+					  text_fields[i].offset)));
+	if (!bad)
+		text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return text;
+}
+
+/* list_of - a JSON array of texts into a NULL-terminated string array */
+static int
+list_of(json_t *arr, char ***out, size_t *n)
+{
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(arr))
+		return -1;
+	if ((*out = calloc(json_array_size(arr) + 1, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < json_array_size(arr); i++, (*n)++)
+		if (text_of(json_array_get(arr, i), &(*out)[i]) != 0
+		    || (*out)[i] == NULL)
+			return -1;
+	return 0;
+}
+
+/* copy_fixed - id and sha256 into their arrays; -1 when they do not fit */
+static int
+copy_fixed(json_t *obj, archive_message *msg)
+{
+	const char *id = json_string_value(json_object_get(obj, "id"));
+	const char *sha = json_string_value(json_object_get(obj, "sha256"));
+
+	if (id == NULL || strlen(id) != ARCHIVE_ID_LEN || sha == NULL
+	    || strlen(sha) > ARCHIVE_SHA256_HEX)
+		return -1;
+	memcpy(msg->id, id, ARCHIVE_ID_LEN + 1);
+	memcpy(msg->sha256, sha, strlen(sha) + 1);
+	return 0;
+}
+
+/* fill_message - obj's members into msg; the name of a bad one, or NULL */
+static const char *
+fill_message(json_t *obj, archive_message *msg)
+{
+	size_t i;
+
+	if (copy_fixed(obj, msg) != 0)
+		return "id";
+	msg->content = json_is_true(json_object_get(obj, "metadata_only"))
+	    ? ARCHIVE_METADATA : ARCHIVE_FULL;
+	msg->retain_until = json_integer_value(json_object_get(obj, "retain_until"));
+	msg->received_at = json_integer_value(json_object_get(obj, "received_at"));
+	msg->size = json_integer_value(json_object_get(obj, "size"));
+	if (list_of(json_object_get(obj, "roles"), &msg->roles, &msg->n_roles) != 0)
+		return "roles";
+	if (list_of(json_object_get(obj, "rcpts"), &msg->rcpts, &msg->n_rcpts) != 0)
+		return "rcpts";
+	for (i = 0; i < N_TEXT; i++)
+		if (text_of(json_object_get(obj, text_fields[i].name),
+			    field(msg, text_fields[i].offset)) != 0)
+			return text_fields[i].name;
+	return NULL;
+}
+
+/* access_message_parse - the wire's JSON back into a message */
+archive_message *
+access_message_parse(const char *text, size_t len, mk_error *err)
+{
+	json_t *obj = json_loadb(text, len, 0, NULL);
+	archive_message *msg = calloc(1, sizeof(*msg));
+	const char *bad = "the object";
+
+	if (json_is_object(obj) && msg != NULL)
+		bad = fill_message(obj, msg);
+	json_decref(obj);
+	if (bad == NULL)
+		return msg;
+	archive_message_free(msg);
+	mk_error_set(err, "the access service sent a message with a bad %s", bad);
+	return NULL;
+}
+
+/* access_checkpoint_json - a checkpoint as a new JSON object */
+json_t *
+access_checkpoint_json(const archive_checkpoint *cp)
+{
+	return json_pack("{s:I, s:s, s:I, s:i, s:s, s:s, s:b}",
+			 "size", (json_int_t)cp->size, "root", cp->root,
+			 "time", (json_int_t)cp->time, "key", (int)cp->key,
+			 "text", cp->text, "signature", cp->signature,
+			 "valid", cp->valid);
+}
+
+/* access_path_json - an audit path as a JSON array of hex strings */
+json_t *
+access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(path[i]));
+	return arr;
+}
+
+/* access_proof_json - an inclusion proof as a new JSON object */
+json_t *
+access_proof_json(const archive_proof *p)
+{
+	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:{s:s, s:i, s:s}}",
+			 "id", p->id, "seq", (json_int_t)p->seq,
+			 "leaf_index", (json_int_t)(p->seq - 1),
+			 "entry", p->entry, "leaf_hash", p->leaf_hash,
+			 "tree_size", (json_int_t)p->checkpoint.size,
+			 "path", access_path_json(p->path, p->path_len),
+			 "checkpoint", access_checkpoint_json(&p->checkpoint),
+			 "record", "text", p->record, "signer",
+			 (int)p->record_signer, "signature", p->record_signature);
+}
+
+/* write_full - all of buf to fd; 0 or -1 (errno set) */
+static int
+write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* access_frame_write - type, length, bytes to fd */
+int
+access_frame_write(int fd, char type, const void *buf, size_t len,
+		   mk_error *err)
+{
+	unsigned char head[5];
+
+	if (len > ACCESS_MAX_FRAME)
+		return mk_error_set(err, "frame of %zu bytes: too long", len);
+	head[0] = (unsigned char)type;
+	head[1] = (unsigned char)(len >> 24);
+	head[2] = (unsigned char)(len >> 16);
+	head[3] = (unsigned char)(len >> 8);
+	head[4] = (unsigned char)len;
+	if (write_full(fd, head, sizeof(head)) != 0
+	    || (len > 0 && write_full(fd, buf, len) != 0))
+		return mk_error_errno(err, "send to the client");
+	return 0;
+}
