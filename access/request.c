@@ -88,10 +88,13 @@ find_op(const char *name)
 static bool
 takes_member(int k, const char *name)
 {
-	const char *hit = strstr(ops[k].members, name);
-	size_t n = strlen(name);
+	char word[40];
 
-	return hit != NULL && hit[-1] == ' ' && hit[n] == ' ';
+	if (*name == '\0' || strlen(name) > sizeof(word) - 3
+	    || strchr(name, ' ') != NULL)
+		return false;
+	snprintf(word, sizeof(word), " %s ", name);
+	return strstr(ops[k].members, word) != NULL;
 }
 
 /* get_text - member name as a bounded string without control bytes:

@@ -19,6 +19,8 @@ PACKAGES=(
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
 	# tests/integrity: sqlite3 edits an index, openssl checks signatures
 	sqlite3 openssl
+	# tests/fuzz: libFuzzer (make fuzz); tests/e2e/access.sh: real users
+	clang passwd e2fsprogs
 	# tests/e2e/sendmail_*.sh: m4 builds the .cf, libsasl2-modules has
 	# SMTP AUTH PLAIN; Sendmail itself is only unpacked (below), as it
 	# conflicts with postfix

@@ -1,0 +1,105 @@
+/*
+ * fuzz_request.c - libFuzzer target for the access service's request
+ * parser.
+ *
+ * NAME
+ *	fuzz_request - run access_request_parse() on arbitrary bytes
+ *
+ * SYNOPSIS
+ *	make fuzz [FUZZ_SECONDS=60]
+ *	tests/fuzz/fuzz_request [libFuzzer options] CORPUS_DIR...
+ *
+ * DESCRIPTION
+ *	Anybody on the machine can send mailkeep-access a request line, so
+ *	its parser meets hostile bytes first.  Each input is parsed as one
+ *	request.  Besides the sanitizers, the target checks what the parser
+ *	promises (access/request.c): a refusal says why and leaves the
+ *	request empty; an accepted request names a known operation, its id
+ *	(when it has one) is ARCHIVE_ID_LEN lower-case hex digits, and it
+ *	survives a round trip - access_request_format() then parse again -
+ *	unchanged.  A broken promise aborts, which libFuzzer reports as a
+ *	crash.  Seeds: tests/fuzz/corpus/request/.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access/access.h"
+
+/* require - abort when a promise does not hold */
+static void
+require(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+/* same_text - both NULL or equal */
+static int
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* check_id - "" or ARCHIVE_ID_LEN lower-case hex digits */
+static void
+check_id(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	require(n == 0 || n == ARCHIVE_ID_LEN);
+	for (i = 0; i < n; i++)
+		require((id[i] >= '0' && id[i] <= '9')
+			|| (id[i] >= 'a' && id[i] <= 'f'));
+}
+
+/* check_round_trip - rq formatted and parsed again is rq */
+static void
+check_round_trip(const access_request *rq)
+{
+	char *line = access_request_format(rq);
+	access_request again;
+	mk_error err;
+
+	require(line != NULL && line[strlen(line) - 1] == '\n');
+	require(access_request_parse(line, strlen(line) - 1, &again, &err) == 0);
+	require(again.op == rq->op && again.asks == rq->asks);
+	require(strcmp(again.id, rq->id) == 0);
+	require(strcmp(again.message, rq->message) == 0);
+	require(again.since == rq->since && again.until == rq->until);
+	require(again.limit == rq->limit && again.number == rq->number);
+	require(same_text(again.query.from, rq->query.from));
+	require(same_text(again.query.to, rq->query.to));
+	require(same_text(again.query.message_id, rq->query.message_id));
+	require(same_text(again.reason, rq->reason));
+	require(same_text(again.keys_pem, rq->keys_pem));
+	require(same_text(again.user, rq->user));
+	require(same_text(again.action, rq->action));
+	access_request_free(&again);
+	free(line);
+}
+
+/* LLVMFuzzerTestOneInput - one input */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	access_request rq;
+	mk_error err;
+
+	err.msg[0] = '\0';
+	if (access_request_parse((const char *)data, size, &rq, &err) != 0) {
+		require(err.msg[0] != '\0');
+		require(rq.op == ACCESS_OP_NONE && rq.reason == NULL);
+		return 0;
+	}
+	require(rq.op != ACCESS_OP_NONE);
+	require(access_op_name(rq.op)[0] != '\0');
+	check_id(rq.id);
+	check_id(rq.message);
+	check_round_trip(&rq);
+	access_request_free(&rq);
+	return 0;
+}
