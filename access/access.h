@@ -25,7 +25,8 @@
  *	that does not exist: the same error text, the same status, and the
  *	same work (a lookup and a ledger append) behind it.
  *
- *	The protocol (docs/SECURITY.md has it in full): the client sends
+ *	The protocol (mailkeep-access(8); the members of each request are
+ *	listed in access/request.c): the client sends
  *	one request, a JSON object on one line of at most ACCESS_MAX_REQUEST
  *	bytes; the service answers with frames, each a type byte, a 32-bit
  *	big-endian length and that many bytes:
@@ -62,7 +63,10 @@
 
 /* Limits a client can meet; documented in mailkeep-access(8). */
 #define ACCESS_MAX_REQUEST	65536	/* bytes of a request line */
-#define ACCESS_MAX_FRAME	(1 << 20)	/* bytes of one frame */
+#define ACCESS_MAX_FRAME	(64 << 20)	/* bytes of one frame: a message's
+					   JSON with ARCHIVE_MAX_RCPTS
+					   recipients of ARCHIVE_MAX_FIELD
+					   bytes, in Base64, fits */
 #define ACCESS_MAX_RESULTS	100000	/* messages one search returns */
 #define ACCESS_MAX_REASON	1000	/* bytes of a four-eyes reason */
 #define ACCESS_MAX_CLIENTS	64	/* connections served at once */

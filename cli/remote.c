@@ -208,7 +208,7 @@ finish(remote_out *ro, const char *buf, size_t len)
 				   strerror(errno ? errno : EIO));
 	else if (ro->op == ACCESS_OP_VERIFY)
 		status = cli_print_verify(&ro->vo, end);
-	else if (ro->op == ACCESS_OP_SEARCH && !ro->rq->json
+	else if (ro->op == ACCESS_OP_SEARCH
 		 && json_is_true(json_object_get(end, "truncated")))
 		fprintf(stderr, "mailkeep: only the first %d messages are"
 			" listed; narrow the search\n", ACCESS_MAX_RESULTS);
