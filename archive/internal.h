@@ -45,7 +45,7 @@
 #define ARCHIVE_INDEX_FILE	"index.sqlite"
 #define ARCHIVE_LEDGER_FILE	"ledger/ledger.log"
 #define ARCHIVE_CHECKPOINT_FILE	"ledger/checkpoints.log"
-#define ARCHIVE_FORMAT		2	/* FORMAT: "mailkeep archive 2" */
+#define ARCHIVE_FORMAT		3	/* FORMAT: "mailkeep archive 3"; records' "v" */
 #define ARCHIVE_LOCK_FILE	"writer.lock"
 #define ARCHIVE_BATCH_MAX	256	/* commits one group commit takes */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
@@ -167,8 +167,8 @@ int record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err);
 int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
 void commit_req_release(commit_req *req);
 
-/* ledger.c: one entry is a JSON object without "seq"; the ledger adds it,
- * and writes a checkpoint when one is due */
+/* ledger.c: one entry is a JSON object without "seq" and "prev"; the
+ * ledger adds them, and writes a checkpoint when one is due */
 int ledger_append(archive *ar, const char *const *entries, size_t n,
 		  int64_t *first_seq, mk_error *err);
 /* ledger_scan - call fn with every line (without its newline) in order */
