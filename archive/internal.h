@@ -222,6 +222,10 @@ typedef struct ledger_map {
 	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
 	size_t n_keys, keys_cap;
 	int64_t last_seq;		/* of the line before */
+	/* the line taken in last, for verify's check of the chain */
+	int64_t line_seq;		/* the seq it states; 0: not an entry */
+	bool line_has_prev;		/* its "prev" is 64 hex digits, ... */
+	merkle_hash line_prev;		/* ... these */
 } ledger_map;
 int ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		    char why[LEDGER_WHY]);
