@@ -72,7 +72,7 @@ ed25519_verify() {
 #	for a line K that does not start {"seq":K,"prev":"<64 hex>", (line 1:
 #	{"seq":1,"event":"created", without prev); nothing when it holds
 chain_breaks() {
-	local n=0 line prev= want re
+	local n=0 line prev='' want re
 	while IFS= read -r line; do
 		n=$(( n + 1 ))
 		if [ "$n" -eq 1 ]; then
