@@ -25,7 +25,7 @@
 #include "archive/internal.h"
 
 #define ARCHIVE_MARKER		"FORMAT"
-#define ARCHIVE_MARKER_TEXT	"mailkeep archive 2\n"
+#define ARCHIVE_MARKER_TEXT	"mailkeep archive 3\n"
 
 static const char *const subdirs[] = {
 	"blobs", "records", "ledger", "spool", "keys", NULL
@@ -142,6 +142,10 @@ check_marker(const char *dir, mk_error *err)
 	if (strcmp(buf, "mailkeep archive 1\n") == 0)
 		return mk_error_set(err, "%s: archive format 1 (unencrypted, no"
 				    " signatures) is not read by this version;"
+				    " create a new archive", dir);
+	if (strcmp(buf, "mailkeep archive 2\n") == 0)
+		return mk_error_set(err, "%s: archive format 2 (ledger entries"
+				    " not chained) is not read by this version;"
 				    " create a new archive", dir);
 	if (strcmp(buf, ARCHIVE_MARKER_TEXT) != 0)
 		return mk_error_set(err, "%s: unknown archive format", dir);

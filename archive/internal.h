@@ -45,7 +45,7 @@
 #define ARCHIVE_INDEX_FILE	"index.sqlite"
 #define ARCHIVE_LEDGER_FILE	"ledger/ledger.log"
 #define ARCHIVE_CHECKPOINT_FILE	"ledger/checkpoints.log"
-#define ARCHIVE_FORMAT		2	/* FORMAT: "mailkeep archive 2" */
+#define ARCHIVE_FORMAT		3	/* FORMAT: "mailkeep archive 3"; records' "v" */
 #define ARCHIVE_LOCK_FILE	"writer.lock"
 #define ARCHIVE_BATCH_MAX	256	/* commits one group commit takes */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
@@ -167,8 +167,8 @@ int record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err);
 int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
 void commit_req_release(commit_req *req);
 
-/* ledger.c: one entry is a JSON object without "seq"; the ledger adds it,
- * and writes a checkpoint when one is due */
+/* ledger.c: one entry is a JSON object without "seq" and "prev"; the
+ * ledger adds them, and writes a checkpoint when one is due */
 int ledger_append(archive *ar, const char *const *entries, size_t n,
 		  int64_t *first_seq, mk_error *err);
 /* ledger_scan - call fn with every line (without its newline) in order */
@@ -222,6 +222,10 @@ typedef struct ledger_map {
 	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
 	size_t n_keys, keys_cap;
 	int64_t last_seq;		/* of the line before */
+	/* the line taken in last, for verify's check of the chain */
+	int64_t line_seq;		/* the seq it states; 0: not an entry */
+	bool line_has_prev;		/* its "prev" is 64 hex digits, ... */
+	merkle_hash line_prev;		/* ... these */
 } ledger_map;
 int ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		    char why[LEDGER_WHY]);

@@ -1,10 +1,15 @@
 /*
  * ledger.c - the append-only ledger: ledger/ledger.log.
  *
- * One event a line: {"seq":N,...}\n with N counting from 1 without gaps.
- * Both the milter (messages stored) and the mailkeep command (accesses)
- * append, so every append takes an exclusive flock() on the file, reads
- * the last sequence number from the tail, writes its lines with one
+ * One event a line: {"seq":N,"prev":"HEX",...}\n with N counting from 1
+ * without gaps, and HEX the leaf hash (below) of the line of seq N-1: a
+ * hash chain, so that verify can name the entry that was edited, where the
+ * Merkle tree only says that something under a checkpoint was.  The first
+ * line (seq 1, "created") has no "prev".  Both the milter (messages
+ * stored) and the mailkeep command (accesses) append, so every append
+ * takes an exclusive flock() on the file, reads the last line from the
+ * tail (its seq, and all of it for its hash: an access entry can be
+ * megabytes, so it is hashed in chunks), writes its lines with one
  * write() and fsyncs before it lets go.  A torn last line (a crash in the
  * middle of a write) never received its fsync, so was never reported
  * durable: the next appender cuts it off.
@@ -32,6 +37,8 @@
 #include "archive/internal.h"
 
 #define LEDGER_TAIL 8192	/* bytes read to find the last line */
+#define LEDGER_CHUNK 16384	/* bytes of the last line hashed at a time */
+#define LEDGER_PREV_MEMBER 74	/* "prev":"<64 hex digits>", */
 
 /* parse_seq - the seq of the line starting at p, or -1 */
 static int64_t
@@ -68,15 +75,21 @@ line_start(int fd, const char *path, off_t end, off_t *start, mk_error *err)
 	return 0;
 }
 
-/* last_seq - the seq of the last whole line; cuts off a torn line */
+/* The last whole line of the ledger: its seq and its bytes' place. */
+typedef struct last_line {
+	int64_t seq;			/* 0: the ledger is empty */
+	off_t start, end;		/* [start, end): the line, no newline */
+} last_line;
+
+/* find_last - the last whole line; cuts off a torn line */
 static int
-last_seq(int fd, const char *path, int64_t *seq, mk_error *err)
+find_last(int fd, const char *path, last_line *ll, mk_error *err)
 {
 	char head[64] = { 0 };
 	struct stat st;
-	off_t end, start;
+	off_t end;
 
-	*seq = 0;
+	memset(ll, 0, sizeof(*ll));
 	if (fstat(fd, &st) != 0)
 		return mk_error_errno(err, "stat %s", path);
 	if (line_start(fd, path, st.st_size, &end, err) != 0)
@@ -85,32 +98,101 @@ last_seq(int fd, const char *path, int64_t *seq, mk_error *err)
 		return mk_error_errno(err, "cut torn line off %s", path);
 	if (end == 0)
 		return 0;
-	if (line_start(fd, path, end - 1, &start, err) != 0)
+	ll->end = end - 1;
+	if (line_start(fd, path, ll->end, &ll->start, err) != 0)
 		return -1;
-	if (pread(fd, head, sizeof(head) - 1, start) < 0)
+	if (pread(fd, head, sizeof(head) - 1, ll->start) < 0)
 		return mk_error_errno(err, "read %s", path);
-	if ((*seq = parse_seq(head)) < 0)
+	if ((ll->seq = parse_seq(head)) < 0)
 		return mk_error_set(err, "%s: last line has no sequence number",
 				    path);
 	return 0;
 }
 
-/* format_lines - the entries as numbered lines, one buffer (caller frees) */
-static char *
-format_lines(const char *const *entries, size_t n, int64_t seq, size_t *len)
+/* last_seq - the seq of the last whole line; cuts off a torn line */
+static int
+last_seq(int fd, const char *path, int64_t *seq, mk_error *err)
 {
-	size_t cap = 0, i, used = 0;
-	char *buf;
+	last_line ll;
+
+	if (find_last(fd, path, &ll, err) != 0)
+		return -1;
+	*seq = ll.seq;
+	return 0;
+}
+
+/* hash_line - the leaf hash (merkle_leaf_hash: SHA-256 of 0x00 and the
+ * line) of the bytes [start, end) of fd, read in chunks: a line has no
+ * bound (an access entry may list 100,000 message ids) */
+static int
+hash_line(int fd, const char *path, off_t start, off_t end, merkle_hash out,
+	  mk_error *err)
+{
+	static const unsigned char leaf_prefix = 0x00;
+	unsigned char buf[LEDGER_CHUNK];
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	size_t want;
+	ssize_t n = 1;
+	int ok;
+
+	ok = sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1
+	    && EVP_DigestUpdate(sha, &leaf_prefix, 1) == 1;
+	while (ok && start < end) {
+		want = end - start > LEDGER_CHUNK ? LEDGER_CHUNK
+		    : (size_t)(end - start);
+		if ((n = pread(fd, buf, want, start)) <= 0)
+			break;
+		ok = EVP_DigestUpdate(sha, buf, (size_t)n) == 1;
+		start += n;
+	}
+	ok = ok && start == end && EVP_DigestFinal_ex(sha, out, NULL) == 1;
+	EVP_MD_CTX_free(sha);
+	if (ok)
+		return 0;
+	if (n < 0)
+		return mk_error_errno(err, "read %s", path);
+	return mk_error_set(err, "%s: cannot hash its last line", path);
+}
+
+/* format_line - {"seq":seq,"prev":"HEX",members} and a newline at out
+ * (no "prev" when prev is NULL); the bytes written */
+static size_t
+format_line(char *out, size_t room, int64_t seq, const merkle_hash prev,
+	    const char *members)
+{
+	char hex[2 * MERKLE_HASH + 1];
 	int k;
 
+	if (prev == NULL)
+		k = snprintf(out, room, "{\"seq\":%" PRId64 ",%s}\n", seq, members);
+	else {
+		hex_encode(prev, MERKLE_HASH, hex);
+		k = snprintf(out, room, "{\"seq\":%" PRId64 ",\"prev\":\"%s\",%s}\n",
+			     seq, hex, members);
+	}
+	return (size_t)k;
+}
+
+/* format_lines - the entries as numbered, chained lines, one buffer
+ * (caller frees): the first one's prev is prev (NULL for seq 1), each
+ * next one's the leaf hash of the line before it */
+static char *
+format_lines(const char *const *entries, size_t n, int64_t seq,
+	     const merkle_hash prev, size_t *len)
+{
+	size_t cap = 0, i, used = 0, k;
+	merkle_hash leaf;
+	char *buf;
+
 	for (i = 0; i < n; i++)
-		cap += strlen(entries[i]) + 32;
+		cap += strlen(entries[i]) + 32 + LEDGER_PREV_MEMBER;
 	if ((buf = malloc(cap + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		k = snprintf(buf + used, cap + 1 - used, "{\"seq\":%" PRId64 ",%s}\n",
-			     seq + (int64_t)i, entries[i]);
-		used += (size_t)k;
+		k = format_line(buf + used, cap + 1 - used, seq + (int64_t)i,
+				i == 0 ? prev : leaf, entries[i]);
+		merkle_leaf_hash(buf + used, k - 1, leaf);
+		used += k;
 	}
 	*len = used;
 	return buf;
@@ -121,17 +203,23 @@ static int
 append_locked(int fd, const char *path, const char *const *entries,
 	      size_t n, int64_t *first_seq, mk_error *err)
 {
+	merkle_hash prev;
+	last_line ll;
 	int64_t seq;
 	size_t len;
 	off_t size;
 	char *buf;
 	int rc = 0;
 
-	if (last_seq(fd, path, &seq, err) != 0)
+	if (find_last(fd, path, &ll, err) != 0)
 		return -1;
+	if (ll.seq > 0 && hash_line(fd, path, ll.start, ll.end, prev, err) != 0)
+		return -1;
+	seq = ll.seq;
 	if ((size = lseek(fd, 0, SEEK_END)) < 0)
 		return mk_error_errno(err, "seek %s", path);
-	if ((buf = format_lines(entries, n, seq + 1, &len)) == NULL)
+	if ((buf = format_lines(entries, n, seq + 1, seq > 0 ? prev : NULL,
+				&len)) == NULL)
 		return mk_error_set(err, "out of memory");
 	if (write_all(fd, buf, len) != 0)
 		rc = mk_error_errno(err, "append to %s", path);
@@ -220,7 +308,8 @@ open_locked(const char *path, mk_error *err)
 	return fd;
 }
 
-/* ledger_append - append entries (JSON members without braces) durably;
+/* ledger_append - append entries (JSON members without braces) durably,
+ * each given its seq and the prev that chains it to the line before;
  * *first_seq receives the seq of the first one.  A checkpoint that is due
  * is written too, at best: once the entries are on disk the append has
  * happened (failing it would have the MTA retry a message that is

@@ -107,13 +107,26 @@ map_event(ledger_map *m, json_t *obj, int64_t seq, const char *event,
 	return 0;
 }
 
+/* note_link - the seq and "prev" the line states, for the caller */
+static void
+note_link(ledger_map *m, json_t *obj, json_int_t seq)
+{
+	const char *prev = json_string_value(json_object_get(obj, "prev"));
+
+	m->line_seq = (int64_t)seq;
+	m->line_has_prev = prev != NULL && strlen(prev) == 2 * MERKLE_HASH
+	    && hex_decode(prev, m->line_prev, MERKLE_HASH) == 0;
+}
+
 /* ledger_map_line - take in the line at position pos; 0, 1 with why when
  * the line is not what it should be, -1 when out of memory.  An entry
  * whose seq is not its position is named (once for a run of them
  * shifted by a removed or added line), and still taken in
  * under the seq it states (the one index rows refer to), so that one
  * removed or moved line is named where it was and hides nothing after it.
- * (The Merkle tree, checked by the caller, is over positions.) */
+ * (The Merkle tree, checked by the caller, is over positions.  So is
+ * the chain: each line's "prev" is the hash of the line before it, which
+ * the caller compares, from line_seq, line_has_prev and line_prev.) */
 int
 ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		char why[LEDGER_WHY])
@@ -123,11 +136,14 @@ ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 	json_int_t seq = json_integer_value(json_object_get(obj, "seq"));
 	int rc = 0;
 
+	m->line_seq = 0;
+	m->line_has_prev = false;
 	if (obj == NULL || event == NULL || seq < 1) {
 		snprintf(why, LEDGER_WHY, "not a ledger entry");
 		json_decref(obj);
 		return 1;
 	}
+	note_link(m, obj, seq);
 	rc = map_event(m, obj, (int64_t)seq, event, why);
 	/* named: where a line's seq leaves its position, not each line
 	 * of a run that goes on shifted after a removed or added one */

@@ -15,7 +15,7 @@
  * id as additional data, so that destroying that key forgets the
  * envelopes of every message due that day:
  *
- *	{"v":2,"id":ID,"key":"record-DAY.key","nonce":B64,"data":B64}
+ *	{"v":3,"id":ID,"key":"record-DAY.key","nonce":B64,"data":B64}
  *
  * where data decrypts to {"record":TEXT,"signer":N,"sig":B64}.
  */

@@ -5,7 +5,9 @@
  * In this order (docs/FORMAT.md, "What verify checks"):
  *
  *   1. ledger	each line is an entry whose seq is its position (an entry
- *		removed, added or moved breaks the count); its leaf hashes
+ *		removed, added or moved breaks the count); each entry's
+ *		"prev" is the leaf hash of the entry before it (an edited
+ *		entry is named); its leaf hashes
  *		recompute the root of every checkpoint; every checkpoint's
  *		signature holds under the public key the ledger recorded
  *		for its generation; no checkpoint covers more entries than
@@ -62,6 +64,8 @@ typedef struct verify {
 	vcheck **by_size;		/* the parsed ones, smallest first */
 	size_t n_by_size, next;		/* ... and the next to meet */
 	merkle_frontier tree;
+	int64_t chain_seq;		/* the seq the line before states */
+	merkle_hash chain_leaf;		/* ... and its leaf hash */
 	sqlite3 *mem;			/* the index the records make */
 	index_inserter ins;		/* ... and its statements */
 	char (*blobs)[ARCHIVE_SHA256_HEX + 1];	/* good blobs, sorted */
@@ -113,7 +117,34 @@ keep_check(const checkpoint *cp, const char *line, void *ctx)
 	return 0;
 }
 
-/* ledger_leaf - ledger_line_fn: hash, count, map, meet checkpoints */
+/* check_chain - the "prev" of the line just mapped against the leaf hash
+ * of the line before, compared only when its seq follows that line's:
+ * a line removed, added or moved is named by the seq check, and the
+ * lines around it are not blamed a second time */
+static void
+check_chain(verify *v, const merkle_hash leaf)
+{
+	const ledger_map *m = &v->map;
+	long long k = (long long)v->chain_seq;
+	char object[32];
+
+	if (m->line_seq > 1 && !m->line_has_prev) {
+		snprintf(object, sizeof(object), "ledger seq %lld",
+			 (long long)m->line_seq);
+		report(v, "ledger", object, "has no \"prev\" of 64 hex digits"
+		       " (the hash of entry %lld)", (long long)m->line_seq - 1);
+	} else if (m->line_seq > 1 && m->line_seq == v->chain_seq + 1
+		   && memcmp(m->line_prev, v->chain_leaf, MERKLE_HASH) != 0) {
+		snprintf(object, sizeof(object), "ledger seq %lld", k);
+		report(v, "ledger", object, "its hash is not the \"prev\" that"
+		       " entry %lld recorded: entry %lld (or the prev of entry"
+		       " %lld) was edited", k + 1, k, k + 1);
+	}
+	v->chain_seq = m->line_seq;
+	memcpy(v->chain_leaf, leaf, MERKLE_HASH);
+}
+
+/* ledger_leaf - ledger_line_fn: hash, count, map, chain, meet checkpoints */
 static int
 ledger_leaf(int64_t pos, const char *line, size_t len, void *ctx)
 {
@@ -130,6 +161,7 @@ ledger_leaf(int64_t pos, const char *line, size_t len, void *ctx)
 		return -1;
 	if (rc > 0)
 		report(v, "ledger", object, "%s", why);
+	check_chain(v, leaf);
 	while (v->next < v->n_by_size && v->by_size[v->next]->cp.size <= pos) {
 		merkle_frontier_root(&v->tree, v->by_size[v->next]->computed);
 		v->by_size[v->next++]->seen = true;

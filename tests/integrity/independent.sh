@@ -20,7 +20,9 @@
 #	      tree_size and root used in (d).
 #	Then each way of lying must be caught (a changed message byte, record
 #	character, path hash, leaf index or checkpoint root, a stranger's
-#	key), and the checks are repeated across a key rotation.
+#	key), and the checks are repeated across a key rotation.  Last, the
+#	chain of the ledger (FORMAT.md 4.1): each line's "prev" is
+#	SHA-256(0x00 || the line before), and an edited entry is found.
 #
 #	Helpers, work directory and exit status: tests/integrity/lib.sh.
 #	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
@@ -62,6 +64,30 @@ ed25519_verify() {
 	local out
 	out=$(openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$2" -sigfile "$3" 2>&1) &&
 		[ "$out" = "Signature Verified Successfully" ]
+}
+
+# chain_breaks LEDGER - the chain of "prev" hashes (docs/FORMAT.md 4.1)
+#	checked line by line: print K for each entry K whose leaf hash,
+#	SHA-256(0x00 || line K), is not the "prev" of line K+1, and "K bad"
+#	for a line K that does not start {"seq":K,"prev":"<64 hex>", (line 1:
+#	{"seq":1,"event":"created", without prev); nothing when it holds
+chain_breaks() {
+	local n=0 line prev='' want re
+	while IFS= read -r line; do
+		n=$(( n + 1 ))
+		if [ "$n" -eq 1 ]; then
+			[[ $line == '{"seq":1,"event":"created",'* ]] || echo "1 bad"
+		else
+			re='^\{"seq":'$n',"prev":"([0-9a-f]{64})",'
+			if [[ $line =~ $re ]]; then
+				want=$( (printf '\0'; printf '%s' "$prev") | openssl dgst -sha256 -binary | bin2hex)
+				[ "${BASH_REMATCH[1]}" = "$want" ] || echo "$(( n - 1 ))"
+			else
+				echo "$n bad"
+			fi
+		fi
+		prev=$line
+	done < "$1"
 }
 
 # fold LEAF_INDEX TREE_SIZE LEAF_HASH PATHFILE - RFC 9162 2.1.3.2 steps
@@ -477,5 +503,26 @@ if fetch "$FIRST" "$oldname" && extract "$FIRST" "$T/$oldname.proof.json" "$T/$o
 	cp "$T/keys2/key-1.pem" "$T/swapped/key-2.pem" && cp "$T/keys2/key-2.pem" "$T/swapped/key-1.pem"
 	expect_reject "$oldname with the generations' keys swapped" "$old" "$T/swapped" record_sig checkpoint
 fi
+
+# ---------------------------------------------------------------------
+# 4. The chain: each ledger line's "prev" is the leaf hash of the line
+#    before it, so that an edited entry is found by its successor.
+
+L=$ARCHIVE/ledger/ledger.log
+check_eq "the ledger's chain holds ($(wc -l < "$L") entries: stored, access, keys_rotated)" \
+	"" "$(chain_breaks "$L" | tr '\n' ' ')"
+check_eq "the ledger has the events of the archive's life" "access created keys_rotated stored" \
+	"$(jq -r .event "$L" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+M=$(( ${LEAF_OF[$MIDDLE]} + 1 ))
+mkdir -p "$T/chain"
+# one digit of entry M's time changed: entry M is named
+sed -E "${M}s/(\"time\":[0-9]*)([0-9])/\1X\2/; ${M}s/X0/1/; ${M}s/X([1-9])/0/" "$L" > "$T/chain/edited.log"
+check_eq "the edit of entry $M changed one byte" 1 "$(cmp -l "$L" "$T/chain/edited.log" | wc -l)"
+check_eq "the chain names entry $M, edited" "$M" "$(chain_breaks "$T/chain/edited.log" | tr '\n' ' ' | sed 's/ $//')"
+# the prev of entry M+1 removed: entry M+1 is named (bad), and entry M+1
+# again, since its line changed and entry M+2's prev is not its hash
+sed -E "$(( M + 1 ))s/^(\{\"seq\":[0-9]+,)\"prev\":\"[0-9a-f]{64}\",/\1/" "$L" > "$T/chain/noprev.log"
+check_eq "the chain names entry $(( M + 1 )), without prev" "$(( M + 1 )) bad $(( M + 1 ))" \
+	"$(chain_breaks "$T/chain/noprev.log" | tr '\n' ' ' | sed 's/ $//')"
 
 it_finish

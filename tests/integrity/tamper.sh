@@ -18,7 +18,9 @@
 #
 #	The cases: a bit flipped in a blob's ciphertext, tag and header; a
 #	blob deleted; blobs swapped; index rows edited, deleted and added
-#	(sqlite3); ledger entries deleted, reordered, edited, truncated; a
+#	(sqlite3); ledger entries deleted, reordered, edited (a byte of the
+#	entry: named by the chain of "prev" hashes, and by the checkpoints;
+#	its "prev" edited or removed), truncated; a
 #	signing key and a data key replaced (openssl); a record line
 #	altered and deleted; a checkpoint's root forged.  Then
 #	rebuild-index: from nothing and over a tampered index it makes the
@@ -286,7 +288,8 @@ else
 fi
 
 # ---------------------------------------------------------------------
-# 4. The ledger: an entry deleted, two reordered, one byte edited.
+# 4. The ledger: an entry deleted, two reordered, one byte edited, a
+#    "prev" edited or removed.
 
 ID_M=${FILL_IDS[$(( N / 2 ))]}
 S=$(seq_of "$ID_M")
@@ -323,16 +326,56 @@ edit_time() {
 case_dir ledgeredit
 edit_time "$S"
 WANT=(); cps_want "$S"
-expect "ledger: one byte of entry $S edited" "$C" "${WANT[@]}"
+expect "ledger: one byte of entry $S edited" "$C" want ledger "ledger seq $S" "${WANT[@]}"
 case $(jq -r --arg o "$LAST_CP" '.problems[] | select(.object == $o) | .detail' "$VERIFY_JSON") in
 *"signed root"*) pass "edited entry: the checkpoint's root mismatch is named";;
 *) fail "edited entry: no root mismatch: $(jq -c .problems "$VERIFY_JSON" | head -c 300)";;
+esac
+case $(jq -r --arg o "ledger seq $S" '.problems[] | select(.object == $o) | .detail' "$VERIFY_JSON") in
+*"entry $(( S + 1 )) recorded: entry $S "*"was edited") pass "edited entry: the chain names entry $S as edited";;
+*) fail "edited entry: no chain problem naming entry $S: $(jq -c .problems "$VERIFY_JSON" | head -c 300)";;
 esac
 
 case_dir ledgeredit1
 edit_time 1
 WANT=(); cps_want 1
-expect "ledger: one byte of entry 1 (created) edited: every checkpoint" "$C" "${WANT[@]}"
+expect "ledger: one byte of entry 1 (created) edited: every checkpoint" "$C" \
+    want ledger "ledger seq 1" "${WANT[@]}"
+
+# edit_prev LINE - the first hex digit of the "prev" of a ledger line
+#	changed (0 becomes 1, anything else 0)
+edit_prev() {
+	awk -v l="$1" 'NR == l {
+		i = index($0, "\"prev\":\"") + 8
+		c = substr($0, i, 1)
+		$0 = substr($0, 1, i - 1) (c == "0" ? "1" : "0") substr($0, i + 1)
+	} { print }' "$TPL/ledger/ledger.log" > "$C/ledger/ledger.log"
+	[ "$(cmp -l "$TPL/ledger/ledger.log" "$C/ledger/ledger.log" | wc -l)" -eq 1 ] \
+	    || bail "edit_prev $1: not exactly one byte changed"
+}
+# The "prev" of entry K+1 edited: K is named (K+1's prev no longer is
+# its hash: the rule cannot tell which of the two lines changed), and
+# so is K+1 (its line changed, so K+2's prev is not its hash); for the
+# last entry, only K.
+case_dir ledgerprev
+edit_prev $(( S + 1 ))
+WANT=(); cps_want $(( S + 1 ))
+expect "ledger: the prev of entry $(( S + 1 )) edited" "$C" \
+    want ledger "ledger seq $S" want ledger "ledger seq $(( S + 1 ))" "${WANT[@]}"
+
+case_dir ledgerprevlast
+edit_prev "$LEDGER_N"
+WANT=(); cps_want "$LEDGER_N"
+expect "ledger: the prev of the last entry ($LEDGER_N) edited" "$C" \
+    want ledger "ledger seq $(( LEDGER_N - 1 ))" "${WANT[@]}"
+
+case_dir ledgernoprev
+sed -i -E "$(( S + 1 ))s/^(\{\"seq\":[0-9]+,)\"prev\":\"[0-9a-f]{64}\",/\\1/" "$C/ledger/ledger.log"
+check_eq "ledger: the prev of entry $(( S + 1 )) removed" null \
+    "$(sed -n "$(( S + 1 ))p" "$C/ledger/ledger.log" | jq -c .prev)"
+WANT=(); cps_want $(( S + 1 ))
+expect "ledger: entry $(( S + 1 )) without its prev" "$C" \
+    want ledger "ledger seq $(( S + 1 ))" "${WANT[@]}"
 
 # ---------------------------------------------------------------------
 # 5. Two blobs swapped: both named, and their messages.

@@ -244,7 +244,8 @@ START_TEST(ledger_records_stores_and_accesses)
 	store_bytes(ar, "x", 1, "s@x", rcpts, 1, NULL, 0, id);
 	ck_assert_int_eq(ledger_lines(last, sizeof(last)), 2);	/* created, stored */
 	snprintf(want, sizeof(want), "\"id\":\"%s\"", id);
-	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":2,\"event\":\"stored\""));
+	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":2,\"prev\":\""));
+	ck_assert_ptr_nonnull(strstr(last, "\",\"event\":\"stored\","));
 	ck_assert_ptr_nonnull(strstr(last, want));
 	archive_close(ar);
 
@@ -262,7 +263,8 @@ START_TEST(ledger_records_stores_and_accesses)
 	ck_assert_int_eq(archive_log_event(ar, "{\"event\":\"x\",\"seq\":9}", NULL, &err), -1);
 	ck_assert_int_eq(archive_log_event(ar, "[1]", NULL, &err), -1);
 	ck_assert_int_eq(ledger_lines(last, sizeof(last)), 3);
-	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":3,\"event\":\"access\""));
+	ck_assert_ptr_nonnull(strstr(last, "{\"seq\":3,\"prev\":\""));
+	ck_assert_ptr_nonnull(strstr(last, "\",\"event\":\"access\","));
 	ck_assert_ptr_nonnull(strstr(last, "\"uid\":1000"));
 	snprintf(want, sizeof(want), "\"ids\":[\"%s\"]", id);
 	ck_assert_ptr_nonnull(strstr(last, want));
@@ -313,6 +315,37 @@ START_TEST(open_errors)
 	ar = archive_open(dir, ARCHIVE_READ, &err);
 	ck_assert_ptr_null(archive_spool_begin(ar, &err));
 	archive_close(ar);
+}
+END_TEST
+
+/* set_format - the FORMAT file of the archive made to hold text */
+static void
+set_format(const char *text)
+{
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/FORMAT", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs(text, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+START_TEST(older_formats_refused)
+{
+	mk_error err;
+
+	set_format("mailkeep archive 2\n");
+	ck_assert_ptr_null(archive_open(dir, ARCHIVE_READ, &err));
+	ck_assert_msg(strstr(err.msg, "archive format 2 (ledger entries not"
+			     " chained) is not read") != NULL, "%s", err.msg);
+	set_format("mailkeep archive 1\n");
+	ck_assert_ptr_null(archive_open(dir, ARCHIVE_READ, &err));
+	ck_assert_msg(strstr(err.msg, "archive format 1") != NULL, "%s", err.msg);
+	set_format("mailkeep archive 4\n");
+	ck_assert_ptr_null(archive_open(dir, ARCHIVE_READ, &err));
+	ck_assert_msg(strstr(err.msg, "unknown archive format") != NULL, "%s",
+		      err.msg);
 }
 END_TEST
 
@@ -473,6 +506,7 @@ main(void)
 	tcase_add_test(tc, ledger_records_stores_and_accesses);
 	tcase_add_test(tc, damaged_blob_is_reported);
 	tcase_add_test(tc, open_errors);
+	tcase_add_test(tc, older_formats_refused);
 	tcase_add_test(tc, leftover_spool_removed_and_failed_spool_reported);
 	tcase_add_test(tc, keys_created_private);
 	tcase_add_test(tc, long_fields_cut_content_kept);

@@ -1,8 +1,10 @@
 /*
  * test_integrity.c - unit tests of what makes the archive evidence: the
  * blob format at every size, level and cipher setting, checkpoints by
- * count and by time, proofs, key rotation, and verify on a whole archive.
- * Real files, real SQLite, real OpenSSL, in a temporary directory.
+ * count and by time, proofs, key rotation, the chain of ledger entries
+ * ("prev"), and verify on a whole archive.  Real files, real SQLite, real
+ * OpenSSL, in a temporary directory.  The chain test appends through
+ * ledger_append() (archive/internal.h) to choose its batches.
  */
 #include "config.h"
 
@@ -16,6 +18,8 @@
 #include <sqlite3.h>
 
 #include "archive/archive.h"
+#include "archive/internal.h"
+#include "archive/merkle.h"
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
 
@@ -391,6 +395,218 @@ START_TEST(index_rows_a_dead_writer_missed_are_rolled_forward)
 }
 END_TEST
 
+/* The lines of the ledger file, newlines cut off. */
+typedef struct lines {
+	char **line;
+	size_t n;
+} lines;
+
+/* read_ledger - every line of the archive's ledger */
+static lines
+read_ledger(void)
+{
+	lines l = { 0 };
+	char path[128], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		ck_assert_int_eq(line[len - 1], '\n');
+		line[len - 1] = '\0';
+		l.line = realloc(l.line, (l.n + 1) * sizeof(*l.line));
+		l.line[l.n++] = strdup(line);
+	}
+	free(line);
+	fclose(fp);
+	return l;
+}
+
+/* write_ledger - the ledger file made of l's lines */
+static void
+write_ledger(const lines *l)
+{
+	char path[128];
+	FILE *fp;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	for (i = 0; i < l->n; i++)
+		fprintf(fp, "%s\n", l->line[i]);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* lines_free - free what read_ledger returned */
+static void
+lines_free(lines *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->line[i]);
+	free(l->line);
+}
+
+/* check_chain - line 1 has no prev, line k (k > 1) starts with
+ * {"seq":k,"prev":"HEX", where HEX is the leaf hash of line k-1 */
+static void
+check_chain(const lines *l)
+{
+	static const char first[] = "{\"seq\":1,\"event\":\"created\",";
+	merkle_hash leaf;
+	char want[160];
+	size_t i, k;
+	int used;
+
+	ck_assert_uint_gt(l->n, 0);
+	ck_assert_msg(strncmp(l->line[0], first, sizeof(first) - 1) == 0,
+		      "line 1: %.80s", l->line[0]);
+	for (i = 1; i < l->n; i++) {
+		merkle_leaf_hash(l->line[i - 1], strlen(l->line[i - 1]), leaf);
+		used = snprintf(want, sizeof(want), "{\"seq\":%zu,\"prev\":\"", i + 1);
+		for (k = 0; k < MERKLE_HASH; k++)
+			used += snprintf(want + used, sizeof(want) - (size_t)used,
+					 "%02x", leaf[k]);
+		snprintf(want + used, sizeof(want) - (size_t)used, "\",");
+		ck_assert_msg(strncmp(l->line[i], want, strlen(want)) == 0,
+			      "line %zu: %.100s, want %s", i + 1, l->line[i], want);
+	}
+}
+
+/* The problems verify found, all of them. */
+typedef struct problems {
+	char text[64][300];
+	int n;
+} problems;
+
+/* keep_problem - archive_problem_fn keeping "kind object" of each */
+static void
+keep_problem(const char *kind, const char *object, const char *detail,
+	     void *ctx)
+{
+	problems *p = ctx;
+
+	(void)detail;
+	if (p->n < 64)
+		snprintf(p->text[p->n++], sizeof(p->text[0]), "%s %s", kind, object);
+}
+
+/* verify_problems - archive_verify on the archive, read only */
+static problems
+verify_problems(void)
+{
+	archive_verify_stats st;
+	problems p = { .n = 0 };
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_READ, &err);
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	ck_assert_int_eq(archive_verify(ar, NULL, keep_problem, NULL, &p, &st,
+					&err), 0);
+	archive_close(ar);
+	return p;
+}
+
+/* named_alone - verify names "ledger OBJECT" and blames nothing else
+ * (the checkpoints over the ledger aside) */
+static void
+named_alone(const char *object)
+{
+	problems p = verify_problems();
+	char want[300];
+	int i, named = 0;
+
+	snprintf(want, sizeof(want), "ledger %s", object);
+	for (i = 0; i < p.n; i++) {
+		named |= strcmp(p.text[i], want) == 0;
+		ck_assert_msg(strcmp(p.text[i], want) == 0
+			      || strncmp(p.text[i], "ledger checkpoint ", 18) == 0,
+			      "blamed: %s", p.text[i]);
+	}
+	ck_assert_msg(named, "%s not named (%d problems)", want, p.n);
+}
+
+/* tear_ledger - half a line at the end of the ledger, as a crash leaves */
+static void
+tear_ledger(void)
+{
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "a"));
+	fputs("{\"seq\":14,\"prev\":\"00", fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* append_batch - n test entries in one ledger_append; the seq of the first */
+static int64_t
+append_batch(archive *ar, size_t n, const char *pad)
+{
+	char *entries[8];
+	int64_t seq;
+	mk_error err;
+	size_t i;
+
+	ck_assert_uint_le(n, 8);
+	for (i = 0; i < n; i++)
+		ck_assert_int_ge(asprintf(&entries[i], "\"event\":\"test\","
+					  "\"time\":%zu,\"pad\":\"%s\"", i, pad), 0);
+	ck_assert_msg(ledger_append(ar, (const char *const *)entries, n, &seq,
+				    &err) == 0, "%s", err.msg);
+	for (i = 0; i < n; i++)
+		free(entries[i]);
+	return seq;
+}
+
+START_TEST(ledger_entries_chained_and_an_edited_one_named)
+{
+	char id[ARCHIVE_ID_LEN + 1], *big = malloc(300001);
+	archive *ar = open_with(1, 6, 4, 300);
+	int64_t mid;
+	problems p;
+	lines l;
+	char *t;
+
+	/* batches of 1, 3 and 5, messages in between, and a 300 KB line
+	 * (more than the ledger reads of its tail, or hashes, at once)
+	 * before a batch */
+	memset(big, 'b', 300000);
+	big[300000] = '\0';
+	append_batch(ar, 1, "one");
+	store(ar, (const unsigned char *)"first", 5, 5, id);
+	mid = append_batch(ar, 3, "three") + 1;
+	append_batch(ar, 1, big);
+	append_batch(ar, 5, "five");
+	store(ar, (const unsigned char *)"second", 6, 6, id);
+	archive_close(ar);
+	free(big);
+	/* a torn last line (a crash mid-append): the next append chains to
+	 * the whole line before it */
+	tear_ledger();
+	ar = open_with(1, 6, 4, 300);
+	append_batch(ar, 2, "after the tear");
+	archive_close(ar);
+	l = read_ledger();
+	ck_assert_uint_eq(l.n, 15);
+	check_chain(&l);
+	p = verify_problems();
+	ck_assert_msg(p.n == 0, "%d problems, first: %s", p.n, p.text[0]);
+
+	/* one byte of the middle entry of the batch of 3 edited: verify names
+	 * it, and no other entry */
+	ck_assert_int_eq(mid, 5);
+	ck_assert_ptr_nonnull(t = strstr(l.line[mid - 1], "\"time\":1,"));
+	t[7] = '7';
+	write_ledger(&l);
+	named_alone("ledger seq 5");
+	lines_free(&l);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -406,6 +622,7 @@ main(void)
 	tcase_add_test(tc, proof_of_every_message);
 	tcase_add_test(tc, rotation_keeps_old_messages_readable_and_verified);
 	tcase_add_test(tc, index_rows_a_dead_writer_missed_are_rolled_forward);
+	tcase_add_test(tc, ledger_entries_chained_and_an_edited_one_named);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
