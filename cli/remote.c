@@ -42,6 +42,7 @@ typedef struct remote_out {
 	cli_json_stream js;		/* --json listings */
 	cli_verify_out vo;		/* verify */
 	size_t items;
+	int begun;			/* what comes before the items is out */
 	int failed;			/* a write failed */
 } remote_out;
 
@@ -127,6 +128,30 @@ print_json_item(remote_out *ro, const char *buf, size_t len)
 	return rc;
 }
 
+/* is_listing - does op print a JSON array with --json? */
+static int
+is_listing(access_op op)
+{
+	return op == ACCESS_OP_SEARCH || op == ACCESS_OP_AUDIT
+	    || op == ACCESS_OP_REQUESTS;
+}
+
+/* begin_output - what comes before the items, once: when the first item
+ * or a good end arrives, so that a refusal prints only its error line */
+static int
+begin_output(remote_out *ro)
+{
+	if (ro->begun++)
+		return 0;
+	if (ro->rq->json && is_listing(ro->op))
+		return cli_json_begin(&ro->js, stdout);
+	if (!ro->rq->json && ro->op == ACCESS_OP_SEARCH)
+		return cli_human_header(stdout);
+	if (!ro->rq->json && is_listing(ro->op))
+		return cli_print_listed_header(ro->op);
+	return 0;
+}
+
 /* take_item - one 'J' frame */
 static int
 take_item(remote_out *ro, const char *buf, size_t len)
@@ -134,7 +159,9 @@ take_item(remote_out *ro, const char *buf, size_t len)
 	int rc;
 
 	errno = 0;
-	if (ro->op == ACCESS_OP_SEARCH || ro->op == ACCESS_OP_SHOW)
+	if (begin_output(ro) < 0)
+		rc = -1;
+	else if (ro->op == ACCESS_OP_SEARCH || ro->op == ACCESS_OP_SHOW)
 		rc = print_message_item(ro, buf, len);
 	else
 		rc = print_json_item(ro, buf, len);
@@ -169,27 +196,6 @@ take_progress(remote_out *ro, const char *buf, size_t len)
 	json_decref(obj);
 }
 
-/* is_listing - does op print a JSON array with --json? */
-static int
-is_listing(access_op op)
-{
-	return op == ACCESS_OP_SEARCH || op == ACCESS_OP_AUDIT
-	    || op == ACCESS_OP_REQUESTS;
-}
-
-/* begin_output - what comes before the items */
-static int
-begin_output(remote_out *ro)
-{
-	if (ro->rq->json && is_listing(ro->op))
-		return cli_json_begin(&ro->js, stdout);
-	if (!ro->rq->json && ro->op == ACCESS_OP_SEARCH)
-		return cli_human_header(stdout);
-	if (!ro->rq->json && is_listing(ro->op))
-		return cli_print_listed_header(ro->op);
-	return 0;
-}
-
 /* finish - the end frame: the summary, the exit status */
 static int
 finish(remote_out *ro, const char *buf, size_t len)
@@ -203,6 +209,9 @@ finish(remote_out *ro, const char *buf, size_t len)
 		status = cli_error("the access service sent a bad end frame");
 	else if (!json_is_true(json_object_get(end, "ok")))
 		status = cli_error("%s", error ? error : "refused");
+	else if (begin_output(ro) < 0)
+		status = cli_error("writing to standard output: %s",
+				   strerror(errno ? errno : EIO));
 	else if (ro->rq->json && is_listing(ro->op) && cli_json_end(&ro->js) < 0)
 		status = cli_error("writing to standard output: %s",
 				   strerror(errno ? errno : EIO));
@@ -257,11 +266,6 @@ cli_remote(const mk_config *cfg, access_op op, const cli_request *rq)
 	cli_to_request(op, rq, &req);
 	if ((c = access_client_open(cfg->access_socket, &req, &err)) == NULL)
 		return cli_error("%s", err.msg);
-	if (begin_output(&ro) < 0) {
-		access_client_close(c);
-		return cli_error("writing to standard output: %s",
-				 strerror(errno ? errno : EIO));
-	}
 	if (op == ACCESS_OP_VERIFY && (ro.vo.problems = json_array()) == NULL) {
 		access_client_close(c);
 		return cli_error("out of memory");
