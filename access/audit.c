@@ -26,11 +26,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
-#include "access/access.h"
+#include "access/internal.h"
 
 /* outcome_name - the word of an outcome */
 static const char *
@@ -38,31 +37,6 @@ outcome_name(access_outcome o)
 {
 	return o == ACCESS_GRANTED ? "granted"
 	    : o == ACCESS_REFUSED ? "refused" : "error";
-}
-
-/* now_usec - the wall clock in microseconds */
-static int64_t
-now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ids_value - the ids as a JSON array */
-static json_t *
-ids_value(const char *const *ids, size_t n)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, json_string(ids[i])) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
 }
 
 /* query_value - the query terms, parsed, or null */
@@ -109,14 +83,14 @@ audit_object(const access_identity *who, const access_audit *a)
 	if (obj == NULL)
 		return NULL;
 	bad = json_object_set_new(obj, "event", json_string("access"));
-	bad |= json_object_set_new(obj, "time", json_integer(now_usec()));
+	bad |= json_object_set_new(obj, "time", json_integer(access_now()));
 	bad |= json_object_set_new(obj, "uid", json_integer(who->uid));
 	bad |= json_object_set_new(obj, "user", json_string(who->user));
 	bad |= json_object_set_new(obj, "via", json_string(who->via));
 	bad |= json_object_set_new(obj, "action",
 				   json_string(access_op_name(a->op)));
 	bad |= json_object_set_new(obj, "query", query_value(a->query_json));
-	bad |= json_object_set_new(obj, "ids", ids_value(a->ids, a->n_ids));
+	bad |= json_object_set_new(obj, "ids", wire_strings(a->ids, a->n_ids));
 	bad |= json_object_set_new(obj, "outcome",
 				   json_string(outcome_name(a->outcome)));
 	bad |= add_extras(obj, a);

@@ -56,35 +56,11 @@
 #define PROGNAME "mailkeep-access"
 
 static bool foreground;
-static int signal_pipe[2] = { -1, -1 };
+static int signal_fd = -1;	/* the read end of the signal pipe */
 static access_service *service;
 static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t clients_done = PTHREAD_COND_INITIALIZER;
 static unsigned clients;
-
-/* dlog - log to stderr in the foreground, else to syslog */
-static void __attribute__((format(printf, 2, 3)))
-dlog(int priority, const char *fmt, ...)
-{
-	char stamp[32];
-	struct tm tm;
-	time_t now;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (foreground) {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		flockfile(stderr);
-		fprintf(stderr, "%s " PROGNAME "[%ld]: ", stamp, (long)getpid());
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		funlockfile(stderr);
-	} else
-		vsyslog(priority, fmt, ap);
-	va_end(ap);
-}
 
 /* usage - the synopsis; exit 2 */
 static void __attribute__((noreturn))
@@ -92,19 +68,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: " PROGNAME " [-c FILE] [-f] [-s SOCKETPATH]\n");
 	exit(2);
-}
-
-/* load_policy - the configured policy, or the built-in default */
-static policy *
-load_policy(const mk_config *cfg, mk_error *err)
-{
-	policy *p;
-
-	if (cfg->policy != NULL)
-		return policy_load(cfg->policy, err);
-	if ((p = policy_default()) == NULL)
-		mk_error_set(err, "out of memory");
-	return p;
 }
 
 /* bind_socket - the listening socket at path, mode 0666; fd or -1 */
@@ -202,12 +165,12 @@ serve_parsed(int fd, uid_t uid, const access_request *rq)
 	mk_error err;
 
 	if (access_service_identity(service, uid, "socket", &who, &err) != 0) {
-		dlog(LOG_ERR, "uid %lu: %s", (unsigned long)uid, err.msg);
+		mk_log(LOG_ERR, "uid %lu: %s", (unsigned long)uid, err.msg);
 		send_error(fd, err.msg);
 		return;
 	}
 	if (access_serve(service, &who, rq, emit_frame, &fd) != 0)
-		dlog(LOG_INFO, "%s (uid %lu): %s: the client left mid-answer",
+		mk_log(LOG_INFO, "%s (uid %lu): %s: the client left mid-answer",
 		     who.user, (unsigned long)uid, access_op_name(rq->op));
 	access_identity_free(&who);
 }
@@ -225,13 +188,13 @@ serve_connection(int fd)
 
 	set_timeouts(fd);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		dlog(LOG_ERR, "SO_PEERCRED: %s", strerror(errno));
+		mk_log(LOG_ERR, "SO_PEERCRED: %s", strerror(errno));
 		send_error(fd, "cannot tell who is asking");
 	} else if (line == NULL)
 		send_error(fd, "out of memory");
 	else if ((n = read_request(fd, line, ACCESS_MAX_REQUEST + 1, &err)) < 0
 		 || access_request_parse(line, (size_t)n, &rq, &err) != 0) {
-		dlog(LOG_NOTICE, "uid %lu: bad request: %s",
+		mk_log(LOG_NOTICE, "uid %lu: bad request: %s",
 		     (unsigned long)cred.uid, err.msg);
 		send_error(fd, err.msg);
 	} else {
@@ -286,37 +249,6 @@ start_client(int fd)
 	pthread_attr_destroy(&attr);
 }
 
-/* on_signal - async-signal-safe: the signal number into the pipe */
-static void
-on_signal(int sig)
-{
-	unsigned char b = (unsigned char)sig;
-	int saved = errno;
-
-	if (write(signal_pipe[1], &b, 1) < 0) {
-		/* full: one of this kind is queued already */
-	}
-	errno = saved;
-}
-
-/* install_signals - the self-pipe and the handlers */
-static int
-install_signals(mk_error *err)
-{
-	struct sigaction sa;
-
-	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return mk_error_errno(err, "pipe");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 /* reload - SIGHUP: the policy anew, or keep the running one */
 static void
 reload(const char *config_path)
@@ -326,13 +258,13 @@ reload(const char *config_path)
 	mk_error err;
 
 	if ((cfg = mk_config_load(config_path, &err)) == NULL
-	    || (pol = load_policy(cfg, &err)) == NULL) {
-		dlog(LOG_ERR, "reload: keeping the running policy: %s", err.msg);
+	    || (pol = policy_load_or_default(cfg->policy, &err)) == NULL) {
+		mk_log(LOG_ERR, "reload: keeping the running policy: %s", err.msg);
 		mk_config_free(cfg);
 		return;
 	}
 	access_service_set_policy(service, pol);
-	dlog(LOG_INFO, "reloaded the policy %s", cfg->policy ? cfg->policy
+	mk_log(LOG_INFO, "reloaded the policy %s", cfg->policy ? cfg->policy
 	     : "(built-in)");
 	mk_config_free(cfg);
 }
@@ -343,9 +275,9 @@ take_signals(const char *config_path)
 {
 	unsigned char sig;
 
-	while (read(signal_pipe[0], &sig, 1) == 1) {
+	while (read(signal_fd, &sig, 1) == 1) {
 		if (sig != SIGHUP) {
-			dlog(LOG_INFO, "stopping on signal %d", sig);
+			mk_log(LOG_INFO, "stopping on signal %d", sig);
 			return true;
 		}
 		reload(config_path);
@@ -358,7 +290,7 @@ static void
 serve(int listen_fd, const char *config_path)
 {
 	struct pollfd fds[2] = { { listen_fd, POLLIN, 0 },
-				 { signal_pipe[0], POLLIN, 0 } };
+				 { signal_fd, POLLIN, 0 } };
 	int fd;
 
 	for (;;) {
@@ -386,7 +318,7 @@ start(const mk_config *cfg, const char *socket_path, policy *pol)
 	int fd;
 
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
-		dlog(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
+		mk_log(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
 		policy_free(pol);
 		return -1;
 	}
@@ -394,9 +326,9 @@ start(const mk_config *cfg, const char *socket_path, policy *pol)
 	if ((fd = bind_socket(socket_path, &err)) < 0
 	    || (!foreground && daemon(0, 0) != 0 && mk_error_errno(&err, "detach"))
 	    || (pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0
-	    || install_signals(&err) != 0
+	    || (signal_fd = mk_signals_install(&err)) < 0
 	    || (service = access_service_new(cfg, pol, &err)) == NULL) {
-		dlog(LOG_ERR, "%s", err.msg);
+		mk_log(LOG_ERR, "%s", err.msg);
 		if (service == NULL && pol != NULL && err.msg[0] != '\0'
 		    && fd < 0)
 			policy_free(pol);
@@ -427,9 +359,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	openlog(PROGNAME, LOG_PID, LOG_MAIL);
+	mk_log_open(PROGNAME, foreground);
 	if ((cfg = mk_config_load(config_path, &err)) == NULL
-	    || (pol = load_policy(cfg, &err)) == NULL) {
+	    || (pol = policy_load_or_default(cfg->policy, &err)) == NULL) {
 		fprintf(stderr, PROGNAME ": %s\n", err.msg);
 		mk_config_free(cfg);
 		return 1;
@@ -442,12 +374,12 @@ main(int argc, char **argv)
 		mk_config_free(cfg);
 		return 1;
 	}
-	dlog(LOG_INFO, "started, listening on %s, archive %s", socket_path,
+	mk_log(LOG_INFO, "started, listening on %s, archive %s", socket_path,
 	     cfg->archive);
 	serve(fd, config_path);
 	close(fd);
 	access_service_free(service);
 	mk_config_free(cfg);
-	dlog(LOG_INFO, "stopped");
+	mk_log(LOG_INFO, "stopped");
 	return 0;
 }

@@ -81,6 +81,10 @@ policy_ref *service_policy_take(access_service *s);
 /* service_policy_drop - let go of r; the last user frees it */
 void service_policy_drop(access_service *s, policy_ref *r);
 
+/* wire_strings - strings as a JSON array (those that are not UTF-8 as
+ * {"base64": ...}); NULL when out of memory */
+json_t *wire_strings(const char *const *items, size_t n);
+
 /* access_now - the wall clock in microseconds */
 int64_t access_now(void);
 

@@ -29,7 +29,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "access/access.h"
+#include "access/internal.h"
 
 /* The string members of a message, by offset. */
 static const struct {
@@ -110,9 +110,9 @@ text_of(json_t *v, char **out)
 	return 0;
 }
 
-/* list_value - an array of texts */
-static json_t *
-list_value(char *const *items, size_t n)
+/* wire_strings - an array of texts (text_value() each) */
+json_t *
+wire_strings(const char *const *items, size_t n)
 {
 	json_t *arr = json_array();
 	size_t i;
@@ -145,9 +145,9 @@ access_message_json(const archive_message *msg)
 	bad |= json_object_set_new(obj, "received_at",
 				   json_integer(msg->received_at));
 	bad |= json_object_set_new(obj, "size", json_integer(msg->size));
-	bad |= json_object_set_new(obj, "roles", list_value(msg->roles,
+	bad |= json_object_set_new(obj, "roles", wire_strings((const char *const *)msg->roles,
 							    msg->n_roles));
-	bad |= json_object_set_new(obj, "rcpts", list_value(msg->rcpts,
+	bad |= json_object_set_new(obj, "rcpts", wire_strings((const char *const *)msg->rcpts,
 							    msg->n_rcpts));
 	for (i = 0; i < N_TEXT; i++)
 		bad |= json_object_set_new(obj, text_fields[i].name,

@@ -52,29 +52,16 @@ daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 static bool foreground;
 static const char *socket_override;	/* -p: wins over the file, reloads too */
-static int signal_pipe[2] = { -1, -1 };
+static int signal_fd = -1;	/* the read end of the signal pipe */
 
-/* mlog - log to stderr in the foreground, else to syslog */
+/* mlog - log a line through common/daemon.c */
 void
 mlog(int priority, const char *fmt, ...)
 {
-	char stamp[32];
-	struct tm tm;
-	time_t now;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (foreground) {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		flockfile(stderr);
-		fprintf(stderr, "%s mailkeep-milter[%ld]: ", stamp, (long)getpid());
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		funlockfile(stderr);
-	} else
-		vsyslog(priority, fmt, ap);
+	mk_vlog(priority, fmt, ap);
 	va_end(ap);
 }
 
@@ -84,19 +71,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: mailkeep-milter [-c FILE] [-f] [-p SOCKETSPEC]\n");
 	exit(2);
-}
-
-/* load_policy - the configured policy, or the built-in default */
-static policy *
-load_policy(const mk_config *cfg, mk_error *err)
-{
-	policy *p;
-
-	if (cfg->policy != NULL)
-		return policy_load(cfg->policy, err);
-	if ((p = policy_default()) == NULL)
-		mk_error_set(err, "out of memory");
-	return p;
 }
 
 /* socket_path - the file of a unix: socket spec, or NULL */
@@ -131,37 +105,6 @@ open_socket(const mk_config *cfg, const struct passwd *pw)
 		mlog(LOG_ERR, "chmod %s: %s", path, strerror(errno));
 		return -1;
 	}
-	return 0;
-}
-
-/* on_signal - async-signal-safe: pass the signal number to the main loop */
-static void
-on_signal(int sig)
-{
-	unsigned char b = (unsigned char)sig;
-	int saved = errno;
-
-	if (write(signal_pipe[1], &b, 1) < 0) {
-		/* the pipe is full: a signal of this kind is already queued */
-	}
-	errno = saved;
-}
-
-/* install_signals - the self-pipe and the handlers of the main thread */
-static int
-install_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -215,7 +158,7 @@ reload(const char *path)
 		mlog(LOG_ERR, "reload: keeping the running configuration: %s", err.msg);
 		return;
 	}
-	if ((pol = load_policy(cfg, &err)) == NULL) {
+	if ((pol = policy_load_or_default(cfg->policy, &err)) == NULL) {
 		mlog(LOG_ERR, "reload: keeping the running policy: %s", err.msg);
 		mk_config_free(cfg);
 		return;
@@ -259,10 +202,10 @@ wait_for_signals(const char *config_path)
 
 	for (;;) {
 		FD_ZERO(&fds);
-		FD_SET(signal_pipe[0], &fds);
-		if (select(signal_pipe[0] + 1, &fds, NULL, NULL, NULL) < 0)
+		FD_SET(signal_fd, &fds);
+		if (select(signal_fd + 1, &fds, NULL, NULL, NULL) < 0)
 			continue;	/* EINTR: the handler wrote the pipe */
-		while ((n = read(signal_pipe[0], &sig, 1)) == 1) {
+		while ((n = read(signal_fd, &sig, 1)) == 1) {
 			if (sig == SIGHUP) {
 				reload(config_path);
 				continue;
@@ -340,7 +283,11 @@ start(void)
 		mlog(LOG_ERR, "%s", err.msg);
 		return -1;
 	}
-	return install_signals();
+	if ((signal_fd = mk_signals_install(&err)) < 0) {
+		mlog(LOG_ERR, "%s", err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -360,9 +307,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	openlog("mailkeep-milter", LOG_PID, LOG_MAIL);
+	mk_log_open("mailkeep-milter", foreground);
 	if ((g_state.cfg = load_config(config_path, &err)) == NULL
-	    || (g_state.pol = load_policy(g_state.cfg, &err)) == NULL) {
+	    || (g_state.pol = policy_load_or_default(g_state.cfg->policy, &err)) == NULL) {
 		if (!foreground)	/* in the foreground mlog is stderr */
 			fprintf(stderr, "mailkeep-milter: %s\n", err.msg);
 		mlog(LOG_ERR, "%s", err.msg);

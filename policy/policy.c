@@ -481,6 +481,19 @@ policy_load(const char *path, mk_error *err)
 	return p;
 }
 
+/* policy_load_or_default - the file's policy, or the built-in one */
+policy *
+policy_load_or_default(const char *path, mk_error *err)
+{
+	policy *p;
+
+	if (path != NULL)
+		return policy_load(path, err);
+	if ((p = policy_default()) == NULL)
+		mk_error_set(err, "out of memory");
+	return p;
+}
+
 /* policy_free - free a policy and everything it owns */
 void
 policy_free(policy *p)

@@ -101,6 +101,10 @@ policy *policy_default(void);
 /* policy_load - parse a policy file; NULL and err ("FILE:LINE: ...") */
 policy *policy_load(const char *path, mk_error *err);
 
+/* policy_load_or_default - policy_load(path), or the built-in policy
+ * when path is NULL (no "policy" in mailkeep.conf) */
+policy *policy_load_or_default(const char *path, mk_error *err);
+
 /* policy_load_stream - the same from an open stream named name (fuzzing,
  * tests) */
 policy *policy_load_stream(FILE *fp, const char *name, mk_error *err);
