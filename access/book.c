@@ -8,9 +8,11 @@
  *	A request, its approval and its denial are audit entries (event
  *	"access", action "request", "approve" or "deny", outcome
  *	"granted"); the request's number is the seq of its entry.  The
- *	ledger is the only record: book_load() reads it once when the
- *	service starts and the service, the only writer of such entries,
- *	adds to the book what it appends.  An approval releases the
+ *	ledger is the only record: book_sync() reads what was appended
+ *	since it last looked (all of it the first time), before every
+ *	four-eyes decision and after every four-eyes entry the service
+ *	writes, so every process that reads the ledger agrees.  An
+ *	approval releases the
  *	message to the requester until the "until" its entry carries (the
  *	policy's four_eyes_hours at the time of approval).
  *
@@ -38,7 +40,7 @@ access_now(void)
 }
 
 /* book_add - append a copy of e */
-int
+static int
 book_add(access_book *b, const book_entry *e)
 {
 	book_entry *grown;
@@ -137,7 +139,8 @@ load_line(int64_t pos, const char *line, size_t len, void *ctx)
 	json_t *obj;
 	int rc = 0;
 
-	(void)pos;
+	b->offset += (int64_t)len + 1;
+	b->lines = pos;
 	if (strstr(line, "\"event\":\"access\"") == NULL)
 		return 0;
 	if ((obj = json_loadb(line, len, 0, NULL)) == NULL)
@@ -157,11 +160,13 @@ load_line(int64_t pos, const char *line, size_t len, void *ctx)
 	return rc;
 }
 
-/* book_load - read the four-eyes entries of ar's ledger */
+/* book_sync - the four-eyes entries appended since the last look */
 int
-book_load(access_book *b, archive *ar, mk_error *err)
+book_sync(access_book *b, archive *ar, mk_error *err)
 {
-	if (archive_ledger_each(ar, load_line, b, err) != 0)
+	err->msg[0] = '\0';
+	if (archive_ledger_each_from(ar, b->offset, b->lines, load_line, b,
+				     err) != 0)
 		return err->msg[0] ? -1 : mk_error_set(err, "out of memory"
 						       " reading the ledger");
 	return 0;

@@ -31,23 +31,23 @@ typedef struct book_entry {
 	int64_t until;			/* approved: released until, usec */
 } book_entry;
 
-/* Every four-eyes request of the archive, in ledger order.  The service
- * is the only writer of these entries, so after book_load() it keeps
- * the book current itself. */
+/* Every four-eyes request of the archive, in ledger order, as far as
+ * the ledger has been read.  The ledger is the only record: before each
+ * decision the book reads what was appended since (book_sync()), so a
+ * request another process wrote counts at once. */
 typedef struct access_book {
-	pthread_mutex_t lock;		/* held across check, append, update */
+	pthread_mutex_t lock;		/* held across sync, check, append */
 	book_entry *v;
 	size_t n, cap;
+	int64_t offset;			/* bytes of ledger.log read */
+	int64_t lines;			/* lines read */
 } access_book;
 
-/* book_load - the requests, approvals and denials of ar's ledger */
-int book_load(access_book *b, archive *ar, mk_error *err);
+/* book_sync - read the ledger's new lines into the book; b->lock held */
+int book_sync(access_book *b, archive *ar, mk_error *err);
 
 /* book_free - free the entries (not b) */
 void book_free(access_book *b);
-
-/* book_add - a new pending request (copied); b->lock held */
-int book_add(access_book *b, const book_entry *e);
 
 /* book_find - request number, or NULL; b->lock held */
 book_entry *book_find(access_book *b, int64_t number);

@@ -150,6 +150,7 @@ subject_of(answer *a, const archive_message *msg, access_subject *sub)
 	json_t *doc;
 	size_t n = party_addresses(msg, &doc, &addrs);
 	int64_t now = access_now();
+	mk_error err;
 
 	memset(sub, 0, sizeof(*sub));
 	sub->roles = (const char *const *)msg->roles;
@@ -160,10 +161,12 @@ subject_of(answer *a, const archive_message *msg, access_subject *sub)
 	if (!sub->four_eyes.content)
 		return;
 	pthread_mutex_lock(&a->s->book.lock);
-	sub->approved_get = book_live(&a->s->book, a->who->uid, msg->id,
-				      ACCESS_OP_GET, now);
-	sub->approved_show = book_live(&a->s->book, a->who->uid, msg->id,
-				       ACCESS_OP_SHOW, now);
+	if (book_sync(&a->s->book, a->ar, &err) == 0) {	/* else: none */
+		sub->approved_get = book_live(&a->s->book, a->who->uid,
+					      msg->id, ACCESS_OP_GET, now);
+		sub->approved_show = book_live(&a->s->book, a->who->uid,
+					       msg->id, ACCESS_OP_SHOW, now);
+	}
 	pthread_mutex_unlock(&a->s->book.lock);
 }
 
@@ -544,6 +547,16 @@ serve_search(answer *a)
 	return 0;
 }
 
+/* entry_text - request number's book entry as JSON (book locked after a
+ * sync); NULL when it is not there */
+static char *
+entry_text(access_book *b, int64_t number)
+{
+	book_entry *e = book_find(b, number);
+
+	return e != NULL ? book_entry_json(e, access_now()) : NULL;
+}
+
 /* serve_request - ask a second person to release a message */
 static int
 serve_request(answer *a)
@@ -552,28 +565,28 @@ serve_request(answer *a)
 	access_audit entry = { .outcome = ACCESS_GRANTED, .ids = ids,
 			       .n_ids = 1, .asks = a->rq->asks,
 			       .reason = a->rq->reason };
-	book_entry e = { .uid = a->who->uid, .asks = a->rq->asks,
-			 .reason = a->rq->reason, .state = BOOK_PENDING };
+	access_book *b = &a->s->book;
 	access_subject sub;
 	archive_message *msg;
-	char *text;
+	int64_t number = 0;
+	char *text = NULL;
+	mk_error err;
 	int rc;
 
 	if (lookup_decided(a, ACCESS_OP_REQUEST, &msg, &sub) != 0)
 		return 0;
 	archive_message_free(msg);
-	snprintf(e.user, sizeof(e.user), "%s", a->who->user);
-	memcpy(e.id, a->rq->id, sizeof(e.id));
-	e.time = access_now();
-	pthread_mutex_lock(&a->s->book.lock);
-	rc = audit(a, &entry, &e.number);
-	if (rc == 0 && book_add(&a->s->book, &e) != 0)
-		rc = finish_error(a, "out of memory");
-	pthread_mutex_unlock(&a->s->book.lock);
+	pthread_mutex_lock(&b->lock);
+	rc = audit(a, &entry, &number);
+	if (rc == 0 && book_sync(b, a->ar, &err) == 0)
+		text = entry_text(b, number);
+	pthread_mutex_unlock(&b->lock);
 	if (rc != 0)
 		return 0;
-	if ((text = book_entry_json(&e, e.time)) != NULL)
-		put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+	if (text == NULL)
+		return finish_error(a, "request %lld is in the ledger, but could"
+				    " not be read back", (long long)number);
+	put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
 	return finish_ok(a, NULL);
 }
@@ -603,13 +616,18 @@ serve_requests(answer *a)
 	access_book *b = &a->s->book;
 	int64_t now = access_now();
 	size_t i, n;
+	mk_error err;
 	char *text;
+	int rc;
 
 	if (audit(a, &entry, NULL) != 0)
 		return 0;
 	pthread_mutex_lock(&b->lock);
+	rc = book_sync(b, a->ar, &err);
 	n = b->n;
 	pthread_mutex_unlock(&b->lock);
+	if (rc != 0)
+		return finish_error(a, "reading the ledger: %s", err.msg);
 	for (i = 0; i < n && !a->gone; i++) {
 		book_entry e;
 
@@ -645,9 +663,10 @@ decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
 	return v;
 }
 
-/* settle - approve or deny request e (book locked), audited */
+/* settle - approve or deny request e (book locked), audited; the book
+ * learns the outcome from the ledger (book_sync()) */
 static int
-settle(answer *a, book_entry *e)
+settle(answer *a, const book_entry *e)
 {
 	bool approve = a->rq->op == ACCESS_OP_APPROVE;
 	const char *ids[1] = { e->id };
@@ -674,11 +693,6 @@ settle(answer *a, book_entry *e)
 	if (entry.outcome != ACCESS_GRANTED)
 		return finish_error(a, "request %lld is not pending",
 				    (long long)e->number), -1;
-	e->state = approve ? BOOK_APPROVED : BOOK_DENIED;
-	e->decider = a->who->uid;
-	snprintf(e->decider_name, sizeof(e->decider_name), "%s", a->who->user);
-	e->decided = now;
-	e->until = entry.until;
 	return 0;
 }
 
@@ -690,11 +704,16 @@ serve_decision(answer *a)
 	access_audit entry = { .outcome = ACCESS_REFUSED,
 			       .why = "no such request",
 			       .number = a->rq->number };
-	book_entry *e, copy;
-	char *text;
+	book_entry *e;
+	char *text = NULL;
+	mk_error err;
 	int rc;
 
 	pthread_mutex_lock(&b->lock);
+	if (book_sync(b, a->ar, &err) != 0) {
+		pthread_mutex_unlock(&b->lock);
+		return finish_error(a, "reading the ledger: %s", err.msg);
+	}
 	if ((e = book_find(b, a->rq->number)) == NULL) {
 		pthread_mutex_unlock(&b->lock);
 		if (audit(a, &entry, NULL) == 0)
@@ -703,8 +722,8 @@ serve_decision(answer *a)
 		return 0;
 	}
 	rc = settle(a, e);
-	copy = *e;
-	text = rc == 0 ? book_entry_json(&copy, access_now()) : NULL;
+	if (rc == 0 && book_sync(b, a->ar, &err) == 0)
+		text = entry_text(b, a->rq->number);
 	pthread_mutex_unlock(&b->lock);
 	if (rc != 0)
 		return 0;
@@ -834,7 +853,7 @@ access_service_new(const mk_config *cfg, policy *pol, mk_error *err)
 	access_service_set_policy(s, pol);
 	err->msg[0] = '\0';
 	ar = archive_open_with(s->archive_dir, ARCHIVE_READ, &s->opts, err);
-	if (s->current == NULL || ar == NULL || book_load(&s->book, ar, err) != 0) {
+	if (s->current == NULL || ar == NULL || book_sync(&s->book, ar, err) != 0) {
 		if (s->current == NULL)
 			mk_error_set(err, "out of memory");
 		archive_close(ar);

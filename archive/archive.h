@@ -264,6 +264,12 @@ typedef int (*archive_entry_fn)(int64_t pos, const char *line, size_t len,
 int archive_ledger_each(archive *ar, archive_entry_fn fn, void *ctx,
 			mk_error *err);
 
+/* archive_ledger_each_from - the same from byte offset of ledger.log
+ * (the start of a line: the sum of the lengths plus newlines of the
+ * lines before it), that line being at position before + 1 */
+int archive_ledger_each_from(archive *ar, int64_t offset, int64_t before,
+			     archive_entry_fn fn, void *ctx, mk_error *err);
+
 /*
  * archive_log_policy - record in the ledger that the policy file at path
  * (its SHA-256), or the built-in policy when path is NULL, now applies.

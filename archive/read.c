@@ -168,6 +168,14 @@ archive_ledger_each(archive *ar, archive_entry_fn fn, void *ctx,
 	return ledger_scan(ar->dir, fn, ctx, err);
 }
 
+/* archive_ledger_each_from - fn for the whole lines from offset on */
+int
+archive_ledger_each_from(archive *ar, int64_t offset, int64_t before,
+			 archive_entry_fn fn, void *ctx, mk_error *err)
+{
+	return ledger_scan_from(ar->dir, offset, before, fn, ctx, err);
+}
+
 /* hash_file - the SHA-256 of the file at path as hex */
 static int
 hash_file(const char *path, char hex[ARCHIVE_SHA256_HEX + 1], mk_error *err)
