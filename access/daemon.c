@@ -326,14 +326,16 @@ start(const mk_config *cfg, const char *socket_path, policy *pol)
 	if ((fd = bind_socket(socket_path, &err)) < 0
 	    || (!foreground && daemon(0, 0) != 0 && mk_error_errno(&err, "detach"))
 	    || (pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0
-	    || (signal_fd = mk_signals_install(&err)) < 0
-	    || (service = access_service_new(cfg, pol, &err)) == NULL) {
+	    || (signal_fd = mk_signals_install(&err)) < 0) {
 		mk_log(LOG_ERR, "%s", err.msg);
-		if (service == NULL && pol != NULL && err.msg[0] != '\0'
-		    && fd < 0)
-			policy_free(pol);
+		policy_free(pol);
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if ((service = access_service_new(cfg, pol, &err)) == NULL) {
+		mk_log(LOG_ERR, "%s", err.msg);	/* pol is freed with it */
+		close(fd);
 		return -1;
 	}
 	return fd;
