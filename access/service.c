@@ -142,14 +142,14 @@ party_addresses(const archive_message *msg, json_t **doc,
 	return n;
 }
 
-/* subject_of - what the decision needs to know of msg for the caller */
+/* subject_rule - msg's roles and four-eyes rule, without the caller's
+ * approvals (so without the book's lock, which approve and deny hold) */
 static void
-subject_of(answer *a, const archive_message *msg, access_subject *sub)
+subject_rule(answer *a, const archive_message *msg, access_subject *sub)
 {
 	const char **addrs;
 	json_t *doc;
 	size_t n = party_addresses(msg, &doc, &addrs);
-	int64_t now = access_now();
 
 	memset(sub, 0, sizeof(*sub));
 	sub->roles = (const char *const *)msg->roles;
@@ -157,6 +157,16 @@ subject_of(answer *a, const archive_message *msg, access_subject *sub)
 	policy_four_eyes(a->pol, addrs, n, &sub->four_eyes);
 	free(addrs);
 	json_decref(doc);
+}
+
+/* subject_of - what the decision needs to know of msg for the caller;
+ * takes the book's lock: not for callers holding it */
+static void
+subject_of(answer *a, const archive_message *msg, access_subject *sub)
+{
+	int64_t now = access_now();
+
+	subject_rule(a, msg, sub);
 	if (!sub->four_eyes.content)
 		return;
 	pthread_mutex_lock(&a->s->book.lock);
@@ -625,7 +635,8 @@ serve_requests(answer *a)
 	return finish_ok(a, NULL);
 }
 
-/* decide_request - the verdict on approving or denying e */
+/* decide_request - the verdict on approving or denying e (book locked:
+ * the approvals of the decider do not matter here) */
 static access_verdict
 decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
 {
@@ -636,7 +647,7 @@ decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
 
 	if (archive_lookup(a->ar, e->id, &msg, &err) != 0)
 		return ACCESS_NO_ROLE;
-	subject_of(a, msg, &sub);
+	subject_rule(a, msg, &sub);
 	sub.has_requester = true;
 	sub.requester = e->uid;
 	v = access_decide(a->who, a->rq->op, &sub);
