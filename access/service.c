@@ -207,6 +207,7 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	const char *ids[1] = { a->rq->id };
 	access_audit entry = { .ids = ids, .n_ids = 1 };
 	access_verdict v = ACCESS_NO_ROLE;
+	bool recorded;
 	mk_error err;
 
 	*msg = NULL;
@@ -220,9 +221,10 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	entry.reason = a->rq->reason;
 	if (op == ACCESS_OP_REQUEST && v == ACCESS_OK)
 		return 0;	/* its entry is the request: serve_request */
-	if (audit(a, &entry, NULL) == 0 && v != ACCESS_OK)
+	recorded = audit(a, &entry, NULL) == 0;	/* else audit() refused it */
+	if (recorded && v != ACCESS_OK)
 		refuse(a, v, a->rq->id);
-	if (v != ACCESS_OK || a->gone) {
+	if (!recorded || v != ACCESS_OK || a->gone) {
 		archive_message_free(*msg);
 		*msg = NULL;
 		return -1;
