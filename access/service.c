@@ -269,14 +269,28 @@ content_sink(const void *buf, size_t len, void *ctx)
 	return 0;
 }
 
+/* failed_after_grant - a granted read of rq->id that could not be given:
+ * an "error" entry after the "granted" one, then the error to the client */
+static int
+failed_after_grant(answer *a, const char *why)
+{
+	const char *ids[1] = { a->rq->id };
+	access_audit failed = { .outcome = ACCESS_ERROR, .why = why,
+				.ids = ids, .n_ids = 1 };
+
+	if (a->gone)
+		return 0;
+	if (audit(a, &failed, NULL) == 0)
+		finish_error(a, "%s", why);
+	return 0;
+}
+
 /* serve_get - the content of one message */
 static int
 serve_get(answer *a)
 {
 	access_subject sub;
 	archive_message *msg;
-	access_audit failed = { .outcome = ACCESS_ERROR };
-	const char *ids[1] = { a->rq->id };
 	mk_error err;
 	int rc;
 
@@ -284,21 +298,15 @@ serve_get(answer *a)
 		return 0;
 	if (msg->content == ARCHIVE_METADATA) {
 		archive_message_free(msg);
-		return finish_error(a, "message %s was kept as metadata only:"
-				    " there is no content to get", a->rq->id);
+		snprintf(err.msg, sizeof(err.msg), "message %s was kept as"
+			 " metadata only: there is no content to get", a->rq->id);
+		return failed_after_grant(a, err.msg);
 	}
 	rc = archive_read(a->ar, msg->id, content_sink, a, &err);
 	archive_message_free(msg);
 	if (rc == 0)
 		return finish_ok(a, NULL);
-	if (a->gone)
-		return 0;
-	failed.why = err.msg;
-	failed.ids = ids;
-	failed.n_ids = 1;
-	if (audit(a, &failed, NULL) == 0)
-		finish_error(a, "%s", err.msg);
-	return 0;
+	return failed_after_grant(a, err.msg);
 }
 
 /* serve_proof - the inclusion proof of one message */
@@ -314,7 +322,7 @@ serve_proof(answer *a)
 		return 0;
 	archive_message_free(msg);
 	if (archive_ledger_proof(a->ar, a->rq->id, &p, &err) != 0)
-		return finish_error(a, "%s", err.msg);
+		return failed_after_grant(a, err.msg);
 	put_json(a, ACCESS_FRAME_ITEM, access_proof_json(p));
 	archive_proof_free(p);
 	return finish_ok(a, NULL);
