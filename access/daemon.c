@@ -120,16 +120,43 @@ send_error(int fd, const char *msg)
 	json_decref(obj);
 }
 
-/* read_request - one line (without its newline) into buf; its length,
- * or -1 with the reason in err */
+/* ms_since - milliseconds of CLOCK_MONOTONIC since start */
+static long
+ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - start->tv_sec) * 1000
+	    + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* read_request - one line (without its newline) into buf, the whole of
+ * it within ACCESS_READ_SECONDS (a client sending a byte now and then
+ * holds its thread no longer than a silent one); its length, or -1 with
+ * the reason in err */
 static ssize_t
 read_request(int fd, char *buf, size_t size, mk_error *err)
 {
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	struct timespec start;
 	size_t got = 0;
+	long left;
 	ssize_t n;
 	char *nl;
+	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (got < size) {
+		left = ACCESS_READ_SECONDS * 1000L - ms_since(&start);
+		rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return mk_error_errno(err, "waiting for the request");
+		if (rc == 0)
+			return mk_error_set(err, "no whole request within %d"
+					    " seconds", ACCESS_READ_SECONDS);
 		n = read(fd, buf + got, size - got);
 		if (n < 0 && errno == EINTR)
 			continue;

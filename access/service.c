@@ -142,15 +142,14 @@ party_addresses(const archive_message *msg, json_t **doc,
 	return n;
 }
 
-/* subject_of - what the decision needs to know of msg for the caller */
+/* subject_rule - msg's roles and four-eyes rule, without the caller's
+ * approvals (so without the book's lock, which approve and deny hold) */
 static void
-subject_of(answer *a, const archive_message *msg, access_subject *sub)
+subject_rule(answer *a, const archive_message *msg, access_subject *sub)
 {
 	const char **addrs;
 	json_t *doc;
 	size_t n = party_addresses(msg, &doc, &addrs);
-	int64_t now = access_now();
-	mk_error err;
 
 	memset(sub, 0, sizeof(*sub));
 	sub->roles = (const char *const *)msg->roles;
@@ -158,6 +157,17 @@ subject_of(answer *a, const archive_message *msg, access_subject *sub)
 	policy_four_eyes(a->pol, addrs, n, &sub->four_eyes);
 	free(addrs);
 	json_decref(doc);
+}
+
+/* subject_of - what the decision needs to know of msg for the caller;
+ * takes the book's lock: not for callers holding it */
+static void
+subject_of(answer *a, const archive_message *msg, access_subject *sub)
+{
+	int64_t now = access_now();
+	mk_error err;
+
+	subject_rule(a, msg, sub);
 	if (!sub->four_eyes.content)
 		return;
 	pthread_mutex_lock(&a->s->book.lock);
@@ -200,6 +210,7 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	const char *ids[1] = { a->rq->id };
 	access_audit entry = { .ids = ids, .n_ids = 1 };
 	access_verdict v = ACCESS_NO_ROLE;
+	bool recorded;
 	mk_error err;
 
 	*msg = NULL;
@@ -213,9 +224,10 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	entry.reason = a->rq->reason;
 	if (op == ACCESS_OP_REQUEST && v == ACCESS_OK)
 		return 0;	/* its entry is the request: serve_request */
-	if (audit(a, &entry, NULL) == 0 && v != ACCESS_OK)
+	recorded = audit(a, &entry, NULL) == 0;	/* else audit() refused it */
+	if (recorded && v != ACCESS_OK)
 		refuse(a, v, a->rq->id);
-	if (v != ACCESS_OK || a->gone) {
+	if (!recorded || v != ACCESS_OK || a->gone) {
 		archive_message_free(*msg);
 		*msg = NULL;
 		return -1;
@@ -260,14 +272,28 @@ content_sink(const void *buf, size_t len, void *ctx)
 	return 0;
 }
 
+/* failed_after_grant - a granted read of rq->id that could not be given:
+ * an "error" entry after the "granted" one, then the error to the client */
+static int
+failed_after_grant(answer *a, const char *why)
+{
+	const char *ids[1] = { a->rq->id };
+	access_audit failed = { .outcome = ACCESS_ERROR, .why = why,
+				.ids = ids, .n_ids = 1 };
+
+	if (a->gone)
+		return 0;
+	if (audit(a, &failed, NULL) == 0)
+		finish_error(a, "%s", why);
+	return 0;
+}
+
 /* serve_get - the content of one message */
 static int
 serve_get(answer *a)
 {
 	access_subject sub;
 	archive_message *msg;
-	access_audit failed = { .outcome = ACCESS_ERROR };
-	const char *ids[1] = { a->rq->id };
 	mk_error err;
 	int rc;
 
@@ -275,21 +301,15 @@ serve_get(answer *a)
 		return 0;
 	if (msg->content == ARCHIVE_METADATA) {
 		archive_message_free(msg);
-		return finish_error(a, "message %s was kept as metadata only:"
-				    " there is no content to get", a->rq->id);
+		snprintf(err.msg, sizeof(err.msg), "message %s was kept as"
+			 " metadata only: there is no content to get", a->rq->id);
+		return failed_after_grant(a, err.msg);
 	}
 	rc = archive_read(a->ar, msg->id, content_sink, a, &err);
 	archive_message_free(msg);
 	if (rc == 0)
 		return finish_ok(a, NULL);
-	if (a->gone)
-		return 0;
-	failed.why = err.msg;
-	failed.ids = ids;
-	failed.n_ids = 1;
-	if (audit(a, &failed, NULL) == 0)
-		finish_error(a, "%s", err.msg);
-	return 0;
+	return failed_after_grant(a, err.msg);
 }
 
 /* serve_proof - the inclusion proof of one message */
@@ -305,7 +325,7 @@ serve_proof(answer *a)
 		return 0;
 	archive_message_free(msg);
 	if (archive_ledger_proof(a->ar, a->rq->id, &p, &err) != 0)
-		return finish_error(a, "%s", err.msg);
+		return failed_after_grant(a, err.msg);
 	put_json(a, ACCESS_FRAME_ITEM, access_proof_json(p));
 	archive_proof_free(p);
 	return finish_ok(a, NULL);
@@ -643,7 +663,8 @@ serve_requests(answer *a)
 	return finish_ok(a, NULL);
 }
 
-/* decide_request - the verdict on approving or denying e */
+/* decide_request - the verdict on approving or denying e (book locked:
+ * the approvals of the decider do not matter here) */
 static access_verdict
 decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
 {
@@ -654,7 +675,7 @@ decide_request(answer *a, const book_entry *e, policy_four_eyes_rule *fe)
 
 	if (archive_lookup(a->ar, e->id, &msg, &err) != 0)
 		return ACCESS_NO_ROLE;
-	subject_of(a, msg, &sub);
+	subject_rule(a, msg, &sub);
 	sub.has_requester = true;
 	sub.requester = e->uid;
 	v = access_decide(a->who, a->rq->op, &sub);
