@@ -161,6 +161,7 @@ typedef struct access_subject {
 	bool approved_get;		/* ... and to get the content */
 	bool has_requester;		/* approve, deny: whose request */
 	uid_t requester;
+	access_op asks;			/* request: get or show */
 } access_subject;
 
 /* Why access_decide() refused; ACCESS_OK when it granted. */

@@ -18,7 +18,8 @@
  *	                        approval (to show or to get)
  *	  get                   the same; with four_eyes, a live approval to
  *	                        get
- *	  request               a covering role, and four-eyes applies
+ *	  request               a covering role, and four-eyes applies to
+ *	                        what is asked (show: four_eyes_metadata)
  *	  approve, deny         a covering role, and not one's own request
  *	  verify, audit         the built-in role auditor or admin
  *	  whoami, requests      anyone (requests lists only what is theirs
@@ -190,8 +191,9 @@ decide_message(const access_identity *who, access_op op,
 	case ACCESS_OP_GET:
 		return fe->content && !msg->approved_get
 		    ? ACCESS_NEEDS_APPROVAL : ACCESS_OK;
-	case ACCESS_OP_REQUEST:
-		return fe->content ? ACCESS_OK : ACCESS_NOT_NEEDED;
+	case ACCESS_OP_REQUEST:	/* show needs one only with metadata */
+		return (msg->asks == ACCESS_OP_SHOW ? fe->metadata : fe->content)
+		    ? ACCESS_OK : ACCESS_NOT_NEEDED;
 	case ACCESS_OP_APPROVE:
 	case ACCESS_OP_DENY:
 		return msg->has_requester && msg->requester == who->uid

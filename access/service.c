@@ -216,6 +216,7 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	*msg = NULL;
 	if (archive_lookup(a->ar, a->rq->id, msg, &err) == 0) {
 		subject_of(a, *msg, sub);
+		sub->asks = a->rq->asks;
 		v = access_decide(a->who, op, sub);
 	}
 	entry.outcome = v == ACCESS_OK ? ACCESS_GRANTED : ACCESS_REFUSED;

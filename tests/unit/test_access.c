@@ -66,7 +66,12 @@ START_TEST(four_eyes_needs_a_second_person)
 	ck_assert_int_eq(access_decide(&h1, ACCESS_OP_GET, &m),
 			 ACCESS_NEEDS_APPROVAL);
 	ck_assert_int_eq(access_decide(&h1, ACCESS_OP_SHOW, &m), ACCESS_OK);
+	m.asks = ACCESS_OP_GET;
 	ck_assert_int_eq(access_decide(&h1, ACCESS_OP_REQUEST, &m), ACCESS_OK);
+	m.asks = ACCESS_OP_SHOW;	/* show needs no approval here */
+	ck_assert_int_eq(access_decide(&h1, ACCESS_OP_REQUEST, &m),
+			 ACCESS_NOT_NEEDED);
+	m.asks = ACCESS_OP_GET;
 	m.has_requester = true;
 	m.requester = 10;
 	ck_assert_int_eq(access_decide(&h1, ACCESS_OP_APPROVE, &m),
