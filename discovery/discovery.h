@@ -1,0 +1,162 @@
+/*
+ * discovery.h - the one interface of mailkeep's discovery tools.
+ *
+ * NAME
+ *	discovery - what reviewers search with: text out of MIME, the query
+ *	language
+ *
+ * SYNOPSIS
+ *	#include "discovery/discovery.h"
+ *
+ * DESCRIPTION
+ *	Discovery turns archived messages into what a reviewer can search,
+ *	and a reviewer's words into a search.  It knows nothing of the
+ *	milter, the access service or the web: they call it.
+ *
+ *	  extract.c  the text of a message: GMime parses the MIME structure,
+ *	             decodes base64 and quoted-printable, converts every
+ *	             charset to UTF-8, decodes RFC 2047 words in headers and
+ *	             RFC 2231 file names; HTML parts are reduced to their text.
+ *	             What it finds is handed to a sink as it goes.
+ *	  query.c    the query language people type ("from:alice subject:
+ *	             \"board meeting\" after:2026-01-01 merger -draft"), parsed
+ *	             into typed terms, written back canonically, and turned
+ *	             into an FTS5 MATCH expression for the full-text terms.
+ *
+ *	Malformed MIME is extracted as far as it goes and never stops the
+ *	caller: the message is archived byte-exact whatever its MIME; only
+ *	its index is affected.
+ *
+ * DIAGNOSTICS
+ *	Functions that can fail return 0 or -1 and fill the caller's
+ *	mk_error.  Nothing here prints.
+ */
+#ifndef MAILKEEP_DISCOVERY_H
+#define MAILKEEP_DISCOVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* Limits; documented in mailkeep(1) where a user can meet them. */
+#define DISCOVERY_MAX_PARSE	(32 << 20)	/* bytes of a message parsed;
+						   the rest is not indexed */
+#define DISCOVERY_MAX_TEXT	(4 << 20)	/* bytes of text a message
+						   gives the index */
+#define DISCOVERY_MAX_PARTS	1000		/* MIME parts looked at */
+#define DISCOVERY_MAX_DEPTH	64		/* nesting of multiparts and
+						   attached messages */
+#define DISCOVERY_MAX_QUERY	4096		/* bytes of a query */
+#define DISCOVERY_MAX_TERMS	64		/* terms of a query */
+
+/* The header fields the extractor reports, decoded to UTF-8. */
+typedef enum {
+	DISCOVERY_HDR_FROM,
+	DISCOVERY_HDR_TO,
+	DISCOVERY_HDR_CC,
+	DISCOVERY_HDR_SUBJECT,
+	DISCOVERY_HDR_DATE,
+	DISCOVERY_HDR_MESSAGE_ID
+} discovery_header;
+
+/*
+ * Where extraction goes.  Each callback returns 0 to go on, non-zero to
+ * stop.  Strings are valid UTF-8, valid during the call only.
+ *   header      a header field of the top-level message (addresses as
+ *               "Name <addr>, ..." with names decoded)
+ *   text        a run of body text (text/plain as is, text/html reduced
+ *               to its text), in part order; runs of one part follow
+ *               each other
+ *   attachment  a part with a file name, or any part that is not text
+ *               (filename NULL when it has none); its content type
+ */
+typedef struct discovery_sink {
+	int (*header)(discovery_header which, const char *value, void *ctx);
+	int (*text)(const char *utf8, size_t len, void *ctx);
+	int (*attachment)(const char *filename, const char *content_type,
+			  void *ctx);
+	void *ctx;
+} discovery_sink;
+
+/* What extraction saw. */
+typedef struct discovery_stats {
+	size_t parts;			/* MIME parts looked at */
+	size_t text_bytes;		/* bytes given to sink->text */
+	size_t attachments;
+	bool truncated;			/* a limit above was reached */
+	bool malformed;			/* something was not as MIME says; what
+					   could be read was */
+	char note[160];			/* the first thing that was wrong */
+} discovery_stats;
+
+/*
+ * discovery_extract - the headers, text and attachment names of the
+ * message in msg[0..len) (the caller passes at most DISCOVERY_MAX_PARSE
+ * bytes) to sink.  Returns 0 whatever the MIME (problems are in stats),
+ * -1 only when memory ran out or the sink stopped it with an error.
+ */
+int discovery_extract(const void *msg, size_t len, const discovery_sink *sink,
+		      discovery_stats *stats, mk_error *err);
+
+/* The fields of the query language (mailkeep(1), QUERIES). */
+typedef enum {
+	DQ_TEXT = 0,		/* bare words, "phrases": the full text */
+	DQ_FROM,		/* from:      envelope sender, addr or @domain */
+	DQ_TO,			/* to:        envelope recipient */
+	DQ_HEADER_FROM,		/* header-from: the From header */
+	DQ_HEADER_TO,		/* header-to: the To and Cc headers */
+	DQ_SUBJECT,		/* subject:   words of the Subject */
+	DQ_MESSAGE_ID,		/* message-id: */
+	DQ_ATTACHMENT,		/* attachment: words of an attachment's name */
+	DQ_HAS_ATTACHMENT,	/* has:attachment */
+	DQ_AFTER,		/* after:DATE  received at or after */
+	DQ_BEFORE,		/* before:DATE received before */
+	DQ_LARGER,		/* larger:SIZE (bytes, or 10k, 5M, 1G) */
+	DQ_SMALLER,		/* smaller:SIZE */
+	DQ_CLIENT_IP,		/* client-ip: */
+	DQ_QUEUE_ID,		/* queue-id: */
+	DQ_HOLD			/* hold:NAME */
+} discovery_field;
+
+/* One term: a field and its value, negated with a leading '-'. */
+typedef struct discovery_term {
+	discovery_field field;
+	char *value;			/* UTF-8, unquoted; NULL for has: */
+	bool phrase;			/* was "quoted" */
+	bool negated;
+	int64_t number;			/* after/before: usec since the epoch;
+					   larger/smaller: bytes */
+} discovery_term;
+
+/* A parsed query: its terms in the order written.  Terms combine with
+ * AND; terms of one field combine with OR (negated ones with AND). */
+typedef struct discovery_query {
+	discovery_term *terms;
+	size_t n;
+} discovery_query;
+
+/* discovery_query_parse - text into q (owned: discovery_query_free());
+ * a refusal names the problem and where ("at byte 12: ...") */
+int discovery_query_parse(const char *text, discovery_query *q,
+			  mk_error *err);
+
+/* discovery_query_free - free q's terms */
+void discovery_query_free(discovery_query *q);
+
+/* discovery_query_format - q as canonical query text, which parses back
+ * to the same terms; malloc'ed, NULL when out of memory */
+char *discovery_query_format(const discovery_query *q);
+
+/* discovery_query_fts - the FTS5 MATCH expression of q's terms of field
+ * (DQ_TEXT, DQ_SUBJECT, DQ_ATTACHMENT), every token quoted so nothing a
+ * user types is FTS5 syntax; malloc'ed; NULL with *none set when q has
+ * no such term, NULL alone when out of memory */
+char *discovery_query_fts(const discovery_query *q, discovery_field field,
+			  bool *none);
+
+/* discovery_field_name - the word before the colon ("" for DQ_TEXT) */
+const char *discovery_field_name(discovery_field f);
+
+#endif /* MAILKEEP_DISCOVERY_H */
