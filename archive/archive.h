@@ -233,6 +233,23 @@ int archive_search(archive *ar, const archive_query *q,
 int archive_lookup(archive *ar, const char *id, archive_message **out,
 		   mk_error *err);
 
+/*
+ * archive_each_stored - fn(msg, its "stored" ledger seq, ctx) for the
+ * messages of the index whose seq is above after, in ledger order, at
+ * most limit (0: all).  fn returns 0 to go on, > 0 to stop, < 0 to stop
+ * with an error (then -1, err left to fn).  The full-text indexer walks
+ * the archive with it.
+ */
+typedef int (*archive_stored_fn)(const archive_message *msg, int64_t seq,
+				 void *ctx);
+int archive_each_stored(archive *ar, int64_t after, size_t limit,
+			archive_stored_fn fn, void *ctx, mk_error *err);
+
+/* archive_stored_count - messages in the index, and the largest ledger
+ * seq among them */
+int archive_stored_count(archive *ar, int64_t *count, int64_t *max_seq,
+			 mk_error *err);
+
 /* archive_message_free - free what archive_lookup() returned; NULL ok */
 void archive_message_free(archive_message *msg);
 

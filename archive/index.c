@@ -42,6 +42,7 @@ static const char schema_sql[] =
 	" content TEXT NOT NULL, retain_until INTEGER, direction TEXT,"
 	" policy_json TEXT NOT NULL, record_sha256 TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS messages_retain ON messages(retain_until);"
+	"CREATE INDEX IF NOT EXISTS messages_seq ON messages(ledger_seq);"
 	"CREATE TABLE IF NOT EXISTS roles("
 	" message TEXT NOT NULL, role TEXT NOT NULL,"
 	" PRIMARY KEY(message, role)) WITHOUT ROWID;"
@@ -329,6 +330,7 @@ index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
 	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
 	" m.message_id, m.subject, m.date_hdr, m.content, m.retain_until," \
 	" m.policy_json"
+#define MESSAGE_N_COLUMNS 17	/* the columns above */
 
 /* column_dup - a copy of a text column, NULL for SQL NULL */
 static char *
@@ -612,5 +614,63 @@ archive_lookup(archive *ar, const char *id, archive_message **out,
 out:
 	sqlite3_finalize(st);
 	finalize_lists(&ls);
+	return rc;
+}
+
+/* archive_each_stored - messages stored after ledger seq after, in ledger
+ * order, at most limit (archive.h) */
+int
+archive_each_stored(archive *ar, int64_t after, size_t limit,
+		    archive_stored_fn fn, void *ctx, mk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	list_stmts ls = { NULL, NULL };
+	archive_message *msg;
+	int rc = SQLITE_DONE, stop = 0;
+
+	if (sqlite3_prepare_v2(ar->db, "SELECT " MESSAGE_COLUMNS ", m.ledger_seq"
+			       " FROM messages m WHERE m.ledger_seq > ?"
+			       " ORDER BY m.ledger_seq LIMIT ?", -1, &st,
+			       NULL) != SQLITE_OK || prepare_lists(ar, &ls) != 0) {
+		rc = db_error(ar, err, "prepare");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64)limit : -1);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((msg = row_message(st, &ls)) == NULL) {
+			rc = db_error(ar, err, "read recipients");
+			goto out;
+		}
+		stop = fn(msg, sqlite3_column_int64(st, MESSAGE_N_COLUMNS), ctx);
+		archive_message_free(msg);
+	}
+	rc = stop < 0 || (!stop && rc != SQLITE_DONE)
+	    ? (stop < 0 ? -1 : db_error(ar, err, "list stored messages")) : 0;
+out:
+	sqlite3_finalize(st);
+	finalize_lists(&ls);
+	return rc;
+}
+
+/* archive_stored_count - how many messages the index holds, and the
+ * largest ledger seq among them (archive.h) */
+int
+archive_stored_count(archive *ar, int64_t *count, int64_t *max_seq,
+		     mk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(ar->db, "SELECT count(*), coalesce(max(ledger_seq),"
+			       " 0) FROM messages", -1, &st, NULL) != SQLITE_OK)
+		return db_error(ar, err, "prepare count");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		*max_seq = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else
+		rc = db_error(ar, err, "count");
+	sqlite3_finalize(st);
 	return rc;
 }

@@ -18,6 +18,12 @@
  *	             charset to UTF-8, decodes RFC 2047 words in headers and
  *	             RFC 2231 file names; HTML parts are reduced to their text.
  *	             What it finds is handed to a sink as it goes.
+ *	  fulltext.c the full-text index, fulltext.sqlite in the archive
+ *	             directory: an FTS5 table without content (the words of
+ *	             every message are in it, not its text), one row a stored
+ *	             message keyed by its ledger seq, filled in ledger order
+ *	             by discovery_index_step() from the archive's blobs, with
+ *	             how far it got and its last error kept beside it.
  *	  query.c    the query language people type ("from:alice subject:
  *	             \"board meeting\" after:2026-01-01 merger -draft"), parsed
  *	             into typed terms, written back canonically, and turned
@@ -38,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive/archive.h"
 #include "common/error.h"
 
 /* Limits; documented in mailkeep(1) where a user can meet them. */
@@ -158,5 +165,61 @@ char *discovery_query_fts(const discovery_query *q, discovery_field field,
 
 /* discovery_field_name - the word before the colon ("" for DQ_TEXT) */
 const char *discovery_field_name(discovery_field f);
+
+/* The full-text index of one archive (fulltext.c). */
+typedef struct discovery_index discovery_index;
+
+#define DISCOVERY_INDEX_FILE	"fulltext.sqlite"
+
+/* How far the full-text index has got. */
+typedef struct discovery_status {
+	int64_t stored;			/* messages in the archive's index */
+	int64_t indexed;		/* of them, taken by the full-text index
+					   (metadata-only ones count: there is
+					   nothing to index) */
+	int64_t lag_messages;		/* stored - indexed */
+	int64_t lag_seconds;		/* how long ago the oldest message not
+					   yet indexed was received; 0 none */
+	int64_t last_seq;		/* ledger seq of the last one indexed */
+	int64_t errors;			/* messages that could not be indexed */
+	char last_error[MK_ERROR_MAX];	/* the latest such error, or "" */
+	char last_error_id[ARCHIVE_ID_LEN + 1];
+	int64_t last_error_time;	/* usec */
+} discovery_status;
+
+/* discovery_index_open - the full-text index of the archive at dir,
+ * created (mode 0600) when missing; NULL and err */
+discovery_index *discovery_index_open(const char *dir, mk_error *err);
+
+/* discovery_index_close - close; NULL is fine */
+void discovery_index_close(discovery_index *di);
+
+/*
+ * discovery_index_step - index up to batch messages that the archive
+ * stored after the last one indexed, in ledger order, in one
+ * transaction; *done receives how many (0: caught up).  A message whose
+ * content cannot be read or parsed is recorded as an error and passed
+ * over, so the index never stops at it; -1 only when the index itself
+ * cannot be written.
+ */
+int discovery_index_step(discovery_index *di, archive *ar, size_t batch,
+			 size_t *done, mk_error *err);
+
+/* discovery_index_status - counts, lag and last error */
+int discovery_index_status(discovery_index *di, archive *ar,
+			   discovery_status *st, mk_error *err);
+
+/*
+ * discovery_index_match - fn(message id, its ledger seq, ctx) for each
+ * message whose full text, subject and attachment names match q's terms
+ * of those fields, newest first when newest, else oldest first; fn
+ * returns 0 to go on, non-zero to stop.  *used says whether q had such
+ * terms at all (if not, fn is never called: the caller searches the
+ * envelope alone).
+ */
+typedef int (*discovery_hit_fn)(const char *id, int64_t seq, void *ctx);
+int discovery_index_match(discovery_index *di, const discovery_query *q,
+			  bool newest, discovery_hit_fn fn, void *ctx,
+			  bool *used, mk_error *err);
 
 #endif /* MAILKEEP_DISCOVERY_H */

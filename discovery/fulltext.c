@@ -1,0 +1,629 @@
+/*
+ * fulltext.c - the full-text index: fulltext.sqlite beside the archive.
+ *
+ * NAME
+ *	fulltext - FTS5 over the decoded text of every stored message
+ *
+ * DESCRIPTION
+ *	The index is derived data, like index.sqlite: it can be deleted and
+ *	is filled again from the blobs.  It is a file of its own so that the
+ *	indexer, which trails ingest, never holds a lock the milter waits on.
+ *
+ *	  words   FTS5, contentless (content=''): the tokens of subject,
+ *	          body, attachment names, From and To/Cc of each message,
+ *	          rowid = the ledger seq of its "stored" entry.  No text is
+ *	          kept verbatim; the tokens are in clear (docs/SECURITY.md).
+ *	          A contentless table forgets a row only when given the same
+ *	          values again ('delete'), which expiry can re-extract.
+ *	  docs    one row a message taken: seq, id, whether it has
+ *	          attachments, whether it could not be indexed, and what
+ *	          went wrong or was odd, if anything
+ *	  state   key/value: the last seq taken, the last error
+ *
+ *	discovery_index_step() takes the messages the archive's index holds
+ *	above the last seq, in ledger order: reads each one's content
+ *	(archive_read(), checked against its SHA-256; at most
+ *	DISCOVERY_MAX_PARSE bytes are kept for parsing), extracts its text
+ *	(extract.c) and inserts it, all of a batch in one transaction with
+ *	the new last seq, so a crash repeats a batch and never skips one.
+ *	A message that cannot be read or parsed is recorded in docs and
+ *	state and passed over: the index never freezes behind it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "discovery/discovery.h"
+
+#define BUSY_MS		10000
+
+struct discovery_index {
+	sqlite3 *db;
+	char *path;
+};
+
+static const char schema_sql[] =
+	"CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5("
+	" subject, body, attachment, hdr_from, hdr_to, content='',"
+	" tokenize='unicode61 remove_diacritics 2');"
+	"CREATE TABLE IF NOT EXISTS docs(seq INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL, attachments INTEGER NOT NULL,"
+	" failed INTEGER NOT NULL, note TEXT);"
+	"CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v);";
+
+/* One message's text while it is extracted. */
+typedef struct doc_text {
+	char *field[5];			/* subject, body, attachment, from, to */
+	size_t len[5], cap[5];
+	size_t attachments;
+	bool nomem;
+} doc_text;
+
+enum { F_SUBJECT, F_BODY, F_ATTACHMENT, F_FROM, F_TO };
+
+/* db_fail - err from the index's last error; -1 */
+static int
+db_fail(discovery_index *di, const char *what, mk_error *err)
+{
+	return mk_error_set(err, "%s: %s: %s", di->path, what,
+			    sqlite3_errmsg(di->db));
+}
+
+/* discovery_index_open - open (create) dir's full-text index */
+discovery_index *
+discovery_index_open(const char *dir, mk_error *err)
+{
+	discovery_index *di = calloc(1, sizeof(*di));
+	mode_t old;
+	int rc;
+
+	if (di == NULL || asprintf(&di->path, "%s/%s", dir,
+				   DISCOVERY_INDEX_FILE) < 0) {
+		free(di);
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	old = umask(077);	/* it holds the words of every message */
+	rc = sqlite3_open_v2(di->path, &di->db, SQLITE_OPEN_READWRITE
+			     | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	umask(old);
+	if (rc != SQLITE_OK
+	    || sqlite3_busy_timeout(di->db, BUSY_MS) != SQLITE_OK
+	    || sqlite3_exec(di->db, "PRAGMA journal_mode=WAL;"
+			    "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL)
+	    != SQLITE_OK
+	    || sqlite3_exec(di->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(di, "open", err);
+		discovery_index_close(di);
+		return NULL;
+	}
+	return di;
+}
+
+/* discovery_index_close - close and free */
+void
+discovery_index_close(discovery_index *di)
+{
+	if (di == NULL)
+		return;
+	sqlite3_close(di->db);
+	free(di->path);
+	free(di);
+}
+
+/* append - text to field f, a space between pieces, within the bound */
+static void
+append(doc_text *d, int f, const char *s, size_t n)
+{
+	char *grown;
+	size_t total = 0;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		total += d->len[i];
+	if (total + n + 1 > DISCOVERY_MAX_TEXT)
+		return;
+	if (d->len[f] + n + 2 > d->cap[f]) {
+		d->cap[f] = (d->len[f] + n + 2) * 2;
+		if ((grown = realloc(d->field[f], d->cap[f])) == NULL) {
+			d->nomem = true;
+			return;
+		}
+		d->field[f] = grown;
+	}
+	if (d->len[f] > 0)
+		d->field[f][d->len[f]++] = ' ';
+	memcpy(d->field[f] + d->len[f], s, n);
+	d->len[f] += n;
+	d->field[f][d->len[f]] = '\0';
+}
+
+/* on_header - discovery_sink: the headers searched by field */
+static int
+on_header(discovery_header which, const char *value, void *ctx)
+{
+	doc_text *d = ctx;
+
+	if (which == DISCOVERY_HDR_SUBJECT)
+		append(d, F_SUBJECT, value, strlen(value));
+	else if (which == DISCOVERY_HDR_FROM)
+		append(d, F_FROM, value, strlen(value));
+	else if (which == DISCOVERY_HDR_TO || which == DISCOVERY_HDR_CC)
+		append(d, F_TO, value, strlen(value));
+	return d->nomem;
+}
+
+/* on_text - discovery_sink: body text */
+static int
+on_text(const char *utf8, size_t len, void *ctx)
+{
+	doc_text *d = ctx;
+
+	append(d, F_BODY, utf8, len);
+	return d->nomem;
+}
+
+/* on_attachment - discovery_sink: an attachment's name */
+static int
+on_attachment(const char *filename, const char *content_type, void *ctx)
+{
+	doc_text *d = ctx;
+
+	(void)content_type;
+	d->attachments++;
+	if (filename != NULL)
+		append(d, F_ATTACHMENT, filename, strlen(filename));
+	return d->nomem;
+}
+
+/* A message's content while it is read. */
+typedef struct content_buf {
+	char *buf;
+	size_t len, cap;
+} content_buf;
+
+/* keep_content - archive_read sink: the first DISCOVERY_MAX_PARSE bytes */
+static int
+keep_content(const void *buf, size_t len, void *ctx)
+{
+	content_buf *c = ctx;
+	size_t room = DISCOVERY_MAX_PARSE - c->len, n = len < room ? len : room;
+	char *grown;
+
+	if (n == 0)
+		return 0;	/* past the bound: read on, keep nothing */
+	if (c->len + n > c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 65536;
+		while (c->cap < c->len + n)
+			c->cap *= 2;
+		if (c->cap > DISCOVERY_MAX_PARSE)
+			c->cap = DISCOVERY_MAX_PARSE;
+		if ((grown = realloc(c->buf, c->cap)) == NULL)
+			return -1;
+		c->buf = grown;
+	}
+	memcpy(c->buf + c->len, buf, n);
+	c->len += n;
+	return 0;
+}
+
+/* extract_message - the text of msg into d: 0 (note: "" or a remark on
+ * its MIME), 1 when it could not be indexed (note: why), -1 when memory
+ * ran out */
+static int
+extract_message(archive *ar, const archive_message *msg, doc_text *d,
+		char note[MK_ERROR_MAX])
+{
+	discovery_sink sink = { on_header, on_text, on_attachment, d };
+	content_buf c = { NULL, 0, 0 };
+	discovery_stats st;
+	mk_error err;
+	int rc;
+
+	note[0] = '\0';
+	if (archive_read(ar, msg->id, keep_content, &c, &err) != 0) {
+		snprintf(note, MK_ERROR_MAX, "%s", err.msg);
+		free(c.buf);
+		return 1;	/* recorded, passed over */
+	}
+	rc = discovery_extract(c.buf ? c.buf : "", c.len, &sink, &st, &err);
+	free(c.buf);
+	if (rc != 0)
+		return d->nomem ? -1 : (snprintf(note, MK_ERROR_MAX, "%s",
+						 err.msg), 1);
+	if (st.malformed || st.truncated)
+		snprintf(note, MK_ERROR_MAX, "%s%s", st.truncated ?
+			 "indexed in part: " : "", st.note);
+	return 0;
+}
+
+/* The statements of a batch. */
+typedef struct batch {
+	discovery_index *di;
+	archive *ar;
+	sqlite3_stmt *text, *doc, *state;
+	size_t done;
+	int64_t last_seq;
+	bool failed;
+	mk_error *err;
+} batch;
+
+/* set_state - state[k] = the integer or text value */
+static int
+set_state(batch *b, const char *k, int64_t n, const char *text)
+{
+	sqlite3_reset(b->state);
+	sqlite3_bind_text(b->state, 1, k, -1, SQLITE_STATIC);
+	if (text != NULL)
+		sqlite3_bind_text(b->state, 2, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(b->state, 2, n);
+	return sqlite3_step(b->state) == SQLITE_DONE ? 0 : -1;
+}
+
+/* now_usec - the wall clock in microseconds */
+static int64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* record_error - a message that could not be indexed: the state says so */
+static int
+record_error(batch *b, const archive_message *msg, const char *note)
+{
+	char *line = NULL;
+	int rc;
+
+	if (asprintf(&line, "%s: %s", msg->id, note) < 0)
+		return -1;
+	rc = set_state(b, "error", 0, line);
+	if (rc == 0)
+		rc = set_state(b, "error_time", now_usec(), NULL);
+	free(line);
+	return rc;
+}
+
+/* insert_text - the text row of seq */
+static int
+insert_text(batch *b, int64_t seq, const doc_text *d)
+{
+	int i;
+
+	sqlite3_reset(b->text);
+	sqlite3_bind_int64(b->text, 1, seq);
+	for (i = 0; i < 5; i++)
+		sqlite3_bind_text(b->text, i + 2, d->field[i] ? d->field[i] : "",
+				  -1, SQLITE_STATIC);
+	return sqlite3_step(b->text) == SQLITE_DONE ? 0 : -1;
+}
+
+/* insert_doc - the docs row of seq */
+static int
+insert_doc(batch *b, int64_t seq, const archive_message *msg,
+	   const doc_text *d, bool failed, const char *note)
+{
+	sqlite3_reset(b->doc);
+	sqlite3_bind_int64(b->doc, 1, seq);
+	sqlite3_bind_text(b->doc, 2, msg->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(b->doc, 3, d->attachments > 0);
+	sqlite3_bind_int(b->doc, 4, failed);
+	if (note[0] != '\0')
+		sqlite3_bind_text(b->doc, 5, note, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(b->doc, 5);
+	return sqlite3_step(b->doc) == SQLITE_DONE ? 0 : -1;
+}
+
+/* free_text - the fields of d */
+static void
+free_text(doc_text *d)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		free(d->field[i]);
+}
+
+/* take_message - archive_stored_fn: index one message */
+static int
+take_message(const archive_message *msg, int64_t seq, void *ctx)
+{
+	batch *b = ctx;
+	doc_text d;
+	char note[MK_ERROR_MAX] = "metadata only: no content was kept";
+	int rc = 0, got = 0;
+
+	memset(&d, 0, sizeof(d));
+	if (msg->content == ARCHIVE_FULL) {
+		got = extract_message(b->ar, msg, &d, note);
+		rc = got < 0 ? -1 : got == 0 ? insert_text(b, seq, &d) : 0;
+	}
+	if (rc == 0)
+		rc = insert_doc(b, seq, msg, &d, got == 1, note);
+	if (rc == 0 && got == 1)
+		rc = record_error(b, msg, note);
+	free_text(&d);
+	if (rc != 0) {
+		b->failed = true;
+		return -1;
+	}
+	b->last_seq = seq;
+	b->done++;
+	return 0;
+}
+
+/* state_int - state[k] as an integer, 0 when absent */
+static int64_t
+state_int(discovery_index *di, const char *k)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(di->db, "SELECT v FROM state WHERE k = ?", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* prepare_batch - the statements of a batch */
+static int
+prepare_batch(batch *b)
+{
+	sqlite3 *db = b->di->db;
+
+	return sqlite3_prepare_v2(db, "INSERT INTO words(rowid, subject, body,"
+				  " attachment, hdr_from, hdr_to)"
+				  " VALUES(?, ?, ?, ?, ?, ?)", -1, &b->text,
+				  NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO docs(seq, id,"
+				  " attachments, failed, note)"
+				  " VALUES(?, ?, ?, ?, ?)", -1,
+				  &b->doc, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO state(k, v)"
+				  " VALUES(?, ?)", -1, &b->state, NULL)
+	    == SQLITE_OK ? 0 : -1;
+}
+
+/* finalize_batch - its statements */
+static void
+finalize_batch(batch *b)
+{
+	sqlite3_finalize(b->text);
+	sqlite3_finalize(b->doc);
+	sqlite3_finalize(b->state);
+}
+
+/* run_batch - the messages after the last seq, in the open transaction */
+static int
+run_batch(batch *b, size_t size, mk_error *err)
+{
+	mk_error why;
+
+	if (prepare_batch(b) != 0)
+		return db_fail(b->di, "prepare", err);
+	why.msg[0] = '\0';
+	if (archive_each_stored(b->ar, b->last_seq, size, take_message, b,
+				&why) != 0)
+		return b->failed ? db_fail(b->di, "insert", err)
+		    : mk_error_set(err, "%s", why.msg);
+	if (b->done > 0 && set_state(b, "last_seq", b->last_seq, NULL) != 0)
+		return db_fail(b->di, "save progress", err);
+	return 0;
+}
+
+/* discovery_index_step - index up to size new messages, one transaction */
+int
+discovery_index_step(discovery_index *di, archive *ar, size_t size,
+		     size_t *done, mk_error *err)
+{
+	batch b = { .di = di, .ar = ar, .err = err };
+	int rc;
+
+	*done = 0;
+	if (sqlite3_exec(di->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(di, "begin", err);
+	b.last_seq = state_int(di, "last_seq");
+	rc = run_batch(&b, size, err);
+	finalize_batch(&b);
+	if (rc == 0 && sqlite3_exec(di->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(di, "commit", err);
+	if (rc != 0)
+		sqlite3_exec(di->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		*done = b.done;
+	return rc;
+}
+
+/* count_of - the one integer a query gives, 0 when none */
+static int64_t
+count_of(discovery_index *di, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(di->db, sql, -1, &st, NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* last_error - the state's last error into st */
+static void
+last_error(discovery_index *di, discovery_status *st)
+{
+	sqlite3_stmt *q = NULL;
+	const char *text, *colon;
+
+	if (sqlite3_prepare_v2(di->db, "SELECT v FROM state WHERE k = 'error'",
+			       -1, &q, NULL) == SQLITE_OK
+	    && sqlite3_step(q) == SQLITE_ROW
+	    && (text = (const char *)sqlite3_column_text(q, 0)) != NULL) {
+		colon = strchr(text, ':');
+		if (colon != NULL && colon - text == ARCHIVE_ID_LEN) {
+			memcpy(st->last_error_id, text, ARCHIVE_ID_LEN);
+			text = colon + 2;
+		}
+		snprintf(st->last_error, sizeof(st->last_error), "%s", text);
+	}
+	sqlite3_finalize(q);
+	st->last_error_time = state_int(di, "error_time");
+}
+
+/* oldest_waiting - archive_stored_fn: the first message not indexed */
+static int
+oldest_waiting(const archive_message *msg, int64_t seq, void *ctx)
+{
+	(void)seq;
+	*(int64_t *)ctx = msg->received_at;
+	return 1;
+}
+
+/* discovery_index_status - how far the index has got */
+int
+discovery_index_status(discovery_index *di, archive *ar,
+		       discovery_status *st, mk_error *err)
+{
+	int64_t max_seq, received = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (archive_stored_count(ar, &st->stored, &max_seq, err) != 0)
+		return -1;
+	st->last_seq = state_int(di, "last_seq");
+	st->indexed = count_of(di, "SELECT count(*) FROM docs");
+	st->errors = count_of(di, "SELECT count(*) FROM docs WHERE failed");
+	st->lag_messages = st->stored > st->indexed ? st->stored - st->indexed : 0;
+	if (max_seq > st->last_seq
+	    && archive_each_stored(ar, st->last_seq, 1, oldest_waiting,
+				   &received, err) != 0)
+		return -1;
+	if (received > 0)
+		st->lag_seconds = (now_usec() - received) / 1000000;
+	last_error(di, st);
+	return 0;
+}
+
+/* The FTS5 column filters of the fields that the full text answers. */
+static const struct {
+	discovery_field field;
+	const char *column;		/* NULL: every column */
+} text_fields[] = {
+	{DQ_TEXT, NULL},
+	{DQ_SUBJECT, "subject"},
+	{DQ_ATTACHMENT, "attachment"},
+};
+
+/* add_field - q's terms of one field to the MATCH expression in *expr */
+static int
+add_field(const discovery_query *q, size_t k, char **expr)
+{
+	bool none;
+	char *part = discovery_query_fts(q, text_fields[k].field, &none), *joined;
+	int n;
+
+	if (part == NULL)
+		return none ? 0 : -1;
+	if (text_fields[k].column != NULL)
+		n = asprintf(&joined, "%s%s{%s} : (%s)", *expr ? *expr : "",
+			     *expr ? " AND " : "", text_fields[k].column, part);
+	else
+		n = asprintf(&joined, "%s%s(%s)", *expr ? *expr : "",
+			     *expr ? " AND " : "", part);
+	free(part);
+	free(*expr);
+	*expr = n < 0 ? NULL : joined;
+	return n < 0 ? -1 : 0;
+}
+
+/* match_sql - the SELECT for q: seq and id, by MATCH and/or attachments */
+static char *
+match_sql(const char *expr, bool attachments, bool newest)
+{
+	char *sql = NULL;
+
+	if (asprintf(&sql, "SELECT d.seq, d.id FROM docs d%s WHERE %s%s"
+		     " ORDER BY d.seq %s",
+		     expr ? " JOIN words ON words.rowid = d.seq" : "",
+		     expr ? "words MATCH ?1" : "1",
+		     attachments ? " AND d.attachments" : "",
+		     newest ? "DESC" : "ASC") < 0)
+		return NULL;
+	return sql;
+}
+
+/* has_attachment_term - does q ask for has:attachment? */
+static bool
+has_attachment_term(const discovery_query *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		if (q->terms[i].field == DQ_HAS_ATTACHMENT && !q->terms[i].negated)
+			return true;
+	return false;
+}
+
+/* run_match - step through the hits */
+static int
+run_match(discovery_index *di, const char *sql, const char *expr,
+	  discovery_hit_fn fn, void *ctx, mk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(di->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(di, "prepare search", err);
+	if (expr != NULL)
+		sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn((const char *)sqlite3_column_text(st, 1),
+			  sqlite3_column_int64(st, 0), ctx);
+	sqlite3_finalize(st);
+	if (!stop && rc != SQLITE_DONE)
+		return db_fail(di, "search", err);
+	return 0;
+}
+
+/* discovery_index_match - the messages whose text matches q */
+int
+discovery_index_match(discovery_index *di, const discovery_query *q,
+		      bool newest, discovery_hit_fn fn, void *ctx, bool *used,
+		      mk_error *err)
+{
+	bool attachments = has_attachment_term(q);
+	char *expr = NULL, *sql;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < sizeof(text_fields) / sizeof(text_fields[0]); k++)
+		if (add_field(q, k, &expr) != 0) {
+			free(expr);
+			return mk_error_set(err, "out of memory");
+		}
+	*used = expr != NULL || attachments;
+	if (!*used)
+		return 0;
+	if ((sql = match_sql(expr, attachments, newest)) == NULL) {
+		free(expr);
+		return mk_error_set(err, "out of memory");
+	}
+	rc = run_match(di, sql, expr, fn, ctx, err);
+	free(sql);
+	free(expr);
+	return rc;
+}
