@@ -59,6 +59,7 @@
 #include "archive/archive.h"
 #include "common/error.h"
 #include "common/mkconfig.h"
+#include "discovery/discovery.h"
 #include "policy/policy.h"
 
 /* Limits a client can meet; documented in mailkeep-access(8). */
@@ -93,7 +94,8 @@ typedef enum {
 	ACCESS_OP_REQUEST,	/* ask for a four-eyes release */
 	ACCESS_OP_REQUESTS,	/* four-eyes requests you made or may decide */
 	ACCESS_OP_APPROVE,	/* release someone else's request */
-	ACCESS_OP_DENY		/* refuse someone else's request */
+	ACCESS_OP_DENY,		/* refuse someone else's request */
+	ACCESS_OP_STATUS	/* how far the full-text index has got */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with
@@ -171,7 +173,8 @@ typedef enum {
 	ACCESS_NEEDS_APPROVAL,	/* four-eyes: no live approval */
 	ACCESS_NOT_PERMITTED,	/* the operation needs admin or auditor */
 	ACCESS_SELF_APPROVAL,	/* approving or denying one's own request */
-	ACCESS_NOT_NEEDED	/* a request where four-eyes does not apply */
+	ACCESS_NOT_NEEDED,	/* a request where four-eyes does not apply */
+	ACCESS_NO_ROLES		/* status: the caller holds no role at all */
 } access_verdict;
 
 /* access_decide - may who do op (on msg, NULL for verify and audit)?
@@ -240,6 +243,11 @@ archive_message *access_message_parse(const char *text, size_t len,
 /* access_checkpoint_json - a checkpoint as a new JSON object: size, root,
  * time (usec), key, text, signature, valid */
 json_t *access_checkpoint_json(const archive_checkpoint *cp);
+
+/* access_status_json - the full-text index's progress as a new JSON
+ * object: stored, indexed, lag_messages, lag_seconds, last_seq, errors,
+ * last_error {id, error, time} */
+json_t *access_status_json(const discovery_status *st);
 
 /* access_path_json - a Merkle audit path as a JSON array of hex */
 json_t *access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n);

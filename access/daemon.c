@@ -21,6 +21,11 @@
  *	a send timeout of ACCESS_WRITE_SECONDS, so a client that stops
  *	reading is dropped.
  *
+ *	A thread of its own keeps the full-text index (discovery/) behind
+ *	the archive: every INDEXER_IDLE_SECONDS, or at once after a batch,
+ *	it indexes what was stored since, INDEXER_BATCH messages a
+ *	transaction.  The milter never waits for it.
+ *
  *	The main thread waits for connections and signals (a self-pipe):
  *	SIGHUP reloads the policy (a broken one is refused, the running one
  *	kept), SIGTERM and SIGINT stop accepting and wait for the requests
@@ -39,6 +44,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +58,18 @@
 
 #include "access/access.h"
 #include "common/daemon.h"
+#include "discovery/discovery.h"
 
 #define PROGNAME "mailkeep-access"
+#define INDEXER_BATCH		200	/* messages a transaction */
+#define INDEXER_IDLE_SECONDS	2	/* between rounds when caught up */
 
 static bool foreground;
 static int signal_fd = -1;	/* the read end of the signal pipe */
 static access_service *service;
+static pthread_mutex_t indexer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t indexer_wake = PTHREAD_COND_INITIALIZER;
+static atomic_bool indexer_stop;	/* read by the indexer unlocked */
 static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t clients_done = PTHREAD_COND_INITIALIZER;
 static unsigned clients;
@@ -312,6 +324,80 @@ take_signals(const char *config_path)
 	return false;
 }
 
+/* indexer_wait - sleep INDEXER_IDLE_SECONDS or until told to stop; true
+ * to stop */
+static bool
+indexer_wait(void)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += INDEXER_IDLE_SECONDS;
+	pthread_mutex_lock(&indexer_lock);
+	if (!indexer_stop)
+		pthread_cond_timedwait(&indexer_wake, &indexer_lock, &until);
+	stop = indexer_stop;
+	pthread_mutex_unlock(&indexer_lock);
+	return stop;
+}
+
+/* index_round - index what the archive stored since the last round; a
+ * new error is logged once */
+static void
+index_round(const mk_config *cfg, archive_options *opts, char *last_error)
+{
+	discovery_index *di = NULL;
+	size_t done = 1;
+	archive *ar;
+	mk_error err;
+	int rc = -1;
+
+	ar = archive_open_with(cfg->archive, ARCHIVE_READ, opts, &err);
+	if (ar != NULL && (di = discovery_index_open(cfg->archive, &err)) != NULL)
+		for (rc = 0; rc == 0 && done > 0 && !indexer_stop;)
+			rc = discovery_index_step(di, ar, INDEXER_BATCH, &done,
+						  &err);
+	if (rc != 0 && strcmp(err.msg, last_error) != 0) {
+		mk_log(LOG_ERR, "full-text index: %s", err.msg);
+		snprintf(last_error, MK_ERROR_MAX, "%s", err.msg);
+	}
+	discovery_index_close(di);
+	archive_close(ar);
+}
+
+/* indexer_thread - thread body: the full-text index trails the archive */
+static void *
+indexer_thread(void *arg)
+{
+	const mk_config *cfg = arg;
+	archive_options opts;
+	char last_error[MK_ERROR_MAX] = "";
+	sigset_t set;
+
+	sigemptyset(&set);	/* the main thread takes the signals */
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	archive_options_of(cfg, &opts);
+	do
+		index_round(cfg, &opts, last_error);
+	while (!indexer_wait());
+	return NULL;
+}
+
+/* stop_indexer - wake the indexer thread and wait for it */
+static void
+stop_indexer(pthread_t thread)
+{
+	pthread_mutex_lock(&indexer_lock);
+	indexer_stop = true;
+	pthread_cond_signal(&indexer_wake);
+	pthread_mutex_unlock(&indexer_lock);
+	pthread_join(thread, NULL);
+}
+
 /* serve - accept connections until a signal says stop */
 static void
 serve(int listen_fd, const char *config_path)
@@ -374,6 +460,7 @@ main(int argc, char **argv)
 {
 	const char *config_path = MK_DEFAULT_CONFIG, *socket_path = NULL;
 	mk_config *cfg;
+	pthread_t indexer;
 	policy *pol;
 	mk_error err;
 	int ch, fd;
@@ -403,9 +490,17 @@ main(int argc, char **argv)
 		mk_config_free(cfg);
 		return 1;
 	}
+	if (pthread_create(&indexer, NULL, indexer_thread, cfg) != 0) {
+		mk_log(LOG_ERR, "cannot start the full-text indexer thread");
+		close(fd);
+		access_service_free(service);
+		mk_config_free(cfg);
+		return 1;
+	}
 	mk_log(LOG_INFO, "started, listening on %s, archive %s", socket_path,
 	     cfg->archive);
 	serve(fd, config_path);
+	stop_indexer(indexer);
 	close(fd);
 	access_service_free(service);
 	mk_config_free(cfg);

@@ -24,6 +24,7 @@
  *	  verify, audit         the built-in role auditor or admin
  *	  whoami, requests      anyone (requests lists only what is theirs
  *	                        to see)
+ *	  status                anyone with a role (it shows counts only)
  *
  *	The built-in roles never cover a message: policy_load() refuses
  *	them in a rule's roles, so no message carries them.
@@ -217,6 +218,8 @@ access_decide(const access_identity *who, access_op op,
 	case ACCESS_OP_WHOAMI:
 	case ACCESS_OP_REQUESTS:
 		return ACCESS_OK;
+	case ACCESS_OP_STATUS:	/* counts only: anyone the policy names */
+		return who->n_roles > 0 ? ACCESS_OK : ACCESS_NO_ROLES;
 	case ACCESS_OP_NONE:
 		return ACCESS_NOT_PERMITTED;
 	default:
@@ -234,6 +237,7 @@ access_verdict_text(access_verdict v)
 	case ACCESS_NO_ROLE: return "no role covers the message";
 	case ACCESS_NEEDS_APPROVAL: return "four-eyes: no live approval";
 	case ACCESS_NOT_PERMITTED: return "needs the role auditor or admin";
+	case ACCESS_NO_ROLES: return "holds no role";
 	case ACCESS_SELF_APPROVAL: return "one's own request";
 	case ACCESS_NOT_NEEDED: return "four-eyes does not apply";
 	}

@@ -15,7 +15,8 @@
  *
  *	Members, by operation (times are microseconds since the epoch):
  *
- *	  whoami, requests       none
+ *	  whoami, requests,      none
+ *	  status
  *	  search                 from, to, message_id (strings), since,
  *	                         until, limit (integers)
  *	  show, get, proof       id
@@ -57,6 +58,7 @@ static const struct {
 	{ACCESS_OP_REQUESTS, "requests", ""},
 	{ACCESS_OP_APPROVE, "approve", " request "},
 	{ACCESS_OP_DENY, "deny", " request "},
+	{ACCESS_OP_STATUS, "status", ""},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 

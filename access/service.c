@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "access/internal.h"
+#include "discovery/discovery.h"
 
 #define DATA_CHUNK	65536	/* bytes of content in one 'D' frame */
 
@@ -332,7 +333,8 @@ serve_proof(answer *a)
 	return finish_ok(a, NULL);
 }
 
-/* permitted - verify and audit: decided and audited; 0 when granted */
+/* permitted - verify, audit, status: decided and audited; 0 when
+ * granted */
 static int
 permitted(answer *a)
 {
@@ -345,8 +347,12 @@ permitted(answer *a)
 		return -1;
 	if (v == ACCESS_OK)
 		return 0;
-	finish_error(a, "permission denied: %s needs the role auditor or"
-		     " admin", access_op_name(a->rq->op));
+	if (v == ACCESS_NO_ROLES)
+		finish_error(a, "permission denied: %s needs a role in the"
+			     " policy", access_op_name(a->rq->op));
+	else
+		finish_error(a, "permission denied: %s needs the role auditor"
+			     " or admin", access_op_name(a->rq->op));
 	return -1;
 }
 
@@ -418,6 +424,27 @@ serve_audit(answer *a)
 			return 0;
 		return finish_error(a, "reading the ledger: %s", err.msg);
 	}
+	return finish_ok(a, NULL);
+}
+
+/* serve_status - how far the full-text index has got */
+static int
+serve_status(answer *a)
+{
+	discovery_index *di;
+	discovery_status st;
+	mk_error err;
+	int rc;
+
+	if (permitted(a) != 0)
+		return 0;
+	if ((di = discovery_index_open(a->s->archive_dir, &err)) == NULL)
+		return finish_error(a, "%s", err.msg);
+	rc = discovery_index_status(di, a->ar, &st, &err);
+	discovery_index_close(di);
+	if (rc != 0)
+		return finish_error(a, "%s", err.msg);
+	put_json(a, ACCESS_FRAME_ITEM, access_status_json(&st));
 	return finish_ok(a, NULL);
 }
 
@@ -765,6 +792,7 @@ dispatch(answer *a)
 {
 	switch (a->rq->op) {
 	case ACCESS_OP_WHOAMI: return serve_whoami(a);
+	case ACCESS_OP_STATUS: return serve_status(a);
 	case ACCESS_OP_SEARCH: return serve_search(a);
 	case ACCESS_OP_SHOW: return serve_show(a);
 	case ACCESS_OP_GET: return serve_get(a);

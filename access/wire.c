@@ -273,6 +273,27 @@ access_proof_json(const archive_proof *p)
 			 (int)p->record_signer, "signature", p->record_signature);
 }
 
+/* access_status_json - the full-text index's progress as a new JSON
+ * object */
+json_t *
+access_status_json(const discovery_status *st)
+{
+	json_t *obj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+				"stored", (json_int_t)st->stored,
+				"indexed", (json_int_t)st->indexed,
+				"lag_messages", (json_int_t)st->lag_messages,
+				"lag_seconds", (json_int_t)st->lag_seconds,
+				"last_seq", (json_int_t)st->last_seq,
+				"errors", (json_int_t)st->errors);
+
+	if (obj != NULL && st->last_error[0] != '\0')
+		json_object_set_new(obj, "last_error", json_pack("{s:s, s:s, s:I}",
+				    "id", st->last_error_id, "error",
+				    st->last_error, "time",
+				    (json_int_t)st->last_error_time));
+	return obj;
+}
+
 /* write_full - all of buf to fd; 0 or -1 (errno set) */
 static int
 write_full(int fd, const void *buf, size_t len)

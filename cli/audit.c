@@ -130,7 +130,33 @@ print_whoami(json_t *obj)
 	return putchar('\n') == EOF ? -1 : 0;
 }
 
-/* cli_print_single - the one item of whoami, request, approve, deny */
+/* print_status - the full-text index's progress for people */
+static int
+print_status(json_t *obj)
+{
+	json_t *last = json_object_get(obj, "last_error");
+	long long lag = (long long)json_integer_value(json_object_get(obj,
+							"lag_seconds"));
+
+	printf("messages stored:  %lld\nfull-text index:  %lld indexed,"
+	       " %lld behind", (long long)json_integer_value(json_object_get(
+	       obj, "stored")), (long long)json_integer_value(
+	       json_object_get(obj, "indexed")), (long long)json_integer_value(
+	       json_object_get(obj, "lag_messages")));
+	if (lag > 0)
+		printf(" (the oldest waiting for %lld s)", lag);
+	printf(", %lld could not be indexed\n", (long long)json_integer_value(
+	       json_object_get(obj, "errors")));
+	if (last != NULL) {
+		printf("last error:       %s: ", member_text(last, "id"));
+		put_safe(member_text(last, "error"), 0);
+		putchar('\n');
+	}
+	return ferror(stdout) ? -1 : 0;
+}
+
+/* cli_print_single - the one item of whoami, status, request, approve,
+ * deny */
 int
 cli_print_single(access_op op, json_t *obj, int json)
 {
@@ -141,6 +167,8 @@ cli_print_single(access_op op, json_t *obj, int json)
 		    != 0 || putchar('\n') == EOF ? -1 : 0;
 	if (op == ACCESS_OP_WHOAMI)
 		return print_whoami(obj);
+	if (op == ACCESS_OP_STATUS)
+		return print_status(obj);
 	printf("request %lld: %s of %s %s", (long long)json_integer_value(
 	       json_object_get(obj, "request")), member_text(obj, "asks"),
 	       member_text(obj, "id"), member_text(obj, "state"));
@@ -210,6 +238,46 @@ cli_cmd_audit(const mk_config *cfg, const cli_request *rq)
 	if (ar == NULL)
 		return CLI_EXIT_FAIL;
 	status = list_offline(ar, rq);
+	archive_close(ar);
+	return status;
+}
+
+/* status_of - the full-text index's progress of an open archive */
+static int
+status_of(const mk_config *cfg, archive *ar, const cli_request *rq)
+{
+	discovery_status st;
+	discovery_index *di;
+	mk_error err;
+	json_t *obj;
+	int rc;
+
+	if (cli_audit_offline(ar, ACCESS_OP_STATUS, rq, NULL, 0) != 0)
+		return CLI_EXIT_FAIL;
+	if ((di = discovery_index_open(cfg->archive, &err)) == NULL)
+		return cli_error("%s", err.msg);
+	rc = discovery_index_status(di, ar, &st, &err);
+	discovery_index_close(di);
+	if (rc != 0)
+		return cli_error("%s", err.msg);
+	obj = access_status_json(&st);
+	rc = obj != NULL ? cli_print_single(ACCESS_OP_STATUS, obj, rq->json) : -1;
+	json_decref(obj);
+	return rc != 0 ? cli_error("writing to standard output: %s",
+				   strerror(errno ? errno : EIO))
+	    : cli_finish_output();
+}
+
+/* cli_cmd_status - the full-text index's progress, offline */
+int
+cli_cmd_status(const mk_config *cfg, const cli_request *rq)
+{
+	archive *ar = cli_open_archive(cfg);
+	int status;
+
+	if (ar == NULL)
+		return CLI_EXIT_FAIL;
+	status = status_of(cfg, ar, rq);
 	archive_close(ar);
 	return status;
 }

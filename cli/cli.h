@@ -119,6 +119,7 @@ int cli_remote(const mk_config *cfg, access_op op, const cli_request *rq);
 
 /* audit.c: the audit trail and four-eyes listings */
 int cli_cmd_audit(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_status(const mk_config *cfg, const cli_request *rq);
 int cli_print_listed_header(access_op op);
 int cli_print_listed(access_op op, json_t *obj);
 int cli_print_single(access_op op, json_t *obj, int json);

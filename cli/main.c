@@ -171,6 +171,8 @@ static const struct cli_command {
 	{"deny", ACCESS_OP_DENY, 0, NULL, OPT_JSON, 0, ARGS_NUMBER, CMD_ARCHIVE},
 	{"whoami", ACCESS_OP_WHOAMI, 0, NULL, OPT_JSON, 0, ARGS_NONE,
 	 CMD_ARCHIVE},
+	{"status", ACCESS_OP_STATUS, 0, cli_cmd_status, OPT_JSON | OPT_OFFLINE,
+	 0, ARGS_NONE, CMD_ARCHIVE},
 	{"policy check", ACCESS_OP_NONE, 0, cli_cmd_policy_check, 0, 0,
 	 ARGS_FILE, CMD_FILE_NO_CONFIG},
 	{"policy explain", ACCESS_OP_NONE, 0, cli_cmd_policy_explain,
@@ -262,6 +264,8 @@ print_help(void)
 "  show ID [--json]     the metadata of one message\n"
 "  get ID               the original message bytes, to standard output\n"
 "  whoami               who the access service takes you for, your roles\n"
+"  status               how far the full-text index has got: messages\n"
+"                       stored and indexed, the lag, the last error\n"
 "  audit [--user U] [--message ID] [--action A] [--since D] [--until D]\n"
 "                       the audit trail (roles auditor, admin)\n"
 "  request get|show ID --reason TEXT\n"
