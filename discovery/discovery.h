@@ -24,6 +24,8 @@
  *	             message keyed by its ledger seq, filled in ledger order
  *	             by discovery_index_step() from the archive's blobs, with
  *	             how far it got and its last error kept beside it.
+ *	  envelope.c the terms a message's index row answers (sender,
+ *	             recipients, dates, size, client, queue id)
  *	  query.c    the query language people type ("from:alice subject:
  *	             \"board meeting\" after:2026-01-01 merger -draft"), parsed
  *	             into typed terms, written back canonically, and turned
@@ -165,6 +167,16 @@ char *discovery_query_fts(const discovery_query *q, discovery_field field,
 
 /* discovery_field_name - the word before the colon ("" for DQ_TEXT) */
 const char *discovery_field_name(discovery_field f);
+
+/* discovery_is_envelope_field - is f answered by a message's index row
+ * (from, to, message-id, after, before, larger, smaller, client-ip,
+ * queue-id) rather than by the full-text index? */
+bool discovery_is_envelope_field(discovery_field f);
+
+/* discovery_envelope_matches - do q's envelope terms hold for msg (its
+ * other terms are not looked at)? (envelope.c) */
+bool discovery_envelope_matches(const discovery_query *q,
+				const archive_message *msg);
 
 /* The full-text index of one archive (fulltext.c). */
 typedef struct discovery_index discovery_index;
