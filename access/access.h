@@ -113,6 +113,8 @@ typedef struct access_request {
 	char message[ARCHIVE_ID_LEN + 1];	/* audit: a message id, or "" */
 	int64_t since, until;		/* search, audit: microseconds; 0 none */
 	size_t limit;			/* search, audit: 0 for no limit */
+	char *q;			/* search: query text, or NULL */
+	bool newest;			/* search: newest first */
 } access_request;
 
 /* access_op_name - the request's word ("search", ...); "" for none */

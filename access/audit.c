@@ -148,6 +148,7 @@ access_audit_query(const access_request *rq)
 	put_term(q, "from", rq->query.from);
 	put_term(q, "to", rq->query.to);
 	put_term(q, "message_id", rq->query.message_id);
+	put_term(q, "q", rq->q);
 	put_term(q, "user", rq->user);
 	put_term(q, "action", rq->action);
 	put_term(q, "message", rq->message);

@@ -18,7 +18,9 @@
  *	  whoami, requests,      none
  *	  status
  *	  search                 from, to, message_id (strings), since,
- *	                         until, limit (integers)
+ *	                         until, limit (integers), q (a query in
+ *	                         the language of discovery/query.c), newest
+ *	                         (true: newest first)
  *	  show, get, proof       id
  *	  verify                 keys (PEM text of pinned public keys)
  *	  audit                  user, action, message, since, until, limit
@@ -48,7 +50,8 @@ static const struct {
 	const char *members;	/* what it takes, space-separated */
 } ops[] = {
 	{ACCESS_OP_WHOAMI, "whoami", ""},
-	{ACCESS_OP_SEARCH, "search", " from to message_id since until limit "},
+	{ACCESS_OP_SEARCH, "search",
+	 " from to message_id since until limit q newest "},
 	{ACCESS_OP_SHOW, "show", " id "},
 	{ACCESS_OP_GET, "get", " id "},
 	{ACCESS_OP_PROOF, "proof", " id "},
@@ -209,6 +212,12 @@ parse_search(json_t *obj, access_request *rq, mk_error *err)
 	if (get_count(obj, "limit", 0, ACCESS_MAX_RESULTS, &limit, err) != 0)
 		return -1;
 	rq->limit = rq->query.limit = (size_t)limit;
+	if (get_text(obj, "q", DISCOVERY_MAX_QUERY, false, &rq->q, err) != 0)
+		return -1;
+	if (json_object_get(obj, "newest") != NULL
+	    && !json_is_boolean(json_object_get(obj, "newest")))
+		return mk_error_set(err, "newest must be true or false");
+	rq->newest = rq->query.newest = json_is_true(json_object_get(obj, "newest"));
 	return 0;
 }
 
@@ -347,6 +356,9 @@ format_members(json_t *obj, const access_request *rq)
 	put_text(obj, "from", rq->query.from);
 	put_text(obj, "to", rq->query.to);
 	put_text(obj, "message_id", rq->query.message_id);
+	put_text(obj, "q", rq->q);
+	if (rq->newest)
+		json_object_set_new(obj, "newest", json_true());
 	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT) {
 		put_count(obj, "since", rq->since);
 		put_count(obj, "until", rq->until);
@@ -395,5 +407,6 @@ access_request_free(access_request *rq)
 	free(rq->keys_pem);
 	free(rq->user);
 	free(rq->action);
+	free(rq->q);
 	memset(rq, 0, sizeof(*rq));
 }

@@ -570,31 +570,182 @@ show_one(const archive_message *msg, void *ctx)
 	return rc != 0 || ++sh->sent == sh->f->n;
 }
 
+/* How one search runs: the envelope filters of the request, which the
+ * index's SQL answers, and the parsed query text, whose full-text terms
+ * the full-text index answers and whose envelope terms are checked on
+ * each row (discovery/envelope.c). */
+typedef struct search_plan {
+	archive_query q;
+	discovery_query dq;
+	discovery_index *di;		/* open when dq has full-text terms */
+} search_plan;
+
+/* A pass over the messages a plan finds. */
+typedef struct plan_walk {
+	answer *a;
+	search_plan *p;
+	archive_search_fn fn;
+	void *ctx;
+} plan_walk;
+
+/* via_envelope - archive_search: the row passes dq's envelope terms */
+static int
+via_envelope(const archive_message *msg, void *ctx)
+{
+	plan_walk *w = ctx;
+
+	return discovery_envelope_matches(&w->p->dq, msg) ? w->fn(msg, w->ctx)
+	    : 0;
+}
+
+/* via_hit - discovery_index_match: the hit's row, through the request's
+ * filters and dq's envelope terms (a hit no longer in the index, e.g.
+ * expired, is passed over) */
+static int
+via_hit(const char *id, int64_t seq, void *ctx)
+{
+	plan_walk *w = ctx;
+	const archive_query *q = &w->p->q;
+	archive_message *msg;
+	mk_error err;
+	int rc = 0;
+
+	(void)seq;
+	if (archive_lookup(w->a->ar, id, &msg, &err) != 0)
+		return 0;
+	if (msg->received_at >= q->since
+	    && (q->until == 0 || msg->received_at < q->until)
+	    && discovery_envelope_matches(&w->p->dq, msg))
+		rc = w->fn(msg, w->ctx);
+	archive_message_free(msg);
+	return rc;
+}
+
+/* plan_walk_all - fn for every message of the plan, in its order */
+static int
+plan_walk_all(answer *a, search_plan *p, archive_search_fn fn, void *ctx,
+	      mk_error *err)
+{
+	plan_walk w = { a, p, fn, ctx };
+	bool used = false;
+
+	if (p->di != NULL && discovery_index_match(p->di, &p->dq, p->q.newest,
+						   via_hit, &w, &used, err) != 0)
+		return -1;
+	if (used)
+		return 0;
+	return archive_search(a->ar, &p->q, via_envelope, &w, err);
+}
+
+/* member_terms - the request's from, to and message-id as query terms,
+ * for the full-text path, where no SQL applies them */
+static int
+member_terms(search_plan *p, mk_error *err)
+{
+	const char *values[3] = { p->q.from, p->q.to, p->q.message_id };
+	const discovery_field fields[3] = { DQ_FROM, DQ_TO, DQ_MESSAGE_ID };
+	discovery_term *grown;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (values[i] == NULL)
+			continue;
+		grown = realloc(p->dq.terms, (p->dq.n + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return mk_error_set(err, "out of memory");
+		p->dq.terms = grown;
+		memset(&grown[p->dq.n], 0, sizeof(*grown));
+		grown[p->dq.n].field = fields[i];
+		if ((grown[p->dq.n].value = strdup(values[i])) == NULL)
+			return mk_error_set(err, "out of memory");
+		p->dq.n++;
+	}
+	return 0;
+}
+
+/* needs_fulltext - does dq have a term only the full-text index answers? */
+static bool
+needs_fulltext(const discovery_query *dq)
+{
+	size_t i;
+
+	for (i = 0; i < dq->n; i++)
+		if (!discovery_is_envelope_field(dq->terms[i].field))
+			return true;
+	return false;
+}
+
+/* plan_search - the plan of the request's search; -1 with err */
+static int
+plan_search(answer *a, search_plan *p, mk_error *err)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->q = a->rq->query;
+	p->q.limit = 0;		/* the caller's limit counts what it may see */
+	if (a->rq->q != NULL && discovery_query_parse(a->rq->q, &p->dq, err) != 0)
+		return -1;
+	for (i = 0; i < p->dq.n; i++)
+		if (p->dq.terms[i].field == DQ_HOLD)
+			return mk_error_set(err, "hold: there are no legal holds"
+					    " yet");
+	if (!needs_fulltext(&p->dq))
+		return 0;
+	if (member_terms(p, err) != 0)
+		return -1;
+	p->di = discovery_index_open(a->s->archive_dir, err);
+	return p->di != NULL ? 0 : -1;
+}
+
+/* plan_free - what the plan holds */
+static void
+plan_free(search_plan *p)
+{
+	discovery_query_free(&p->dq);
+	discovery_index_close(p->di);
+}
+
+/* search_planned - collect, audit, show */
+static void
+search_planned(answer *a, search_plan *p, found_ids *f)
+{
+	shown sh = { f, 0 };
+	mk_error err;
+
+	if (plan_walk_all(a, p, collect, f, &err) != 0)
+		finish_error(a, "%s", err.msg);
+	else if (f->nomem)
+		finish_error(a, "out of memory collecting search results");
+	else if (audit_search(a, f) == 0) {
+		if (f->n > 0)
+			qsort(f->ids, f->n, sizeof(*f->ids), compare_found);
+		if (f->n > 0 && plan_walk_all(a, p, show_one, &sh, &err) != 0)
+			finish_error(a, "%s", err.msg);
+		else if (!a->gone)
+			finish_ok(a, json_pack("{s:I, s:b}", "count",
+				  (json_int_t)sh.sent, "truncated", f->truncated));
+	}
+}
+
 /* serve_search - the messages matching the query that the caller may see */
 static int
 serve_search(answer *a)
 {
-	archive_query q = a->rq->query;
 	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS };
-	shown sh = { &f, 0 };
+	access_audit refused = { .outcome = ACCESS_ERROR };
+	search_plan p;
 	mk_error err;
 
-	if (q.limit > 0 && q.limit < f.max)
-		f.max = q.limit;
-	q.limit = 0;		/* the caller's limit counts what it may see */
-	if (archive_search(a->ar, &q, collect, &f, &err) != 0)
-		finish_error(a, "%s", err.msg);
-	else if (f.nomem)
-		finish_error(a, "out of memory collecting search results");
-	else if (audit_search(a, &f) == 0) {
-		if (f.n > 0)
-			qsort(f.ids, f.n, sizeof(*f.ids), compare_found);
-		if (f.n > 0 && archive_search(a->ar, &q, show_one, &sh, &err) != 0)
+	if (a->rq->query.limit > 0 && a->rq->query.limit < f.max)
+		f.max = a->rq->query.limit;
+	if (plan_search(a, &p, &err) != 0) {
+		refused.why = err.msg;
+		if (audit(a, &refused, NULL) == 0)
 			finish_error(a, "%s", err.msg);
-		else if (!a->gone)
-			finish_ok(a, json_pack("{s:I, s:b}", "count",
-				  (json_int_t)sh.sent, "truncated", f.truncated));
-	}
+	} else
+		search_planned(a, &p, &f);
+	plan_free(&p);
 	free(f.ids);
 	return 0;
 }

@@ -161,6 +161,7 @@ typedef struct archive_query {
 	int64_t since;
 	int64_t until;
 	size_t limit;			/* 0: no limit */
+	int newest;			/* newest first (else oldest first) */
 } archive_query;
 
 /* How an archive stores; from mailkeep.conf (mailkeep.conf(5)). */
@@ -221,7 +222,8 @@ int archive_store_metadata(archive *ar, const archive_envelope *env,
 void archive_spool_discard(archive_spool *sp);
 
 /*
- * archive_search - call fn for each message matching q, oldest first.
+ * archive_search - call fn for each message matching q, oldest first
+ * (newest first with q->newest).
  * fn returns 0 to go on, non-zero to stop (then archive_search returns 0).
  */
 typedef int (*archive_search_fn)(const archive_message *msg, void *ctx);

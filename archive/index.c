@@ -521,8 +521,11 @@ build_query(const archive_query *q, query_sql *qs)
 			" WHERE r.message = m.id AND r.addr_lc = ?)");
 	if (q->message_id != NULL)
 		rc |= add_message_id(qs, q->message_id);
-	strcat(qs->sql, " AND m.received_at >= ? AND m.received_at < ?"
-	       " ORDER BY m.received_at, m.id LIMIT ?");
+	strcat(qs->sql, q->newest
+	       ? " AND m.received_at >= ? AND m.received_at < ?"
+		 " ORDER BY m.received_at DESC, m.id DESC LIMIT ?"
+	       : " AND m.received_at >= ? AND m.received_at < ?"
+		 " ORDER BY m.received_at, m.id LIMIT ?");
 	qs->since = q->since;
 	qs->until = q->until > 0 ? q->until : INT64_MAX;
 	return rc;

@@ -79,6 +79,9 @@ typedef struct cli_request {
 	const char *audit_action;	/* audit --action */
 	const char *audit_message;	/* audit --message (lower case) */
 	char audit_msg_buf[ARCHIVE_ID_LEN + 1];
+	char *q;		/* search: the query text, built from the
+				   operands and --text, --subject, ...
+				   (main() frees it) */
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
 } cli_request;
 

@@ -297,10 +297,15 @@ search_in(archive *ar, const cli_request *rq)
 int
 cli_cmd_search(const mk_config *cfg, const cli_request *rq)
 {
-	archive *ar = cli_open_archive(cfg);
+	archive *ar;
 	int status;
 
-	if (ar == NULL)
+	if (rq->q != NULL)
+		return cli_error("--offline searches the envelope only (--from,"
+				 " --to, --since, --until, --message-id); a query"
+				 " or --text, --subject, --attachment go through"
+				 " mailkeep-access");
+	if ((ar = cli_open_archive(cfg)) == NULL)
 		return CLI_EXIT_FAIL;
 	status = search_in(ar, rq);
 	archive_close(ar);

@@ -58,8 +58,7 @@ enum {
 	OPT_MSGID = 1 << 4,
 	OPT_LIMIT = 1 << 5,
 	OPT_JSON = 1 << 6,
-	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
-		     OPT_LIMIT | OPT_JSON,
+
 	OPT_EXPLAIN = OPT_FROM | OPT_TO | OPT_JSON,
 	OPT_MANY_TO = 1 << 7,	/* not an option: --to may be repeated */
 	OPT_KEYS = 1 << 8,
@@ -68,6 +67,14 @@ enum {
 	OPT_USER = 1 << 11,
 	OPT_MESSAGE = 1 << 12,
 	OPT_ACTION = 1 << 13,
+	OPT_TEXT = 1 << 14,	/* the query's options, in OPT_SEARCH */
+	OPT_SUBJECT = 1 << 15,
+	OPT_ATTACHMENT = 1 << 16,
+	OPT_HAS_ATTACHMENT = 1 << 17,
+	OPT_NEWEST = 1 << 18,
+	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
+		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
+		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST,
 	OPT_AUDIT = OPT_USER | OPT_MESSAGE | OPT_ACTION | OPT_SINCE | OPT_UNTIL |
 		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
@@ -78,7 +85,8 @@ typedef enum {
 	ARGS_ID,		/* exactly one message id */
 	ARGS_FILE,		/* at most one file name */
 	ARGS_SIZES,		/* two ledger sizes, OLD NEW */
-	ARGS_NUMBER		/* one four-eyes request number */
+	ARGS_NUMBER,		/* one four-eyes request number */
+	ARGS_QUERY		/* words of a query (search) */
 } cli_operands;
 
 /* What a command needs besides its options. */
@@ -91,7 +99,8 @@ enum {
 enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
-	LO_ACTION
+	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
+	LO_NEWEST
 };
 
 static const struct option long_options[] = {
@@ -111,6 +120,11 @@ static const struct option long_options[] = {
 	{"user", required_argument, NULL, LO_USER},
 	{"message", required_argument, NULL, LO_MESSAGE},
 	{"action", required_argument, NULL, LO_ACTION},
+	{"text", required_argument, NULL, LO_TEXT},
+	{"subject", required_argument, NULL, LO_SUBJECT},
+	{"attachment", required_argument, NULL, LO_ATTACHMENT},
+	{"has-attachment", no_argument, NULL, LO_HAS_ATTACHMENT},
+	{"newest", no_argument, NULL, LO_NEWEST},
 	{NULL, 0, NULL, 0}
 };
 
@@ -133,6 +147,11 @@ static const struct {
 	{OPT_USER, LO_USER, "--user"},
 	{OPT_MESSAGE, LO_MESSAGE, "--message"},
 	{OPT_ACTION, LO_ACTION, "--action"},
+	{OPT_TEXT, LO_TEXT, "--text"},
+	{OPT_SUBJECT, LO_SUBJECT, "--subject"},
+	{OPT_ATTACHMENT, LO_ATTACHMENT, "--attachment"},
+	{OPT_HAS_ATTACHMENT, LO_HAS_ATTACHMENT, "--has-attachment"},
+	{OPT_NEWEST, LO_NEWEST, "--newest"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -153,7 +172,7 @@ static const struct cli_command {
 } commands[] = {
 	{"init", ACCESS_OP_NONE, 0, cli_cmd_init, 0, 0, ARGS_NONE, CMD_ARCHIVE},
 	{"search", ACCESS_OP_SEARCH, 0, cli_cmd_search, OPT_SEARCH | OPT_OFFLINE,
-	 0, ARGS_NONE, CMD_ARCHIVE},
+	 0, ARGS_QUERY, CMD_ARCHIVE},
 	{"show", ACCESS_OP_SHOW, 0, cli_cmd_show, OPT_JSON | OPT_OFFLINE, 0,
 	 ARGS_ID, CMD_ARCHIVE},
 	{"get", ACCESS_OP_GET, 0, cli_cmd_get, OPT_OFFLINE, 0, ARGS_ID,
@@ -260,7 +279,10 @@ print_help(void)
 "\n"
 "Commands:\n"
 "  init                 create the archive named in the configuration\n"
-"  search [OPTIONS]     list archived messages you may see, oldest first\n"
+"  search [OPTIONS] [QUERY]\n"
+"                       list archived messages you may see, oldest first;\n"
+"                       QUERY: from:ADDR subject:WORD \"a phrase\" -word ...\n"
+"                       (mailkeep(1), QUERIES)\n"
 "  show ID [--json]     the metadata of one message\n"
 "  get ID               the original message bytes, to standard output\n"
 "  whoami               who the access service takes you for, your roles\n"
@@ -300,6 +322,11 @@ print_help(void)
 "  --until DATE         received before DATE\n"
 "  --message-id ID      Message-ID header, with or without <>\n"
 "  --limit N            at most N messages\n"
+"  --text WORDS         words of the text (every part, decoded)\n"
+"  --subject WORDS      words of the Subject\n"
+"  --attachment NAME    words of an attachment's file name\n"
+"  --has-attachment     messages with an attachment\n"
+"  --newest             newest first\n"
 "  --json               a JSON array instead of columns\n"
 "DATE is YYYY-MM-DD (UTC midnight), YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM]\n"
 "(RFC 3339, UTC when no offset) or @SECONDS since the epoch.\n"
@@ -540,6 +567,64 @@ set_date(const char *name, const char *value, int64_t *usec, int *has)
 	return 0;
 }
 
+/* add_query_raw - text to the search's query, a space before it */
+static int
+add_query_raw(cli_request *rq, const char *text)
+{
+	size_t have = rq->q ? strlen(rq->q) : 0, n = strlen(text);
+	char *grown;
+
+	if (have + n + 2 > DISCOVERY_MAX_QUERY)
+		return usage_error("the query is longer than %d bytes",
+				   DISCOVERY_MAX_QUERY);
+	if ((grown = realloc(rq->q, have + n + 2)) == NULL)
+		return usage_error("out of memory");
+	rq->q = grown;
+	if (have > 0)
+		rq->q[have++] = ' ';
+	memcpy(rq->q + have, text, n + 1);
+	return 0;
+}
+
+/* add_query_term - field and value, the value quoted so that nothing in
+ * it is query syntax */
+static int
+add_query_term(cli_request *rq, const char *field, const char *value)
+{
+	char quoted[2 * CLI_MAX_ARG + 64], *o = quoted;
+	int rc = check_text(field, value);
+
+	if (rc != 0)
+		return rc;
+	o += snprintf(o, 64, "%s\"", field);
+	for (; *value; value++) {
+		if (*value == '"' || *value == '\\')
+			*o++ = '\\';
+		*o++ = *value;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return add_query_raw(rq, quoted);
+}
+
+/* add_query_words - each word of words as a term of field ("" for the
+ * full text), so that --text and --subject take plain words */
+static int
+add_query_words(cli_request *rq, const char *field, const char *words)
+{
+	char *copy = strdup(words), *save = NULL, *w;
+	int rc = copy ? 0 : usage_error("out of memory"), n = 0;
+
+	for (w = copy ? strtok_r(copy, " \t", &save) : NULL; rc == 0 && w;
+	     w = strtok_r(NULL, " \t", &save), n++)
+		rc = add_query_term(rq, field, w);
+	free(copy);
+	if (rc == 0 && n == 0)
+		return usage_error("%s needs words", *field ? "--subject"
+				   : "--text");
+	return rc;
+}
+
 /* check_reason - --reason: non-empty, bounded, no control bytes but
  * line ends */
 static int
@@ -652,6 +737,17 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_USER:
 		rq->audit_user = arg;
 		return check_word("--user", arg, ACCESS_MAX_USER);
+	case LO_TEXT:
+		return add_query_words(rq, "", arg);
+	case LO_SUBJECT:
+		return add_query_words(rq, "subject:", arg);
+	case LO_ATTACHMENT:
+		return add_query_term(rq, "attachment:", arg);
+	case LO_HAS_ATTACHMENT:
+		return add_query_raw(rq, "has:attachment");
+	case LO_NEWEST:
+		rq->query.newest = 1;
+		return 0;
 	case LO_ACTION:
 		rq->audit_action = arg;
 		return check_word("--action", arg, 32);
@@ -829,10 +925,11 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	      char **args)
 {
 	int max = cmd->operands == ARGS_NONE ? 0
+	    : cmd->operands == ARGS_QUERY ? nargs
 	    : cmd->operands == ARGS_SIZES ? 2 : 1;
+	int i, rc;
 
 	cl->rq.asks = cmd->asks;
-	int rc;
 
 	if ((rc = check_options(cmd, cl)) != 0)
 		return rc;
@@ -854,6 +951,9 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 		    : set_size(args[1], &cl->rq.new_size);
 	if (cmd->operands == ARGS_NUMBER)
 		return set_number(args[0], &cl->rq.number);
+	for (i = 0; cmd->operands == ARGS_QUERY && i < nargs; i++)
+		if ((rc = add_query_raw(&cl->rq, args[i])) != 0)
+			return rc;
 	if (cmd->operands == ARGS_FILE && nargs == 1) {
 		if (args[0][0] == '\0')
 			return usage_error("'%s': empty file name", cmd->name);
@@ -942,5 +1042,6 @@ main(int argc, char **argv)
 		rc = dispatch(argc, argv, &cl);
 	free(cl.rq.rcpts);
 	free(cl.rq.keys_pem);
+	free(cl.rq.q);
 	return rc;
 }

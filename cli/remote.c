@@ -63,6 +63,8 @@ cli_to_request(access_op op, const cli_request *rq, access_request *out)
 	out->reason = (char *)rq->reason;
 	out->number = rq->number;
 	out->keys_pem = rq->keys_pem;
+	out->q = rq->q;
+	out->newest = rq->query.newest;
 	out->user = (char *)rq->audit_user;
 	out->action = (char *)rq->audit_action;
 	if (rq->audit_message != NULL)
