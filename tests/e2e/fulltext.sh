@@ -1,0 +1,158 @@
+#!/bin/bash
+# tests/e2e/fulltext.sh - full-text search over mail archived through a
+# real Postfix, found through a real mailkeep-access.
+#
+# tests/e2e/gen_mime.py writes messages that each hide one word where only
+# real MIME decoding finds it (base64; quoted-printable split by a soft
+# line break; koi8-r, ISO-2022-JP, windows-1252 and UTF-7 parts; an
+# RFC 2047 Subject; an RFC 2231 attachment name; HTML, with a word in a
+# <script> that must not be found; an attached message; a malformed
+# multipart).  They go through Postfix with third-party mail (the Python
+# test suite's email data and SpamAssassin's samples) and a message for a
+# domain whose role the reader lacks.  mailkeep-access indexes them in
+# the background; the test waits until "mailkeep status" says nothing is
+# behind, then finds each word with --text, --subject or --attachment and
+# with the query language, exactly in its message, and checks that a
+# reader without the role finds nothing, that every message is still
+# archived byte-exact, and that the malformed one did not stop the
+# indexer.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
+e2e_init "$(basename "$0" .sh)"
+[ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
+
+SOCK=$T/access.sock
+if [ ${#SOCK} -gt 100 ]; then
+	{ mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"; } || bail "mkdir $E2E_SHORT_DIR"
+	SOCK=$E2E_SHORT_DIR/access.sock
+fi
+POL=$T/policy.ini
+cat > "$POL" <<POLICY
+[defaults]
+local_domains = example.com, secret.example.com
+mode = full
+roles = readers
+[domain secret.example.com]
+roles = secret
+[role readers]
+users = root
+[role secret]
+users = nobody-at-all
+[role auditor]
+users = root
+POLICY
+e2e_conf "policy = $POL" "access_socket = $SOCK"
+mk_init
+milter_start
+e2e_mta
+
+# through - the CLI through the service, as root (role readers)
+through() { "$MAILKEEP" -c "$CONF" "$@"; }
+
+ACCESS_PID=
+access_stop() {
+	[ -n "$ACCESS_PID" ] || return 0
+	kill "$ACCESS_PID" 2>/dev/null; wait "$ACCESS_PID" 2>/dev/null
+	ACCESS_PID=
+}
+trap 'access_stop' EXIT
+"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
+ACCESS_PID=$!
+for i in $(seq 100); do through whoami > /dev/null 2>&1 && break; sleep 0.1; done
+through whoami > /dev/null 2>&1 || bail "mailkeep-access did not start: $(tail -n 5 "$T/access.log")"
+
+# 1. The messages, over SMTP.
+"$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
+sent=0
+for f in "$T"/mime/*.eml; do
+	reply=$(smtp_send --from sender@sender.test --to reader@example.com "$f")
+	[ "${reply%% *}" = 250 ] || fail "$(basename "$f"): not accepted: $reply"
+	sent=$(( sent + 1 ))
+done
+secret=$T/secret.eml
+printf 'From: a@sender.test\r\nTo: boss@secret.example.com\r\nSubject: s\r\nMessage-ID: <secret.fulltext@sender.test>\r\n\r\nThe clandestine okapi meeting.\r\n' > "$secret"
+reply=$(smtp_send --from a@sender.test --to boss@secret.example.com "$secret")
+[ "${reply%% *}" = 250 ] || fail "secret.eml: not accepted: $reply"
+sent=$(( sent + 1 ))
+third=0
+PYDATA=${PYTHON_EMAIL_DATA:-/usr/lib/python3.11/test/test_email/data}
+for f in "$PYDATA"/msg_0[1-9].txt "$PYDATA"/msg_1[0-9].txt \
+	 "$top_builddir"/tests/corpus/third-party/spamassassin/sample-*.txt \
+	 "$top_srcdir"/tests/corpus/third-party/spamassassin/sample-*.txt; do
+	[ -f "$f" ] || continue
+	reply=$(smtp_send --from third@sender.test --to reader@example.com "$f")
+	[ "${reply%% *}" = 250 ] && third=$(( third + 1 ))
+done
+note "sent $sent test messages and $third third-party ones"
+check "third-party mail was sent too" test "$third" -gt 0
+pf_wait_drained "$PF" 60 || fail "postfix queue did not drain"
+
+# 2. The indexer catches up by itself.
+stored=0
+for i in $(seq 120); do
+	st=$(through status --json 2>/dev/null) || st=
+	stored=$(jq -r '.stored // 0' <<<"$st")
+	if [ "$stored" -ge $(( sent + third )) ] && [ "$(jq -r .lag_messages <<<"$st")" = 0 ]; then
+		break
+	fi
+	sleep 0.5
+done
+note "status: $st"
+check_eq "status: every message stored" "$(( sent + third ))" "$stored"
+check_eq "status: nothing behind" 0 "$(jq -r .lag_messages <<<"$st")"
+check_eq "status: every message indexed" "$stored" "$(jq -r .indexed <<<"$st")"
+check_eq "status: none failed (malformed MIME is indexed as far as it goes)" 0 "$(jq -r .errors <<<"$st")"
+human=$(through status) || fail "status: $human"
+case $human in *"0 behind"*) pass "status for people says 0 behind";; *) fail "status: $human";; esac
+
+# 3. Every hidden word finds its message, and only it.
+while IFS=$'\t' read -r name mid how word; do
+	case $how in
+	text) args=(--text "$word");;
+	subject) args=(--subject "$word");;
+	attachment) args=(--attachment "$word");;
+	none) args=(--text "$word");;
+	esac
+	got=$(through search --json "${args[@]}" 2>"$T/err") || { fail "$name: search ${args[*]}: $(cat "$T/err")"; continue; }
+	mids=$(jq -r '[.[].message_id] | join(" ")' <<<"$got")
+	if [ "$how" = none ]; then
+		check_eq "$name: '$word' (in a <script>) is not text" "" "$mids"
+	else
+		check_eq "$name: ${args[*]} finds exactly its message" "$mid" "$mids"
+	fi
+done < "$T/mime/words.tsv"
+
+# 4. The query language: fields, phrases, negation, has:attachment.
+q() { through search --json "$@" | jq -r '[.[].message_id] | sort | join(" ")'; }
+check_eq "query: subject:Quartalsüberblick" "<rfc2047.fulltext@sender.test>" "$(q 'subject:Quartalsüberblick')"
+check_eq "query: a quoted phrase" "<html.fulltext@sender.test>" "$(q '"hippopotamus parade"')"
+check_eq "query: a phrase in the wrong order finds nothing" "" "$(q '"parade hippopotamus"')"
+check_eq "query: words AND" "<qp.fulltext@sender.test>" "$(q flummoxedpelican estuary)"
+check_eq "query: -word excludes" "" "$(q flummoxedpelican -estuary)"
+check_eq "query: from: with text" "<base64.fulltext@sender.test>" "$(q from:sender@sender.test zanzibarquill)"
+check_eq "query: from: another sender excludes" "" "$(q from:third@sender.test zanzibarquill)"
+check_eq "query: has:attachment attachment:" "<rfc2231.fulltext@sender.test>" "$(q has:attachment attachment:schedule)"
+check_eq "query: FTS syntax typed is just words" "" "$(q 'NEAR(zanzibarquill' 'OR' '*')"
+if out=$(through search 'form:alice' 2>&1); then
+	fail "query: an unknown field is refused: $out"
+else
+	pass "query: an unknown field is refused ($out)"
+fi
+
+# 5. Roles still decide: the secret domain's words are not root's to find.
+check_eq "roles: a word of a message the reader may not see finds nothing" "" "$(q okapi)"
+n=$(mk search --json --message-id secret.fulltext@sender.test | jq length)
+check_eq "roles: yet that message is archived (offline, as the archive account)" 1 "$n"
+
+# 6. The audit trail has the queries.
+aj=$(through audit --json --action search) || fail "audit: $aj"
+check "audit: the query text is recorded" jq -e 'any(.[]; .query.q == "has:attachment attachment:schedule")' <<<"$aj"
+
+# 7. Every message is still byte-exact, the malformed one included.
+for name in malformed qp utf7; do
+	id=$(mk search --json --message-id "$name.fulltext@sender.test" | jq -r '.[0].id')
+	check_archived "$id" "$T/mime/$name.eml"
+done
+
+access_stop
+e2e_finish
