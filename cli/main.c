@@ -20,10 +20,12 @@
  *
  *	Values are checked here, before any file is opened: dates are
  *	parsed to microseconds since the epoch (YYYY-MM-DD, RFC 3339, or
- *	@SECONDS), addresses and ids are bounded by CLI_MAX_ARG, a message
- *	id must be ARCHIVE_ID_LEN hex digits.  Then mailkeep.conf is loaded
- *	and the command from commands.c or policy.c runs ("policy check
- *	FILE" needs no configuration and reads none).
+ *	@SECONDS, by common/timeparse.c, which the query language's
+ *	after:/before: share), addresses and ids are bounded by
+ *	CLI_MAX_ARG, a message id must be ARCHIVE_ID_LEN hex digits.  Then
+ *	mailkeep.conf is loaded and the command from commands.c or
+ *	policy.c runs ("policy check FILE" needs no configuration and reads
+ *	none).
  *
  *	SIGPIPE is ignored: a reader that goes away shows as EPIPE on a
  *	write, which the commands report and turn into exit status 1.
@@ -46,6 +48,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "common/timeparse.h"
 
 #define PROGNAME "mailkeep"
 
@@ -342,157 +345,6 @@ print_help(void)
 "See mailkeep(1).\n", stdout);
 }
 
-/* days_from_civil - day number of a proleptic Gregorian date (H. Hinnant) */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* days_in_month - 28..31 */
-static unsigned
-days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-				       30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : dim[m - 1];
-}
-
-/* take_digits - exactly n decimal digits at *p into *out; -1 if not */
-static int
-take_digits(const char **p, int n, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
-			return -1;
-		v = v * 10 + (unsigned)((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-/* take_char - consume c at *p; -1 if something else is there */
-static int
-take_char(const char **p, char c)
-{
-	if (**p != c)
-		return -1;
-	(*p)++;
-	return 0;
-}
-
-/* parse_fraction - ".digits" at *p as microseconds (digits past 6 cut) */
-static int
-parse_fraction(const char **p, int64_t *usec)
-{
-	int64_t scale = 100000;
-	int n = 0;
-
-	*usec = 0;
-	if (**p != '.')
-		return 0;
-	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++) {
-		*usec += (**p - '0') * scale;
-		scale /= 10;
-	}
-	return n > 0 ? 0 : -1;
-}
-
-/* parse_offset - "", "Z" or "+HH:MM"/"-HH:MM" to the end, as seconds
- * east of UTC */
-static int
-parse_offset(const char *p, int64_t *east)
-{
-	unsigned oh, om;
-	int sign;
-
-	*east = 0;
-	if (*p == '\0')
-		return 0;
-	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-		return 0;
-	if (*p != '+' && *p != '-')
-		return -1;
-	sign = *p++ == '-' ? -1 : 1;
-	if (take_digits(&p, 2, &oh) < 0 || take_char(&p, ':') < 0 ||
-	    take_digits(&p, 2, &om) < 0 || *p != '\0' || oh > 23 || om > 59)
-		return -1;
-	*east = sign * (int64_t)(oh * 3600 + om * 60);
-	return 0;
-}
-
-/* parse_epoch - "@SECONDS" (may be negative) as microseconds */
-static int
-parse_epoch(const char *s, int64_t *usec)
-{
-	char *end;
-	long long v;
-
-	if (!isdigit((unsigned char)s[0]) &&
-	    !(s[0] == '-' && isdigit((unsigned char)s[1])))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > INT64_MAX / 1000000 ||
-	    v < INT64_MIN / 1000000)
-		return -1;
-	*usec = (int64_t)v * 1000000;
-	return 0;
-}
-
-/*
- * parse_date - DATE of --since/--until as microseconds since the epoch:
- * "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM:SS[.frac][Z|+-HH:MM]"
- * (RFC 3339; no offset means UTC; 't' or a space may stand for 'T'),
- * or "@SECONDS".  -1 when s is none of these or names no real time.
- */
-static int
-parse_date(const char *s, int64_t *usec)
-{
-	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
-	int64_t frac = 0, east = 0, secs;
-	const char *p = s;
-
-	if (*p == '@')
-		return parse_epoch(p + 1, usec);
-	if (take_digits(&p, 4, &y) < 0 || take_char(&p, '-') < 0 ||
-	    take_digits(&p, 2, &mo) < 0 || take_char(&p, '-') < 0 ||
-	    take_digits(&p, 2, &d) < 0)
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-		return -1;
-	if (*p != '\0') {
-		if (*p != 'T' && *p != 't' && *p != ' ')
-			return -1;
-		p++;
-		if (take_digits(&p, 2, &h) < 0 || take_char(&p, ':') < 0 ||
-		    take_digits(&p, 2, &mi) < 0 || take_char(&p, ':') < 0 ||
-		    take_digits(&p, 2, &sec) < 0 ||
-		    parse_fraction(&p, &frac) < 0 ||
-		    parse_offset(p, &east) < 0)
-			return -1;
-		if (h > 23 || mi > 59 || sec > 60)	/* 60: leap second */
-			return -1;
-	}
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-	*usec = (secs - east) * 1000000 + frac;
-	return 0;
-}
-
 /* check_text - a filter value: non-empty, bounded, no control bytes */
 static int
 check_text(const char *name, const char *value)
@@ -559,7 +411,7 @@ set_limit(cli_request *rq, const char *value)
 static int
 set_date(const char *name, const char *value, int64_t *usec, int *has)
 {
-	if (parse_date(value, usec) < 0)
+	if (mk_time_parse(value, usec) < 0)
 		return usage_error("%s: bad date '%s' (use YYYY-MM-DD, "
 				   "YYYY-MM-DDTHH:MM:SSZ or @SECONDS)",
 				   name, value);

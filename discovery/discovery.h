@@ -109,7 +109,8 @@ typedef struct discovery_stats {
 int discovery_extract(const void *msg, size_t len, const discovery_sink *sink,
 		      discovery_stats *stats, mk_error *err);
 
-/* The fields of the query language (mailkeep(1), QUERIES). */
+/* The fields of the query language (mailkeep(1), QUERIES; the grammar is
+ * in query.c).  Field names are compared without regard to case. */
 typedef enum {
 	DQ_TEXT = 0,		/* bare words, "phrases": the full text */
 	DQ_FROM,		/* from:      envelope sender, addr or @domain */
@@ -122,48 +123,101 @@ typedef enum {
 	DQ_HAS_ATTACHMENT,	/* has:attachment */
 	DQ_AFTER,		/* after:DATE  received at or after */
 	DQ_BEFORE,		/* before:DATE received before */
-	DQ_LARGER,		/* larger:SIZE (bytes, or 10k, 5M, 1G) */
-	DQ_SMALLER,		/* smaller:SIZE */
-	DQ_CLIENT_IP,		/* client-ip: */
+	DQ_LARGER,		/* larger:SIZE more than SIZE bytes (bytes, or
+				   10k, 5M, 1G: units of 1024) */
+	DQ_SMALLER,		/* smaller:SIZE fewer than SIZE bytes */
+	DQ_CLIENT_IP,		/* client-ip: an IPv4 or IPv6 address */
 	DQ_QUEUE_ID,		/* queue-id: */
 	DQ_HOLD			/* hold:NAME */
 } discovery_field;
 
-/* One term: a field and its value, negated with a leading '-'. */
+/*
+ * One term: a field and its value, negated with a leading '-'.  Values
+ * are canonical, so a search compares like with like:
+ *   message-id  with its <> ("abc@x" becomes "<abc@x>")
+ *   after/before  RFC 3339 UTC ("2026-01-01T00:00:00Z"), number in usec
+ *   larger/smaller  decimal bytes ("10240"), number the same
+ *   client-ip  as inet_ntop() writes it
+ *   has         value NULL
+ *   the others  as typed, unquoted
+ */
 typedef struct discovery_term {
 	discovery_field field;
-	char *value;			/* UTF-8, unquoted; NULL for has: */
-	bool phrase;			/* was "quoted" */
+	char *value;			/* UTF-8, unquoted, no control
+					   characters; NULL for has: */
+	bool phrase;			/* was "quoted" (always false for has,
+					   dates, sizes, client-ip) */
 	bool negated;
 	int64_t number;			/* after/before: usec since the epoch;
 					   larger/smaller: bytes */
 } discovery_term;
 
-/* A parsed query: its terms in the order written.  Terms combine with
- * AND; terms of one field combine with OR (negated ones with AND). */
+/*
+ * A parsed query: its terms in the order written.  Terms of different
+ * fields combine with AND.  Positive terms of one field combine with OR
+ * (from:a from:b: either sender) - except full text (DQ_TEXT), whose
+ * words and phrases combine with AND, as in every search engine
+ * ("merger acquisition": both).  Negated terms combine with AND (none of
+ * them).  after, before, larger, smaller and has may each be given once.
+ * No terms (an empty query) is valid and selects every message.
+ */
 typedef struct discovery_query {
-	discovery_term *terms;
+	discovery_term *terms;		/* n terms; each value malloc'ed */
 	size_t n;
 } discovery_query;
 
-/* discovery_query_parse - text into q (owned: discovery_query_free());
- * a refusal names the problem and where ("at byte 12: ...") */
+/* discovery_query_parse - text (at most DISCOVERY_MAX_QUERY bytes of
+ * UTF-8, at most DISCOVERY_MAX_TERMS terms) into q (owned:
+ * discovery_query_free()); a refusal names the problem and where ("at
+ * byte 12: ...", counted from 0) and leaves q empty */
 int discovery_query_parse(const char *text, discovery_query *q,
 			  mk_error *err);
 
-/* discovery_query_free - free q's terms */
+/* discovery_query_free - free q's terms and values; q is left empty */
 void discovery_query_free(discovery_query *q);
 
-/* discovery_query_format - q as canonical query text, which parses back
- * to the same terms; malloc'ed, NULL when out of memory */
+/* discovery_query_format - q as canonical query text: lower-case field
+ * names, one space between terms, values quoted when they were or must
+ * be; a parsed q parses back to the same terms; malloc'ed, NULL when
+ * out of memory */
 char *discovery_query_format(const discovery_query *q);
 
-/* discovery_query_fts - the FTS5 MATCH expression of q's terms of field
- * (DQ_TEXT, DQ_SUBJECT, DQ_ATTACHMENT), every token quoted so nothing a
- * user types is FTS5 syntax; malloc'ed; NULL with *none set when q has
- * no such term, NULL alone when out of memory */
+/*
+ * The full-text fields (DQ_TEXT, DQ_SUBJECT, DQ_ATTACHMENT) as FTS5
+ * MATCH expressions.  Every value is an FTS5 string ("..." with '"'
+ * doubled), which FTS5 tokenizes like the indexed text, so nothing a
+ * user types is FTS5 syntax (AND, OR, NOT, NEAR, *, ^, column filters).
+ * Positive terms are joined with AND (DQ_TEXT) or OR (the others), the
+ * negated ones subtracted with NOT:
+ *
+ *	merger "board meeting" -draft  ("merger" AND "board meeting") NOT "draft"
+ *	subject:a subject:b -subject:c  ("a" OR "b") NOT "c"
+ *	-draft -spam                   (none; fts_not: "draft" OR "spam")
+ *
+ * FTS5 has no NOT without something positive before it, so a field
+ * whose terms are all negated is given by discovery_query_fts_not(), to
+ * be used the other way round.  A caller asks for both, for each field,
+ * and uses what it gets (the column is on the left of MATCH):
+ *
+ *	rowid IN (SELECT rowid FROM fts WHERE col MATCH :fts)
+ *	rowid NOT IN (SELECT rowid FROM fts WHERE col MATCH :fts_not)
+ *
+ * At most one of the two is not NULL.  A message the indexer has not
+ * reached is in neither: only the first condition leaves it out.
+ */
+
+/* discovery_query_fts - the expression of q's terms of field when it has
+ * a positive term; malloc'ed; NULL with *none set when it has none (or
+ * field is no full-text field), NULL alone when out of memory */
 char *discovery_query_fts(const discovery_query *q, discovery_field field,
 			  bool *none);
+
+/* discovery_query_fts_not - when field has negated terms and no positive
+ * one, the expression of the negated terms joined with OR: what to
+ * exclude; malloc'ed; NULL with *none set otherwise, NULL alone when out
+ * of memory */
+char *discovery_query_fts_not(const discovery_query *q,
+			      discovery_field field, bool *none);
 
 /* discovery_field_name - the word before the colon ("" for DQ_TEXT) */
 const char *discovery_field_name(discovery_field f);
