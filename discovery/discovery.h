@@ -183,7 +183,8 @@ void discovery_query_free(discovery_query *q);
 char *discovery_query_format(const discovery_query *q);
 
 /*
- * The full-text fields (DQ_TEXT, DQ_SUBJECT, DQ_ATTACHMENT) as FTS5
+ * The full-text fields (DQ_TEXT, DQ_SUBJECT, DQ_ATTACHMENT, and the
+ * decoded headers DQ_HEADER_FROM, DQ_HEADER_TO) as FTS5
  * MATCH expressions.  Every value is an FTS5 string ("..." with '"'
  * doubled), which FTS5 tokenizes like the indexed text, so nothing a
  * user types is FTS5 syntax (AND, OR, NOT, NEAR, *, ^, column filters).

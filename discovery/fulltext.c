@@ -526,41 +526,91 @@ static const struct {
 	{DQ_TEXT, NULL},
 	{DQ_SUBJECT, "subject"},
 	{DQ_ATTACHMENT, "attachment"},
+	{DQ_HEADER_FROM, "hdr_from"},
+	{DQ_HEADER_TO, "hdr_to"},
 };
+#define N_TEXT_FIELDS (sizeof(text_fields) / sizeof(text_fields[0]))
 
-/* add_field - q's terms of one field to the MATCH expression in *expr */
-static int
-add_field(const discovery_query *q, size_t k, char **expr)
+/* The MATCH expressions of a query: what must match, and what must not
+ * (a field with negated terms only, discovery.h). */
+typedef struct match_exprs {
+	char *must;			/* NULL: nothing positive */
+	char *must_not[N_TEXT_FIELDS];
+	size_t n_not;
+} match_exprs;
+
+/* scoped - expr for column (NULL: every column), malloc'ed */
+static char *
+scoped(const char *column, const char *expr)
 {
-	bool none;
-	char *part = discovery_query_fts(q, text_fields[k].field, &none), *joined;
-	int n;
+	char *out = NULL;
 
-	if (part == NULL)
-		return none ? 0 : -1;
-	if (text_fields[k].column != NULL)
-		n = asprintf(&joined, "%s%s{%s} : (%s)", *expr ? *expr : "",
-			     *expr ? " AND " : "", text_fields[k].column, part);
-	else
-		n = asprintf(&joined, "%s%s(%s)", *expr ? *expr : "",
-			     *expr ? " AND " : "", part);
-	free(part);
-	free(*expr);
-	*expr = n < 0 ? NULL : joined;
-	return n < 0 ? -1 : 0;
+	if (column != NULL ? asprintf(&out, "{%s} : (%s)", column, expr) < 0
+	    : asprintf(&out, "(%s)", expr) < 0)
+		return NULL;
+	return out;
 }
 
-/* match_sql - the SELECT for q: seq and id, by MATCH and/or attachments */
-static char *
-match_sql(const char *expr, bool attachments, bool newest)
+/* add_field - q's terms of text field k into m; -1 when out of memory */
+static int
+add_field(const discovery_query *q, size_t k, match_exprs *m)
 {
-	char *sql = NULL;
+	bool none, none_not;
+	char *pos = discovery_query_fts(q, text_fields[k].field, &none);
+	char *neg = discovery_query_fts_not(q, text_fields[k].field, &none_not);
+	char *part, *joined = NULL;
+	int rc = 0;
 
-	if (asprintf(&sql, "SELECT d.seq, d.id FROM docs d%s WHERE %s%s"
+	if ((pos == NULL && !none) || (neg == NULL && !none_not))
+		rc = -1;
+	else if (pos != NULL) {
+		part = scoped(text_fields[k].column, pos);
+		if (part == NULL || asprintf(&joined, "%s%s%s", m->must ? m->must
+					     : "", m->must ? " AND " : "",
+					     part) < 0)
+			rc = -1;
+		free(part);
+		free(m->must);
+		m->must = rc == 0 ? joined : NULL;
+	} else if (neg != NULL) {
+		if ((m->must_not[m->n_not] = scoped(text_fields[k].column,
+						    neg)) == NULL)
+			rc = -1;
+		else
+			m->n_not++;
+	}
+	free(pos);
+	free(neg);
+	return rc;
+}
+
+/* match_free - the expressions */
+static void
+match_free(match_exprs *m)
+{
+	size_t i;
+
+	free(m->must);
+	for (i = 0; i < m->n_not; i++)
+		free(m->must_not[i]);
+}
+
+/* match_sql - the SELECT of seq and id for m and has:attachment */
+static char *
+match_sql(const match_exprs *m, bool attachments, bool newest)
+{
+	char nots[N_TEXT_FIELDS * 80] = "", *sql = NULL;
+	size_t i;
+
+	for (i = 0; i < m->n_not; i++)
+		snprintf(nots + strlen(nots), sizeof(nots) - strlen(nots),
+			 " AND d.seq NOT IN (SELECT rowid FROM words"
+			 " WHERE words MATCH ?%zu)", i + 2);
+	if (asprintf(&sql, "SELECT d.seq, d.id FROM docs d%s WHERE %s%s%s"
 		     " ORDER BY d.seq %s",
-		     expr ? " JOIN words ON words.rowid = d.seq" : "",
-		     expr ? "words MATCH ?1" : "1",
-		     attachments ? " AND d.attachments" : "",
+		     m->must ? " JOIN words ON words.rowid = d.seq" : "",
+		     m->must ? "words MATCH ?1" : "NOT d.failed",
+		     attachments ? " AND d.attachments" : "", nots,
 		     newest ? "DESC" : "ASC") < 0)
 		return NULL;
 	return sql;
@@ -580,16 +630,20 @@ has_attachment_term(const discovery_query *q)
 
 /* run_match - step through the hits */
 static int
-run_match(discovery_index *di, const char *sql, const char *expr,
+run_match(discovery_index *di, const char *sql, const match_exprs *m,
 	  discovery_hit_fn fn, void *ctx, mk_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;
+	size_t i;
 
 	if (sqlite3_prepare_v2(di->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(di, "prepare search", err);
-	if (expr != NULL)
-		sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+	if (m->must != NULL)
+		sqlite3_bind_text(st, 1, m->must, -1, SQLITE_STATIC);
+	for (i = 0; i < m->n_not; i++)
+		sqlite3_bind_text(st, (int)i + 2, m->must_not[i], -1,
+				  SQLITE_STATIC);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		stop = fn((const char *)sqlite3_column_text(st, 1),
 			  sqlite3_column_int64(st, 0), ctx);
@@ -606,24 +660,21 @@ discovery_index_match(discovery_index *di, const discovery_query *q,
 		      mk_error *err)
 {
 	bool attachments = has_attachment_term(q);
-	char *expr = NULL, *sql;
+	match_exprs m = { NULL, { NULL }, 0 };
+	char *sql = NULL;
 	size_t k;
-	int rc;
+	int rc = 0;
 
-	for (k = 0; k < sizeof(text_fields) / sizeof(text_fields[0]); k++)
-		if (add_field(q, k, &expr) != 0) {
-			free(expr);
-			return mk_error_set(err, "out of memory");
-		}
-	*used = expr != NULL || attachments;
-	if (!*used)
-		return 0;
-	if ((sql = match_sql(expr, attachments, newest)) == NULL) {
-		free(expr);
-		return mk_error_set(err, "out of memory");
-	}
-	rc = run_match(di, sql, expr, fn, ctx, err);
+	for (k = 0; rc == 0 && k < N_TEXT_FIELDS; k++)
+		rc = add_field(q, k, &m);
+	*used = m.must != NULL || m.n_not > 0 || attachments;
+	if (rc == 0 && *used && (sql = match_sql(&m, attachments, newest)) == NULL)
+		rc = -1;
+	if (rc != 0)
+		rc = mk_error_set(err, "out of memory");
+	else if (*used)
+		rc = run_match(di, sql, &m, fn, ctx, err);
 	free(sql);
-	free(expr);
+	match_free(&m);
 	return rc;
 }

@@ -916,7 +916,8 @@ discovery_query_format(const discovery_query *q)
 static bool
 is_fts_field(discovery_field f)
 {
-	return f == DQ_TEXT || f == DQ_SUBJECT || f == DQ_ATTACHMENT;
+	return f == DQ_TEXT || f == DQ_SUBJECT || f == DQ_ATTACHMENT
+	    || f == DQ_HEADER_FROM || f == DQ_HEADER_TO;
 }
 
 /* count_terms - q's terms of field f that are negated, or not */
