@@ -217,7 +217,8 @@ parse_search(json_t *obj, access_request *rq, mk_error *err)
 	if (json_object_get(obj, "newest") != NULL
 	    && !json_is_boolean(json_object_get(obj, "newest")))
 		return mk_error_set(err, "newest must be true or false");
-	rq->newest = rq->query.newest = json_is_true(json_object_get(obj, "newest"));
+	rq->newest = json_is_true(json_object_get(obj, "newest"));
+	rq->query.newest = rq->newest;
 	return 0;
 }
 

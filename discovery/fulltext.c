@@ -15,6 +15,9 @@
  *	          kept verbatim; the tokens are in clear (docs/SECURITY.md).
  *	          A contentless table forgets a row only when given the same
  *	          values again ('delete'), which expiry can re-extract.
+ *	          Characters of scripts written without spaces (Han, kana,
+ *	          Hangul) are tokens of their own (cjk_spaced()), here and in
+ *	          queries, so a word of them is found as a phrase.
  *	  docs    one row a message taken: seq, id, whether it has
  *	          attachments, whether it could not be indexed, and what
  *	          went wrong or was odd, if anything
@@ -38,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <sqlite3.h>
 
 #include "discovery/discovery.h"
@@ -57,6 +61,40 @@ static const char schema_sql[] =
 	" id TEXT NOT NULL, attachments INTEGER NOT NULL,"
 	" failed INTEGER NOT NULL, note TEXT);"
 	"CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v);";
+
+/* is_cjk - a character of a script written without spaces between words
+ * (Han, kana, Hangul), which the unicode61 tokenizer would keep in one
+ * token with its neighbours */
+static bool
+is_cjk(gunichar c)
+{
+	return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf)
+	    || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af)
+	    || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff66 && c <= 0xff9f)
+	    || (c >= 0x20000 && c <= 0x2ffff);
+}
+
+/* cjk_spaced - s with a space around every CJK character, so that each
+ * is a token of its own, in the index and in a query alike (a word of
+ * such a script is then found as the phrase of its characters);
+ * g_free() it */
+static char *
+cjk_spaced(const char *s)
+{
+	GString *out = g_string_sized_new(strlen(s) + 16);
+	const char *p;
+	gunichar c;
+
+	for (p = s; *p; p = g_utf8_next_char(p)) {
+		c = g_utf8_get_char(p);
+		if (is_cjk(c))
+			g_string_append_c(out, ' ');
+		g_string_append_unichar(out, c);
+		if (is_cjk(c))
+			g_string_append_c(out, ' ');
+	}
+	return g_string_free(out, FALSE);
+}
 
 /* One message's text while it is extracted. */
 typedef struct doc_text {
@@ -303,8 +341,8 @@ insert_text(batch *b, int64_t seq, const doc_text *d)
 	sqlite3_reset(b->text);
 	sqlite3_bind_int64(b->text, 1, seq);
 	for (i = 0; i < 5; i++)
-		sqlite3_bind_text(b->text, i + 2, d->field[i] ? d->field[i] : "",
-				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(b->text, i + 2, cjk_spaced(d->field[i] ?
+				  d->field[i] : ""), -1, g_free);
 	return sqlite3_step(b->text) == SQLITE_DONE ? 0 : -1;
 }
 
@@ -539,16 +577,18 @@ typedef struct match_exprs {
 	size_t n_not;
 } match_exprs;
 
-/* scoped - expr for column (NULL: every column), malloc'ed */
+/* scoped - expr for column (NULL: every column), CJK spaced as in the
+ * index (every value in expr is an FTS5 string, so the spaces land
+ * inside strings); malloc'ed */
 static char *
 scoped(const char *column, const char *expr)
 {
-	char *out = NULL;
+	char *spaced = cjk_spaced(expr), *out = NULL;
+	int n = column != NULL ? asprintf(&out, "{%s} : (%s)", column, spaced)
+			       : asprintf(&out, "(%s)", spaced);
 
-	if (column != NULL ? asprintf(&out, "{%s} : (%s)", column, expr) < 0
-	    : asprintf(&out, "(%s)", expr) < 0)
-		return NULL;
-	return out;
+	g_free(spaced);
+	return n < 0 ? NULL : out;
 }
 
 /* add_field - q's terms of text field k into m; -1 when out of memory */

@@ -69,8 +69,9 @@ def main():
     write("cp1252", "text", "Glühwürmchen", "plain subject five", h, p)
     h, p = text_part("utf-7", "7bit", codecs.encode("Résumé of the wombatfestival in Zürich.\r\n", "utf-7"))
     write("utf7", "text", "wombatfestival", "plain subject six", h, p)
-    subject = "=?utf-8?B?%s?= =?iso-8859-1?Q?Gr=FC=DFe?=" % base64.b64encode(
-        "Quartalsüberblick".encode()).decode()
+    # adjacent encoded words join without the space between them (RFC 2047)
+    subject = "=?utf-8?Q?Quartals=C3=BC?= =?utf-8?B?%s?= und =?iso-8859-1?Q?Gr=FC=DFe?=" % (
+        base64.b64encode(b"berblick").decode())
     h, p = text_part("us-ascii", "7bit", b"Nothing to see in the body.\r\n")
     write("rfc2047", "subject", "Quartalsüberblick", subject, h, p)
     boundary = "=-=-boundary-=-="
@@ -92,9 +93,11 @@ def main():
     body += inner + ("--%s--\r\n" % boundary).encode()
     write("rfc822", "text", "narwhal", "plain subject nine",
           'Content-Type: multipart/mixed; boundary="%s"\r\n' % boundary, body)
-    body = ("--%s\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-            "!!!! not base64 at all ####\r\n--%s\r\nContent-Type: text/plain\r\n\r\n"
-            "The malformed part still says marmalade.\r\n" % (boundary, "wrong-boundary")).encode()
+    # a part with bad base64, and no closing boundary at all
+    body = ("--%s\r\nContent-Type: text/plain\r\n\r\n"
+            "The malformed message still says marmalade.\r\n--%s\r\n"
+            "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            "!!!! not base64 at all ####\r\n" % (boundary, boundary)).encode()
     write("malformed", "text", "marmalade", "plain subject ten",
           'Content-Type: multipart/mixed; boundary="%s"\r\n' % boundary, body)
     with open(os.path.join(OUT, "words.tsv"), "w", encoding="utf-8") as f:

@@ -1,0 +1,303 @@
+/*
+ * test_discovery.c - unit tests of discovery/: text extraction from MIME
+ * (extract.c), the envelope terms (envelope.c) and the full-text index
+ * (fulltext.c) over a real archive.  The query language has its own
+ * program, test_discovery_query.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "discovery/discovery.h"
+#include "tests/unit/archive_fixture.h"
+#include "tests/unit/unit.h"
+
+/* What a sink collected. */
+typedef struct seen {
+	GString *text, *headers, *attachments;
+} seen;
+
+static int
+on_header(discovery_header which, const char *value, void *ctx)
+{
+	seen *s = ctx;
+
+	ck_assert(g_utf8_validate(value, -1, NULL));
+	g_string_append_printf(s->headers, "%d=%s\n", (int)which, value);
+	return 0;
+}
+
+static int
+on_text(const char *utf8, size_t len, void *ctx)
+{
+	seen *s = ctx;
+
+	ck_assert(g_utf8_validate(utf8, (gssize)len, NULL));
+	g_string_append_len(s->text, utf8, (gssize)len);
+	g_string_append_c(s->text, '\n');
+	return 0;
+}
+
+static int
+on_attachment(const char *filename, const char *type, void *ctx)
+{
+	seen *s = ctx;
+
+	g_string_append_printf(s->attachments, "%s|%s\n",
+			       filename ? filename : "-", type);
+	return 0;
+}
+
+/* extract - run discovery_extract over text; the caller frees with
+ * seen_free */
+static seen
+extract(const char *text, size_t len, discovery_stats *st)
+{
+	seen s = { g_string_new(""), g_string_new(""), g_string_new("") };
+	discovery_sink sink = { on_header, on_text, on_attachment, &s };
+	mk_error err;
+
+	ck_assert_msg(discovery_extract(text, len, &sink, st, &err) == 0,
+		      "%s", err.msg);
+	return s;
+}
+
+static void
+seen_free(seen *s)
+{
+	g_string_free(s->text, TRUE);
+	g_string_free(s->headers, TRUE);
+	g_string_free(s->attachments, TRUE);
+}
+
+START_TEST(decodes_what_mime_encodes)
+{
+	static const char msg[] =
+		"From: =?iso-8859-1?Q?J=FCrgen?= <j@example.com>\r\n"
+		"To: a@example.com, \"B\" <b@example.com>\r\n"
+		"Subject: =?utf-8?Q?Quartals=C3=BC?= =?utf-8?B?YmVyYmxpY2s=?=\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		"--b\r\nContent-Type: text/plain; charset=koi8-r\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		"8NLJ18XUIMvSwcvP2tHC0sEK\r\n"
+		"--b\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"flummoxed=\r\npelican\r\n"
+		"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+		"<p>hippo&amp;potamus&#233;</p><script>secret()</script><!-- x -->\r\n"
+		"--b\r\nContent-Type: application/pdf\r\n"
+		"Content-Disposition: attachment; filename*=utf-8''%E2%82%AC%20rates.pdf\r\n\r\n"
+		"%PDF\r\n--b--\r\n";
+	discovery_stats st;
+	seen s = extract(msg, sizeof(msg) - 1, &st);
+
+	ck_assert_ptr_nonnull(strstr(s.headers->str, "3=Quartalsüberblick"));
+	ck_assert_ptr_nonnull(strstr(s.headers->str, "0=Jürgen <j@example.com>"));
+	ck_assert_ptr_nonnull(strstr(s.text->str, "Привет кракозябра"));
+	ck_assert_ptr_nonnull(strstr(s.text->str, "flummoxedpelican"));
+	ck_assert_ptr_nonnull(strstr(s.text->str, "hippo&potamusé"));
+	ck_assert_ptr_null(strstr(s.text->str, "secret"));
+	ck_assert_str_eq(s.attachments->str, "€ rates.pdf|application/pdf\n");
+	ck_assert_int_eq(st.attachments, 1);
+	ck_assert(!st.truncated);
+	seen_free(&s);
+}
+END_TEST
+
+START_TEST(unknown_charset_still_gives_text)
+{
+	static const char msg[] = "Subject: x\r\nContent-Type: text/plain;"
+		" charset=x-no-such-charset\r\n\r\ncaf\xe9 au lait\r\n";
+	discovery_stats st;
+	seen s = extract(msg, sizeof(msg) - 1, &st);
+
+	ck_assert_ptr_nonnull(strstr(s.text->str, "café au lait"));
+	ck_assert(st.malformed);
+	seen_free(&s);
+}
+END_TEST
+
+START_TEST(hostile_mime_is_bounded)
+{
+	GString *deep = g_string_new("Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
+	char *line = malloc(5 << 20);
+	discovery_stats st;
+	seen s;
+	int i;
+
+	for (i = 1; i < 1000; i++)
+		g_string_append_printf(deep, "--b%d\r\nContent-Type: multipart/mixed;"
+				       " boundary=\"b%d\"\r\n\r\n", i - 1, i);
+	g_string_append(deep, "--b999\r\nContent-Type: text/plain\r\n\r\ndeepword\r\n");
+	s = extract(deep->str, deep->len, &st);
+	ck_assert(st.truncated);	/* DISCOVERY_MAX_DEPTH */
+	ck_assert_int_le(st.parts, DISCOVERY_MAX_PARTS);
+	seen_free(&s);
+	g_string_free(deep, TRUE);
+	/* one 5 MB line, empty input, no headers, NUL bytes */
+	memcpy(line, "Subject: long\r\n\r\n", 17);
+	memset(line + 17, 'a', (5 << 20) - 17);
+	s = extract(line, 5 << 20, &st);
+	ck_assert_int_le(st.text_bytes, DISCOVERY_MAX_TEXT);
+	ck_assert(st.truncated);
+	seen_free(&s);
+	free(line);
+	s = extract("", 0, &st);
+	seen_free(&s);
+	s = extract("no headers at all\r\n", 19, &st);
+	seen_free(&s);
+	s = extract("Subject: a\0b\r\n\r\nnul\0byte\r\n", 27, &st);
+	seen_free(&s);
+}
+END_TEST
+
+/* store - one message into the fixture's archive */
+static void
+store(archive *ar, const char *text, const char *from, const char *to,
+      int64_t when, char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *rcpts[] = { to };
+	archive_envelope env = { .mail_from = from, .rcpts = rcpts, .n_rcpts = 1,
+				 .received_at = when, .client_addr = "192.0.2.7" };
+	mk_error err;
+	archive_spool *sp = archive_spool_begin(ar, &err);
+
+	ck_assert_msg(sp != NULL, "%s", err.msg);
+	ck_assert_int_eq(archive_spool_write(sp, text, strlen(text), &err), 0);
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s", err.msg);
+}
+
+/* Hits of a match. */
+typedef struct hits {
+	char ids[8][ARCHIVE_ID_LEN + 1];
+	int n;
+} hits;
+
+static int
+on_hit(const char *id, int64_t seq, void *ctx)
+{
+	hits *h = ctx;
+
+	(void)seq;
+	ck_assert_int_lt(h->n, 8);
+	snprintf(h->ids[h->n++], ARCHIVE_ID_LEN + 1, "%s", id);
+	return 0;
+}
+
+/* match - the ids query text finds, newest first */
+static hits
+match(discovery_index *di, const char *text)
+{
+	discovery_query q;
+	mk_error err;
+	hits h = { .n = 0 };
+	bool used;
+
+	ck_assert_msg(discovery_query_parse(text, &q, &err) == 0, "%s", err.msg);
+	ck_assert_msg(discovery_index_match(di, &q, true, on_hit, &h, &used,
+					    &err) == 0, "%s", err.msg);
+	ck_assert(used);
+	discovery_query_free(&q);
+	return h;
+}
+
+START_TEST(index_trails_the_archive)
+{
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1], c[ARCHIVE_ID_LEN + 1];
+	discovery_status st;
+	discovery_index *di;
+	mk_error err;
+	size_t done;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	hits h;
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	store(ar, "Subject: budget\r\n\r\nThe merger talks.\r\n", "x@a.test", "y@b.test", 1, a);
+	store(ar, "Subject: lunch\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n"
+	      "\x1b$BM=;;JT@.\x1b(B\r\n", "x@a.test", "y@b.test", 2, b);
+	ck_assert_ptr_nonnull(di = discovery_index_open(dir, &err));
+	ck_assert_int_eq(discovery_index_status(di, ar, &st, &err), 0);
+	ck_assert_int_eq(st.stored, 2);
+	ck_assert_int_eq(st.lag_messages, 2);
+	ck_assert_int_eq(discovery_index_step(di, ar, 1, &done, &err), 0);
+	ck_assert_int_eq(done, 1);	/* batches of what was asked */
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(done, 0);	/* caught up */
+	store(ar, "Subject: merger\r\n\r\nno body words\r\n", "z@c.test", "y@b.test", 3, c);
+	ck_assert_int_eq(discovery_index_status(di, ar, &st, &err), 0);
+	ck_assert_int_eq(st.lag_messages, 1);
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(discovery_index_status(di, ar, &st, &err), 0);
+	ck_assert_int_eq(st.indexed, 3);
+	ck_assert_int_eq(st.lag_messages, 0);
+	ck_assert_int_eq(st.errors, 0);
+	h = match(di, "merger");		/* body or subject, newest first */
+	ck_assert_int_eq(h.n, 2);
+	ck_assert_str_eq(h.ids[0], c);
+	ck_assert_str_eq(h.ids[1], a);
+	h = match(di, "subject:merger");
+	ck_assert_int_eq(h.n, 1);
+	ck_assert_str_eq(h.ids[0], c);
+	h = match(di, "-merger");		/* negation alone */
+	ck_assert_int_eq(h.n, 1);
+	ck_assert_str_eq(h.ids[0], b);
+	h = match(di, "\xe4\xba\x88\xe7\xae\x97");	/* a CJK word in ISO-2022-JP */
+	ck_assert_int_eq(h.n, 1);
+	ck_assert_str_eq(h.ids[0], b);
+	h = match(di, "\"talks merger\"");	/* a phrase keeps its order */
+	ck_assert_int_eq(h.n, 0);
+	discovery_index_close(di);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(envelope_terms)
+{
+	char *rcpts[] = { "Boss@Example.com", NULL };
+	archive_message m = { .mail_from = "alice@a.test", .rcpts = rcpts,
+			      .n_rcpts = 1, .received_at = 5000000, .size = 2048,
+			      .client_addr = "2001:db8::1", .queue_id = "4ABC" };
+	discovery_query q;
+	mk_error err;
+	struct { const char *text; bool want; } cases[] = {
+		{"from:alice@a.test", true}, {"from:@A.TEST", true},
+		{"from:bob@a.test from:alice@a.test", true},	/* OR */
+		{"from:bob@a.test", false}, {"-from:alice@a.test", false},
+		{"to:@example.com", true}, {"to:boss@example.com larger:2k", false},
+		{"larger:1k smaller:3k", true}, {"client-ip:2001:db8:0::1", true},
+		{"queue-id:4abc", true}, {"after:@4 before:@6", true},
+		{"after:@6", false}, {"merger", true},	/* not an envelope term */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(discovery_query_parse(cases[i].text, &q, &err) == 0,
+			      "%s: %s", cases[i].text, err.msg);
+		ck_assert_msg(discovery_envelope_matches(&q, &m) == cases[i].want,
+			      "%s", cases[i].text);
+		discovery_query_free(&q);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("discovery");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, decodes_what_mime_encodes);
+	tcase_add_test(tc, unknown_charset_still_gives_text);
+	tcase_add_test(tc, hostile_mime_is_bounded);
+	tcase_add_test(tc, index_trails_the_archive);
+	tcase_add_test(tc, envelope_terms);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
