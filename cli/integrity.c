@@ -235,22 +235,33 @@ cli_cmd_rebuild_index(const mk_config *cfg, const cli_request *rq)
 {
 	cli_progress pl = { .tty = isatty(STDERR_FILENO) };
 	archive_rebuild_stats st;
+	int64_t words = 0;
 	mk_error err;
+	archive *ar;
 	int rc;
 
 	rc = archive_rebuild_index(cfg->archive, rebuild_progress, &pl, &st, &err);
+	if (rc == 0 && (ar = cli_open_archive(cfg)) != NULL) {
+		rc = discovery_index_rebuild(cfg->archive, ar, rebuild_progress,
+					     &pl, &words, &err);
+		archive_close(ar);
+	} else if (rc == 0)
+		return CLI_EXIT_FAIL;	/* cli_open_archive said why */
 	cli_progress_end(&pl);
 	if (rc != 0)
 		return cli_error("rebuild-index: %s", err.msg);
 	if (rq->json)
-		printf("{\"messages\": %llu, \"skipped\": %llu}\n",
+		printf("{\"messages\": %llu, \"skipped\": %llu,"
+		       " \"full_text\": %lld}\n",
 		       (unsigned long long)st.messages,
-		       (unsigned long long)st.skipped);
+		       (unsigned long long)st.skipped, (long long)words);
 	else
 		printf("rebuilt %s/index.sqlite: %llu messages (%llu records"
-		       " skipped: failed commits or expired)\n", cfg->archive,
+		       " skipped: failed commits or expired); %s: %lld"
+		       " messages\n", cfg->archive,
 		       (unsigned long long)st.messages,
-		       (unsigned long long)st.skipped);
+		       (unsigned long long)st.skipped, DISCOVERY_INDEX_FILE,
+		       (long long)words);
 	return cli_finish_output();
 }
 

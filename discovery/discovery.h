@@ -272,6 +272,16 @@ void discovery_index_close(discovery_index *di);
 int discovery_index_step(discovery_index *di, archive *ar, size_t batch,
 			 size_t *done, mk_error *err);
 
+/*
+ * discovery_index_rebuild - the full-text index of the archive at dir
+ * anew: the old files removed, every message of ar's index taken again,
+ * progress(phase, done, total, ctx) as it goes; *messages receives how
+ * many.  For "mailkeep rebuild-index", with mailkeep-access stopped.
+ */
+int discovery_index_rebuild(const char *dir, archive *ar,
+			    archive_progress_fn progress, void *ctx,
+			    int64_t *messages, mk_error *err);
+
 /* discovery_index_status - counts, lag and last error */
 int discovery_index_status(discovery_index *di, archive *ar,
 			   discovery_status *st, mk_error *err);

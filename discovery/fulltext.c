@@ -34,6 +34,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -716,5 +717,54 @@ discovery_index_match(discovery_index *di, const discovery_query *q,
 		rc = run_match(di, sql, &m, fn, ctx, err);
 	free(sql);
 	match_free(&m);
+	return rc;
+}
+
+/* remove_files - fulltext.sqlite and its WAL and shared memory */
+static int
+remove_files(const char *dir, mk_error *err)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char *path;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (asprintf(&path, "%s/%s%s", dir, DISCOVERY_INDEX_FILE,
+			     suffixes[i]) < 0)
+			return mk_error_set(err, "out of memory");
+		if (unlink(path) != 0 && errno != ENOENT) {
+			mk_error_errno(err, "remove %s", path);
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	return 0;
+}
+
+/* discovery_index_rebuild - the full-text index anew, with progress */
+int
+discovery_index_rebuild(const char *dir, archive *ar,
+			archive_progress_fn progress, void *ctx,
+			int64_t *messages, mk_error *err)
+{
+	discovery_index *di;
+	int64_t total, max_seq;
+	size_t done = 1;
+	int rc = 0;
+
+	*messages = 0;
+	if (archive_stored_count(ar, &total, &max_seq, err) != 0
+	    || remove_files(dir, err) != 0
+	    || (di = discovery_index_open(dir, err)) == NULL)
+		return -1;
+	while (rc == 0 && done > 0) {
+		rc = discovery_index_step(di, ar, 500, &done, err);
+		*messages += (int64_t)done;
+		if (progress != NULL)
+			progress("full text", (uint64_t)*messages,
+				 (uint64_t)total, ctx);
+	}
+	discovery_index_close(di);
 	return rc;
 }

@@ -154,5 +154,15 @@ for name in malformed qp utf7; do
 	check_archived "$id" "$T/mime/$name.eml"
 done
 
+# 8. rebuild-index makes the full-text index anew too (both daemons
+#    stopped), and the service searches the new one.
+access_stop
+milter_stop
+out=$(mk rebuild-index --json 2>&1) || fail "rebuild-index: $out"
+check_eq "rebuild-index: the full text of every message" "$stored" "$(jq -r .full_text <<<"$out" 2>/dev/null)"
+"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
+ACCESS_PID=$!
+for i in $(seq 100); do through whoami > /dev/null 2>&1 && break; sleep 0.1; done
+check_eq "after rebuild-index: a word is found again" "<koi8r.fulltext@sender.test>" "$(q кракозябра)"
 access_stop
 e2e_finish
