@@ -115,6 +115,8 @@ typedef struct access_request {
 	size_t limit;			/* search, audit: 0 for no limit */
 	char *q;			/* search: query text, or NULL */
 	bool newest;			/* search: newest first */
+	size_t offset;			/* search: visible matches passed over */
+	bool count;			/* search: the number only */
 } access_request;
 
 /* access_op_name - the request's word ("search", ...); "" for none */

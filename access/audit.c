@@ -155,6 +155,9 @@ access_audit_query(const access_request *rq)
 	put_number(q, "since", rq->since);
 	put_number(q, "until", rq->until);
 	put_number(q, "limit", (int64_t)rq->limit);
+	put_number(q, "offset", (int64_t)rq->offset);
+	if (rq->count)
+		json_object_set_new(q, "count", json_true());
 	if (rq->keys_pem != NULL)
 		json_object_set_new(q, "pinned_keys", json_true());
 	if (json_object_size(q) > 0)

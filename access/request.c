@@ -20,7 +20,8 @@
  *	  search                 from, to, message_id (strings), since,
  *	                         until, limit (integers), q (a query in
  *	                         the language of discovery/query.c), newest
- *	                         (true: newest first)
+ *	                         (true: newest first), offset (matches to
+ *	                         pass over), count (true: the number only)
  *	  show, get, proof       id
  *	  verify                 keys (PEM text of pinned public keys)
  *	  audit                  user, action, message, since, until, limit
@@ -51,7 +52,7 @@ static const struct {
 } ops[] = {
 	{ACCESS_OP_WHOAMI, "whoami", ""},
 	{ACCESS_OP_SEARCH, "search",
-	 " from to message_id since until limit q newest "},
+	 " from to message_id since until limit q newest offset count "},
 	{ACCESS_OP_SHOW, "show", " id "},
 	{ACCESS_OP_GET, "get", " id "},
 	{ACCESS_OP_PROOF, "proof", " id "},
@@ -198,7 +199,7 @@ static int
 parse_search(json_t *obj, access_request *rq, mk_error *err)
 {
 	char *from, *to, *mid;
-	int64_t limit;
+	int64_t limit, offset;
 
 	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
 		return -1;
@@ -219,6 +220,13 @@ parse_search(json_t *obj, access_request *rq, mk_error *err)
 		return mk_error_set(err, "newest must be true or false");
 	rq->newest = json_is_true(json_object_get(obj, "newest"));
 	rq->query.newest = rq->newest;
+	if (json_object_get(obj, "count") != NULL
+	    && !json_is_boolean(json_object_get(obj, "count")))
+		return mk_error_set(err, "count must be true or false");
+	rq->count = json_is_true(json_object_get(obj, "count"));
+	if (get_count(obj, "offset", 0, INT32_MAX, &offset, err) != 0)
+		return -1;
+	rq->offset = (size_t)offset;
 	return 0;
 }
 
@@ -360,6 +368,9 @@ format_members(json_t *obj, const access_request *rq)
 	put_text(obj, "q", rq->q);
 	if (rq->newest)
 		json_object_set_new(obj, "newest", json_true());
+	if (rq->count)
+		json_object_set_new(obj, "count", json_true());
+	put_count(obj, "offset", (int64_t)rq->offset);
 	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT) {
 		put_count(obj, "since", rq->since);
 		put_count(obj, "until", rq->until);

@@ -468,6 +468,7 @@ typedef struct found_ids {
 	char (*ids)[ARCHIVE_ID_LEN + 2];	/* id, then '1' if withheld */
 	size_t n, cap;
 	size_t max;
+	size_t skip;			/* visible matches still to pass over */
 	bool truncated;
 	bool nomem;
 	answer *a;
@@ -486,6 +487,10 @@ collect(const archive_message *msg, void *ctx)
 	v = access_decide(f->a->who, ACCESS_OP_SEARCH, &sub);
 	if (v != ACCESS_OK && v != ACCESS_NEEDS_APPROVAL)
 		return 0;
+	if (f->skip > 0) {	/* --offset: visible, but before the page */
+		f->skip--;
+		return 0;
+	}
 	if (f->n == f->max) {
 		f->truncated = f->max == ACCESS_MAX_RESULTS;
 		return 1;
@@ -716,7 +721,10 @@ search_planned(answer *a, search_plan *p, found_ids *f)
 	else if (audit_search(a, f) == 0) {
 		if (f->n > 0)
 			qsort(f->ids, f->n, sizeof(*f->ids), compare_found);
-		if (f->n > 0 && plan_walk_all(a, p, show_one, &sh, &err) != 0)
+		if (a->rq->count)	/* the number only, no item */
+			finish_ok(a, json_pack("{s:I, s:b}", "count",
+				  (json_int_t)f->n, "truncated", f->truncated));
+		else if (f->n > 0 && plan_walk_all(a, p, show_one, &sh, &err) != 0)
 			finish_error(a, "%s", err.msg);
 		else if (!a->gone)
 			finish_ok(a, json_pack("{s:I, s:b}", "count",
@@ -728,7 +736,8 @@ search_planned(answer *a, search_plan *p, found_ids *f)
 static int
 serve_search(answer *a)
 {
-	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS };
+	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS,
+			.skip = a->rq->offset };
 	access_audit refused = { .outcome = ACCESS_ERROR };
 	search_plan p;
 	mk_error err;

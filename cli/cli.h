@@ -79,6 +79,8 @@ typedef struct cli_request {
 	const char *audit_action;	/* audit --action */
 	const char *audit_message;	/* audit --message (lower case) */
 	char audit_msg_buf[ARCHIVE_ID_LEN + 1];
+	int count;		/* search --count */
+	size_t offset;		/* search --offset */
 	char *q;		/* search: the query text, built from the
 				   operands and --text, --subject, ...
 				   (main() frees it) */

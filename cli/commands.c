@@ -300,11 +300,11 @@ cli_cmd_search(const mk_config *cfg, const cli_request *rq)
 	archive *ar;
 	int status;
 
-	if (rq->q != NULL)
+	if (rq->q != NULL || rq->count || rq->offset > 0)
 		return cli_error("--offline searches the envelope only (--from,"
-				 " --to, --since, --until, --message-id); a query"
-				 " or --text, --subject, --attachment go through"
-				 " mailkeep-access");
+				 " --to, --since, --until, --message-id); a query,"
+				 " --text, --subject, --attachment, --count and"
+				 " --offset go through mailkeep-access");
 	if ((ar = cli_open_archive(cfg)) == NULL)
 		return CLI_EXIT_FAIL;
 	status = search_in(ar, rq);

@@ -75,9 +75,12 @@ enum {
 	OPT_ATTACHMENT = 1 << 16,
 	OPT_HAS_ATTACHMENT = 1 << 17,
 	OPT_NEWEST = 1 << 18,
+	OPT_COUNT = 1 << 19,
+	OPT_OFFSET = 1 << 20,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
-		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST,
+		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST |
+		     OPT_COUNT | OPT_OFFSET,
 	OPT_AUDIT = OPT_USER | OPT_MESSAGE | OPT_ACTION | OPT_SINCE | OPT_UNTIL |
 		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
@@ -103,7 +106,7 @@ enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
-	LO_NEWEST
+	LO_NEWEST, LO_COUNT, LO_OFFSET
 };
 
 static const struct option long_options[] = {
@@ -128,6 +131,8 @@ static const struct option long_options[] = {
 	{"attachment", required_argument, NULL, LO_ATTACHMENT},
 	{"has-attachment", no_argument, NULL, LO_HAS_ATTACHMENT},
 	{"newest", no_argument, NULL, LO_NEWEST},
+	{"count", no_argument, NULL, LO_COUNT},
+	{"offset", required_argument, NULL, LO_OFFSET},
 	{NULL, 0, NULL, 0}
 };
 
@@ -155,6 +160,8 @@ static const struct {
 	{OPT_ATTACHMENT, LO_ATTACHMENT, "--attachment"},
 	{OPT_HAS_ATTACHMENT, LO_HAS_ATTACHMENT, "--has-attachment"},
 	{OPT_NEWEST, LO_NEWEST, "--newest"},
+	{OPT_COUNT, LO_COUNT, "--count"},
+	{OPT_OFFSET, LO_OFFSET, "--offset"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -330,6 +337,8 @@ print_help(void)
 "  --attachment NAME    words of an attachment's file name\n"
 "  --has-attachment     messages with an attachment\n"
 "  --newest             newest first\n"
+"  --offset N           pass over the first N matches (pages of --limit)\n"
+"  --count              print how many match, not the messages\n"
 "  --json               a JSON array instead of columns\n"
 "DATE is YYYY-MM-DD (UTC midnight), YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM]\n"
 "(RFC 3339, UTC when no offset) or @SECONDS since the epoch.\n"
@@ -404,6 +413,23 @@ set_limit(cli_request *rq, const char *value)
 		return usage_error("--limit wants a positive integer, not '%s'",
 				   value);
 	rq->query.limit = (size_t)v;
+	return 0;
+}
+
+/* set_offset - --offset N, N a whole number */
+static int
+set_offset(cli_request *rq, const char *value)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0
+	    || v > INT32_MAX)
+		return usage_error("--offset wants a whole number, not '%s'",
+				   value);
+	rq->offset = (size_t)v;
 	return 0;
 }
 
@@ -600,6 +626,11 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_NEWEST:
 		rq->query.newest = 1;
 		return 0;
+	case LO_COUNT:
+		rq->count = 1;
+		return 0;
+	case LO_OFFSET:
+		return set_offset(rq, arg);
 	case LO_ACTION:
 		rq->audit_action = arg;
 		return check_word("--action", arg, 32);

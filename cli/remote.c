@@ -65,6 +65,8 @@ cli_to_request(access_op op, const cli_request *rq, access_request *out)
 	out->keys_pem = rq->keys_pem;
 	out->q = rq->q;
 	out->newest = rq->query.newest;
+	out->count = rq->count;
+	out->offset = rq->offset;
 	out->user = (char *)rq->audit_user;
 	out->action = (char *)rq->audit_action;
 	if (rq->audit_message != NULL)
@@ -143,7 +145,7 @@ is_listing(access_op op)
 static int
 begin_output(remote_out *ro)
 {
-	if (ro->begun++)
+	if (ro->begun++ || ro->rq->count)
 		return 0;
 	if (ro->rq->json && is_listing(ro->op))
 		return cli_json_begin(&ro->js, stdout);
@@ -198,6 +200,21 @@ take_progress(remote_out *ro, const char *buf, size_t len)
 	json_decref(obj);
 }
 
+/* print_count - search --count: the number that matched */
+static int
+print_count(json_t *end, int json)
+{
+	long long n = (long long)json_integer_value(json_object_get(end, "count"));
+
+	if (json)
+		printf("{\"count\": %lld, \"truncated\": %s}\n", n,
+		       json_is_true(json_object_get(end, "truncated"))
+		       ? "true" : "false");
+	else
+		printf("%lld\n", n);
+	return CLI_EXIT_OK;
+}
+
 /* finish - the end frame: the summary, the exit status */
 static int
 finish(remote_out *ro, const char *buf, size_t len)
@@ -214,6 +231,8 @@ finish(remote_out *ro, const char *buf, size_t len)
 	else if (begin_output(ro) < 0)
 		status = cli_error("writing to standard output: %s",
 				   strerror(errno ? errno : EIO));
+	else if (ro->rq->count)
+		status = print_count(end, ro->rq->json);
 	else if (ro->rq->json && is_listing(ro->op) && cli_json_end(&ro->js) < 0)
 		status = cli_error("writing to standard output: %s",
 				   strerror(errno ? errno : EIO));

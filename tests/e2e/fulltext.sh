@@ -133,6 +133,17 @@ check_eq "query: from: with text" "<base64.fulltext@sender.test>" "$(q from:send
 check_eq "query: from: another sender excludes" "" "$(q from:third@sender.test zanzibarquill)"
 check_eq "query: has:attachment attachment:" "<rfc2231.fulltext@sender.test>" "$(q has:attachment attachment:schedule)"
 check_eq "query: FTS syntax typed is just words" "" "$(q 'NEAR(zanzibarquill' 'OR' '*')"
+check_eq "query: --count" 1 "$(through search --count zanzibarquill)"
+check_eq "query: --count --json" '{"count": 1, "truncated": false}' "$(through search --count --json zanzibarquill)"
+n_all=$(through search --count 'subject:plain')
+check "query: --count of a field" test "$n_all" -ge 10
+p1=$(through search --json --limit 3 'subject:plain' | jq -r '[.[].id] | join(" ")')
+p2=$(through search --json --limit 3 --offset 3 'subject:plain' | jq -r '[.[].id] | join(" ")')
+all6=$(through search --json --limit 6 'subject:plain' | jq -r '[.[].id] | join(" ")')
+check_eq "query: --offset pages through --limit" "$all6" "$p1 $p2"
+nw=$(through search --json --newest --limit 1 'subject:plain' | jq -r '.[0].id')
+old=$(through search --json 'subject:plain' | jq -r '.[-1].id')
+check_eq "query: --newest first" "$old" "$nw"
 if out=$(through search 'form:alice' 2>&1); then
 	fail "query: an unknown field is refused: $out"
 else

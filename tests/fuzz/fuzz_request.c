@@ -78,6 +78,9 @@ check_round_trip(const access_request *rq)
 	require(same_text(again.keys_pem, rq->keys_pem));
 	require(same_text(again.user, rq->user));
 	require(same_text(again.action, rq->action));
+	require(same_text(again.q, rq->q));
+	require(again.newest == rq->newest && again.count == rq->count);
+	require(again.offset == rq->offset);
 	access_request_free(&again);
 	free(line);
 }
