@@ -236,8 +236,9 @@ int access_audit_list(archive *ar, const access_audit_filter *f,
 		      access_entry_fn fn, void *ctx, mk_error *err);
 
 /* access_message_json - msg as the wire's JSON object text (malloc'ed);
- * strings that are not UTF-8 travel as {"base64": ...} */
-char *access_message_json(const archive_message *msg);
+ * strings that are not UTF-8 travel as {"base64": ...}; a search's
+ * snippet (discovery_snippet()) goes with it when not NULL */
+char *access_message_json(const archive_message *msg, const char *snippet);
 
 /* access_message_parse - the wire's JSON text back into a new message
  * (archive_message_free()); NULL and err when it is not one */

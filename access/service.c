@@ -247,7 +247,7 @@ serve_show(answer *a)
 
 	if (lookup_decided(a, ACCESS_OP_SHOW, &msg, &sub) != 0)
 		return 0;
-	text = access_message_json(msg);
+	text = access_message_json(msg, NULL);
 	archive_message_free(msg);
 	if (text == NULL)
 		return finish_error(a, "out of memory");
@@ -544,6 +544,7 @@ audit_search(answer *a, const found_ids *f)
 /* A search's second pass. */
 typedef struct shown {
 	found_ids *f;
+	const discovery_query *dq;	/* snippets of its words, or NULL */
 	size_t sent;
 } shown;
 
@@ -553,7 +554,7 @@ show_one(const archive_message *msg, void *ctx)
 {
 	shown *sh = ctx;
 	char (*hit)[ARCHIVE_ID_LEN + 2];
-	char *text;
+	char *text, *snippet;
 	int rc;
 
 	hit = bsearch(msg->id, sh->f->ids, sh->f->n, sizeof(*sh->f->ids),
@@ -564,7 +565,11 @@ show_one(const archive_message *msg, void *ctx)
 		return put_json(sh->f->a, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s}",
 				"id", msg->id, "withheld", "four-eyes")) != 0
 		    || ++sh->sent == sh->f->n;
-	if ((text = access_message_json(msg)) == NULL)
+	snippet = sh->dq != NULL && sh->sent < DISCOVERY_SNIPPETS
+	    ? discovery_snippet(sh->f->a->ar, msg, sh->dq) : NULL;
+	text = access_message_json(msg, snippet);
+	free(snippet);
+	if (text == NULL)
 		return 1;
 	rc = put_frame(sh->f->a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
@@ -711,7 +716,7 @@ plan_free(search_plan *p)
 static void
 search_planned(answer *a, search_plan *p, found_ids *f)
 {
-	shown sh = { f, 0 };
+	shown sh = { f, p->di != NULL ? &p->dq : NULL, 0 };
 	mk_error err;
 
 	if (plan_walk_all(a, p, collect, f, &err) != 0)

@@ -125,9 +125,10 @@ wire_strings(const char *const *items, size_t n)
 	return arr;
 }
 
-/* access_message_json - msg as the wire's JSON text */
+/* access_message_json - msg (and a snippet, or NULL) as the wire's JSON
+ * text */
 char *
-access_message_json(const archive_message *msg)
+access_message_json(const archive_message *msg, const char *snippet)
 {
 	json_t *obj = json_object();
 	char *text = NULL;
@@ -153,6 +154,8 @@ access_message_json(const archive_message *msg)
 		bad |= json_object_set_new(obj, text_fields[i].name,
 			text_value(*field((archive_message *)msg,
 					  text_fields[i].offset)));
+	if (snippet != NULL)
+		bad |= json_object_set_new(obj, "snippet", text_value(snippet));
 	if (!bad)
 		text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);

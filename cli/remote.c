@@ -74,6 +74,33 @@ cli_to_request(access_op op, const cli_request *rq, access_request *out)
 			 rq->audit_message);
 }
 
+/* print_search_line - a search result, with its snippet when it has one
+ * (on a line of its own, indented, for people; "snippet" in JSON) */
+static int
+print_search_line(remote_out *ro, const archive_message *msg,
+		  const char *buf, size_t len)
+{
+	json_t *item = strstr(buf, "\"snippet\"") ? json_loadb(buf, len, 0, NULL)
+						 : NULL;
+	const char *snippet = json_string_value(json_object_get(item, "snippet"));
+	json_t *obj;
+	int rc;
+
+	if (ro->rq->json && snippet != NULL && (obj = cli_message_json(msg))) {
+		json_object_set_new(obj, "snippet", json_string(snippet));
+		rc = cli_json_put_object(&ro->js, obj);
+		json_decref(obj);
+	} else if (ro->rq->json)
+		rc = cli_json_put(&ro->js, msg);
+	else if ((rc = cli_human_line(stdout, msg)) == 0 && snippet != NULL) {
+		fputs("    ", stdout);
+		cli_put_text(stdout, snippet, 0);
+		rc = putchar('\n') == EOF ? -1 : 0;
+	}
+	json_decref(item);
+	return rc;
+}
+
 /* print_message_item - a search or show item */
 static int
 print_message_item(remote_out *ro, const char *buf, size_t len)
@@ -98,8 +125,7 @@ print_message_item(remote_out *ro, const char *buf, size_t len)
 		rc = ro->rq->json ? cli_show_json(stdout, msg)
 		    : cli_human_show(stdout, msg);
 	else
-		rc = ro->rq->json ? cli_json_put(&ro->js, msg)
-		    : cli_human_line(stdout, msg);
+		rc = print_search_line(ro, msg, buf, len);
 	archive_message_free(msg);
 	return rc;
 }

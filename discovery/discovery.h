@@ -24,6 +24,7 @@
  *	             message keyed by its ledger seq, filled in ledger order
  *	             by discovery_index_step() from the archive's blobs, with
  *	             how far it got and its last error kept beside it.
+ *	  snippet.c  a few words around a match, cut from the message
  *	  envelope.c the terms a message's index row answers (sender,
  *	             recipients, dates, size, client, queue id)
  *	  query.c    the query language people type ("from:alice subject:
@@ -232,6 +233,16 @@ bool discovery_is_envelope_field(discovery_field f);
  * other terms are not looked at)? (envelope.c) */
 bool discovery_envelope_matches(const discovery_query *q,
 				const archive_message *msg);
+
+#define DISCOVERY_SNIPPETS	50	/* results of a search with a snippet */
+#define DISCOVERY_SNIPPET_CONTEXT 60	/* characters on each side */
+
+/* discovery_snippet - the first place in msg's text where one of q's
+ * full-text words occurs, with some context and the word in [[ ]];
+ * malloc'ed, NULL when q has no such word, msg has no content or the
+ * word is not found verbatim (snippet.c) */
+char *discovery_snippet(archive *ar, const archive_message *msg,
+			const discovery_query *q);
 
 /* The full-text index of one archive (fulltext.c). */
 typedef struct discovery_index discovery_index;

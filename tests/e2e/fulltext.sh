@@ -133,6 +133,9 @@ check_eq "query: from: with text" "<base64.fulltext@sender.test>" "$(q from:send
 check_eq "query: from: another sender excludes" "" "$(q from:third@sender.test zanzibarquill)"
 check_eq "query: has:attachment attachment:" "<rfc2231.fulltext@sender.test>" "$(q has:attachment attachment:schedule)"
 check_eq "query: FTS syntax typed is just words" "" "$(q 'NEAR(zanzibarquill' 'OR' '*')"
+check_eq "query: a snippet around the word" "Minutes of the meeting: [[zanzibarquill]] approved." \
+    "$(through search --json zanzibarquill | jq -r '.[0].snippet')"
+check "query: the snippet for people, on the line after" grep -q '^    .*\[\[hippopotamus\]\]' <<<"$(through search hippopotamus)"
 check_eq "query: --count" 1 "$(through search --count zanzibarquill)"
 check_eq "query: --count --json" '{"count": 1, "truncated": false}' "$(through search --count --json zanzibarquill)"
 n_all=$(through search --count 'subject:plain')

@@ -154,7 +154,7 @@ START_TEST(messages_travel_byte_exact)
 			      .mail_from = "x@y" };
 	archive_message *back;
 	mk_error err;
-	char *text = access_message_json(&m);
+	char *text = access_message_json(&m, NULL);
 
 	ck_assert_ptr_nonnull(text);
 	back = access_message_parse(text, strlen(text), &err);
