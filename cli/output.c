@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/timeparse.h"
 
 #define USEC_PER_SEC	INT64_C(1000000)
 #define SEC_PER_DAY	INT64_C(86400)
@@ -54,58 +55,24 @@
 /* The JSON replacement character for a byte that is not UTF-8. */
 #define UTF8_REPLACEMENT "\xef\xbf\xbd"
 
-/* civil_from_days - proleptic Gregorian date of a day number (H. Hinnant) */
-static void
-civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* floor_divmod - quotient rounded down and non-negative remainder */
-static int64_t
-floor_divmod(int64_t a, int64_t b, int64_t *rem)
-{
-	int64_t q = a / b;
-	int64_t r = a % b;
-
-	if (r < 0) {
-		r += b;
-		q -= 1;
-	}
-	*rem = r;
-	return q;
-}
-
 /* cli_format_time - microseconds since the epoch as UTC text in buf */
 void
 cli_format_time(int64_t usec, cli_time_style style, char *buf, size_t size)
 {
-	int64_t frac, secs, sod, days, y;
-	unsigned m, d;
+	mk_time_parts t;
 
-	secs = floor_divmod(usec, USEC_PER_SEC, &frac);
-	days = floor_divmod(secs, SEC_PER_DAY, &sod);
-	civil_from_days(days, &y, &m, &d);
+	mk_time_split(usec, &t);
 	if (style == CLI_TIME_DATE)
-		snprintf(buf, size, "%04" PRId64 "-%02u-%02u", y, m, d);
+		snprintf(buf, size, "%04" PRId64 "-%02u-%02u", t.year, t.month,
+			 t.day);
 	else if (style == CLI_TIME_HUMAN)
-		snprintf(buf, size, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d",
-			 y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-			 (int)(sod % 60));
+		snprintf(buf, size, "%04" PRId64 "-%02u-%02u %02u:%02u:%02u",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second);
 	else
 		snprintf(buf, size,
-			 "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%06" PRId64 "Z",
-			 y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-			 (int)(sod % 60), frac);
+			 "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06" PRId64 "Z",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second,
+			 t.usec);
 }
 
 /* utf8_next - length of the valid UTF-8 character at s, 0 if invalid */

@@ -198,27 +198,37 @@ floor_divmod(int64_t a, int64_t b, int64_t *rem)
 	return q;
 }
 
+/* mk_time_split - usec as a UTC calendar date and time of day */
+void
+mk_time_split(int64_t usec, mk_time_parts *t)
+{
+	int64_t secs, sod, days;
+
+	secs = floor_divmod(usec, USEC_PER_SEC, &t->usec);
+	days = floor_divmod(secs, SEC_PER_DAY, &sod);
+	civil_from_days(days, &t->year, &t->month, &t->day);
+	t->hour = (unsigned)(sod / 3600);
+	t->minute = (unsigned)(sod / 60 % 60);
+	t->second = (unsigned)(sod % 60);
+}
+
 /* mk_time_format - usec as RFC 3339 UTC, the fraction only when not 0 */
 int
 mk_time_format(int64_t usec, char *buf, size_t size)
 {
-	int64_t frac, secs, sod, days, y;
-	unsigned m, d;
+	mk_time_parts t;
 	int n;
 
-	secs = floor_divmod(usec, USEC_PER_SEC, &frac);
-	days = floor_divmod(secs, SEC_PER_DAY, &sod);
-	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
+	mk_time_split(usec, &t);
+	if (t.year < 0 || t.year > 9999)
 		return -1;
-	n = snprintf(buf, size, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d", y,
-		     m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-		     (int)(sod % 60));
+	n = snprintf(buf, size, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u",
+		     t.year, t.month, t.day, t.hour, t.minute, t.second);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
-	if (frac != 0)
+	if (t.usec != 0)
 		n += snprintf(buf + n, size - (size_t)n, ".%06" PRId64 "Z",
-			      frac);
+			      t.usec);
 	else
 		n += snprintf(buf + n, size - (size_t)n, "Z");
 	return (size_t)n < size ? 0 : -1;

@@ -43,6 +43,18 @@
  * the epoch; -1 when s is none of them or names no real time */
 int mk_time_parse(const char *s, int64_t *usec);
 
+/* A time split into its UTC calendar parts. */
+typedef struct mk_time_parts {
+	int64_t year;			/* proleptic Gregorian, may be < 0 */
+	unsigned month, day;		/* 1-12, 1-31 */
+	unsigned hour, minute, second;
+	int64_t usec;			/* 0-999999 */
+} mk_time_parts;
+
+/* mk_time_split - usec since the epoch as UTC calendar parts (exact for
+ * every int64) */
+void mk_time_split(int64_t usec, mk_time_parts *t);
+
 /* mk_time_format - usec as "YYYY-MM-DDTHH:MM:SSZ", with ".ffffff" before
  * the Z only when the microseconds are not zero, into buf (at least
  * MK_TIME_TEXT_MAX bytes); -1 when the year is outside 0000..9999,

@@ -189,30 +189,12 @@ fail(parser *p, size_t at, const char *fmt, ...)
 static size_t
 utf8_len(const unsigned char *s, uint32_t *cp)
 {
-	size_t len, i;
-	uint32_t c, min;
+	gunichar c = g_utf8_get_char_validated((const char *)s, -1);
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+	if (c == (gunichar)-1 || c == (gunichar)-2)
 		return 0;
 	*cp = c;
-	return len;
+	return (size_t)g_utf8_skip[s[0]];
 }
 
 /* check_chars - the whole query is UTF-8 without control characters
