@@ -83,7 +83,7 @@ audit_object(const access_identity *who, const access_audit *a)
 	if (obj == NULL)
 		return NULL;
 	bad = json_object_set_new(obj, "event", json_string("access"));
-	bad |= json_object_set_new(obj, "time", json_integer(access_now()));
+	bad |= json_object_set_new(obj, "time", json_integer(mk_now_usec()));
 	bad |= json_object_set_new(obj, "uid", json_integer(who->uid));
 	bad |= json_object_set_new(obj, "user", json_string(who->user));
 	bad |= json_object_set_new(obj, "via", json_string(who->via));

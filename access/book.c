@@ -29,16 +29,6 @@
 
 #include "access/internal.h"
 
-/* access_now - the wall clock in microseconds */
-int64_t
-access_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* book_add - append a copy of e */
 static int
 book_add(access_book *b, const book_entry *e)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "access/access.h"
+#include "common/timeparse.h"
 
 /* The state of one four-eyes request. */
 typedef enum {
@@ -85,7 +86,6 @@ void service_policy_drop(access_service *s, policy_ref *r);
  * {"base64": ...}); NULL when out of memory */
 json_t *wire_strings(const char *const *items, size_t n);
 
-/* access_now - the wall clock in microseconds */
-int64_t access_now(void);
+
 
 #endif /* MAILKEEP_ACCESS_INTERNAL_H */

@@ -165,7 +165,7 @@ subject_rule(answer *a, const archive_message *msg, access_subject *sub)
 static void
 subject_of(answer *a, const archive_message *msg, access_subject *sub)
 {
-	int64_t now = access_now();
+	int64_t now = mk_now_usec();
 	mk_error err;
 
 	subject_rule(a, msg, sub);
@@ -767,7 +767,7 @@ entry_text(access_book *b, int64_t number)
 {
 	book_entry *e = book_find(b, number);
 
-	return e != NULL ? book_entry_json(e, access_now()) : NULL;
+	return e != NULL ? book_entry_json(e, mk_now_usec()) : NULL;
 }
 
 /* serve_request - ask a second person to release a message */
@@ -827,7 +827,7 @@ serve_requests(answer *a)
 {
 	access_audit entry = { .outcome = ACCESS_GRANTED };
 	access_book *b = &a->s->book;
-	int64_t now = access_now();
+	int64_t now = mk_now_usec();
 	size_t i, n;
 	mk_error err;
 	char *text;
@@ -887,7 +887,7 @@ settle(answer *a, const book_entry *e)
 	access_audit entry = { .ids = ids, .n_ids = 1, .number = e->number };
 	policy_four_eyes_rule fe = { false, false, 0 };
 	access_verdict v = decide_request(a, e, &fe);
-	int64_t now = access_now();
+	int64_t now = mk_now_usec();
 
 	entry.outcome = v == ACCESS_OK && e->state == BOOK_PENDING
 	    ? ACCESS_GRANTED : ACCESS_REFUSED;

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/timeparse.h"
 
@@ -196,6 +197,16 @@ floor_divmod(int64_t a, int64_t b, int64_t *rem)
 	}
 	*rem = r;
 	return q;
+}
+
+/* mk_now_usec - the wall clock in microseconds */
+int64_t
+mk_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* mk_time_split - usec as a UTC calendar date and time of day */

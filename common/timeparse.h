@@ -43,6 +43,9 @@
  * the epoch; -1 when s is none of them or names no real time */
 int mk_time_parse(const char *s, int64_t *usec);
 
+/* mk_now_usec - the wall clock in microseconds since the epoch */
+int64_t mk_now_usec(void);
+
 /* A time split into its UTC calendar parts. */
 typedef struct mk_time_parts {
 	int64_t year;			/* proleptic Gregorian, may be < 0 */

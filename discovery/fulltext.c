@@ -45,6 +45,7 @@
 #include <glib.h>
 #include <sqlite3.h>
 
+#include "common/timeparse.h"
 #include "discovery/discovery.h"
 
 #define BUSY_MS		10000
@@ -307,16 +308,6 @@ set_state(batch *b, const char *k, int64_t n, const char *text)
 	return sqlite3_step(b->state) == SQLITE_DONE ? 0 : -1;
 }
 
-/* now_usec - the wall clock in microseconds */
-static int64_t
-now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* record_error - a message that could not be indexed: the state says so */
 static int
 record_error(batch *b, const archive_message *msg, const char *note)
@@ -328,7 +319,7 @@ record_error(batch *b, const archive_message *msg, const char *note)
 		return -1;
 	rc = set_state(b, "error", 0, line);
 	if (rc == 0)
-		rc = set_state(b, "error_time", now_usec(), NULL);
+		rc = set_state(b, "error_time", mk_now_usec(), NULL);
 	free(line);
 	return rc;
 }
@@ -552,7 +543,7 @@ discovery_index_status(discovery_index *di, archive *ar,
 				   &received, err) != 0)
 		return -1;
 	if (received > 0)
-		st->lag_seconds = (now_usec() - received) / 1000000;
+		st->lag_seconds = (mk_now_usec() - received) / 1000000;
 	last_error(di, st);
 	return 0;
 }
