@@ -95,7 +95,9 @@ typedef enum {
 	ACCESS_OP_REQUESTS,	/* four-eyes requests you made or may decide */
 	ACCESS_OP_APPROVE,	/* release someone else's request */
 	ACCESS_OP_DENY,		/* refuse someone else's request */
-	ACCESS_OP_STATUS	/* how far the full-text index has got */
+	ACCESS_OP_STATUS,	/* how far the full-text index has got */
+	ACCESS_OP_EXPORT	/* content, manifest data and proofs of the
+				   matching messages the caller may get */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with

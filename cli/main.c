@@ -75,6 +75,8 @@ enum {
 	OPT_ATTACHMENT = 1 << 16,
 	OPT_HAS_ATTACHMENT = 1 << 17,
 	OPT_NEWEST = 1 << 18,
+	OPT_FORMAT = 1 << 19,
+	OPT_OUT = 1 << 20,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
 		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST,
@@ -103,7 +105,7 @@ enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
-	LO_NEWEST
+	LO_NEWEST, LO_FORMAT, LO_OUT
 };
 
 static const struct option long_options[] = {
@@ -128,6 +130,8 @@ static const struct option long_options[] = {
 	{"attachment", required_argument, NULL, LO_ATTACHMENT},
 	{"has-attachment", no_argument, NULL, LO_HAS_ATTACHMENT},
 	{"newest", no_argument, NULL, LO_NEWEST},
+	{"format", required_argument, NULL, LO_FORMAT},
+	{"out", required_argument, NULL, LO_OUT},
 	{NULL, 0, NULL, 0}
 };
 
@@ -155,6 +159,8 @@ static const struct {
 	{OPT_ATTACHMENT, LO_ATTACHMENT, "--attachment"},
 	{OPT_HAS_ATTACHMENT, LO_HAS_ATTACHMENT, "--has-attachment"},
 	{OPT_NEWEST, LO_NEWEST, "--newest"},
+	{OPT_FORMAT, LO_FORMAT, "--format"},
+	{OPT_OUT, LO_OUT, "--out"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -201,6 +207,10 @@ static const struct cli_command {
 	 OPT_EXPLAIN | OPT_MANY_TO, OPT_FROM | OPT_TO, ARGS_NONE, 0},
 	{"verify", ACCESS_OP_VERIFY, 0, cli_cmd_verify,
 	 OPT_JSON | OPT_KEYS | OPT_OFFLINE, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"export", ACCESS_OP_NONE, 0, cli_cmd_export,
+	 OPT_SEARCH | OPT_FORMAT | OPT_OUT, OPT_OUT, ARGS_QUERY, CMD_ARCHIVE},
+	{"verify-export", ACCESS_OP_NONE, 0, cli_cmd_verify_export,
+	 OPT_JSON | OPT_KEYS, 0, ARGS_FILE, CMD_FILE_NO_CONFIG},
 	{"rebuild-index", ACCESS_OP_NONE, 0, cli_cmd_rebuild_index, OPT_JSON, 0,
 	 ARGS_NONE, CMD_ARCHIVE},
 	{"keys rotate", ACCESS_OP_NONE, 0, cli_cmd_keys_rotate, OPT_JSON, 0,
@@ -297,6 +307,10 @@ print_help(void)
 "                       ask a second person to release a four-eyes message\n"
 "  requests             your requests and those you may decide\n"
 "  approve N, deny N    decide someone else's request N\n"
+"  export [QUERY] [search options] --out PATH [--format eml|mbox] [--json]\n"
+"                       the messages you may get, with manifests and proofs\n"
+"  verify-export PATH [--keys FILE] [--json]\n"
+"                       check an export with the public keys only\n"
 "  policy check [FILE]  validate a policy file (default: the configured one)\n"
 "                       and print it as parsed\n"
 "  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
@@ -600,6 +614,14 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_NEWEST:
 		rq->query.newest = 1;
 		return 0;
+	case LO_FORMAT:
+		rq->format = arg;
+		return 0;
+	case LO_OUT:
+		if (arg[0] == '\0')
+			return usage_error("--out: empty path");
+		rq->out = arg;
+		return 0;
 	case LO_ACTION:
 		rq->audit_action = arg;
 		return check_word("--action", arg, 32);
@@ -834,10 +856,10 @@ run(const struct cli_command *cmd, cli_line *cl)
 	mk_error err;
 	int status;
 
-	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
-		return cmd->run(NULL, &cl->rq);
 	if (cli_read_keys(&cl->rq) != 0)
 		return CLI_EXIT_FAIL;
+	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
+		return cmd->run(NULL, &cl->rq);
 	if ((cfg = mk_config_load(path, &err)) == NULL)
 		return cli_error("%s", err.msg);
 	if ((cmd->needs & CMD_ARCHIVE) &&
