@@ -66,6 +66,8 @@ export_format(const char *word, discovery_export_format *out)
 		*out = DISCOVERY_EXPORT_EML;
 	else if (strcmp(word, "mbox") == 0)
 		*out = DISCOVERY_EXPORT_MBOX;
+	else if (strcmp(word, "zip") == 0)
+		*out = DISCOVERY_EXPORT_ZIP;
 	else
 		return -1;
 	return 0;
@@ -114,8 +116,13 @@ run_export(access_client *c, discovery_export *x, int json_out, mk_error *err)
 	else if (rc == 1 && !json_is_true(json_object_get(end, "ok"))) {
 		error = json_string_value(json_object_get(end, "error"));
 		rc = mk_error_set(err, "%s", error ? error : "refused");
-	} else if (rc == 1)
+	} else if (rc == 1) {
 		rc = 0;
+		if (json_is_true(json_object_get(end, "truncated")))
+			fprintf(stderr, "mailkeep: only the first %d messages are"
+				" exported; narrow the search\n",
+				ACCESS_MAX_RESULTS);
+	}
 	else if (rc == 0)
 		rc = mk_error_set(err, "the access service ended the answer early");
 	json_decref(end);
@@ -138,9 +145,7 @@ cli_cmd_export(const mk_config *cfg, const cli_request *rq)
 	if (rq->out == NULL)
 		return cli_error("export needs --out PATH");
 	if (export_format(rq->format, &format) != 0)
-		return cli_error("--format %s: not eml or mbox%s", rq->format,
-				 strcmp(rq->format, "zip") == 0
-				 ? " (zip is not written yet)" : "");
+		return cli_error("--format %s: not eml, mbox or zip", rq->format);
 	cli_to_request(ACCESS_OP_EXPORT, rq, &req);
 	if ((x = discovery_export_begin(rq->out, format, &err)) == NULL)
 		return cli_error("%s", err.msg);

@@ -307,7 +307,8 @@ int discovery_index_match(discovery_index *di, const discovery_query *q,
  */
 typedef enum {
 	DISCOVERY_EXPORT_EML = 0,	/* messages/ID.eml */
-	DISCOVERY_EXPORT_MBOX = 1	/* messages.mbox (mboxrd) */
+	DISCOVERY_EXPORT_MBOX = 1,	/* messages.mbox (mboxrd) */
+	DISCOVERY_EXPORT_ZIP = 2	/* the eml tree in a .zip */
 } discovery_export_format;
 
 typedef struct discovery_export discovery_export;

@@ -13,7 +13,9 @@
  *
  *	Everything is written under PATH.partial; _finish() closes and
  *	fsyncs every file and directory and renames PATH.partial to PATH as
- *	its very last step; _abort() removes PATH.partial.  PATH must not
+ *	its very last step; _abort() removes PATH.partial.  A zip export
+ *	writes its tree in PATH.partial.d, packs it into PATH.partial
+ *	(export_zip.c), renames that to PATH and removes the tree.  PATH must not
  *	exist, and neither may PATH.partial (left by an export killed
  *	without a chance to clean up: removing it is the user's call).
  *
@@ -36,7 +38,9 @@
 
 /* One export being written. */
 struct discovery_export {
-	char *path, *partial;
+	char *path, *partial;		/* the tree being written */
+	char *zip_partial;		/* zip: PATH.partial (the tree is
+					   PATH.partial.d) */
 	discovery_export_format format;
 	FILE *manifest, *csv, *edrm, *mbox, *eml;
 	json_t *proof;			/* the message being received */
@@ -46,7 +50,7 @@ struct discovery_export {
 	size_t rows, positions;
 };
 
-static const char *format_names[] = { "eml", "mbox" };
+static const char *format_names[] = { "eml", "mbox", "zip" };
 
 static const char readme[] =
 "This is an export of a mailkeep archive (docs/FORMAT.md, section 9).\n"
@@ -94,6 +98,13 @@ remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(p) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+/* export_tree_remove - remove dir and everything in it */
+void
+export_tree_remove(const char *dir)
+{
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* open_in - a new file name in the partial directory */
 static FILE *
 open_in(discovery_export *x, const char *name, mk_error *err)
@@ -137,6 +148,7 @@ free_export(discovery_export *x)
 	if (x != NULL) {
 		free(x->path);
 		free(x->partial);
+		free(x->zip_partial);
 	}
 	free(x);
 }
@@ -152,7 +164,10 @@ discovery_export_begin(const char *path, discovery_export_format format,
 	int rc;
 
 	if (x == NULL || (x->path = strdup(path)) == NULL
-	    || asprintf(&x->partial, "%s.partial", path) < 0) {
+	    || asprintf(&x->partial, format == DISCOVERY_EXPORT_ZIP
+			? "%s.partial.d" : "%s.partial", path) < 0
+	    || (format == DISCOVERY_EXPORT_ZIP
+		&& asprintf(&x->zip_partial, "%s.partial", path) < 0)) {
 		free_export(x);
 		mk_error_set(err, "out of memory");
 		return NULL;
@@ -160,6 +175,9 @@ discovery_export_begin(const char *path, discovery_export_format format,
 	x->format = format;
 	if (stat(path, &st) == 0 || errno != ENOENT)
 		rc = mk_error_set(err, "%s already exists", path);
+	else if (x->zip_partial != NULL && stat(x->zip_partial, &st) == 0)
+		rc = mk_error_set(err, "%s exists (left by an export that did not"
+				  " finish: remove it)", x->zip_partial);
 	else if (mkdir(x->partial, 0700) != 0)
 		rc = mk_error_set(err, "%s: %s%s", x->partial, strerror(errno),
 				  errno == EEXIST ? " (left by an export that"
@@ -167,7 +185,7 @@ discovery_export_begin(const char *path, discovery_export_format format,
 	else {
 		if (asprintf(&msgs, "%s/messages", x->partial) < 0)
 			rc = mk_error_set(err, "out of memory");
-		else if (format == DISCOVERY_EXPORT_EML && mkdir(msgs, 0700) != 0)
+		else if (format != DISCOVERY_EXPORT_MBOX && mkdir(msgs, 0700) != 0)
 			rc = mk_error_set(err, "%s: %s", msgs, strerror(errno));
 		else
 			rc = open_files(x, err);
@@ -232,7 +250,7 @@ end_message(discovery_export *x, mk_error *err)
 				    strerror(errno));
 	if (x->full && export_digest_end(&x->d, err) != 0)
 		return -1;
-	snprintf(file, sizeof(file), x->format == DISCOVERY_EXPORT_EML
+	snprintf(file, sizeof(file), x->format != DISCOVERY_EXPORT_MBOX
 		 ? "messages/%s.eml" : "messages.mbox", id);
 	row = export_row(x->proof, x->full ? &x->d : NULL, file,
 			 x->format == DISCOVERY_EXPORT_MBOX ? x->positions : 0, err);
@@ -429,10 +447,15 @@ discovery_export_finish(discovery_export *x, size_t *rows, mk_error *err)
 	if (rc == 0 && asprintf(&msgs, "%s/messages", x->partial) >= 0
 	    && x->format == DISCOVERY_EXPORT_EML && sync_dir(msgs) != 0)
 		rc = mk_error_set(err, "%s: %s", msgs, strerror(errno));
-	if (rc == 0 && (sync_dir(x->partial) != 0
-			|| rename(x->partial, x->path) != 0
+	if (rc == 0 && x->format == DISCOVERY_EXPORT_ZIP)
+		rc = export_zip_pack(x->partial, x->zip_partial, err);
+	if (rc == 0 && ((x->format != DISCOVERY_EXPORT_ZIP && sync_dir(x->partial) != 0)
+			|| rename(x->zip_partial ? x->zip_partial : x->partial,
+				  x->path) != 0
 			|| parent == NULL || sync_dir(parent) != 0))
 		rc = mk_error_set(err, "%s: %s", x->path, strerror(errno));
+	if (rc == 0 && x->format == DISCOVERY_EXPORT_ZIP)
+		export_tree_remove(x->partial);
 	free(msgs);
 	free(parent);
 	if (rows != NULL)
@@ -458,6 +481,8 @@ discovery_export_abort(discovery_export *x)
 	if (x->eml) fclose(x->eml);
 	export_digest_free(&x->d);
 	json_decref(x->proof);
-	nftw(x->partial, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	export_tree_remove(x->partial);
+	if (x->zip_partial != NULL)
+		unlink(x->zip_partial);
 	free_export(x);
 }

@@ -77,4 +77,16 @@ int export_mbox_escape(export_mbox_state *st, const char *buf, size_t len,
 		       FILE *out);
 int export_mbox_flush(export_mbox_state *st, FILE *out);
 
+/* export_zip_pack - the export tree at tree into a new zip file, synced */
+int export_zip_pack(const char *tree, const char *zip, mk_error *err);
+
+/* export_zip_unpack - a zip export's files into a new temporary
+ * directory (its name malloc'ed; remove with export_tree_remove());
+ * entries no export has go to added(name, ctx) and are not written */
+char *export_zip_unpack(const char *zip, void (*added)(const char *, void *),
+			void *ctx, mk_error *err);
+
+/* export_tree_remove - remove a directory tree the export made */
+void export_tree_remove(const char *dir);
+
 #endif /* MAILKEEP_EXPORTROW_H */

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/pem.h>
 
@@ -630,12 +631,14 @@ read_header(vx *v, FILE *f, mk_error *err)
 				  "\",\"export\":\"eml\",\"messages\":[\n";
 	static const char mbox[] = "{\"format\":\"" EXPORT_MANIFEST_FORMAT
 				   "\",\"export\":\"mbox\",\"messages\":[\n";
+	static const char zip[] = "{\"format\":\"" EXPORT_MANIFEST_FORMAT
+				  "\",\"export\":\"zip\",\"messages\":[\n";
 	char *line = NULL, *p;
 	size_t cap = 0;
 	ssize_t n = getline(&line, &cap, f);
 	int rc = 0;
 
-	if (n > 0 && strcmp(line, eml) == 0)
+	if (n > 0 && (strcmp(line, eml) == 0 || strcmp(line, zip) == 0))
 		v->format = DISCOVERY_EXPORT_EML;
 	else if (n > 0 && strcmp(line, mbox) == 0) {
 		v->format = DISCOVERY_EXPORT_MBOX;
@@ -729,11 +732,11 @@ check_keys_file(vx *v, const char *own)
 		       " (--keys)");
 }
 
-/* discovery_export_verify - the check of the file's header */
-int
-discovery_export_verify(const char *path, const char *keys_pem,
-			archive_problem_fn problem, archive_progress_fn progress,
-			void *ctx, discovery_export_stats *st, mk_error *err)
+/* verify_tree - the check of the file's header on an export directory */
+static int
+verify_tree(const char *path, const char *keys_pem,
+	    archive_problem_fn problem, archive_progress_fn progress,
+	    void *ctx, discovery_export_stats *st, mk_error *err)
 {
 	vx v = { .path = path, .problem = problem, .progress = progress,
 		 .ctx = ctx, .st = st, .held_len = -1 };
@@ -741,8 +744,6 @@ discovery_export_verify(const char *path, const char *keys_pem,
 	FILE *f = NULL;
 	int rc = -1;
 
-	memset(st, 0, sizeof(*st));
-	err->msg[0] = '\0';
 	if (asprintf(&p, "%s/manifest.json", path) < 0)
 		return mk_error_set(err, "out of memory");
 	if ((f = fopen(p, "r")) == NULL)
@@ -772,5 +773,48 @@ discovery_export_verify(const char *path, const char *keys_pem,
 	free(p);
 	free(own);
 	vx_free(&v);
+	return rc;
+}
+
+/* The caller's problem function, for entries of a zip no export has. */
+typedef struct zip_report {
+	archive_problem_fn problem;
+	void *ctx;
+	discovery_export_stats *st;
+} zip_report;
+
+/* zip_added - an entry of the zip that is not an export's file */
+static void
+zip_added(const char *name, void *ctx)
+{
+	zip_report *z = ctx;
+
+	z->st->problems++;
+	if (z->problem != NULL)
+		z->problem("added", name, "an export has no such file", z->ctx);
+}
+
+/* discovery_export_verify - a directory, or a zip taken apart first */
+int
+discovery_export_verify(const char *path, const char *keys_pem,
+			archive_problem_fn problem, archive_progress_fn progress,
+			void *ctx, discovery_export_stats *st, mk_error *err)
+{
+	zip_report z = { problem, ctx, st };
+	struct stat sb;
+	char *dir;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	err->msg[0] = '\0';
+	if (stat(path, &sb) != 0)
+		return mk_error_set(err, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(sb.st_mode))
+		return verify_tree(path, keys_pem, problem, progress, ctx, st, err);
+	if ((dir = export_zip_unpack(path, zip_added, &z, err)) == NULL)
+		return -1;
+	rc = verify_tree(dir, keys_pem, problem, progress, ctx, st, err);
+	export_tree_remove(dir);
+	free(dir);
 	return rc;
 }

@@ -136,8 +136,29 @@ out=$(through export --out "$T/x-secret" --to boss@secret.example.com --json 2>&
 check_eq "a reader without the role exports nothing" 0 "$(jq -r .messages <<<"$out")"
 out=$(through export --out "$T/x-bad" 'form:alice' 2>&1) && fail "a bad query: $out"
 check "a refused export leaves no output" test ! -e "$T/x-bad" -a ! -e "$T/x-bad.partial"
-out=$(through export --format zip --out "$T/x.zip" 2>&1) && fail "zip: $out"
-pass "zip is refused for now ($out)"
+
+# 4b. zip: the eml tree in one file, written with libarchive.
+out=$(through export --format zip --out "$T/x.zip" 2>&1) || fail "export zip: $out"
+check "zip: a zip file" test -f "$T/x.zip" -a ! -e "$T/x.zip.partial" -a ! -e "$T/x.zip.partial.d"
+"$PYTHON3" - "$T/x.zip" "$T/x-zip" <<'PY' || fail "zip: python zipfile cannot read it"
+import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
+PY
+check_eq "zip: same messages as eml" "$(cd "$T/x-eml/messages" && ls)" "$(cd "$T/x-zip/messages" && ls)"
+id=$(mk search --json --message-id qp.fulltext@sender.test | jq -r '.[0].id')
+check "zip: byte-exact inside" cmp -s "$T/x-zip/messages/$id.eml" "$T/mime/qp.eml"
+out=$("$MAILKEEP" verify-export "$T/x.zip" --keys "$T/pinned.pem" 2>&1) || fail "verify-export zip: $out"
+case $out in *"0 problems"*) pass "verify-export zip: $out";; *) fail "verify-export zip: $out";; esac
+cp "$T/x.zip" "$T/t.zip"
+printf 'extra' > "$T/evil.txt"
+"$PYTHON3" - "$T/t.zip" "$T/evil.txt" <<'PY' || bail "zip append"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "a") as z:
+    z.write(sys.argv[2], "../evil.txt")
+PY
+out=$("$MAILKEEP" verify-export "$T/t.zip" --keys "$T/pinned.pem" 2>&1)
+check "zip: an entry outside the tree is named, not written" sh -c 'case "$1" in *"PROBLEM added ../evil.txt"*) exit 0;; esac; exit 1' _ "$out"
+check "zip: ... and nothing escaped" test ! -e "${TMPDIR:-/tmp}/evil.txt"
 
 # 5. Tampering, each on its own copy.
 victim=$(mk search --json --message-id qp.fulltext@sender.test | jq -r '.[0].id')
