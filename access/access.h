@@ -310,6 +310,10 @@ access_client *access_client_open(const char *socket_path,
 int access_client_next(access_client *c, char *type, const char **buf,
 		       size_t *len, mk_error *err);
 
+/* access_client_fd - the connection's socket, for a signal handler to
+ * shutdown(2) so that a blocked read ends (export's Ctrl-C) */
+int access_client_fd(const access_client *c);
+
 /* access_client_close - close and free; NULL is fine */
 void access_client_close(access_client *c);
 

@@ -478,6 +478,7 @@ typedef struct found_ids {
 	size_t max;
 	bool truncated;
 	bool nomem;
+	size_t withheld;		/* export: four-eyes, not approved */
 	answer *a;
 } found_ids;
 
@@ -766,6 +767,8 @@ collect_export(const archive_message *msg, void *ctx)
 
 	subject_of(f->a, msg, &sub);
 	v = access_decide(f->a->who, ACCESS_OP_GET, &sub);
+	if (v == ACCESS_NEEDS_APPROVAL)
+		f->withheld++;
 	if (v != ACCESS_OK)
 		return 0;
 	if (f->n == f->max) {
@@ -890,8 +893,9 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 		else if (ex.failed)
 			export_failed(a, ex.err.msg);
 		else if (!a->gone)
-			finish_ok(a, json_pack("{s:I, s:b}", "count",
-				  (json_int_t)ex.sent, "truncated", f->truncated));
+			finish_ok(a, json_pack("{s:I, s:b, s:I}", "count",
+				  (json_int_t)ex.sent, "truncated", f->truncated,
+				  "withheld", (json_int_t)f->withheld));
 	}
 }
 

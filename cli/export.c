@@ -30,19 +30,24 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "discovery/discovery.h"
 
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t service_fd = -1;
 
-/* on_interrupt - SIGINT, SIGTERM: stop the export */
+/* on_interrupt - SIGINT, SIGTERM: stop the export; shutting the socket
+ * down ends a read that is waiting for the service */
 static void
 on_interrupt(int sig)
 {
 	(void)sig;
 	interrupted = 1;
+	if (service_fd >= 0)
+		shutdown(service_fd, SHUT_RDWR);
 }
 
 /* catch_interrupts - without SA_RESTART, so the blocked read returns */
@@ -118,6 +123,11 @@ run_export(access_client *c, discovery_export *x, int json_out, mk_error *err)
 		rc = mk_error_set(err, "%s", error ? error : "refused");
 	} else if (rc == 1) {
 		rc = 0;
+		if (json_integer_value(json_object_get(end, "withheld")) > 0)
+			fprintf(stderr, "mailkeep: %lld messages need a second"
+				" person's approval first (mailkeep request get"
+				" ID) and were left out\n", (long long)
+				json_integer_value(json_object_get(end, "withheld")));
 		if (json_is_true(json_object_get(end, "truncated")))
 			fprintf(stderr, "mailkeep: only the first %d messages are"
 				" exported; narrow the search\n",
@@ -154,11 +164,16 @@ cli_cmd_export(const mk_config *cfg, const cli_request *rq)
 		discovery_export_abort(x);
 		return cli_error("%s", err.msg);
 	}
+	service_fd = access_client_fd(c);
+	if (interrupted)
+		shutdown(service_fd, SHUT_RDWR);
 	if (run_export(c, x, rq->json, &err) != 0) {
+		service_fd = -1;
 		access_client_close(c);
 		discovery_export_abort(x);
 		return cli_error("export: %s (nothing written)", err.msg);
 	}
+	service_fd = -1;
 	access_client_close(c);
 	if (discovery_export_finish(x, &rows, &err) != 0)
 		return cli_error("export: %s (nothing written)", err.msg);

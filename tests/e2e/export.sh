@@ -137,6 +137,21 @@ check_eq "a reader without the role exports nothing" 0 "$(jq -r .messages <<<"$o
 out=$(through export --out "$T/x-bad" 'form:alice' 2>&1) && fail "a bad query: $out"
 check "a refused export leaves no output" test ! -e "$T/x-bad" -a ! -e "$T/x-bad.partial"
 
+# 4a. Ctrl-C while the service has not answered: nothing is left.
+kill -STOP "$ACCESS_PID"
+"$MAILKEEP" -c "$CONF" export --out "$T/x-int" > "$T/int.out" 2>&1 &
+cpid=$!	# the command itself, not a subshell: it gets the SIGINT
+for i in $(seq 50); do [ -e "$T/x-int.partial" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT "$cpid"
+for i in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$cpid" 2>/dev/null && { kill -KILL "$cpid"; fail "Ctrl-C: export did not stop"; }
+wait "$cpid"; rc=$?
+kill -CONT "$ACCESS_PID"
+check_eq "Ctrl-C: export fails" 1 "$rc"
+check "Ctrl-C: no output, no partial output" test ! -e "$T/x-int" -a ! -e "$T/x-int.partial"
+check "Ctrl-C: says so" grep -q interrupted "$T/int.out"
+
 # 4b. zip: the eml tree in one file, written with libarchive.
 out=$(through export --format zip --out "$T/x.zip" 2>&1) || fail "export zip: $out"
 check "zip: a zip file" test -f "$T/x.zip" -a ! -e "$T/x.zip.partial" -a ! -e "$T/x.zip.partial.d"
