@@ -95,7 +95,9 @@ typedef enum {
 	ACCESS_OP_REQUESTS,	/* four-eyes requests you made or may decide */
 	ACCESS_OP_APPROVE,	/* release someone else's request */
 	ACCESS_OP_DENY,		/* refuse someone else's request */
-	ACCESS_OP_STATUS	/* how far the full-text index has got */
+	ACCESS_OP_STATUS,	/* how far the full-text index has got */
+	ACCESS_OP_EXPORT	/* content, manifest data and proofs of the
+				   matching messages the caller may get */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with
@@ -310,6 +312,10 @@ access_client *access_client_open(const char *socket_path,
  * for a frame, 0 after the end frame was read, -1 on error. */
 int access_client_next(access_client *c, char *type, const char **buf,
 		       size_t *len, mk_error *err);
+
+/* access_client_fd - the connection's socket, for a signal handler to
+ * shutdown(2) so that a blocked read ends (export's Ctrl-C) */
+int access_client_fd(const access_client *c);
 
 /* access_client_close - close and free; NULL is fine */
 void access_client_close(access_client *c);

@@ -182,6 +182,13 @@ access_client_next(access_client *c, char *type, const char **buf,
 	return 1;
 }
 
+/* access_client_fd - the connection's socket */
+int
+access_client_fd(const access_client *c)
+{
+	return c->fd;
+}
+
 /* access_client_close - close the connection and free c */
 void
 access_client_close(access_client *c)

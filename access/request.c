@@ -17,7 +17,7 @@
  *
  *	  whoami, requests,      none
  *	  status
- *	  search                 from, to, message_id (strings), since,
+ *	  search, export         from, to, message_id (strings), since,
  *	                         until, limit (integers), q (a query in
  *	                         the language of discovery/query.c), newest
  *	                         (true: newest first), offset (matches to
@@ -63,6 +63,8 @@ static const struct {
 	{ACCESS_OP_APPROVE, "approve", " request "},
 	{ACCESS_OP_DENY, "deny", " request "},
 	{ACCESS_OP_STATUS, "status", ""},
+	{ACCESS_OP_EXPORT, "export",
+	 " from to message_id since until limit q newest "},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -286,6 +288,7 @@ parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
 {
 	switch (ops[k].op) {
 	case ACCESS_OP_SEARCH:
+	case ACCESS_OP_EXPORT:
 		return parse_search(obj, rq, err) != 0 ? -1
 		    : parse_times(obj, rq, err);
 	case ACCESS_OP_SHOW:
@@ -371,7 +374,8 @@ format_members(json_t *obj, const access_request *rq)
 	if (rq->count)
 		json_object_set_new(obj, "count", json_true());
 	put_count(obj, "offset", (int64_t)rq->offset);
-	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT) {
+	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT
+	    || rq->op == ACCESS_OP_EXPORT) {
 		put_count(obj, "since", rq->since);
 		put_count(obj, "until", rq->until);
 		put_count(obj, "limit", (int64_t)rq->limit);

@@ -20,6 +20,14 @@
  *	ids only, ARCHIVE_ID_LEN + 1 bytes each), the entry records them,
  *	the second pass streams those messages out one frame at a time.
  *
+ *	An export is a search whose ids are decided as a get each (a role
+ *	covering the message, a live four-eyes approval where the policy
+ *	asks for one): one audit entry names every id exported, a checkpoint
+ *	is signed so that each proof has one covering it, then the keys
+ *	frame, and for each message a 'J' frame (its metadata, inclusion
+ *	proof and signed record) followed by its content as 'D' frames.
+ *	The service holds one message's chunk at a time: the client writes.
+ *
  *	Each request opens the archive for itself (ARCHIVE_READ): requests
  *	share nothing but the policy (reference-counted, so a reload never
  *	frees one in use) and the four-eyes book (one mutex).
@@ -471,6 +479,7 @@ typedef struct found_ids {
 	size_t skip;			/* visible matches still to pass over */
 	bool truncated;
 	bool nomem;
+	size_t withheld;		/* export: four-eyes, not approved */
 	answer *a;
 } found_ids;
 
@@ -760,6 +769,172 @@ serve_search(answer *a)
 	return 0;
 }
 
+/* collect_export - first export pass: keep msg's id if the caller may
+ * get it (the '1' mark: withheld, four-eyes) */
+static int
+collect_export(const archive_message *msg, void *ctx)
+{
+	found_ids *f = ctx;
+	access_subject sub;
+	access_verdict v;
+	void *grown;
+
+	subject_of(f->a, msg, &sub);
+	v = access_decide(f->a->who, ACCESS_OP_GET, &sub);
+	if (v == ACCESS_NEEDS_APPROVAL)
+		f->withheld++;
+	if (v != ACCESS_OK)
+		return 0;
+	if (f->n == f->max) {
+		f->truncated = f->max == ACCESS_MAX_RESULTS;
+		return 1;
+	}
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 64;
+		if ((grown = reallocarray(f->ids, f->cap, sizeof(*f->ids))) == NULL)
+			return f->nomem = true, 1;
+		f->ids = grown;
+	}
+	memcpy(f->ids[f->n], msg->id, ARCHIVE_ID_LEN);
+	f->ids[f->n][ARCHIVE_ID_LEN] = '\0';
+	f->n++;
+	return 0;
+}
+
+/* put_key - archive_key_fn: one public key into the JSON array ctx */
+static int
+put_key(unsigned gen, const char *pem, size_t len, void *ctx)
+{
+	return json_array_append_new(ctx, json_pack("{s:I, s:s%}", "gen",
+				     (json_int_t)gen, "pem", pem, len));
+}
+
+/* put_keys - the first export frame: {"keys": [{gen, pem}, ...]} */
+static int
+put_keys(answer *a, mk_error *err)
+{
+	json_t *keys = json_array();
+
+	if (keys == NULL)
+		return mk_error_set(err, "out of memory");
+	if (archive_public_keys(a->ar, put_key, keys, err) != 0) {
+		json_decref(keys);
+		return -1;
+	}
+	return put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o}", "keys", keys));
+}
+
+/* An export's second pass. */
+typedef struct exporting {
+	found_ids *f;
+	size_t sent;
+	mk_error err;
+	bool failed;
+} exporting;
+
+/* export_item - the 'J' frame of one exported message */
+static int
+export_item(answer *a, const archive_message *msg, mk_error *err)
+{
+	char *text = access_message_json(msg, NULL);
+	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
+	archive_proof *p;
+
+	free(text);
+	if (m == NULL)
+		return mk_error_set(err, "out of memory");
+	if (archive_ledger_proof(a->ar, msg->id, &p, err) != 0) {
+		json_decref(m);
+		return -1;
+	}
+	put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "message", m,
+		 "proof", access_proof_json(p)));
+	archive_proof_free(p);
+	return 0;
+}
+
+/* export_one - second export pass: a collected message, its item and its
+ * content */
+static int
+export_one(const archive_message *msg, void *ctx)
+{
+	exporting *ex = ctx;
+	answer *a = ex->f->a;
+
+	if (bsearch(msg->id, ex->f->ids, ex->f->n, sizeof(*ex->f->ids),
+		    compare_found) == NULL)
+		return 0;
+	if (export_item(a, msg, &ex->err) != 0
+	    || (!a->gone && msg->content == ARCHIVE_FULL
+		&& archive_read(a->ar, msg->id, content_sink, a, &ex->err) != 0)) {
+		ex->failed = true;
+		return 1;
+	}
+	return a->gone || ++ex->sent == ex->f->n;
+}
+
+/* export_failed - an export that broke after it was granted: its "error"
+ * entry, then the error to the client */
+static void
+export_failed(answer *a, const char *why)
+{
+	access_audit failed = { .outcome = ACCESS_ERROR, .why = why };
+
+	if (!a->gone && audit(a, &failed, NULL) == 0)
+		finish_error(a, "export failed: %s", why);
+}
+
+/* export_planned - collect, audit, sign a checkpoint, stream */
+static void
+export_planned(answer *a, search_plan *p, found_ids *f)
+{
+	exporting ex = { .f = f };
+	mk_error err;
+
+	if (plan_walk_all(a, p, collect_export, f, &err) != 0)
+		finish_error(a, "%s", err.msg);
+	else if (f->nomem)
+		finish_error(a, "out of memory collecting the export");
+	else if (audit_search(a, f) != 0)
+		return;
+	else if (archive_checkpoint_now(a->ar, &err) != 0 || put_keys(a, &err) != 0)
+		export_failed(a, err.msg);
+	else {
+		if (f->n > 0)
+			qsort(f->ids, f->n, sizeof(*f->ids), compare_found);
+		if (f->n > 0 && plan_walk_all(a, p, export_one, &ex, &err) != 0)
+			export_failed(a, err.msg);
+		else if (ex.failed)
+			export_failed(a, ex.err.msg);
+		else if (!a->gone)
+			finish_ok(a, json_pack("{s:I, s:b, s:I}", "count",
+				  (json_int_t)ex.sent, "truncated", f->truncated,
+				  "withheld", (json_int_t)f->withheld));
+	}
+}
+
+/* serve_export - the matching messages the caller may get, streamed */
+static int
+serve_export(answer *a)
+{
+	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS };
+	access_audit refused = { .outcome = ACCESS_ERROR };
+	search_plan p;
+	mk_error err;
+
+	if (a->rq->query.limit > 0 && a->rq->query.limit < f.max)
+		f.max = a->rq->query.limit;
+	if (plan_search(a, &p, &err) != 0) {
+		refused.why = err.msg;
+		if (audit(a, &refused, NULL) == 0)
+			finish_error(a, "%s", err.msg);
+	} else
+		export_planned(a, &p, &f);
+	plan_free(&p);
+	free(f.ids);
+	return 0;
+}
+
 /* entry_text - request number's book entry as JSON (book locked after a
  * sync); NULL when it is not there */
 static char *
@@ -955,6 +1130,7 @@ dispatch(answer *a)
 	case ACCESS_OP_WHOAMI: return serve_whoami(a);
 	case ACCESS_OP_STATUS: return serve_status(a);
 	case ACCESS_OP_SEARCH: return serve_search(a);
+	case ACCESS_OP_EXPORT: return serve_export(a);
 	case ACCESS_OP_SHOW: return serve_show(a);
 	case ACCESS_OP_GET: return serve_get(a);
 	case ACCESS_OP_PROOF: return serve_proof(a);

@@ -14,6 +14,7 @@
  *	  remote.c    every read through mailkeep-access (the default)
  *	  audit.c     audit, and the four-eyes listings' printers
  *	  integrity.c verify, rebuild-index, keys, ledger proofs
+ *	  export.c    export, verify-export
  *	  policy.c    policy check, policy explain (no archive involved)
  *	  output.c    an archive_message as JSON or as text for a terminal,
  *	              and RFC 3339 time stamps
@@ -85,6 +86,8 @@ typedef struct cli_request {
 				   operands and --text, --subject, ...
 				   (main() frees it) */
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
+	const char *format;	/* export --format: eml, mbox */
+	const char *out;	/* export --out PATH */
 } cli_request;
 
 /* A subcommand: returns the exit status.  cfg is NULL only for a
@@ -150,6 +153,11 @@ typedef struct cli_verify_out {
 int cli_print_proof(json_t *proof, int json);
 int cli_print_problem(cli_verify_out *vo, json_t *problem);
 int cli_print_verify(cli_verify_out *vo, json_t *stats);
+
+/* export.c: export (through mailkeep-access), verify-export (needs no
+ * configuration) */
+int cli_cmd_export(const mk_config *cfg, const cli_request *rq);
+int cli_cmd_verify_export(const mk_config *cfg, const cli_request *rq);
 
 /* policy.c */
 int cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq);

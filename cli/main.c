@@ -77,6 +77,8 @@ enum {
 	OPT_NEWEST = 1 << 18,
 	OPT_COUNT = 1 << 19,
 	OPT_OFFSET = 1 << 20,
+	OPT_FORMAT = 1 << 21,
+	OPT_OUT = 1 << 22,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
 		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST |
@@ -106,7 +108,7 @@ enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
-	LO_NEWEST, LO_COUNT, LO_OFFSET
+	LO_NEWEST, LO_COUNT, LO_OFFSET, LO_FORMAT, LO_OUT
 };
 
 static const struct option long_options[] = {
@@ -133,6 +135,8 @@ static const struct option long_options[] = {
 	{"newest", no_argument, NULL, LO_NEWEST},
 	{"count", no_argument, NULL, LO_COUNT},
 	{"offset", required_argument, NULL, LO_OFFSET},
+	{"format", required_argument, NULL, LO_FORMAT},
+	{"out", required_argument, NULL, LO_OUT},
 	{NULL, 0, NULL, 0}
 };
 
@@ -162,6 +166,8 @@ static const struct {
 	{OPT_NEWEST, LO_NEWEST, "--newest"},
 	{OPT_COUNT, LO_COUNT, "--count"},
 	{OPT_OFFSET, LO_OFFSET, "--offset"},
+	{OPT_FORMAT, LO_FORMAT, "--format"},
+	{OPT_OUT, LO_OUT, "--out"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -208,6 +214,11 @@ static const struct cli_command {
 	 OPT_EXPLAIN | OPT_MANY_TO, OPT_FROM | OPT_TO, ARGS_NONE, 0},
 	{"verify", ACCESS_OP_VERIFY, 0, cli_cmd_verify,
 	 OPT_JSON | OPT_KEYS | OPT_OFFLINE, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"export", ACCESS_OP_NONE, 0, cli_cmd_export,
+	 (OPT_SEARCH & ~(OPT_COUNT | OPT_OFFSET)) | OPT_FORMAT | OPT_OUT,
+	 OPT_OUT, ARGS_QUERY, CMD_ARCHIVE},
+	{"verify-export", ACCESS_OP_NONE, 0, cli_cmd_verify_export,
+	 OPT_JSON | OPT_KEYS, 0, ARGS_FILE, CMD_FILE_NO_CONFIG},
 	{"rebuild-index", ACCESS_OP_NONE, 0, cli_cmd_rebuild_index, OPT_JSON, 0,
 	 ARGS_NONE, CMD_ARCHIVE},
 	{"keys rotate", ACCESS_OP_NONE, 0, cli_cmd_keys_rotate, OPT_JSON, 0,
@@ -304,6 +315,10 @@ print_help(void)
 "                       ask a second person to release a four-eyes message\n"
 "  requests             your requests and those you may decide\n"
 "  approve N, deny N    decide someone else's request N\n"
+"  export [QUERY] [search options] --out PATH [--format eml|mbox] [--json]\n"
+"                       the messages you may get, with manifests and proofs\n"
+"  verify-export PATH [--keys FILE] [--json]\n"
+"                       check an export with the public keys only\n"
 "  policy check [FILE]  validate a policy file (default: the configured one)\n"
 "                       and print it as parsed\n"
 "  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
@@ -631,6 +646,14 @@ take_option(cli_line *cl, int val, const char *arg)
 		return 0;
 	case LO_OFFSET:
 		return set_offset(rq, arg);
+	case LO_FORMAT:
+		rq->format = arg;
+		return 0;
+	case LO_OUT:
+		if (arg[0] == '\0')
+			return usage_error("--out: empty path");
+		rq->out = arg;
+		return 0;
 	case LO_ACTION:
 		rq->audit_action = arg;
 		return check_word("--action", arg, 32);
@@ -865,10 +888,10 @@ run(const struct cli_command *cmd, cli_line *cl)
 	mk_error err;
 	int status;
 
-	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
-		return cmd->run(NULL, &cl->rq);
 	if (cli_read_keys(&cl->rq) != 0)
 		return CLI_EXIT_FAIL;
+	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
+		return cmd->run(NULL, &cl->rq);
 	if ((cfg = mk_config_load(path, &err)) == NULL)
 		return cli_error("%s", err.msg);
 	if ((cmd->needs & CMD_ARCHIVE) &&

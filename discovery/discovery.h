@@ -310,4 +310,64 @@ int discovery_index_match(discovery_index *di, const discovery_query *q,
 			  bool newest, discovery_hit_fn fn, void *ctx,
 			  bool *used, mk_error *err);
 
+/*
+ * Exports (export_writer.c, export.c, verify_export.c; docs/FORMAT.md,
+ * section 9).  The writer takes the frames of the access service's
+ * "export" answer one at a time; nothing of the export is held but the
+ * message being written.
+ */
+typedef enum {
+	DISCOVERY_EXPORT_EML = 0,	/* messages/ID.eml */
+	DISCOVERY_EXPORT_MBOX = 1,	/* messages.mbox (mboxrd) */
+	DISCOVERY_EXPORT_ZIP = 2	/* the eml tree in a .zip */
+} discovery_export_format;
+
+typedef struct discovery_export discovery_export;
+
+/* discovery_export_begin - an export into path (which must not exist),
+ * written into path.partial; NULL with err */
+discovery_export *discovery_export_begin(const char *path,
+					 discovery_export_format format,
+					 mk_error *err);
+
+/* discovery_export_item - one 'J' frame: the keys, or the proof of the
+ * next message (the previous one is then whole) */
+int discovery_export_item(discovery_export *x, const char *buf, size_t len,
+			  mk_error *err);
+
+/* discovery_export_data - one 'D' frame: content of the current message */
+int discovery_export_data(discovery_export *x, const void *buf, size_t len,
+			  mk_error *err);
+
+/* discovery_export_finish - finish, fsync and rename path.partial to
+ * path; the number of rows into *rows; frees x whatever the result (on
+ * failure the partial output is removed) */
+int discovery_export_finish(discovery_export *x, size_t *rows, mk_error *err);
+
+/* discovery_export_abort - remove the partial output and free x; NULL ok */
+void discovery_export_abort(discovery_export *x);
+
+/* What verify-export looked at. */
+typedef struct discovery_export_stats {
+	uint64_t messages;		/* manifest rows */
+	uint64_t content;		/* of which with content */
+	uint64_t bytes;			/* content bytes hashed */
+	uint64_t problems;
+} discovery_export_stats;
+
+/*
+ * discovery_export_verify - check the export at path with the public
+ * keys in keys_pem (NULL: the export's own keys.pem): every message's
+ * digests, record signature, ledger inclusion proof and checkpoint
+ * signature; every manifest row (JSON, CSV, EDRM) against what the
+ * signed record and the message make; no message missing, none added.
+ * problem() for each thing wrong (archive_problem_fn), progress() as it
+ * goes.  Returns 0 when it could look (problems are in st), -1 with err
+ * when it could not (no export at path).
+ */
+int discovery_export_verify(const char *path, const char *keys_pem,
+			    archive_problem_fn problem,
+			    archive_progress_fn progress, void *ctx,
+			    discovery_export_stats *st, mk_error *err);
+
 #endif /* MAILKEEP_DISCOVERY_H */

@@ -1,0 +1,820 @@
+/*
+ * verify_export.c - check an export with the public keys only.
+ *
+ * NAME
+ *	verify_export - discovery_export_verify()
+ *
+ * DESCRIPTION
+ *	Works on a machine without the archive.  For each row of
+ *	manifest.json, in order:
+ *
+ *	  1. the proof: the record's Ed25519 signature under the key of its
+ *	     generation; the ledger entry is the "stored" entry of this id
+ *	     and names the record's SHA-256; the inclusion path folds the
+ *	     entry's leaf hash to the root of the checkpoint; the
+ *	     checkpoint's signature holds and its text says that size and
+ *	     root (FORMAT.md, sections 4.4 and 6);
+ *	  2. the message: its bytes (messages/ID.eml, or the next message of
+ *	     messages.mbox with the mboxrd escaping undone) hash to the
+ *	     record's sha256;
+ *	  3. the row: made again by export_row() from the proof and the
+ *	     bytes, it must be the manifest's line byte for byte - so an
+ *	     edited digest, header, recipient or policy is found and named.
+ *
+ *	Then manifest.csv and edrm.xml must be what the checked rows make,
+ *	and no file may be in the export that no row names.  A row removed
+ *	together with its message is not visible in the export alone: the
+ *	export's audit entry in the ledger lists every id exported.
+ *
+ *	Memory: one line of the manifest, one message's header section and
+ *	the ids (25 bytes each) for the added-file check.
+ *
+ * DIAGNOSTICS
+ *	Problems go to the caller's problem() as KIND OBJECT DETAIL:
+ *	missing, added, content, signature, proof, checkpoint, manifest.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/pem.h>
+
+#include "archive/merkle.h"
+#include "discovery/exportrow.h"
+
+/* One verification. */
+typedef struct vx {
+	const char *path;
+	archive_problem_fn problem;
+	archive_progress_fn progress;
+	void *ctx;
+	discovery_export_stats *st;
+	EVP_PKEY **keys;		/* generation i + 1 at i */
+	size_t n_keys;
+	discovery_export_format format;
+	FILE *mbox;
+	char *held;			/* the mbox line read ahead */
+	size_t held_cap;
+	ssize_t held_len;		/* -1: end of the mbox */
+	size_t position;
+	FILE *csv, *edrm;		/* what the rows make */
+	char (*ids)[ARCHIVE_ID_LEN + 1];
+	size_t n_ids, cap_ids;
+} vx;
+
+/* report - one problem */
+static void __attribute__((format(printf, 4, 5)))
+report(vx *v, const char *kind, const char *object, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	v->st->problems++;
+	if (v->problem != NULL)
+		v->problem(kind, object, detail, v->ctx);
+}
+
+/* load_keys - the PEM public keys of pem, generation 1 first */
+static int
+load_keys(vx *v, const char *pem, mk_error *err)
+{
+	BIO *mem = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key, **grown;
+
+	while (mem != NULL && (key = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL))
+	       != NULL) {
+		if ((grown = realloc(v->keys, (v->n_keys + 1) * sizeof(*grown)))
+		    == NULL) {
+			EVP_PKEY_free(key);
+			break;
+		}
+		v->keys = grown;
+		v->keys[v->n_keys++] = key;
+	}
+	BIO_free(mem);
+	return v->n_keys > 0 ? 0 : mk_error_set(err, "no public key in the keys"
+						" given");
+}
+
+/* read_text - a whole small file (malloc'ed), NULL with err */
+static char *
+read_text(const char *path, mk_error *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL) {
+		mk_error_set(err, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	return buf;
+}
+
+/* unhex - 2n hex digits into n bytes; 0 or -1 */
+static int
+unhex(const char *s, unsigned char *out, size_t n)
+{
+	size_t i;
+	unsigned x;
+
+	if (s == NULL || strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (sscanf(s + 2 * i, "%2x", &x) != 1)
+			return -1;
+		out[i] = (unsigned char)x;
+	}
+	return 0;
+}
+
+/* signature_holds - is b64 an Ed25519 signature of text[0..len) under
+ * key generation gen? */
+static bool
+signature_holds(vx *v, json_int_t gen, const char *text, size_t len,
+		const char *b64)
+{
+	unsigned char sig[128];
+	EVP_MD_CTX *md;
+	size_t n = b64 ? strlen(b64) : 0;
+	int got;
+	bool ok;
+
+	if (gen < 1 || (size_t)gen > v->n_keys || n != 88)
+		return false;
+	if ((got = EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)n)) != 66)
+		return false;
+	md = EVP_MD_CTX_new();
+	ok = md != NULL
+	    && EVP_DigestVerifyInit(md, NULL, NULL, NULL, v->keys[gen - 1]) == 1
+	    && EVP_DigestVerify(md, sig, 64, (const unsigned char *)text, len) == 1;
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+/* sha256_hex - the SHA-256 of text as hex */
+static void
+sha256_hex(const char *text, size_t len, char out[ARCHIVE_SHA256_HEX + 1])
+{
+	unsigned char md[32];
+	unsigned n;
+	size_t i;
+
+	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* check_entry - the ledger entry is this record's "stored" entry */
+static bool
+check_entry(vx *v, const char *id, json_t *proof, json_t *rec,
+	    const char *text)
+{
+	const char *line = json_string_value(json_object_get(proof, "entry"));
+	json_t *e = line ? json_loads(line, 0, NULL) : NULL;
+	char hash[ARCHIVE_SHA256_HEX + 1];
+	bool ok;
+
+	sha256_hex(text, strlen(text), hash);
+	ok = json_is_object(e)
+	    && json_is_string(json_object_get(e, "event"))
+	    && strcmp(json_string_value(json_object_get(e, "event")), "stored") == 0
+	    && json_is_string(json_object_get(e, "id"))
+	    && strcmp(json_string_value(json_object_get(e, "id")), id) == 0
+	    && json_is_string(json_object_get(e, "record"))
+	    && strcmp(json_string_value(json_object_get(e, "record")), hash) == 0
+	    && json_equal(json_object_get(e, "sha256"), json_object_get(rec, "sha256"));
+	if (!ok)
+		report(v, "proof", id, "the ledger entry is not the stored entry"
+		       " of this record");
+	json_decref(e);
+	return ok;
+}
+
+/* check_inclusion - the entry's leaf is in the checkpoint's tree */
+static bool
+check_inclusion(vx *v, const char *id, json_t *proof)
+{
+	const char *line = json_string_value(json_object_get(proof, "entry"));
+	json_t *e = line ? json_loads(line, 0, NULL) : NULL, *path, *h;
+	json_t *cp = json_object_get(proof, "checkpoint");
+	json_int_t index = json_integer_value(json_object_get(proof, "leaf_index"));
+	json_int_t size = json_integer_value(json_object_get(proof, "tree_size"));
+	merkle_hash leaf, root, hashes[MERKLE_MAX_PATH];
+	size_t i;
+	bool ok;
+
+	ok = line != NULL && index == json_integer_value(json_object_get(e, "seq")) - 1
+	    && index >= 0 && index < size
+	    && unhex(json_string_value(json_object_get(cp, "root")), root,
+		     MERKLE_HASH) == 0;
+	json_decref(e);
+	path = json_object_get(proof, "path");
+	if (ok && (!json_is_array(path) || json_array_size(path) > MERKLE_MAX_PATH))
+		ok = false;
+	json_array_foreach(path, i, h)
+		if (ok && unhex(json_string_value(h), hashes[i], MERKLE_HASH) != 0)
+			ok = false;
+	if (ok) {
+		merkle_leaf_hash(line, strlen(line), leaf);
+		ok = merkle_inclusion_verify(leaf, (uint64_t)index, (uint64_t)size,
+					     hashes, json_array_size(path), root) == 0;
+	}
+	if (!ok)
+		report(v, "proof", id, "the ledger entry is not in the tree of the"
+		       " checkpoint (inclusion proof fails)");
+	return ok;
+}
+
+/* check_checkpoint - its text says the proof's size and root; signed */
+static bool
+check_checkpoint(vx *v, const char *id, json_t *proof)
+{
+	json_t *cp = json_object_get(proof, "checkpoint");
+	const char *text = json_string_value(json_object_get(cp, "text"));
+	const char *root = json_string_value(json_object_get(cp, "root"));
+	char want[256];
+	bool ok;
+
+	snprintf(want, sizeof(want), "mailkeep-checkpoint/1\n%lld\n%s\n",
+		 (long long)json_integer_value(json_object_get(proof, "tree_size")),
+		 root ? root : "");
+	ok = text != NULL && strncmp(text, want, strlen(want)) == 0
+	    && signature_holds(v, json_integer_value(json_object_get(cp, "key")),
+			       text, strlen(text), json_string_value(
+			       json_object_get(cp, "signature")));
+	if (!ok)
+		report(v, "checkpoint", id, "the checkpoint's signature does not"
+		       " hold, or it is not the tree of the proof");
+	return ok;
+}
+
+/* check_proof - step 1 of the header; the parsed record, or NULL */
+static json_t *
+check_proof(vx *v, const char *id, json_t *proof)
+{
+	json_t *record = json_object_get(proof, "record"), *rec;
+	const char *text = json_string_value(json_object_get(record, "text"));
+	json_int_t signer = json_integer_value(json_object_get(record, "signer"));
+
+	if (!json_is_string(json_object_get(proof, "id"))
+	    || strcmp(json_string_value(json_object_get(proof, "id")), id) != 0
+	    || text == NULL
+	    || !json_is_object(rec = json_loads(text, 0, NULL))) {
+		report(v, "proof", id, "the row carries no proof of this message");
+		return NULL;
+	}
+	if (!json_is_string(json_object_get(rec, "id"))
+	    || strcmp(json_string_value(json_object_get(rec, "id")), id) != 0) {
+		report(v, "signature", id, "the signed record is another message's");
+		json_decref(rec);
+		return NULL;
+	}
+	if (!signature_holds(v, signer, text, strlen(text), json_string_value(
+			     json_object_get(record, "signature"))))
+		report(v, "signature", id, "the record's signature does not hold"
+		       " under key generation %lld", (long long)signer);
+	if (check_entry(v, id, proof, rec, text))
+		check_inclusion(v, id, proof);
+	check_checkpoint(v, id, proof);
+	return rec;
+}
+
+/* hash_file - the digests of PATH/messages/ID.eml; 0, or -1 if absent */
+static int
+hash_file(vx *v, const char *id, export_digest *d, mk_error *err)
+{
+	char *p, buf[65536];
+	FILE *f;
+	size_t n;
+
+	if (asprintf(&p, "%s/messages/%s.eml", v->path, id) < 0)
+		return mk_error_set(err, "out of memory");
+	f = fopen(p, "r");
+	free(p);
+	if (f == NULL)
+		return -1;
+	if (export_digest_begin(d, err) != 0) {
+		fclose(f);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		export_digest_add(d, buf, n);
+	fclose(f);
+	return export_digest_end(d, err);
+}
+
+/* mbox_read - the next line of the mbox into held (-1 at its end) */
+static void
+mbox_read(vx *v)
+{
+	v->held_len = getline(&v->held, &v->held_cap, v->mbox);
+}
+
+/* is_escaped_from - does line match ^>+From ? */
+static bool
+is_escaped_from(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && line[i] == '>')
+		i++;
+	return i > 0 && len - i >= 5 && memcmp(line + i, "From ", 5) == 0;
+}
+
+/* hash_mbox - the digests of the next message of the mbox, escaping
+ * undone and the "\n" after it dropped; 0, or -1 when there is none */
+static int
+hash_mbox(vx *v, export_digest *d, mk_error *err)
+{
+	char *prev = NULL;
+	size_t prev_len = 0;
+	const char *s;
+
+	if (v->held_len < 5 || memcmp(v->held, "From ", 5) != 0)
+		return -1;
+	if (export_digest_begin(d, err) != 0)
+		return -1;
+	for (mbox_read(v); v->held_len >= 0; mbox_read(v)) {
+		if (v->held_len >= 5 && memcmp(v->held, "From ", 5) == 0)
+			break;
+		if (prev != NULL)
+			export_digest_add(d, prev, prev_len);
+		free(prev);
+		s = is_escaped_from(v->held, (size_t)v->held_len) ? v->held + 1
+		    : v->held;
+		prev_len = (size_t)v->held_len - (size_t)(s - v->held);
+		if ((prev = malloc(prev_len + 1)) == NULL)
+			return mk_error_set(err, "out of memory");
+		memcpy(prev, s, prev_len);
+	}
+	if (prev != NULL && prev_len > 0 && prev[prev_len - 1] == '\n')
+		export_digest_add(d, prev, prev_len - 1);
+	free(prev);
+	return export_digest_end(d, err);
+}
+
+/* differing_member - the first member of want that row does not equal */
+static const char *
+differing_member(json_t *want, json_t *row)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(want, key, val)
+		if (!json_equal(val, json_object_get(row, key)))
+			return key;
+	json_object_foreach(row, key, val)
+		if (json_object_get(want, key) == NULL)
+			return key;
+	return "(the order or spelling of the line)";
+}
+
+/* keep_id - remember id for the added-file check */
+static int
+keep_id(vx *v, const char *id)
+{
+	void *grown;
+
+	if (v->n_ids == v->cap_ids) {
+		v->cap_ids = v->cap_ids ? 2 * v->cap_ids : 256;
+		if ((grown = reallocarray(v->ids, v->cap_ids, sizeof(*v->ids)))
+		    == NULL)
+			return -1;
+		v->ids = grown;
+	}
+	snprintf(v->ids[v->n_ids++], ARCHIVE_ID_LEN + 1, "%s", id);
+	return 0;
+}
+
+/* message_digest - step 2: d filled from the message of id; 1 when
+ * there is one, 0 when it is missing, -1 on error */
+static int
+message_digest(vx *v, const char *id, export_digest *d, mk_error *err)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (v->format == DISCOVERY_EXPORT_EML)
+		rc = hash_file(v, id, d, err);
+	else {
+		v->position++;
+		rc = hash_mbox(v, d, err);
+	}
+	if (rc == 0)
+		return 1;
+	export_digest_free(d);
+	if (err->msg[0] != '\0')
+		return -1;
+	report(v, "missing", id, "%s", v->format == DISCOVERY_EXPORT_EML
+	       ? "its file messages/ID.eml is not in the export"
+	       : "messages.mbox holds fewer messages than the manifest lists");
+	return 0;
+}
+
+/* compare_row - step 3: the row made again is the line; the expected
+ * CSV and EDRM rows from it */
+static int
+compare_row(vx *v, const char *id, const char *line, json_t *row,
+	    json_t *proof, export_digest *d, mk_error *err)
+{
+	char file[ARCHIVE_ID_LEN + 16];
+	json_t *want;
+	char *text;
+
+	snprintf(file, sizeof(file), v->format == DISCOVERY_EXPORT_EML
+		 ? "messages/%s.eml" : "messages.mbox", id);
+	want = export_row(proof, d, file, d ? v->position : 0, err);
+	if (want == NULL)
+		return -1;
+	text = export_row_text(want);
+	if (text == NULL || strcmp(text, line) != 0)
+		report(v, "manifest", id, "manifest.json row: \"%s\" is not what"
+		       " the signed record and the message make",
+		       differing_member(want, row));
+	free(text);
+	if (export_csv_row(v->csv, want) != 0 || export_edrm_row(v->edrm, want) != 0)
+		mk_error_set(err, "temporary file: %s", strerror(errno));
+	json_decref(want);
+	return err->msg[0] ? -1 : 0;
+}
+
+/* verify_row - the three steps for one manifest line */
+static int
+verify_row(vx *v, const char *line, size_t lineno, mk_error *err)
+{
+	json_t *row = json_loads(line, 0, NULL), *proof, *rec;
+	const char *id = json_string_value(json_object_get(row, "id"));
+	char object[48];
+	export_digest d;
+	int have = 0, rc = 0;
+	bool full;
+
+	snprintf(object, sizeof(object), "manifest.json line %zu", lineno);
+	if (!json_is_object(row) || id == NULL || strlen(id) != ARCHIVE_ID_LEN
+	    || strspn(id, "0123456789abcdef") != ARCHIVE_ID_LEN) {
+		report(v, "manifest", object, "not a row with a message id");
+		json_decref(row);
+		return 0;
+	}
+	v->st->messages++;
+	proof = json_object_get(row, "proof");
+	if ((rec = check_proof(v, id, proof)) == NULL || keep_id(v, id) != 0) {
+		json_decref(row);
+		return rec == NULL ? 0 : mk_error_set(err, "out of memory");
+	}
+	full = json_is_string(json_object_get(rec, "sha256"));
+	if (full && (have = message_digest(v, id, &d, err)) < 0)
+		rc = -1;
+	else if (full && have) {
+		v->st->content++;
+		v->st->bytes += (uint64_t)d.size;
+		if (strcmp(d.sha256_hex, json_string_value(json_object_get(rec,
+			   "sha256"))) != 0)
+			report(v, "content", id, "the message's bytes are not the"
+			       " ones its signed record names");
+	}
+	if (rc == 0 && (!full || have))
+		rc = compare_row(v, id, line, row, proof, full ? &d : NULL, err);
+	if (full && have)
+		export_digest_free(&d);
+	json_decref(rec);
+	json_decref(row);
+	return rc;
+}
+
+/* same_file - does the file at name hold what tmp holds?  The line of
+ * the first difference into *at */
+static bool
+same_file(vx *v, const char *name, FILE *tmp, size_t *at)
+{
+	char *p, *a = NULL, *b = NULL;
+	size_t ca = 0, cb = 0;
+	ssize_t na, nb;
+	FILE *f;
+	bool same = true;
+
+	*at = 0;
+	if (asprintf(&p, "%s/%s", v->path, name) < 0)
+		return false;
+	f = fopen(p, "r");
+	free(p);
+	if (f == NULL)
+		return false;
+	rewind(tmp);
+	do {
+		(*at)++;
+		na = getline(&a, &ca, f);
+		nb = getline(&b, &cb, tmp);
+		same = na == nb && (na < 0 || memcmp(a, b, (size_t)na) == 0);
+	} while (same && na >= 0);
+	free(a);
+	free(b);
+	fclose(f);
+	return same;
+}
+
+/* check_derived - manifest.csv and edrm.xml are what the rows make */
+static void
+check_derived(vx *v)
+{
+	size_t at;
+
+	if (!same_file(v, "manifest.csv", v->csv, &at))
+		report(v, "manifest", "manifest.csv", "line %zu is not what the"
+		       " checked rows make (edited, or missing)", at);
+	if (!same_file(v, "edrm.xml", v->edrm, &at))
+		report(v, "manifest", "edrm.xml", "line %zu is not what the"
+		       " checked rows make (edited, or missing)", at);
+}
+
+/* compare_ids - qsort/bsearch order of ids */
+static int
+compare_ids(const void *x, const void *y)
+{
+	return memcmp(x, y, ARCHIVE_ID_LEN);
+}
+
+/* is_top_file - a file an export of v's format has at its top */
+static bool
+is_top_file(vx *v, const char *name)
+{
+	static const char *names[] = { "manifest.json", "manifest.csv",
+				       "edrm.xml", "keys.pem", "README.txt" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return strcmp(name, v->format == DISCOVERY_EXPORT_EML ? "messages"
+		      : "messages.mbox") == 0;
+}
+
+/* check_added_messages - every file of messages/ is a row's */
+static void
+check_added_messages(vx *v)
+{
+	char *p, object[300], id[ARCHIVE_ID_LEN + 1];
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+
+	if (asprintf(&p, "%s/messages", v->path) < 0)
+		return;
+	d = opendir(p);
+	free(p);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		len = strlen(de->d_name);
+		memset(id, 0, sizeof(id));
+		memcpy(id, de->d_name, len < ARCHIVE_ID_LEN ? len : ARCHIVE_ID_LEN);
+		if (len == ARCHIVE_ID_LEN + 4
+		    && strcmp(de->d_name + ARCHIVE_ID_LEN, ".eml") == 0
+		    && v->n_ids > 0 && bsearch(id, v->ids, v->n_ids,
+					       sizeof(*v->ids), compare_ids))
+			continue;
+		snprintf(object, sizeof(object), "messages/%.250s", de->d_name);
+		report(v, "added", object, "no manifest row names this file");
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+/* check_files - no file added, no row twice, the mbox has no more */
+static void
+check_files(vx *v)
+{
+	struct dirent *de;
+	size_t i;
+	DIR *d = opendir(v->path);
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0
+		    && !is_top_file(v, de->d_name))
+			report(v, "added", de->d_name, "an export has no such file");
+	if (d != NULL)
+		closedir(d);
+	if (v->n_ids > 0)
+		qsort(v->ids, v->n_ids, sizeof(*v->ids), compare_ids);
+	for (i = 1; i < v->n_ids; i++)
+		if (memcmp(v->ids[i - 1], v->ids[i], ARCHIVE_ID_LEN) == 0)
+			report(v, "manifest", v->ids[i], "listed twice");
+	if (v->format == DISCOVERY_EXPORT_EML)
+		check_added_messages(v);
+	else if (v->held_len >= 0)
+		report(v, "added", "messages.mbox", "holds more messages than the"
+		       " manifest lists");
+}
+
+/* read_header - the first line of manifest.json: the format */
+static int
+read_header(vx *v, FILE *f, mk_error *err)
+{
+	static const char eml[] = "{\"format\":\"" EXPORT_MANIFEST_FORMAT
+				  "\",\"export\":\"eml\",\"messages\":[\n";
+	static const char mbox[] = "{\"format\":\"" EXPORT_MANIFEST_FORMAT
+				   "\",\"export\":\"mbox\",\"messages\":[\n";
+	static const char zip[] = "{\"format\":\"" EXPORT_MANIFEST_FORMAT
+				  "\",\"export\":\"zip\",\"messages\":[\n";
+	char *line = NULL, *p;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	int rc = 0;
+
+	if (n > 0 && (strcmp(line, eml) == 0 || strcmp(line, zip) == 0))
+		v->format = DISCOVERY_EXPORT_EML;
+	else if (n > 0 && strcmp(line, mbox) == 0) {
+		v->format = DISCOVERY_EXPORT_MBOX;
+		if (asprintf(&p, "%s/messages.mbox", v->path) < 0)
+			rc = mk_error_set(err, "out of memory");
+		else if ((v->mbox = fopen(p, "r")) == NULL)
+			report(v, "missing", "messages.mbox", "%s", strerror(errno));
+		else
+			mbox_read(v);
+		free(p);
+	} else
+		rc = mk_error_set(err, "%s/manifest.json is not a mailkeep export"
+				  " manifest (%s)", v->path, EXPORT_MANIFEST_FORMAT);
+	if (v->mbox == NULL)
+		v->held_len = -1;
+	free(line);
+	return rc;
+}
+
+/* verify_rows - every row line, up to the closing line "]}" */
+static int
+verify_rows(vx *v, FILE *f, mk_error *err)
+{
+	char *line = NULL;
+	size_t cap = 0, lineno = 1;
+	ssize_t n;
+	bool comma = true, closed = false;
+	int rc = 0;
+
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (closed)
+			report(v, "manifest", "manifest.json", "text after its end");
+		else if (strcmp(line, "]}") == 0)
+			closed = true;
+		else if (!comma)
+			report(v, "manifest", "manifest.json", "line %zu: a row"
+			       " without a comma before it", lineno);
+		if (closed || !comma)
+			continue;
+		if ((comma = n > 0 && line[n - 1] == ','))
+			line[--n] = '\0';
+		rc = verify_row(v, line, lineno, err);
+		if (v->progress != NULL)
+			v->progress("messages", v->st->messages, 0, v->ctx);
+	}
+	free(line);
+	if (rc == 0 && (!closed || comma) && v->st->messages > 0)
+		report(v, "manifest", "manifest.json", "cut short (no closing line)");
+	return rc;
+}
+
+/* vx_free - what a verification holds */
+static void
+vx_free(vx *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_keys; i++)
+		EVP_PKEY_free(v->keys[i]);
+	free(v->keys);
+	if (v->mbox) fclose(v->mbox);
+	if (v->csv) fclose(v->csv);
+	if (v->edrm) fclose(v->edrm);
+	free(v->held);
+	free(v->ids);
+}
+
+/* check_keys_file - with pinned keys: the export's keys.pem holds the
+ * same keys, generation for generation */
+static void
+check_keys_file(vx *v, const char *own)
+{
+	BIO *mem = own ? BIO_new_mem_buf(own, -1) : NULL;
+	EVP_PKEY *key;
+	size_t n = 0;
+	bool same = own != NULL;
+
+	while (mem != NULL && (key = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL))
+	       != NULL) {
+		if (n >= v->n_keys || EVP_PKEY_eq(key, v->keys[n]) != 1)
+			same = false;
+		n++;
+		EVP_PKEY_free(key);
+	}
+	BIO_free(mem);
+	if (!same || n != v->n_keys)
+		report(v, "keys", "keys.pem", "is not the pinned public keys"
+		       " (--keys)");
+}
+
+/* verify_tree - the check of the file's header on an export directory */
+static int
+verify_tree(const char *path, const char *keys_pem,
+	    archive_problem_fn problem, archive_progress_fn progress,
+	    void *ctx, discovery_export_stats *st, mk_error *err)
+{
+	vx v = { .path = path, .problem = problem, .progress = progress,
+		 .ctx = ctx, .st = st, .held_len = -1 };
+	char *own = NULL, *p = NULL;
+	FILE *f = NULL;
+	int rc = -1;
+
+	if (asprintf(&p, "%s/manifest.json", path) < 0)
+		return mk_error_set(err, "out of memory");
+	if ((f = fopen(p, "r")) == NULL)
+		mk_error_set(err, "%s: %s (not an export?)", p, strerror(errno));
+	else if ((free(p), asprintf(&p, "%s/keys.pem", path) < 0)
+		 || ((own = read_text(p, err)) == NULL && keys_pem == NULL))
+		;
+	else if ((err->msg[0] = '\0') != '\0')	/* keys.pem may be gone */
+		;
+	else if (load_keys(&v, keys_pem ? keys_pem : own, err) == 0
+		 && read_header(&v, f, err) == 0) {
+		if (keys_pem != NULL)
+			check_keys_file(&v, own);
+		if ((v.csv = tmpfile()) == NULL || (v.edrm = tmpfile()) == NULL
+		    || export_csv_header(v.csv) != 0 || export_edrm_begin(v.edrm) != 0)
+			mk_error_set(err, "temporary file: %s", strerror(errno));
+		else if ((rc = verify_rows(&v, f, err)) == 0) {
+			export_edrm_end(v.edrm);
+			fflush(v.csv);
+			fflush(v.edrm);
+			check_derived(&v);
+			check_files(&v);
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	free(p);
+	free(own);
+	vx_free(&v);
+	return rc;
+}
+
+/* The caller's problem function, for entries of a zip no export has. */
+typedef struct zip_report {
+	archive_problem_fn problem;
+	void *ctx;
+	discovery_export_stats *st;
+} zip_report;
+
+/* zip_added - an entry of the zip that is not an export's file */
+static void
+zip_added(const char *name, void *ctx)
+{
+	zip_report *z = ctx;
+
+	z->st->problems++;
+	if (z->problem != NULL)
+		z->problem("added", name, "an export has no such file", z->ctx);
+}
+
+/* discovery_export_verify - a directory, or a zip taken apart first */
+int
+discovery_export_verify(const char *path, const char *keys_pem,
+			archive_problem_fn problem, archive_progress_fn progress,
+			void *ctx, discovery_export_stats *st, mk_error *err)
+{
+	zip_report z = { problem, ctx, st };
+	struct stat sb;
+	char *dir;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	err->msg[0] = '\0';
+	if (stat(path, &sb) != 0)
+		return mk_error_set(err, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(sb.st_mode))
+		return verify_tree(path, keys_pem, problem, progress, ctx, st, err);
+	if ((dir = export_zip_unpack(path, zip_added, &z, err)) == NULL)
+		return -1;
+	rc = verify_tree(dir, keys_pem, problem, progress, ctx, st, err);
+	export_tree_remove(dir);
+	free(dir);
+	return rc;
+}
