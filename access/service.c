@@ -746,12 +746,15 @@ search_planned(answer *a, search_plan *p, found_ids *f)
 	}
 }
 
-/* serve_search - the messages matching the query that the caller may see */
+/* serve_planned - plan the request's search and hand it to run (search
+ * or export), with the ids found bounded by the request's limit and
+ * ACCESS_MAX_RESULTS; a query that cannot be planned is audited as an
+ * error and answered with why */
 static int
-serve_search(answer *a)
+serve_planned(answer *a, size_t skip,
+	      void (*run)(answer *, search_plan *, found_ids *))
 {
-	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS,
-			.skip = a->rq->offset };
+	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS, .skip = skip };
 	access_audit refused = { .outcome = ACCESS_ERROR };
 	search_plan p;
 	mk_error err;
@@ -763,10 +766,17 @@ serve_search(answer *a)
 		if (audit(a, &refused, NULL) == 0)
 			finish_error(a, "%s", err.msg);
 	} else
-		search_planned(a, &p, &f);
+		run(a, &p, &f);
 	plan_free(&p);
 	free(f.ids);
 	return 0;
+}
+
+/* serve_search - the messages matching the query that the caller may see */
+static int
+serve_search(answer *a)
+{
+	return serve_planned(a, a->rq->offset, search_planned);
 }
 
 /* collect_export - first export pass: keep msg's id if the caller may
@@ -917,22 +927,7 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 static int
 serve_export(answer *a)
 {
-	found_ids f = { .a = a, .max = ACCESS_MAX_RESULTS };
-	access_audit refused = { .outcome = ACCESS_ERROR };
-	search_plan p;
-	mk_error err;
-
-	if (a->rq->query.limit > 0 && a->rq->query.limit < f.max)
-		f.max = a->rq->query.limit;
-	if (plan_search(a, &p, &err) != 0) {
-		refused.why = err.msg;
-		if (audit(a, &refused, NULL) == 0)
-			finish_error(a, "%s", err.msg);
-	} else
-		export_planned(a, &p, &f);
-	plan_free(&p);
-	free(f.ids);
-	return 0;
+	return serve_planned(a, 0, export_planned);
 }
 
 /* entry_text - request number's book entry as JSON (book locked after a

@@ -153,6 +153,10 @@ typedef struct cli_verify_out {
 int cli_print_proof(json_t *proof, int json);
 int cli_print_problem(cli_verify_out *vo, json_t *problem);
 int cli_print_verify(cli_verify_out *vo, json_t *stats);
+void cli_verify_problem(const char *kind, const char *object,
+			const char *detail, void *ctx);
+void cli_verify_progress(const char *phase, uint64_t done, uint64_t total,
+			 void *ctx);
 
 /* export.c: export (through mailkeep-access), verify-export (needs no
  * configuration) */

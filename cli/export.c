@@ -185,26 +185,6 @@ cli_cmd_export(const mk_config *cfg, const cli_request *rq)
 	return cli_finish_output();
 }
 
-/* verify_problem - archive_problem_fn: print or collect */
-static void
-verify_problem(const char *kind, const char *object, const char *detail,
-	       void *ctx)
-{
-	json_t *p = json_pack("{s:s, s:s, s:s}", "kind", kind, "object",
-			      object, "detail", detail);
-
-	cli_print_problem(ctx, p);
-	json_decref(p);
-}
-
-/* verify_progress - archive_progress_fn: the progress line */
-static void
-verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
-{
-	cli_verify_out *vo = ctx;
-
-	cli_progress_show(&vo->pl, phase, done, total);
-}
 
 /* cli_cmd_verify_export - mailkeep verify-export PATH [--keys FILE] */
 int
@@ -221,8 +201,8 @@ cli_cmd_verify_export(const mk_config *cfg, const cli_request *rq)
 		return cli_error("verify-export needs the export's PATH");
 	if (rq->json && (vo.problems = json_array()) == NULL)
 		return cli_error("out of memory");
-	rc = discovery_export_verify(rq->file, rq->keys_pem, verify_problem,
-				     verify_progress, &vo, &st, &err);
+	rc = discovery_export_verify(rq->file, rq->keys_pem, cli_verify_problem,
+				     cli_verify_progress, &vo, &st, &err);
 	cli_progress_end(&vo.pl);
 	if (rc != 0) {
 		json_decref(vo.problems);

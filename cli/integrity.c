@@ -79,9 +79,10 @@ cli_print_problem(cli_verify_out *vo, json_t *problem)
 	    ? -1 : 0;
 }
 
-/* verify_problem - archive_problem_fn for an offline verify */
-static void
-verify_problem(const char *kind, const char *object, const char *detail,
+/* cli_verify_problem - archive_problem_fn: a problem printed or kept in
+ * the cli_verify_out at ctx */
+void
+cli_verify_problem(const char *kind, const char *object, const char *detail,
 	       void *ctx)
 {
 	json_t *p = json_pack("{s:s, s:s, s:s}", "kind", kind, "object",
@@ -91,9 +92,10 @@ verify_problem(const char *kind, const char *object, const char *detail,
 	json_decref(p);
 }
 
-/* verify_progress - archive_progress_fn forwarding to the progress line */
-static void
-verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
+/* cli_verify_progress - archive_progress_fn: the progress line of the
+ * cli_verify_out at ctx */
+void
+cli_verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 {
 	cli_progress_show(&((cli_verify_out *)ctx)->pl, phase, done, total);
 }
@@ -208,8 +210,8 @@ cli_cmd_verify(const mk_config *cfg, const cli_request *rq)
 	}
 	if (cli_audit_offline(ar, ACCESS_OP_VERIFY, rq, NULL, 0) != 0)
 		status = CLI_EXIT_FAIL;
-	else if (archive_verify(ar, rq->keys_pem, verify_problem,
-				verify_progress, &vo, &st, &err) != 0) {
+	else if (archive_verify(ar, rq->keys_pem, cli_verify_problem,
+				cli_verify_progress, &vo, &st, &err) != 0) {
 		cli_progress_end(&vo.pl);
 		status = cli_error("verify could not finish: %s", err.msg);
 	} else {

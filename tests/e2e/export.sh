@@ -19,11 +19,7 @@ e2e_init "$(basename "$0" .sh)"
 [ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
 command -v jq > /dev/null || skip "export: needs jq"
 
-SOCK=$T/access.sock
-if [ ${#SOCK} -gt 100 ]; then
-	{ mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"; } || bail "mkdir $E2E_SHORT_DIR"
-	SOCK=$E2E_SHORT_DIR/access.sock
-fi
+svc_sock
 POL=$T/policy.ini
 cat > "$POL" <<POLICY
 [defaults]
@@ -41,24 +37,12 @@ users = nobody-at-all
 [role auditor]
 users = root
 POLICY
-e2e_conf "policy = $POL" "access_socket = $SOCK"
+e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
 mk_init
 milter_start
 e2e_mta
 
-through() { "$MAILKEEP" -c "$CONF" "$@"; }
-
-ACCESS_PID=
-access_stop() {
-	[ -n "$ACCESS_PID" ] || return 0
-	kill "$ACCESS_PID" 2>/dev/null; wait "$ACCESS_PID" 2>/dev/null
-	ACCESS_PID=
-}
-trap 'access_stop' EXIT
-"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
-ACCESS_PID=$!
-for i in $(seq 100); do through whoami > /dev/null 2>&1 && break; sleep 0.1; done
-through whoami > /dev/null 2>&1 || bail "mailkeep-access did not start: $(tail -n 5 "$T/access.log")"
+svc_start	# through: the CLI through it, as root (role readers)
 
 # 1. The messages.
 "$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
@@ -138,7 +122,7 @@ out=$(through export --out "$T/x-bad" 'form:alice' 2>&1) && fail "a bad query: $
 check "a refused export leaves no output" test ! -e "$T/x-bad" -a ! -e "$T/x-bad.partial"
 
 # 4a. Ctrl-C while the service has not answered: nothing is left.
-kill -STOP "$ACCESS_PID"
+kill -STOP "$SVC_PID"
 "$MAILKEEP" -c "$CONF" export --out "$T/x-int" > "$T/int.out" 2>&1 &
 cpid=$!	# the command itself, not a subshell: it gets the SIGINT
 for i in $(seq 50); do [ -e "$T/x-int.partial" ] && break; sleep 0.1; done
@@ -147,7 +131,7 @@ kill -INT "$cpid"
 for i in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$cpid" 2>/dev/null && { kill -KILL "$cpid"; fail "Ctrl-C: export did not stop"; }
 wait "$cpid"; rc=$?
-kill -CONT "$ACCESS_PID"
+kill -CONT "$SVC_PID"
 check_eq "Ctrl-C: export fails" 1 "$rc"
 check "Ctrl-C: no output, no partial output" test ! -e "$T/x-int" -a ! -e "$T/x-int.partial"
 check "Ctrl-C: says so" grep -q interrupted "$T/int.out"
@@ -221,5 +205,5 @@ awk -v g="$g" '/^# mailkeep signing key, generation /{k=($6 == g)} !/^#/{if (k) 
 check "openssl: the checkpoint's signature" openssl pkeyutl -verify -pubin -inkey "$d/cpkey.pem" -rawin \
 	-in "$d/cp.txt" -sigfile "$d/cp.sig"
 
-access_stop
+svc_stop
 e2e_finish

@@ -21,11 +21,7 @@
 e2e_init "$(basename "$0" .sh)"
 [ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
 
-SOCK=$T/access.sock
-if [ ${#SOCK} -gt 100 ]; then
-	{ mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"; } || bail "mkdir $E2E_SHORT_DIR"
-	SOCK=$E2E_SHORT_DIR/access.sock
-fi
+svc_sock
 POL=$T/policy.ini
 cat > "$POL" <<POLICY
 [defaults]
@@ -41,25 +37,12 @@ users = nobody-at-all
 [role auditor]
 users = root
 POLICY
-e2e_conf "policy = $POL" "access_socket = $SOCK"
+e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
 mk_init
 milter_start
 e2e_mta
 
-# through - the CLI through the service, as root (role readers)
-through() { "$MAILKEEP" -c "$CONF" "$@"; }
-
-ACCESS_PID=
-access_stop() {
-	[ -n "$ACCESS_PID" ] || return 0
-	kill "$ACCESS_PID" 2>/dev/null; wait "$ACCESS_PID" 2>/dev/null
-	ACCESS_PID=
-}
-trap 'access_stop' EXIT
-"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
-ACCESS_PID=$!
-for i in $(seq 100); do through whoami > /dev/null 2>&1 && break; sleep 0.1; done
-through whoami > /dev/null 2>&1 || bail "mailkeep-access did not start: $(tail -n 5 "$T/access.log")"
+svc_start	# through: the CLI through it, as root (role readers)
 
 # 1. The messages, over SMTP.
 "$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
@@ -170,13 +153,11 @@ done
 
 # 8. rebuild-index makes the full-text index anew too (both daemons
 #    stopped), and the service searches the new one.
-access_stop
+svc_stop
 milter_stop
 out=$(mk rebuild-index --json 2>&1) || fail "rebuild-index: $out"
 check_eq "rebuild-index: the full text of every message" "$stored" "$(jq -r .full_text <<<"$out" 2>/dev/null)"
-"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
-ACCESS_PID=$!
-for i in $(seq 100); do through whoami > /dev/null 2>&1 && break; sleep 0.1; done
+svc_start
 check_eq "after rebuild-index: a word is found again" "<koi8r.fulltext@sender.test>" "$(q кракозябра)"
-access_stop
+svc_stop
 e2e_finish

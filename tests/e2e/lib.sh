@@ -14,6 +14,9 @@
 #	mta_log_grep LINE PATTERN	# the MTA's log from LINE on matches
 #	smtp_send ARGS...		# smtpclient.py send --port $SMTP_PORT ARGS
 #	mk ARGS...			# mailkeep -c $CONF ARGS (as $MK_USER)
+#	svc_sock / svc_start / svc_stop	# mailkeep-access: its socket path,
+#					# start (ready when whoami answers), stop
+#	through ARGS...			# mailkeep -c $CONF ARGS via the service
 #	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
 #	check_archived ID FILE [compare.py options]
 #	check_replies REPLIES FILES...	# each sent file accepted + archived exact
@@ -107,6 +110,7 @@ e2e_cleanup() {
 	[ -z "$PF" ] || pf_stop "$PF" 5
 	[ -z "$SM" ] || sm_stop "$SM" 5
 	milter_stop
+	svc_stop
 	local keep_short=0
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "${E2E_KEEP_FAILED:-0}" = 1 ] && [ "$CHECKS_FAIL" -ne 0 ]; }; then
@@ -446,4 +450,36 @@ wait_for() {
 		[ "$t" -le $(( timeout * 10 )) ] || return 1
 		sleep 0.1
 	done
+}
+
+# svc_sock - SVC_SOCK: mailkeep-access's socket, in $T when sun_path
+#	allows, else in the short directory
+svc_sock() {
+	SVC_SOCK=$T/access.sock
+	if [ ${#SVC_SOCK} -gt 100 ]; then
+		{ mkdir -p "$E2E_SHORT_DIR" && chmod 755 "$E2E_SHORT_DIR"; } \
+		    || bail "mkdir $E2E_SHORT_DIR"
+		SVC_SOCK=$E2E_SHORT_DIR/access.sock
+	fi
+}
+
+# through ARGS... - the mailkeep CLI through mailkeep-access, as the caller
+through() { "$MAILKEEP" -c "$CONF" "$@"; }
+
+# svc_start - mailkeep-access in the foreground as a background job
+#	(e2e_cleanup stops it), ready when whoami answers
+svc_start() {
+	: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
+	"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
+	SVC_PID=$!
+	local i
+	for i in $(seq 100); do through whoami > /dev/null 2>&1 && return 0; sleep 0.1; done
+	bail "mailkeep-access did not start: $(tail -n 5 "$T/access.log")"
+}
+
+# svc_stop - stop it, if it runs
+svc_stop() {
+	[ -n "${SVC_PID:-}" ] || return 0
+	kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null
+	SVC_PID=
 }
