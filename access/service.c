@@ -483,23 +483,13 @@ typedef struct found_ids {
 	answer *a;
 } found_ids;
 
-/* collect - first search pass: keep msg's id if the caller may see it */
+/* found_add - keep id (withheld: listed by id only) unless the bound is
+ * reached; 1 to stop the pass */
 static int
-collect(const archive_message *msg, void *ctx)
+found_add(found_ids *f, const char *id, bool withheld)
 {
-	found_ids *f = ctx;
-	access_subject sub;
-	access_verdict v;
 	void *grown;
 
-	subject_of(f->a, msg, &sub);
-	v = access_decide(f->a->who, ACCESS_OP_SEARCH, &sub);
-	if (v != ACCESS_OK && v != ACCESS_NEEDS_APPROVAL)
-		return 0;
-	if (f->skip > 0) {	/* --offset: visible, but before the page */
-		f->skip--;
-		return 0;
-	}
 	if (f->n == f->max) {
 		f->truncated = f->max == ACCESS_MAX_RESULTS;
 		return 1;
@@ -510,11 +500,30 @@ collect(const archive_message *msg, void *ctx)
 			return f->nomem = true, 1;
 		f->ids = grown;
 	}
-	memcpy(f->ids[f->n], msg->id, ARCHIVE_ID_LEN);
-	f->ids[f->n][ARCHIVE_ID_LEN] = v == ACCESS_OK ? '\0' : '1';
+	memcpy(f->ids[f->n], id, ARCHIVE_ID_LEN);
+	f->ids[f->n][ARCHIVE_ID_LEN] = withheld ? '1' : '\0';
 	f->ids[f->n][ARCHIVE_ID_LEN + 1] = '\0';
 	f->n++;
 	return 0;
+}
+
+/* collect - first search pass: keep msg's id if the caller may see it */
+static int
+collect(const archive_message *msg, void *ctx)
+{
+	found_ids *f = ctx;
+	access_subject sub;
+	access_verdict v;
+
+	subject_of(f->a, msg, &sub);
+	v = access_decide(f->a->who, ACCESS_OP_SEARCH, &sub);
+	if (v != ACCESS_OK && v != ACCESS_NEEDS_APPROVAL)
+		return 0;
+	if (f->skip > 0) {	/* --offset: visible, but before the page */
+		f->skip--;
+		return 0;
+	}
+	return found_add(f, msg->id, v != ACCESS_OK);
 }
 
 /* compare_found - qsort/bsearch order of collected ids */
@@ -787,7 +796,6 @@ collect_export(const archive_message *msg, void *ctx)
 	found_ids *f = ctx;
 	access_subject sub;
 	access_verdict v;
-	void *grown;
 
 	subject_of(f->a, msg, &sub);
 	v = access_decide(f->a->who, ACCESS_OP_GET, &sub);
@@ -795,20 +803,7 @@ collect_export(const archive_message *msg, void *ctx)
 		f->withheld++;
 	if (v != ACCESS_OK)
 		return 0;
-	if (f->n == f->max) {
-		f->truncated = f->max == ACCESS_MAX_RESULTS;
-		return 1;
-	}
-	if (f->n == f->cap) {
-		f->cap = f->cap ? f->cap * 2 : 64;
-		if ((grown = reallocarray(f->ids, f->cap, sizeof(*f->ids))) == NULL)
-			return f->nomem = true, 1;
-		f->ids = grown;
-	}
-	memcpy(f->ids[f->n], msg->id, ARCHIVE_ID_LEN);
-	f->ids[f->n][ARCHIVE_ID_LEN] = '\0';
-	f->n++;
-	return 0;
+	return found_add(f, msg->id, false);
 }
 
 /* put_key - archive_key_fn: one public key into the JSON array ctx */

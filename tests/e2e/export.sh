@@ -45,13 +45,8 @@ e2e_mta
 svc_start	# through: the CLI through it, as root (role readers)
 
 # 1. The messages.
-"$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
-full=0
-for f in "$T"/mime/*.eml; do
-	reply=$(smtp_send --from sender@sender.test --to reader@example.com "$f")
-	[ "${reply%% *}" = 250 ] || fail "$(basename "$f"): not accepted: $reply"
-	full=$(( full + 1 ))
-done
+send_mime
+full=$MIME_SENT
 printf 'From: a@sender.test\r\nTo: r@example.com\r\nSubject: from lines\r\nMessage-ID: <fromlines.export@sender.test>\r\n\r\nFrom the start.\r\n>From once escaped\r\n>>From twice\r\nFrom\r\nlast line without a newline, From ' > "$T/fromlines.eml"
 reply=$(smtp_send --from a@sender.test --to r@example.com "$T/fromlines.eml")
 [ "${reply%% *}" = 250 ] || fail "fromlines.eml: not accepted: $reply"

@@ -45,13 +45,8 @@ e2e_mta
 svc_start	# through: the CLI through it, as root (role readers)
 
 # 1. The messages, over SMTP.
-"$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
-sent=0
-for f in "$T"/mime/*.eml; do
-	reply=$(smtp_send --from sender@sender.test --to reader@example.com "$f")
-	[ "${reply%% *}" = 250 ] || fail "$(basename "$f"): not accepted: $reply"
-	sent=$(( sent + 1 ))
-done
+send_mime
+sent=$MIME_SENT
 secret=$T/secret.eml
 printf 'From: a@sender.test\r\nTo: boss@secret.example.com\r\nSubject: s\r\nMessage-ID: <secret.fulltext@sender.test>\r\n\r\nThe clandestine okapi meeting.\r\n' > "$secret"
 reply=$(smtp_send --from a@sender.test --to boss@secret.example.com "$secret")

@@ -483,3 +483,16 @@ svc_stop() {
 	kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null
 	SVC_PID=
 }
+
+# send_mime - the MIME test messages of gen_mime.py (in $T/mime) over
+#	SMTP to reader@example.com; MIME_SENT: how many were accepted
+send_mime() {
+	local f reply
+	"$PYTHON3" "$E2E_DIR/gen_mime.py" "$T/mime" || bail "gen_mime.py"
+	MIME_SENT=0
+	for f in "$T"/mime/*.eml; do
+		reply=$(smtp_send --from sender@sender.test --to reader@example.com "$f")
+		[ "${reply%% *}" = 250 ] || fail "$(basename "$f"): not accepted: $reply"
+		MIME_SENT=$(( MIME_SENT + 1 ))
+	done
+}
