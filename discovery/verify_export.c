@@ -273,10 +273,13 @@ check_proof(vx *v, const char *id, json_t *proof)
 	const char *text = json_string_value(json_object_get(record, "text"));
 	json_int_t signer = json_integer_value(json_object_get(record, "signer"));
 
+	/* json_is_object() is a macro that reads its argument twice: the
+	 * parse must stand on its own, or it runs twice and leaks one */
+	rec = text != NULL ? json_loads(text, 0, NULL) : NULL;
 	if (!json_is_string(json_object_get(proof, "id"))
 	    || strcmp(json_string_value(json_object_get(proof, "id")), id) != 0
-	    || text == NULL
-	    || !json_is_object(rec = json_loads(text, 0, NULL))) {
+	    || !json_is_object(rec)) {
+		json_decref(rec);
 		report(v, "proof", id, "the row carries no proof of this message");
 		return NULL;
 	}
