@@ -14,35 +14,10 @@
 # checked with the openssl command line alone.  An export into a path
 # that exists, or one the service refuses, leaves nothing behind.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
 e2e_init "$(basename "$0" .sh)"
-[ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
 command -v jq > /dev/null || skip "export: needs jq"
 
-svc_sock
-POL=$T/policy.ini
-cat > "$POL" <<POLICY
-[defaults]
-local_domains = example.com, secret.example.com, meta.example.com
-mode = full
-roles = readers
-[domain secret.example.com]
-roles = secret
-[domain meta.example.com]
-mode = metadata
-[role readers]
-users = root
-[role secret]
-users = nobody-at-all
-[role auditor]
-users = root
-POLICY
-e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
-mk_init
-milter_start
-e2e_mta
-
-svc_start	# through: the CLI through it, as root (role readers)
+e2e_reader_archive meta.example.com=metadata
 
 # 1. The messages.
 send_mime

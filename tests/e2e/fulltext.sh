@@ -17,32 +17,9 @@
 # archived byte-exact, and that the malformed one did not stop the
 # indexer.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
 e2e_init "$(basename "$0" .sh)"
-[ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
 
-svc_sock
-POL=$T/policy.ini
-cat > "$POL" <<POLICY
-[defaults]
-local_domains = example.com, secret.example.com
-mode = full
-roles = readers
-[domain secret.example.com]
-roles = secret
-[role readers]
-users = root
-[role secret]
-users = nobody-at-all
-[role auditor]
-users = root
-POLICY
-e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
-mk_init
-milter_start
-e2e_mta
-
-svc_start	# through: the CLI through it, as root (role readers)
+e2e_reader_archive
 
 # 1. The messages, over SMTP.
 send_mime

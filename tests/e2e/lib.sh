@@ -17,6 +17,7 @@
 #	svc_sock / svc_start / svc_stop	# mailkeep-access: its socket path,
 #					# start (ready when whoami answers), stop
 #	through ARGS...			# mailkeep -c $CONF ARGS via the service
+#	e2e_reader_archive [D=MODE...]	# fulltext.sh's and export.sh's set-up
 #	pass MSG / fail MSG / check MSG CMD... / check_eq MSG WANT GOT
 #	check_archived ID FILE [compare.py options]
 #	check_replies REPLIES FILES...	# each sent file accepted + archived exact
@@ -495,4 +496,30 @@ send_mime() {
 		[ "${reply%% *}" = 250 ] || fail "$(basename "$f"): not accepted: $reply"
 		MIME_SENT=$(( MIME_SENT + 1 ))
 	done
+}
+
+# e2e_reader_archive [DOMAIN=MODE...] - the archive of the discovery
+#	tests, through Postfix, with mailkeep-access running: example.com
+#	(role readers, which root holds) and secret.example.com (role secret,
+#	which nobody holds) kept in full, and each DOMAIN kept as MODE;
+#	root is also auditor.  Writes $POL and $CONF; SVC_SOCK, SVC_PID set.
+e2e_reader_archive() {
+	local kv domains="example.com, secret.example.com"
+	: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
+	[ -x "$MAILKEEP_ACCESS" ] || { echo "missing $MAILKEEP_ACCESS"; exit 99; }
+	for kv in "$@"; do domains="$domains, ${kv%%=*}"; done
+	svc_sock
+	POL=$T/policy.ini
+	{
+		printf '[defaults]\nlocal_domains = %s\nmode = full\nroles = readers\n' "$domains"
+		printf '[domain secret.example.com]\nroles = secret\n'
+		for kv in "$@"; do printf '[domain %s]\nmode = %s\n' "${kv%%=*}" "${kv#*=}"; done
+		printf '[role readers]\nusers = root\n[role secret]\nusers = nobody-at-all\n'
+		printf '[role auditor]\nusers = root\n'
+	} > "$POL"
+	e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
+	mk_init
+	milter_start
+	e2e_mta
+	svc_start	# through: the CLI through it, as root (role readers)
 }
