@@ -50,7 +50,7 @@ done
 
 ARCH_USER=mkarch
 USERS="legal1 legal2 hr1 hr2 auditor1 admin1 nobody1"
-ACCESS_PID=
+SVC_PID=
 LEDGER_LOCKED=
 
 # ---------------------------------------------------------------- users
@@ -142,45 +142,10 @@ run_as() {
 	OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
 }
 
-# access_start - mailkeep-access as root (it drops to $ARCH_USER); wait
-#	until it answers
+# access_ready - the service answers a user (nobody1); svc_start and
+#	svc_stop (lib.sh) start mailkeep-access as root (it drops to
+#	$ARCH_USER) and stop it
 access_ready() { as nobody1 whoami > /dev/null 2>&1; }
-access_start() {
-	echo "----- access start $(date +%T)" >> "$T/access.log"
-	"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
-	ACCESS_PID=$!
-	local t=0
-	until access_ready; do
-		if ! kill -0 "$ACCESS_PID" 2>/dev/null; then
-			wait "$ACCESS_PID"; local rc=$?
-			ACCESS_PID=
-			tail -n 20 "$T/access.log"
-			bail "mailkeep-access exited at start (status $rc)"
-		fi
-		t=$(( t + 1 ))
-		[ "$t" -le 200 ] || bail "mailkeep-access not ready after 20s"
-		sleep 0.1
-	done
-}
-
-# access_stop - SIGTERM, wait (at most 15 s), then SIGKILL; ACCESS_STATUS
-access_stop() {
-	[ -n "$ACCESS_PID" ] || return 0
-	local t=0
-	kill -TERM "$ACCESS_PID" 2>/dev/null
-	while kill -0 "$ACCESS_PID" 2>/dev/null; do
-		t=$(( t + 1 ))
-		if [ "$t" -gt 150 ]; then
-			echo "# mailkeep-access ignored SIGTERM for 15s; killing it"
-			kill -KILL "$ACCESS_PID" 2>/dev/null
-			break
-		fi
-		sleep 0.1
-	done
-	wait "$ACCESS_PID" 2>/dev/null
-	ACCESS_STATUS=$?
-	ACCESS_PID=
-}
 
 # unlock_ledger - undo what the unwritable-ledger case did
 unlock_ledger() {
@@ -196,7 +161,7 @@ unlock_ledger() {
 access_cleanup() {
 	local rc=$?
 	set +e
-	access_stop
+	svc_stop
 	unlock_ledger
 	if [ "$rc" -ne 0 ] || [ "$CHECKS_FAIL" -ne 0 ]; then
 		[ ! -f "$T/access.log" ] || { echo "----- tail of $T/access.log"; tail -n 30 "$T/access.log"; }
@@ -390,9 +355,9 @@ note "legal-a $LA, legal-b $LB, hr-a $HA"
 check_eq "offline: the archive holds the three messages" 3 "$(jq length <<<"$ALL")"
 check_eq "hr-a: roles [hr]" '["hr"]' "$(jq -c --arg i "$HA" '.[] | select(.id == $i) | .roles' <<<"$ALL")"
 
-access_start
+svc_start
 pass "mailkeep-access started as root, listening on $SOCK"
-check_eq "mailkeep-access runs as $ARCH_USER" "$ARCH_USER" "$(ps -o user= -p "$ACCESS_PID")"
+check_eq "mailkeep-access runs as $ARCH_USER" "$ARCH_USER" "$(ps -o user= -p "$SVC_PID")"
 check_eq "socket mode 0666" 666 "$(stat -c %a "$SOCK")"
 # No checkpoint covers the messages yet: a proof is granted but cannot be
 # given, and the trail says so.
@@ -587,7 +552,7 @@ more_logged() { [ "$(n_logged "$1")" -gt "$2" ]; }
 reload_policy() {
 	local n
 	n=$(n_logged "reloaded the policy")
-	kill -HUP "$ACCESS_PID"
+	kill -HUP "$SVC_PID"
 	wait_for 10 more_logged "reloaded the policy" "$n"
 }
 write_policy ""
@@ -602,7 +567,7 @@ check_eq "SIGHUP: legal2 (group) still sees the example.com messages" "$LEGAL_ID
 # running one stays
 echo "mode = sometimes" >> "$POL"
 n=$(n_logged "keeping the running policy")
-kill -HUP "$ACCESS_PID"
+kill -HUP "$SVC_PID"
 wait_for 10 more_logged "keeping the running policy" "$n" \
     && pass "SIGHUP with a broken policy: logged, running policy kept" \
     || fail "SIGHUP with a broken policy: no \"keeping the running policy\" line"
@@ -728,13 +693,13 @@ for c in silent trickle; do
 	*) fail "$c client: $out";;
 	esac
 done
-check "after the bad clients: the service still alive" kill -0 "$ACCESS_PID"
+check "after the bad clients: the service still alive" kill -0 "$SVC_PID"
 run_as legal1 search --json
 check_eq "after the bad clients: legal1's search still works" "$LEGAL_IDS" "$(ids_of "$OUT")"
 
 # ---------------------------------------------------------------- not running
-access_stop
-check_eq "mailkeep-access: SIGTERM, clean exit" 0 "$ACCESS_STATUS"
+svc_stop
+check_eq "mailkeep-access: SIGTERM, clean exit" 0 "$SVC_STATUS"
 run_as legal1 search
 check_eq "service stopped: search fails, status 1" 1 "$RC"
 check_eq "service stopped: one line on stderr" 1 "$(printf '%s\n' "$ERR" | wc -l)"
@@ -785,7 +750,7 @@ else
 	LEDGER_LOCKED="chmod"
 	note "chattr +i not supported here: ledger chmod 0400 (the service is $ARCH_USER)"
 fi
-access_start
+svc_start
 as legal1 get "$LA" > "$T/got" 2> "$T/err"; rc=$?
 check_eq "ledger unwritable: get refused, status 1" 1 "$rc"
 check "ledger unwritable: \"cannot record the access\"" grep -q "cannot record the access" "$T/err"
@@ -811,8 +776,8 @@ check "an id in capitals is the same id" cmp -s "$T/got" "$T/legal-a.archived"
 run_as hr1 requests --json
 check_eq "after a restart: the four-eyes book read back from the ledger" "expired denied" \
     "$(jq -r --argjson a "${REQ:-0}" --argjson b "${REQ2:-0}" '[(.[] | select(.request == $a) | .state), (.[] | select(.request == $b) | .state)] | join(" ")' <<<"$OUT")"
-access_stop
-check_eq "mailkeep-access: clean exit at the end" 0 "$ACCESS_STATUS"
+svc_stop
+check_eq "mailkeep-access: clean exit at the end" 0 "$SVC_STATUS"
 grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/access.log" \
     && fail "sanitizer report in mailkeep-access's log: $(grep -m1 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/access.log")"
 e2e_finish

@@ -468,20 +468,44 @@ svc_sock() {
 through() { "$MAILKEEP" -c "$CONF" "$@"; }
 
 # svc_start - mailkeep-access in the foreground as a background job
-#	(e2e_cleanup stops it), ready when whoami answers
+#	(e2e_cleanup stops it), ready when whoami answers; bails with its
+#	log when it exits at start or is not ready in 20 s
 svc_start() {
+	local t=0 rc
 	: "${MAILKEEP_ACCESS:=$top_builddir/access/mailkeep-access}"
+	echo "----- access start $(date +%T)" >> "$T/access.log"
 	"$MAILKEEP_ACCESS" -c "$CONF" -f >> "$T/access.log" 2>&1 &
 	SVC_PID=$!
-	local i
-	for i in $(seq 100); do through whoami > /dev/null 2>&1 && return 0; sleep 0.1; done
-	bail "mailkeep-access did not start: $(tail -n 5 "$T/access.log")"
+	until through whoami > /dev/null 2>&1; do
+		if ! kill -0 "$SVC_PID" 2>/dev/null; then
+			wait "$SVC_PID"; rc=$?
+			SVC_PID=
+			tail -n 20 "$T/access.log"
+			bail "mailkeep-access exited at start (status $rc)"
+		fi
+		t=$(( t + 1 ))
+		[ "$t" -le 200 ] || bail "mailkeep-access not ready after 20s"
+		sleep 0.1
+	done
 }
 
-# svc_stop - stop it, if it runs
+# svc_stop - SIGTERM, wait (at most 15 s), then SIGKILL; SVC_STATUS is
+#	its exit status
 svc_stop() {
+	local t=0
 	[ -n "${SVC_PID:-}" ] || return 0
-	kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null
+	kill -TERM "$SVC_PID" 2>/dev/null
+	while kill -0 "$SVC_PID" 2>/dev/null; do
+		t=$(( t + 1 ))
+		if [ "$t" -gt 150 ]; then
+			echo "# mailkeep-access ignored SIGTERM for 15s; killing it"
+			kill -KILL "$SVC_PID" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$SVC_PID" 2>/dev/null
+	SVC_STATUS=$?
 	SVC_PID=
 }
 
