@@ -832,6 +832,7 @@ put_keys(answer *a, mk_error *err)
 /* An export's second pass. */
 typedef struct exporting {
 	found_ids *f;
+	archive_prover *prover;		/* of the checkpoint signed for it */
 	size_t sent;
 	mk_error err;
 	bool failed;
@@ -839,7 +840,8 @@ typedef struct exporting {
 
 /* export_item - the 'J' frame of one exported message */
 static int
-export_item(answer *a, const archive_message *msg, mk_error *err)
+export_item(answer *a, archive_prover *pv, const archive_message *msg,
+	    mk_error *err)
 {
 	char *text = access_message_json(msg, NULL);
 	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
@@ -848,7 +850,7 @@ export_item(answer *a, const archive_message *msg, mk_error *err)
 	free(text);
 	if (m == NULL)
 		return mk_error_set(err, "out of memory");
-	if (archive_ledger_proof(a->ar, msg->id, &p, err) != 0) {
+	if (archive_prover_proof(pv, msg, &p, err) != 0) {
 		json_decref(m);
 		return -1;
 	}
@@ -869,7 +871,7 @@ export_one(const archive_message *msg, void *ctx)
 	if (bsearch(msg->id, ex->f->ids, ex->f->n, sizeof(*ex->f->ids),
 		    compare_found) == NULL)
 		return 0;
-	if (export_item(a, msg, &ex->err) != 0
+	if (export_item(a, ex->prover, msg, &ex->err) != 0
 	    || (!a->gone && msg->content == ARCHIVE_FULL
 		&& archive_read(a->ar, msg->id, content_sink, a, &ex->err) != 0)) {
 		ex->failed = true;
@@ -902,7 +904,8 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 		finish_error(a, "out of memory collecting the export");
 	else if (audit_search(a, f) != 0)
 		return;
-	else if (archive_checkpoint_now(a->ar, &err) != 0 || put_keys(a, &err) != 0)
+	else if (archive_checkpoint_now(a->ar, &err) != 0 || put_keys(a, &err) != 0
+		 || archive_prover_open(a->ar, &ex.prover, &err) != 0)
 		export_failed(a, err.msg);
 	else {
 		if (f->n > 0)
@@ -916,6 +919,7 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 				  (json_int_t)ex.sent, "truncated", f->truncated,
 				  "withheld", (json_int_t)f->withheld));
 	}
+	archive_prover_free(ex.prover);
 }
 
 /* serve_export - the matching messages the caller may get, streamed */

@@ -133,6 +133,7 @@ typedef struct archive_message {
 					   ..., "roles": [...], "parties":
 					   [{"address": ..., "rule": ...}]} */
 	int64_t received_at;		/* microseconds since the epoch, UTC */
+	int64_t ledger_seq;		/* seq of its "stored" ledger entry */
 	int64_t size;			/* bytes of content (also when only
 					   metadata was kept) */
 	char *queue_id;			/* each string may be NULL */
@@ -400,6 +401,22 @@ typedef struct archive_proof {
 int archive_ledger_proof(archive *ar, const char *id, archive_proof **out,
 			 mk_error *err);
 void archive_proof_free(archive_proof *p);
+
+/*
+ * A prover: many inclusion proofs against one checkpoint, the latest when
+ * it was opened (an export proves all it holds against one).  Opening
+ * reads the ledger once and holds its Merkle tree, about 72 bytes a
+ * ledger entry; each proof then costs O(log n).  Not for concurrent use.
+ */
+typedef struct archive_prover archive_prover;
+int archive_prover_open(archive *ar, archive_prover **out, mk_error *err);
+/* archive_prover_size - the ledger entries its checkpoint covers */
+int64_t archive_prover_size(const archive_prover *pv);
+/* archive_prover_proof - the proof of msg (as the index gives it: its
+ * ledger_seq is checked against the entry there) */
+int archive_prover_proof(archive_prover *pv, const archive_message *msg,
+			 archive_proof **out, mk_error *err);
+void archive_prover_free(archive_prover *pv);
 
 /* A consistency proof between two checkpoints. */
 typedef struct archive_consistency {

@@ -329,8 +329,8 @@ index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
 	"m.id, m.received_at, m.sha256, m.size, m.queue_id, m.client_addr," \
 	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
 	" m.message_id, m.subject, m.date_hdr, m.content, m.retain_until," \
-	" m.policy_json"
-#define MESSAGE_N_COLUMNS 17	/* the columns above */
+	" m.policy_json, m.ledger_seq"
+#define MESSAGE_N_COLUMNS 18	/* the columns above */
 
 /* column_dup - a copy of a text column, NULL for SQL NULL */
 static char *
@@ -419,6 +419,7 @@ row_message(sqlite3_stmt *st, list_stmts *ls)
 			      "metadata") == 0 ? ARCHIVE_METADATA : ARCHIVE_FULL;
 	msg->retain_until = sqlite3_column_int64(st, 15);	/* NULL: 0 */
 	msg->policy_json = column_dup(st, 16);
+	msg->ledger_seq = sqlite3_column_int64(st, 17);
 	if (load_list(ls->rcpts, msg->id, &msg->rcpts, &msg->n_rcpts) != 0
 	    || load_list(ls->roles, msg->id, &msg->roles, &msg->n_roles) != 0) {
 		archive_message_free(msg);
@@ -631,7 +632,7 @@ archive_each_stored(archive *ar, int64_t after, size_t limit,
 	archive_message *msg;
 	int rc = SQLITE_DONE, stop = 0;
 
-	if (sqlite3_prepare_v2(ar->db, "SELECT " MESSAGE_COLUMNS ", m.ledger_seq"
+	if (sqlite3_prepare_v2(ar->db, "SELECT " MESSAGE_COLUMNS
 			       " FROM messages m WHERE m.ledger_seq > ?"
 			       " ORDER BY m.ledger_seq LIMIT ?", -1, &st,
 			       NULL) != SQLITE_OK || prepare_lists(ar, &ls) != 0) {
@@ -645,7 +646,7 @@ archive_each_stored(archive *ar, int64_t after, size_t limit,
 			rc = db_error(ar, err, "read recipients");
 			goto out;
 		}
-		stop = fn(msg, sqlite3_column_int64(st, MESSAGE_N_COLUMNS), ctx);
+		stop = fn(msg, msg->ledger_seq, ctx);
 		archive_message_free(msg);
 	}
 	rc = stop < 0 || (!stop && rc != SQLITE_DONE)

@@ -157,6 +157,29 @@ typedef struct record_opened {
 int record_open(archive *ar, const char *line, record_opened *out,
 		mk_error *err);
 void record_opened_free(record_opened *ro);
+/* A records/ segment indexed by id, for many lookups in one day's
+ * records (an export, a batch of proofs): about 40 bytes a line. */
+typedef struct record_line_at {
+	char id[ARCHIVE_ID_LEN + 1];
+	off_t at;			/* offset of the line */
+} record_line_at;
+typedef struct record_day_map {
+	char rel[32];			/* records/YYYY-MM-DD.log */
+	FILE *fp;			/* NULL: nothing loaded */
+	record_line_at *lines;		/* by id, then offset */
+	size_t n, cap;
+} record_day_map;
+/* record_day_load - index the segment of received_at's day (what d held
+ * before is freed) */
+int record_day_load(archive *ar, int64_t received_at, record_day_map *d,
+		    mk_error *err);
+/* record_day_holds - is d the loaded segment of received_at's day? */
+bool record_day_holds(const record_day_map *d, int64_t received_at);
+/* record_day_open - open the first record of id in d's segment */
+int record_day_open(archive *ar, record_day_map *d, const char *id,
+		    record_opened *out, mk_error *err);
+/* record_day_free - close and free d (zeroed or loaded) */
+void record_day_free(record_day_map *d);
 /* record_find - the record of id, in the segment of the day received_at */
 int record_find(archive *ar, const char *id, int64_t received_at,
 		record_opened *out, mk_error *err);

@@ -292,3 +292,92 @@ merkle_consistency_verify(uint64_t old_size, uint64_t new_size,
 	return sn == 0 && equal(fr, old_root) && equal(sr, new_root)	/* 7 */
 	    ? 0 : -1;
 }
+
+/* tree_total - the nodes of every level of a tree of n leaves */
+static uint64_t
+tree_total(uint64_t n)
+{
+	uint64_t total = n;
+
+	while (n > 1) {
+		n = (n + 1) / 2;
+		total += n;
+	}
+	return total;
+}
+
+/* merkle_tree_build - every level above the leaves (merkle.h) */
+int
+merkle_tree_build(merkle_tree *t, merkle_hash **leaves, uint64_t n)
+{
+	uint64_t total = tree_total(n), i, below, at;
+	merkle_hash *nodes;
+
+	memset(t, 0, sizeof(*t));
+	if (total > SIZE_MAX / sizeof(merkle_hash))
+		return -1;
+	nodes = realloc(*leaves, (size_t)(total ? total : 1) * sizeof(merkle_hash));
+	if (nodes == NULL)
+		return -1;
+	*leaves = NULL;
+	t->nodes = nodes;
+	t->size = n;
+	t->len[0] = n;
+	t->levels = 1;
+	for (at = n; t->len[t->levels - 1] > 1; t->levels++) {
+		below = t->start[t->levels - 1];
+		t->start[t->levels] = at;
+		t->len[t->levels] = (t->len[t->levels - 1] + 1) / 2;
+		for (i = 0; i + 1 < t->len[t->levels - 1]; i += 2)
+			merkle_node_hash(nodes[below + i], nodes[below + i + 1],
+					 nodes[at++]);
+		if (i < t->len[t->levels - 1])	/* unpaired: carried up */
+			memcpy(nodes[at++], nodes[below + i], MERKLE_HASH);
+	}
+	return 0;
+}
+
+/* merkle_tree_root - the top level's one node (merkle.h) */
+void
+merkle_tree_root(const merkle_tree *t, merkle_hash out)
+{
+	if (t->size == 0)
+		merkle_root(NULL, 0, out);
+	else
+		memcpy(out, t->nodes[t->start[t->levels - 1]], MERKLE_HASH);
+}
+
+/* merkle_tree_leaf - a node of level 0 (merkle.h) */
+const unsigned char *
+merkle_tree_leaf(const merkle_tree *t, uint64_t index)
+{
+	return t->nodes[index];
+}
+
+/* merkle_tree_path - each level's sibling, leaf upwards (merkle.h) */
+int
+merkle_tree_path(const merkle_tree *t, uint64_t index,
+		 merkle_hash path[MERKLE_MAX_PATH])
+{
+	uint64_t m = index, sibling;
+	unsigned level;
+	int len = 0;
+
+	if (index >= t->size)
+		return -1;
+	for (level = 0; level + 1 < t->levels; level++, m /= 2) {
+		sibling = m ^ 1;
+		if (sibling < t->len[level])	/* else m is carried up */
+			memcpy(path[len++], t->nodes[t->start[level] + sibling],
+			       MERKLE_HASH);
+	}
+	return len;
+}
+
+/* merkle_tree_free - release the nodes (merkle.h) */
+void
+merkle_tree_free(merkle_tree *t)
+{
+	free(t->nodes);
+	memset(t, 0, sizeof(*t));
+}

@@ -115,4 +115,44 @@ int merkle_consistency_verify(uint64_t old_size, uint64_t new_size,
 			      const merkle_hash new_root,
 			      const merkle_hash *path, size_t path_len);
 
+/*
+ * A whole tree held in memory, every level of it, for many inclusion
+ * proofs at O(log n) each (an export proves every message it holds):
+ * about 2n hashes.  Level 0 is the leaves; each level above pairs the
+ * one below left to right and carries a last unpaired node up as it is,
+ * which gives the tree of RFC 9162 2.1.1 (the split after the largest
+ * power of two is the same pairing seen from the top).
+ */
+typedef struct merkle_tree {
+	merkle_hash *nodes;		/* every level, leaves first */
+	uint64_t size;			/* leaves */
+	uint64_t start[MERKLE_MAX_PATH + 1];	/* first node of each level */
+	uint64_t len[MERKLE_MAX_PATH + 1];	/* nodes in each level */
+	unsigned levels;
+} merkle_tree;
+
+/*
+ * merkle_tree_build - the tree over the n leaf hashes *leaves (allocated
+ * with malloc), which it takes over: on success *leaves is NULL and t owns
+ * them; -1 when out of memory, *leaves left to the caller
+ */
+int merkle_tree_build(merkle_tree *t, merkle_hash **leaves, uint64_t n);
+
+/* merkle_tree_root - the tree hash of all of t's leaves */
+void merkle_tree_root(const merkle_tree *t, merkle_hash out);
+
+/* merkle_tree_leaf - the hash of leaf index (< t->size) */
+const unsigned char *merkle_tree_leaf(const merkle_tree *t, uint64_t index);
+
+/*
+ * merkle_tree_path - the audit path of leaf index in the tree of all of
+ * t's leaves, the same as merkle_inclusion_proof(); its length, or -1 if
+ * index >= size
+ */
+int merkle_tree_path(const merkle_tree *t, uint64_t index,
+		     merkle_hash path[MERKLE_MAX_PATH]);
+
+/* merkle_tree_free - free what t holds; t may be zeroed or built */
+void merkle_tree_free(merkle_tree *t);
+
 #endif /* MAILKEEP_MERKLE_H */

@@ -4,28 +4,45 @@
  * "stored" entry (with its signed record), and the consistency proof
  * between two checkpoints (RFC 9162 sections 2.1.3 and 2.1.4).
  *
- * Proofs are computed from the leaf hashes of the ledger as it is on disk
- * (one pass over ledger.log, 32 bytes a leaf in memory), and each is
- * checked against the signed checkpoint before it is handed out: a proof
- * that would not verify is an error, not an answer.
+ * Inclusion proofs come from a prover: one pass over ledger.log up to the
+ * latest checkpoint builds the whole Merkle tree in memory (64 bytes a
+ * ledger entry, plus 8 for where each line starts), after which each
+ * proof costs O(log n) hashes, one read of its ledger line and a lookup
+ * in its day's records segment (indexed once per day and prover).  An
+ * export proves every message it holds with one prover; a single proof
+ * opens one for itself.  Consistency proofs come from the leaf hashes (32
+ * bytes a leaf).  Each proof is checked against the signed checkpoint
+ * before it is handed out: a proof that would not verify is an error, not
+ * an answer.
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
-/* The leaf hashes of the ledger, and the stored entry looked for. */
+/* The leaf hashes of the ledger (for consistency proofs). */
 typedef struct leaves {
 	merkle_hash *hash;
 	uint64_t n, cap;
-	const char *want_id;		/* find its "stored" entry, or NULL */
-	int64_t found_seq;
-	char *found_line;
 } leaves;
+
+/* Many inclusion proofs against one checkpoint (archive.h). */
+struct archive_prover {
+	archive *ar;
+	checkpoint cp;			/* the latest when opened */
+	archive_checkpoint pub;		/* cp made public, signature checked */
+	merkle_tree tree;		/* the first cp.size leaves */
+	int64_t *offset;		/* ledger offset of line i + 1, and the
+					   end of line cp.size at [cp.size] */
+	int fd;				/* ledger.log */
+	record_day_map day;		/* the records segment last read */
+};
 
 /* is_stored_entry - is line the "stored" entry of message id? */
 static bool
@@ -51,13 +68,8 @@ add_leaf(int64_t seq, const char *line, size_t len, void *ctx)
 			return -1;
 		lv->hash = grown;
 	}
+	(void)seq;
 	merkle_leaf_hash(line, len, lv->hash[lv->n++]);
-	if (lv->want_id != NULL && lv->found_line == NULL
-	    && is_stored_entry(line, lv->want_id)) {
-		lv->found_seq = seq;
-		if ((lv->found_line = strdup(line)) == NULL)
-			return -1;
-	}
 	return 0;
 }
 
@@ -144,25 +156,6 @@ archive_checkpoint_now(archive *ar, mk_error *err)
 	return ledger_checkpoint_due(ar, true, err);
 }
 
-/* fill_record - the signed record of p->id (received at the time its
- * entry says) into p */
-static int
-fill_record(archive *ar, archive_proof *p, mk_error *err)
-{
-	json_t *entry = json_loads(p->entry, 0, NULL);
-	int64_t when = json_integer_value(json_object_get(entry, "time"));
-	record_opened ro;
-
-	json_decref(entry);
-	if (record_find(ar, p->id, when, &ro, err) != 0)
-		return -1;
-	p->record = ro.text;
-	p->record_signer = ro.signer;
-	p->record_signature = base64_encode(ro.sig, KEYS_SIG);
-	return p->record_signature != NULL ? 0
-	    : mk_error_set(err, "out of memory");
-}
-
 /* hex_path - n hashes as hex strings, allocated */
 static char (*hex_path(const merkle_hash *path, size_t n))[ARCHIVE_SHA256_HEX + 1]
 {
@@ -174,74 +167,281 @@ static char (*hex_path(const merkle_hash *path, size_t n))[ARCHIVE_SHA256_HEX + 
 	return out;
 }
 
-/* build_proof - the audit path of p->seq in the checkpoint cp */
+/* The state of the prover's pass over the ledger. */
+typedef struct prover_scan {
+	archive_prover *pv;
+	merkle_hash *hash;		/* leaf hashes, cp.size of them */
+	int64_t at;			/* offset of the next line */
+	const char *want_id;		/* find its "stored" entry, or NULL */
+	int64_t found_seq;		/* 0: not found */
+} prover_scan;
+
+/* scan_line - ledger_line_fn: the leaves and line offsets the checkpoint
+ * covers, and the entry looked for (which may come after them) */
 static int
-build_proof(archive *ar, const leaves *lv, const checkpoint *cp,
-	    archive_proof *p, mk_error *err)
+scan_line(int64_t seq, const char *line, size_t len, void *ctx)
+{
+	prover_scan *ps = ctx;
+	archive_prover *pv = ps->pv;
+
+	if (seq <= pv->cp.size) {
+		merkle_leaf_hash(line, len, ps->hash[seq - 1]);
+		pv->offset[seq - 1] = ps->at;
+		ps->at += (int64_t)len + 1;
+		pv->offset[seq] = ps->at;
+	}
+	if (ps->want_id != NULL && ps->found_seq == 0
+	    && is_stored_entry(line, ps->want_id))
+		ps->found_seq = seq;
+	return seq >= pv->cp.size && (ps->want_id == NULL || ps->found_seq > 0);
+}
+
+/* prover_alloc - the arrays for cp.size leaves */
+static int
+prover_alloc(archive_prover *pv, prover_scan *ps, mk_error *err)
+{
+	size_t n = (size_t)pv->cp.size;
+
+	ps->hash = malloc((n ? n : 1) * sizeof(*ps->hash));
+	pv->offset = calloc(n + 1, sizeof(*pv->offset));
+	return ps->hash != NULL && pv->offset != NULL ? 0
+	    : mk_error_set(err, "out of memory");
+}
+
+/* prover_load - the pass over the ledger and the tree it gives; -1 */
+static int
+prover_load(archive_prover *pv, prover_scan *ps, mk_error *err)
+{
+	merkle_hash root;
+
+	if (prover_alloc(pv, ps, err) != 0)
+		return -1;
+	err->msg[0] = '\0';
+	if (ledger_scan(pv->ar->dir, scan_line, ps, err) != 0)
+		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
+	if (pv->cp.size > 0 && pv->offset[pv->cp.size] == 0)	/* not reached */
+		return mk_error_set(err, "the ledger has fewer entries than the"
+				    " %lld of its latest checkpoint",
+				    (long long)pv->cp.size);
+	if (merkle_tree_build(&pv->tree, &ps->hash, (uint64_t)pv->cp.size) != 0)
+		return mk_error_set(err, "out of memory");
+	merkle_tree_root(&pv->tree, root);
+	if (memcmp(root, pv->cp.root, MERKLE_HASH) != 0)
+		return mk_error_set(err, "the ledger does not hash to its latest"
+				    " checkpoint (run mailkeep verify)");
+	return to_public(pv->ar, &pv->cp, &pv->pub) == 0 ? 0
+	    : mk_error_set(err, "out of memory");
+}
+
+/* prover_open - a prover of the latest checkpoint; with want_id, also
+ * the seq of that message's "stored" entry into *found (0: none) */
+static int
+prover_open(archive *ar, const char *want_id, int64_t *found,
+	    archive_prover **out, mk_error *err)
+{
+	archive_prover *pv = calloc(1, sizeof(*pv));
+	prover_scan ps = { .pv = pv, .want_id = want_id };
+	char *path = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (pv == NULL)
+		return mk_error_set(err, "out of memory");
+	pv->ar = ar;
+	pv->fd = -1;
+	if (checkpoint_last(ar->dir, &pv->cp, err) == 0
+	    && prover_load(pv, &ps, err) == 0) {
+		if ((path = path_join(ar->dir, ARCHIVE_LEDGER_FILE)) == NULL)
+			mk_error_set(err, "out of memory");
+		else if ((pv->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			mk_error_errno(err, "open %s", path);
+		else
+			rc = 0;
+	}
+	free(path);
+	free(ps.hash);
+	if (found != NULL)
+		*found = ps.found_seq;
+	if (rc == 0)
+		*out = pv;
+	else
+		archive_prover_free(pv);
+	return rc;
+}
+
+/* archive_prover_open - one pass over the ledger (archive.h) */
+int
+archive_prover_open(archive *ar, archive_prover **out, mk_error *err)
+{
+	return prover_open(ar, NULL, NULL, out, err);
+}
+
+/* archive_prover_size - the checkpoint's size (archive.h) */
+int64_t
+archive_prover_size(const archive_prover *pv)
+{
+	return pv->cp.size;
+}
+
+/* read_entry - ledger line seq (covered by the checkpoint), allocated,
+ * and checked against its leaf */
+static char *
+read_entry(archive_prover *pv, int64_t seq, mk_error *err)
+{
+	int64_t at = pv->offset[seq - 1], len = pv->offset[seq] - at - 1;
+	merkle_hash leaf;
+	char *line = malloc((size_t)len + 1);
+
+	if (line == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	if (pread(pv->fd, line, (size_t)len, (off_t)at) != (ssize_t)len) {
+		mk_error_errno(err, "read %s", ARCHIVE_LEDGER_FILE);
+		free(line);
+		return NULL;
+	}
+	line[len] = '\0';
+	merkle_leaf_hash(line, (size_t)len, leaf);
+	if (memcmp(leaf, merkle_tree_leaf(&pv->tree, (uint64_t)seq - 1),
+		   MERKLE_HASH) != 0) {
+		mk_error_set(err, "ledger entry %lld changed while it was being"
+			     " proved (run mailkeep verify)", (long long)seq);
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/* copy_public - a copy of a public checkpoint (its strings too) */
+static int
+copy_public(const archive_checkpoint *from, archive_checkpoint *to)
+{
+	*to = *from;
+	to->text = strdup(from->text);
+	to->signature = strdup(from->signature);
+	return to->text != NULL && to->signature != NULL ? 0 : -1;
+}
+
+/* prove_path - p's audit path, checked against the checkpoint */
+static int
+prove_path(archive_prover *pv, archive_proof *p, mk_error *err)
 {
 	merkle_hash path[MERKLE_MAX_PATH];
 	uint64_t index = (uint64_t)p->seq - 1;
-	int n;
+	const unsigned char *leaf = merkle_tree_leaf(&pv->tree, index);
+	int n = merkle_tree_path(&pv->tree, index, path);
 
-	if ((uint64_t)cp->size > lv->n)
-		return mk_error_set(err, "the ledger has %llu entries, fewer"
-				    " than the %lld of its latest checkpoint",
-				    (unsigned long long)lv->n,
-				    (long long)cp->size);
-	n = merkle_inclusion_proof((const merkle_hash *)lv->hash,
-				   (uint64_t)cp->size, index, path);
-	if (n < 0 || merkle_inclusion_verify(lv->hash[index], index,
-					     (uint64_t)cp->size, (const merkle_hash *)path,
-					     (size_t)n, cp->root) != 0)
+	if (n < 0 || merkle_inclusion_verify(leaf, index, (uint64_t)pv->cp.size,
+					     (const merkle_hash *)path,
+					     (size_t)n, pv->cp.root) != 0)
 		return mk_error_set(err, "the ledger does not hash to its latest"
 				    " checkpoint (run mailkeep verify)");
-	hex_encode(lv->hash[index], MERKLE_HASH, p->leaf_hash);
+	hex_encode(leaf, MERKLE_HASH, p->leaf_hash);
 	p->path_len = (size_t)n;
 	if ((p->path = hex_path((const merkle_hash *)path, (size_t)n)) == NULL
-	    || to_public(ar, cp, &p->checkpoint) != 0)
+	    || copy_public(&pv->pub, &p->checkpoint) != 0)
 		return mk_error_set(err, "out of memory");
 	return 0;
 }
 
-/* archive_ledger_proof - inclusion proof of message id (archive.h) */
+/* prove_record - the signed record of p->id (in the segment of the day
+ * its entry's time says) into p */
+static int
+prove_record(archive_prover *pv, archive_proof *p, mk_error *err)
+{
+	json_t *entry = json_loads(p->entry, 0, NULL);
+	int64_t when = json_integer_value(json_object_get(entry, "time"));
+	record_opened ro;
+
+	json_decref(entry);
+	if (!record_day_holds(&pv->day, when)
+	    && record_day_load(pv->ar, when, &pv->day, err) != 0)
+		return -1;
+	if (record_day_open(pv->ar, &pv->day, p->id, &ro, err) != 0)
+		return -1;
+	p->record = ro.text;
+	p->record_signer = ro.signer;
+	p->record_signature = base64_encode(ro.sig, KEYS_SIG);
+	return p->record_signature != NULL ? 0
+	    : mk_error_set(err, "out of memory");
+}
+
+/* prove_seq - the proof of id, whose "stored" entry is at seq */
+static int
+prove_seq(archive_prover *pv, const char *id, int64_t seq,
+	  archive_proof **out, mk_error *err)
+{
+	archive_proof *p;
+
+	*out = NULL;
+	if (seq > pv->cp.size)
+		return mk_error_set(err, "ledger entry %lld of %s is not covered"
+				    " by a checkpoint yet (the latest covers"
+				    " %lld); run \"mailkeep ledger checkpoint\"",
+				    (long long)seq, id, (long long)pv->cp.size);
+	if (seq < 1)
+		return mk_error_set(err, "no \"stored\" ledger entry for message"
+				    " %s", id);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return mk_error_set(err, "out of memory");
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->seq = seq;
+	if ((p->entry = read_entry(pv, seq, err)) == NULL)
+		goto fail;
+	if (!is_stored_entry(p->entry, id)) {
+		mk_error_set(err, "ledger entry %lld is not the \"stored\" entry"
+			     " of %s (run mailkeep verify)", (long long)seq, id);
+		goto fail;
+	}
+	if (prove_path(pv, p, err) != 0 || prove_record(pv, p, err) != 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	archive_proof_free(p);
+	return -1;
+}
+
+/* archive_prover_proof - the proof of one indexed message (archive.h) */
+int
+archive_prover_proof(archive_prover *pv, const archive_message *msg,
+		     archive_proof **out, mk_error *err)
+{
+	return prove_seq(pv, msg->id, msg->ledger_seq, out, err);
+}
+
+/* archive_prover_free - close and free a prover; NULL ok */
+void
+archive_prover_free(archive_prover *pv)
+{
+	if (pv == NULL)
+		return;
+	merkle_tree_free(&pv->tree);
+	free_public(&pv->pub);
+	free(pv->offset);
+	if (pv->fd >= 0)
+		close(pv->fd);
+	record_day_free(&pv->day);
+	free(pv);
+}
+
+/* archive_ledger_proof - inclusion proof of message id, its entry found
+ * in the ledger itself, not the index (archive.h) */
 int
 archive_ledger_proof(archive *ar, const char *id, archive_proof **out,
 		     mk_error *err)
 {
-	leaves lv = { .want_id = id };
-	archive_proof *p = calloc(1, sizeof(*p));
-	checkpoint cp;
-	int rc = -1;
+	archive_prover *pv;
+	int64_t seq = 0;
+	int rc;
 
 	*out = NULL;
-	if (p == NULL)
-		return mk_error_set(err, "out of memory");
-	snprintf(p->id, sizeof(p->id), "%s", id);
-	if (load_leaves(ar, &lv, err) != 0 || checkpoint_last(ar->dir, &cp, err) != 0)
-		goto out;
-	if (lv.found_line == NULL) {
-		mk_error_set(err, "no \"stored\" ledger entry for message %s", id);
-		goto out;
-	}
-	p->seq = lv.found_seq;
-	p->entry = lv.found_line;
-	lv.found_line = NULL;
-	if (cp.size < p->seq) {
-		mk_error_set(err, "ledger entry %lld of %s is not covered by a"
-			     " checkpoint yet (the latest covers %lld); run"
-			     " \"mailkeep ledger checkpoint\"", (long long)p->seq,
-			     id, (long long)cp.size);
-		goto out;
-	}
-	if (build_proof(ar, &lv, &cp, p, err) == 0 && fill_record(ar, p, err) == 0)
-		rc = 0;
-out:
-	free(lv.hash);
-	free(lv.found_line);
-	if (rc == 0)
-		*out = p;
-	else
-		archive_proof_free(p);
+	if (prover_open(ar, id, &seq, &pv, err) != 0)
+		return -1;
+	rc = seq > 0 ? prove_seq(pv, id, seq, out, err)
+	    : mk_error_set(err, "no \"stored\" ledger entry for message %s", id);
+	archive_prover_free(pv);
 	return rc;
 }
 

@@ -540,28 +540,156 @@ record_append_batch(archive *ar, commit_req *batch, mk_error *err)
 	return rc;
 }
 
-/* The state of record_find(). */
-typedef struct record_want {
-	archive *ar;
-	const char *id;
-	record_opened *out;
-	mk_error *err;
-	int found;			/* 1 found, -1 found but unreadable */
-} record_want;
-
-/* want_line - record_line_fn stopping at the line of one id */
+/* by_line_id - qsort/bsearch order of record_line_at: id, then offset */
 static int
-want_line(const char *file, const char *line, void *ctx)
+by_line_id(const void *a, const void *b)
 {
-	record_want *rw = ctx;
-	char needle[ARCHIVE_ID_LEN + 16];
+	const record_line_at *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
 
-	(void)file;
-	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", rw->id);
-	if (strstr(line, needle) == NULL)
-		return 0;
-	rw->found = record_open(rw->ar, line, rw->out, rw->err) == 0 ? 1 : -1;
-	return 1;
+	return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* line_id - the id a records/ line names first (its own), or false */
+static bool
+line_id(const char *line, char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *p = strstr(line, "\"id\":\"");
+
+	if (p == NULL || strlen(p += 6) < ARCHIVE_ID_LEN + 1
+	    || p[ARCHIVE_ID_LEN] != '"')
+		return false;
+	memcpy(id, p, ARCHIVE_ID_LEN);
+	id[ARCHIVE_ID_LEN] = '\0';
+	return true;
+}
+
+/* day_add - one line's id and offset into d */
+static int
+day_add(record_day_map *d, const char *id, off_t at)
+{
+	record_line_at *grown;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 256;
+		if ((grown = realloc(d->lines, d->cap * sizeof(*grown))) == NULL)
+			return -1;
+		d->lines = grown;
+	}
+	snprintf(d->lines[d->n].id, sizeof(d->lines[d->n].id), "%s", id);
+	d->lines[d->n++].at = at;
+	return 0;
+}
+
+/* day_index - the offset of every whole line of d->fp, by id */
+static int
+day_index(record_day_map *d, mk_error *err)
+{
+	char *line = NULL, id[ARCHIVE_ID_LEN + 1];
+	size_t cap = 0;
+	off_t at = 0;
+	ssize_t n;
+	int rc = 0;
+
+	while (rc == 0 && (n = getline(&line, &cap, d->fp)) > 0
+	       && line[n - 1] == '\n') {	/* a torn last line: never committed */
+		if (line_id(line, id))
+			rc = day_add(d, id, at);
+		at += n;
+	}
+	free(line);
+	if (rc != 0)
+		return mk_error_set(err, "out of memory");
+	if (ferror(d->fp))
+		return mk_error_errno(err, "read %s", d->rel);
+	qsort(d->lines, d->n, sizeof(*d->lines), by_line_id);
+	return 0;
+}
+
+/* record_day_load - the segment of received_at's day into d, indexed */
+int
+record_day_load(archive *ar, int64_t received_at, record_day_map *d,
+		mk_error *err)
+{
+	char day[11], *path;
+
+	record_day_free(d);
+	record_day(received_at, day);
+	snprintf(d->rel, sizeof(d->rel), "records/%s.log", day);
+	if ((path = path_join(ar->dir, d->rel)) == NULL)
+		return mk_error_set(err, "out of memory");
+	d->fp = fopen(path, "re");
+	free(path);
+	if (d->fp == NULL)
+		return mk_error_errno(err, "open %s", d->rel);
+	if (day_index(d, err) != 0) {
+		record_day_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+/* record_day_holds - is d the loaded segment of received_at's day? */
+bool
+record_day_holds(const record_day_map *d, int64_t received_at)
+{
+	char day[11], rel[32];
+
+	record_day(received_at, day);
+	snprintf(rel, sizeof(rel), "records/%s.log", day);
+	return d->fp != NULL && strcmp(d->rel, rel) == 0;
+}
+
+/* first_line_of - the first line of id in d (lines sorted by id, then
+ * offset), or NULL */
+static const record_line_at *
+first_line_of(const record_day_map *d, const char *id)
+{
+	size_t lo = 0, hi = d->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(d->lines[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < d->n && strcmp(d->lines[lo].id, id) == 0 ? &d->lines[lo]
+	    : NULL;
+}
+
+/* record_day_open - the first record of id in the loaded segment */
+int
+record_day_open(archive *ar, record_day_map *d, const char *id,
+		record_opened *out, mk_error *err)
+{
+	const record_line_at *hit = first_line_of(d, id);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc;
+
+	if (hit == NULL)
+		return mk_error_set(err, "no record of %s in %s", id, d->rel);
+	if (fseeko(d->fp, hit->at, SEEK_SET) != 0
+	    || (n = getline(&line, &cap, d->fp)) <= 0 || line[n - 1] != '\n') {
+		free(line);
+		return mk_error_errno(err, "read %s", d->rel);
+	}
+	line[n - 1] = '\0';
+	rc = record_open(ar, line, out, err);
+	free(line);
+	return rc;
+}
+
+/* record_day_free - close and free d; it may be zeroed or loaded */
+void
+record_day_free(record_day_map *d)
+{
+	if (d->fp != NULL)
+		fclose(d->fp);
+	free(d->lines);
+	memset(d, 0, sizeof(*d));
 }
 
 /* record_find - open the record of message id, received at received_at
@@ -571,19 +699,11 @@ int
 record_find(archive *ar, const char *id, int64_t received_at,
 	    record_opened *out, mk_error *err)
 {
-	record_want rw = { ar, id, out, err, 0 };
-	char day[11], rel[32], *path;
+	record_day_map d = { .fp = NULL };
 	int rc;
 
-	record_day(received_at, day);
-	snprintf(rel, sizeof(rel), "records/%s.log", day);
-	if ((path = path_join(ar->dir, rel)) == NULL)
-		return mk_error_set(err, "out of memory");
-	rc = scan_segment(path, rel, want_line, &rw, err);
-	free(path);
-	if (rc != 0 || rw.found < 0)
-		return -1;
-	if (rw.found == 0)
-		return mk_error_set(err, "no record of %s in %s", id, rel);
-	return 0;
+	rc = record_day_load(ar, received_at, &d, err) == 0
+	    ? record_day_open(ar, &d, id, out, err) : -1;
+	record_day_free(&d);
+	return rc;
 }

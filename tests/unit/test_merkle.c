@@ -497,6 +497,72 @@ START_TEST(large_tree_proofs_are_linear)
 }
 END_TEST
 
+/* tree_matches - a built tree of the first size leaves gives the reference
+ * root and, for every index, merkle_inclusion_proof()'s path */
+static void
+tree_matches(const merkle_hash *leaves, uint64_t size)
+{
+	merkle_hash *copy = malloc((size ? size : 1) * sizeof(*copy));
+	merkle_hash want[MERKLE_MAX_PATH], got[MERKLE_MAX_PATH], root, ref;
+	merkle_tree t;
+	uint64_t index;
+	int n;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, leaves, size * sizeof(*copy));
+	ck_assert_int_eq(merkle_tree_build(&t, &copy, size), 0);
+	ck_assert_ptr_null(copy);
+	ck_assert_uint_eq(t.size, size);
+	merkle_tree_root(&t, root);
+	merkle_root(leaves, size, ref);
+	ck_assert_mem_eq(root, ref, MERKLE_HASH);
+	for (index = 0; index < size; index++) {
+		n = merkle_inclusion_proof(leaves, size, index, want);
+		ck_assert_int_eq(merkle_tree_path(&t, index, got), n);
+		ck_assert_mem_eq(got, want, (size_t)n * MERKLE_HASH);
+		ck_assert_mem_eq(merkle_tree_leaf(&t, index), leaves[index],
+				 MERKLE_HASH);
+	}
+	ck_assert_int_eq(merkle_tree_path(&t, size, got), -1);
+	merkle_tree_free(&t);
+}
+
+START_TEST(whole_tree_paths_match_the_definition)
+{
+	merkle_hash *leaves = make_leaves(130);
+	uint64_t size;
+
+	for (size = 0; size <= 130; size++)
+		tree_matches(leaves, size);
+	free(leaves);
+}
+END_TEST
+
+START_TEST(whole_tree_of_300007_leaves)
+{
+	const uint64_t size = 300007;
+	const uint64_t idx[] = { 0, 1, 131071, 262144, 299999, size - 1 };
+	merkle_hash *leaves = make_leaves(size), *mine = malloc(size * MERKLE_HASH);
+	merkle_hash path[MERKLE_MAX_PATH], root;
+	merkle_tree t;
+	uint64_t i;
+	int n;
+
+	ck_assert_ptr_nonnull(mine);
+	memcpy(mine, leaves, size * MERKLE_HASH);
+	ck_assert_int_eq(merkle_tree_build(&t, &mine, size), 0);
+	merkle_root(leaves, size, root);
+	for (i = 0; i < sizeof(idx) / sizeof(*idx); i++) {
+		n = merkle_tree_path(&t, idx[i], path);
+		ck_assert_int_eq(n, proof_len(idx[i], size));
+		ck_assert_int_eq(merkle_inclusion_verify(leaves[idx[i]], idx[i],
+					size, path, (size_t)n, root), 0);
+	}
+	merkle_tree_free(&t);
+	free(leaves);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -513,6 +579,8 @@ main(void)
 	tcase_add_test(tc, every_inclusion_proof_up_to_130);
 	tcase_add_test(tc, every_consistency_proof_up_to_70);
 	tcase_add_test(tc, large_tree_proofs_are_linear);
+	tcase_add_test(tc, whole_tree_paths_match_the_definition);
+	tcase_add_test(tc, whole_tree_of_300007_leaves);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
