@@ -79,10 +79,19 @@ enum {
 	OPT_OFFSET = 1 << 20,
 	OPT_FORMAT = 1 << 21,
 	OPT_OUT = 1 << 22,
+	OPT_HEADER_FROM = 1 << 23,	/* query terms, repeatable (OR) */
+	OPT_HEADER_TO = 1 << 24,
+	OPT_CLIENT_IP = 1 << 25,
+	OPT_QUEUE_ID = 1 << 26,
+	OPT_LARGER = 1 << 27,
+	OPT_SMALLER = 1 << 28,
+	OPT_REPEATABLE = OPT_HEADER_FROM | OPT_HEADER_TO | OPT_CLIENT_IP |
+			 OPT_QUEUE_ID,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
 		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST |
-		     OPT_COUNT | OPT_OFFSET,
+		     OPT_COUNT | OPT_OFFSET | OPT_REPEATABLE | OPT_LARGER |
+		     OPT_SMALLER,
 	OPT_AUDIT = OPT_USER | OPT_MESSAGE | OPT_ACTION | OPT_SINCE | OPT_UNTIL |
 		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
@@ -108,7 +117,8 @@ enum {
 	LO_VERSION = 256, LO_FROM, LO_TO, LO_SINCE, LO_UNTIL, LO_MSGID,
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
-	LO_NEWEST, LO_COUNT, LO_OFFSET, LO_FORMAT, LO_OUT
+	LO_NEWEST, LO_COUNT, LO_OFFSET, LO_FORMAT, LO_OUT, LO_HEADER_FROM,
+	LO_HEADER_TO, LO_CLIENT_IP, LO_QUEUE_ID, LO_LARGER, LO_SMALLER
 };
 
 static const struct option long_options[] = {
@@ -137,6 +147,12 @@ static const struct option long_options[] = {
 	{"offset", required_argument, NULL, LO_OFFSET},
 	{"format", required_argument, NULL, LO_FORMAT},
 	{"out", required_argument, NULL, LO_OUT},
+	{"header-from", required_argument, NULL, LO_HEADER_FROM},
+	{"header-to", required_argument, NULL, LO_HEADER_TO},
+	{"client-ip", required_argument, NULL, LO_CLIENT_IP},
+	{"queue-id", required_argument, NULL, LO_QUEUE_ID},
+	{"larger", required_argument, NULL, LO_LARGER},
+	{"smaller", required_argument, NULL, LO_SMALLER},
 	{NULL, 0, NULL, 0}
 };
 
@@ -168,6 +184,12 @@ static const struct {
 	{OPT_OFFSET, LO_OFFSET, "--offset"},
 	{OPT_FORMAT, LO_FORMAT, "--format"},
 	{OPT_OUT, LO_OUT, "--out"},
+	{OPT_HEADER_FROM, LO_HEADER_FROM, "--header-from"},
+	{OPT_HEADER_TO, LO_HEADER_TO, "--header-to"},
+	{OPT_CLIENT_IP, LO_CLIENT_IP, "--client-ip"},
+	{OPT_QUEUE_ID, LO_QUEUE_ID, "--queue-id"},
+	{OPT_LARGER, LO_LARGER, "--larger"},
+	{OPT_SMALLER, LO_SMALLER, "--smaller"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -351,6 +373,12 @@ print_help(void)
 "  --subject WORDS      words of the Subject\n"
 "  --attachment NAME    words of an attachment's file name\n"
 "  --has-attachment     messages with an attachment\n"
+"  --header-from TEXT   the From header holds TEXT (an address, a name)\n"
+"  --header-to TEXT     a To or Cc header holds TEXT\n"
+"  --client-ip IP       sent from IP (IPv4 or IPv6)\n"
+"  --queue-id ID        the MTA's queue id\n"
+"  --larger SIZE        more than SIZE bytes (k, M, G suffixes)\n"
+"  --smaller SIZE       fewer than SIZE bytes\n"
 "  --newest             newest first\n"
 "  --offset N           pass over the first N matches (pages of --limit)\n"
 "  --count              print how many match, not the messages\n"
@@ -587,7 +615,8 @@ take_option(cli_line *cl, int val, const char *arg)
 	unsigned bit = option_bit(val);
 	size_t i;
 
-	if ((cl->seen & bit) && val != LO_TO) {	/* --to: check_command */
+	if ((cl->seen & bit) && val != LO_TO	/* --to: check_command */
+	    && !(bit & OPT_REPEATABLE)) {
 		for (i = 0; option_bits[i].bit != bit; i++)
 			;
 		return usage_error("%s given twice", option_bits[i].name);
@@ -638,6 +667,18 @@ take_option(cli_line *cl, int val, const char *arg)
 		return add_query_term(rq, "attachment:", arg);
 	case LO_HAS_ATTACHMENT:
 		return add_query_raw(rq, "has:attachment");
+	case LO_HEADER_FROM:
+		return add_query_term(rq, "header-from:", arg);
+	case LO_HEADER_TO:
+		return add_query_term(rq, "header-to:", arg);
+	case LO_CLIENT_IP:
+		return add_query_term(rq, "client-ip:", arg);
+	case LO_QUEUE_ID:
+		return add_query_term(rq, "queue-id:", arg);
+	case LO_LARGER:
+		return add_query_term(rq, "larger:", arg);
+	case LO_SMALLER:
+		return add_query_term(rq, "smaller:", arg);
 	case LO_NEWEST:
 		rq->query.newest = 1;
 		return 0;

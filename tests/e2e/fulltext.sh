@@ -102,6 +102,35 @@ check_eq "query: --offset pages through --limit" "$all6" "$p1 $p2"
 nw=$(through search --json --newest --limit 1 'subject:plain' | jq -r '.[0].id')
 old=$(through search --json 'subject:plain' | jq -r '.[-1].id')
 check_eq "query: --newest first" "$old" "$nw"
+# The envelope and header options, each the query field of its name.
+cnt() { through search --count "$@" 2>&1; }
+check_eq "--header-from: the From header" "$MIME_SENT" "$(cnt --header-from sender@sender.test)"
+check_eq "--header-from twice: either value (OR)" "$MIME_SENT" \
+    "$(cnt --header-from sender@sender.test --header-from nobody@nowhere.test)"
+check_eq "--header-from: another address finds none" 0 "$(cnt --header-from nobody@nowhere.test)"
+check "--header-to: the To header" test "$(cnt --header-to reader@example.com)" -ge "$MIME_SENT"
+one=$(through search --json --limit 1 --header-from sender@sender.test)
+one_id=$(jq -r '.[0].id' <<<"$one")
+one_size=$(jq -r '.[0].size' <<<"$one")
+one_qid=$(jq -r '.[0].queue_id' <<<"$one")
+check_eq "--queue-id: exactly its message" "$one_id" \
+    "$(through search --json --queue-id "$one_qid" | jq -r '[.[].id] | join(" ")')"
+check "--larger/--smaller: a size between them" jq -e --arg id "$one_id" 'any(.[]; .id == $id)' \
+    <<<"$(through search --json --larger $(( one_size - 1 )) --smaller $(( one_size + 1 )))"
+check_eq "--larger: no message is larger than 1G" 0 "$(cnt --larger 1G)"
+check_eq "--client-ip: every message came from 127.0.0.1" "$(cnt 'subject:plain')" \
+    "$(cnt --client-ip 127.0.0.1 'subject:plain')"
+check_eq "--client-ip: none from 192.0.2.1" 0 "$(cnt --client-ip 192.0.2.1)"
+if out=$(through search --larger 1k --larger 2k 2>&1); then
+	fail "--larger twice was taken: $out"
+else
+	check_eq "--larger twice: a usage error (exit 2)" 2 "$?"
+fi
+if out=$(through search --client-ip 300.1.1.1 2>&1); then
+	fail "--client-ip 300.1.1.1 was taken: $out"
+else
+	check "--client-ip: a bad address is named" grep -q "300.1.1.1" <<<"$out"
+fi
 if out=$(through search 'form:alice' 2>&1); then
 	fail "query: an unknown field is refused: $out"
 else
