@@ -262,6 +262,10 @@ json_t *access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n);
 /* access_proof_json - an inclusion proof as a new JSON object: id, seq,
  * leaf_index, entry, leaf_hash, tree_size, path, checkpoint, record */
 json_t *access_proof_json(const archive_proof *p);
+/* access_entry_proof_json - the proof of any ledger entry (no id, no
+ * record): seq, leaf_index, entry, leaf_hash, tree_size, path,
+ * checkpoint */
+json_t *access_entry_proof_json(const archive_proof *p);
 
 /* The service: shared state of every request (the policy, the four-eyes
  * book), safe to use from many threads at once. */

@@ -535,7 +535,7 @@ compare_found(const void *x, const void *y)
 
 /* audit_search - the search's entry, with every id it will show */
 static int
-audit_search(answer *a, const found_ids *f)
+audit_search(answer *a, const found_ids *f, int64_t *seq)
 {
 	const char **ptrs = calloc(f->n + 1, sizeof(*ptrs));
 	char (*copies)[ARCHIVE_ID_LEN + 1] = calloc(f->n + 1, sizeof(*copies));
@@ -552,7 +552,7 @@ audit_search(answer *a, const found_ids *f)
 		}
 		entry.ids = ptrs;
 		entry.n_ids = f->n;
-		rc = audit(a, &entry, NULL);
+		rc = audit(a, &entry, seq);
 	}
 	free(ptrs);
 	free(copies);
@@ -741,7 +741,7 @@ search_planned(answer *a, search_plan *p, found_ids *f)
 		finish_error(a, "%s", err.msg);
 	else if (f->nomem)
 		finish_error(a, "out of memory collecting search results");
-	else if (audit_search(a, f) == 0) {
+	else if (audit_search(a, f, NULL) == 0) {
 		if (f->n > 0)
 			qsort(f->ids, f->n, sizeof(*f->ids), compare_found);
 		if (a->rq->count)	/* the number only, no item */
@@ -814,19 +814,29 @@ put_key(unsigned gen, const char *pem, size_t len, void *ctx)
 				     (json_int_t)gen, "pem", pem, len));
 }
 
-/* put_keys - the first export frame: {"keys": [{gen, pem}, ...]} */
+/* put_keys - the first export frame: {"keys": [{gen, pem}, ...],
+ * "custody": the proof of the export's own audit entry (seq)} */
 static int
-put_keys(answer *a, mk_error *err)
+put_keys(answer *a, archive_prover *pv, int64_t seq, mk_error *err)
 {
-	json_t *keys = json_array();
+	json_t *keys = json_array(), *custody;
+	archive_proof *p = NULL;
 
 	if (keys == NULL)
 		return mk_error_set(err, "out of memory");
-	if (archive_public_keys(a->ar, put_key, keys, err) != 0) {
+	if (archive_public_keys(a->ar, put_key, keys, err) != 0
+	    || archive_prover_entry(pv, seq, &p, err) != 0) {
 		json_decref(keys);
 		return -1;
 	}
-	return put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o}", "keys", keys));
+	custody = access_entry_proof_json(p);
+	archive_proof_free(p);
+	if (custody == NULL) {
+		json_decref(keys);
+		return mk_error_set(err, "out of memory");
+	}
+	return put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "keys",
+			keys, "custody", custody));
 }
 
 /* An export's second pass. */
@@ -896,16 +906,18 @@ static void
 export_planned(answer *a, search_plan *p, found_ids *f)
 {
 	exporting ex = { .f = f };
+	int64_t seq = 0;
 	mk_error err;
 
 	if (plan_walk_all(a, p, collect_export, f, &err) != 0)
 		finish_error(a, "%s", err.msg);
 	else if (f->nomem)
 		finish_error(a, "out of memory collecting the export");
-	else if (audit_search(a, f) != 0)
+	else if (audit_search(a, f, &seq) != 0)
 		return;
-	else if (archive_checkpoint_now(a->ar, &err) != 0 || put_keys(a, &err) != 0
-		 || archive_prover_open(a->ar, &ex.prover, &err) != 0)
+	else if (archive_checkpoint_now(a->ar, &err) != 0
+		 || archive_prover_open(a->ar, &ex.prover, &err) != 0
+		 || put_keys(a, ex.prover, seq, &err) != 0)
 		export_failed(a, err.msg);
 	else {
 		if (f->n > 0)
@@ -914,6 +926,9 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 			export_failed(a, err.msg);
 		else if (ex.failed)
 			export_failed(a, ex.err.msg);
+		else if (!a->gone && ex.sent != f->n)
+			export_failed(a, "a message to export left the archive"
+				      " while it was being exported");
 		else if (!a->gone)
 			finish_ok(a, json_pack("{s:I, s:b, s:I}", "count",
 				  (json_int_t)ex.sent, "truncated", f->truncated,

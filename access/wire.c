@@ -261,19 +261,37 @@ access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n)
 	return arr;
 }
 
-/* access_proof_json - an inclusion proof as a new JSON object */
+/* access_entry_proof_json - the proof of any ledger entry as a new JSON
+ * object */
 json_t *
-access_proof_json(const archive_proof *p)
+access_entry_proof_json(const archive_proof *p)
 {
-	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:{s:s, s:i, s:s}}",
-			 "id", p->id, "seq", (json_int_t)p->seq,
+	return json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o}",
+			 "seq", (json_int_t)p->seq,
 			 "leaf_index", (json_int_t)(p->seq - 1),
 			 "entry", p->entry, "leaf_hash", p->leaf_hash,
 			 "tree_size", (json_int_t)p->checkpoint.size,
 			 "path", access_path_json(p->path, p->path_len),
-			 "checkpoint", access_checkpoint_json(&p->checkpoint),
-			 "record", "text", p->record, "signer",
-			 (int)p->record_signer, "signature", p->record_signature);
+			 "checkpoint", access_checkpoint_json(&p->checkpoint));
+}
+
+/* access_proof_json - an inclusion proof as a new JSON object */
+json_t *
+access_proof_json(const archive_proof *p)
+{
+	json_t *obj = json_pack("{s:s}", "id", p->id);
+	json_t *entry = access_entry_proof_json(p);
+
+	if (obj == NULL || entry == NULL || json_object_update(obj, entry) != 0
+	    || json_object_set_new(obj, "record", json_pack("{s:s, s:i, s:s}",
+				   "text", p->record, "signer",
+				   (int)p->record_signer, "signature",
+				   p->record_signature)) != 0) {
+		json_decref(obj);
+		obj = NULL;
+	}
+	json_decref(entry);
+	return obj;
 }
 
 /* access_status_json - the full-text index's progress as a new JSON

@@ -384,7 +384,7 @@ int archive_checkpoint_now(archive *ar, mk_error *err);
 /* An inclusion proof of a message's "stored" entry (owned by the caller:
  * archive_proof_free). */
 typedef struct archive_proof {
-	char id[ARCHIVE_ID_LEN + 1];
+	char id[ARCHIVE_ID_LEN + 1];	/* "" for another entry than "stored" */
 	int64_t seq;			/* the entry's seq; leaf index seq - 1 */
 	char *entry;			/* the ledger line, the leaf's bytes */
 	char leaf_hash[ARCHIVE_SHA256_HEX + 1];
@@ -416,6 +416,10 @@ int64_t archive_prover_size(const archive_prover *pv);
  * ledger_seq is checked against the entry there) */
 int archive_prover_proof(archive_prover *pv, const archive_message *msg,
 			 archive_proof **out, mk_error *err);
+/* archive_prover_entry - the proof of ledger entry seq, whatever its
+ * event (id "", no record: record and record_signature NULL) */
+int archive_prover_entry(archive_prover *pv, int64_t seq, archive_proof **out,
+			 mk_error *err);
 void archive_prover_free(archive_prover *pv);
 
 /* A consistency proof between two checkpoints. */

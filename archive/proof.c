@@ -367,6 +367,43 @@ prove_record(archive_prover *pv, archive_proof *p, mk_error *err)
 	    : mk_error_set(err, "out of memory");
 }
 
+/* covered - is seq an entry of the prover's checkpoint? 0, or -1 with
+ * err naming what (id: whose entry, or NULL) */
+static int
+covered(const archive_prover *pv, int64_t seq, const char *id, mk_error *err)
+{
+	if (seq > pv->cp.size)
+		return mk_error_set(err, "ledger entry %lld%s%s is not covered"
+				    " by a checkpoint yet (the latest covers"
+				    " %lld); run \"mailkeep ledger checkpoint\"",
+				    (long long)seq, id ? " of " : "", id ? id : "",
+				    (long long)pv->cp.size);
+	if (seq < 1)
+		return id ? mk_error_set(err, "no \"stored\" ledger entry for"
+					 " message %s", id)
+		    : mk_error_set(err, "no ledger entry %lld", (long long)seq);
+	return 0;
+}
+
+/* prove_entry - a new proof of entry seq (covered), without a record */
+static archive_proof *
+prove_entry(archive_prover *pv, int64_t seq, mk_error *err)
+{
+	archive_proof *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	p->seq = seq;
+	if ((p->entry = read_entry(pv, seq, err)) == NULL
+	    || prove_path(pv, p, err) != 0) {
+		archive_proof_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* prove_seq - the proof of id, whose "stored" entry is at seq */
 static int
 prove_seq(archive_prover *pv, const char *id, int64_t seq,
@@ -375,32 +412,33 @@ prove_seq(archive_prover *pv, const char *id, int64_t seq,
 	archive_proof *p;
 
 	*out = NULL;
-	if (seq > pv->cp.size)
-		return mk_error_set(err, "ledger entry %lld of %s is not covered"
-				    " by a checkpoint yet (the latest covers"
-				    " %lld); run \"mailkeep ledger checkpoint\"",
-				    (long long)seq, id, (long long)pv->cp.size);
-	if (seq < 1)
-		return mk_error_set(err, "no \"stored\" ledger entry for message"
-				    " %s", id);
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return mk_error_set(err, "out of memory");
+	if (covered(pv, seq, id, err) != 0
+	    || (p = prove_entry(pv, seq, err)) == NULL)
+		return -1;
 	snprintf(p->id, sizeof(p->id), "%s", id);
-	p->seq = seq;
-	if ((p->entry = read_entry(pv, seq, err)) == NULL)
-		goto fail;
 	if (!is_stored_entry(p->entry, id)) {
 		mk_error_set(err, "ledger entry %lld is not the \"stored\" entry"
 			     " of %s (run mailkeep verify)", (long long)seq, id);
-		goto fail;
+		archive_proof_free(p);
+		return -1;
 	}
-	if (prove_path(pv, p, err) != 0 || prove_record(pv, p, err) != 0)
-		goto fail;
+	if (prove_record(pv, p, err) != 0) {
+		archive_proof_free(p);
+		return -1;
+	}
 	*out = p;
 	return 0;
-fail:
-	archive_proof_free(p);
-	return -1;
+}
+
+/* archive_prover_entry - the proof of any entry seq (archive.h) */
+int
+archive_prover_entry(archive_prover *pv, int64_t seq, archive_proof **out,
+		     mk_error *err)
+{
+	*out = NULL;
+	if (covered(pv, seq, NULL, err) != 0)
+		return -1;
+	return (*out = prove_entry(pv, seq, err)) != NULL ? 0 : -1;
 }
 
 /* archive_prover_proof - the proof of one indexed message (archive.h) */

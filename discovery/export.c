@@ -6,7 +6,8 @@
  *
  * DESCRIPTION
  *	mailkeep export asks mailkeep-access for the messages it may get;
- *	the service answers with one frame of public keys, then for each
+ *	the service answers with one frame of public keys and the proof of
+ *	the export's own audit entry, then for each
  *	message a frame with its signed proof and its content as data
  *	frames.  This file turns that stream into an export (FORMAT.md,
  *	section 9):
@@ -17,6 +18,7 @@
  *	  manifest.csv      the same rows as CSV
  *	  edrm.xml          the same rows as an EDRM XML 1.2 load file
  *	  keys.pem          the archive's public keys, every generation
+ *	  custody.json      the export's audit entry, with its proof
  *	  README.txt        how to check it
  *
  *	Memory does not grow with the export: one message's digests and at

@@ -69,6 +69,10 @@ static const char readme[] =
 "  manifest.csv     the same rows as CSV\n"
 "  edrm.xml         the same rows as an EDRM XML 1.2 load file\n"
 "  keys.pem         the archive's public signing keys, generation 1 first\n"
+"  custody.json     the export's own audit entry in the archive's ledger,\n"
+"                   naming every id exported, with its inclusion proof in\n"
+"                   the same signed checkpoint: a row removed together\n"
+"                   with its message is still named there\n"
 "\n"
 "To check it (no archive needed; pin the keys you got from the archive's\n"
 "owner by another channel, \"mailkeep keys export-public\"):\n"
@@ -223,6 +227,35 @@ write_keys_file(discovery_export *x, json_t *keys, mk_error *err)
 	return 0;
 }
 
+/* write_custody_file - custody.json: the proof of the export's own audit
+ * entry, one compact JSON object and a newline */
+static int
+write_custody_file(discovery_export *x, json_t *custody, mk_error *err)
+{
+	FILE *f;
+	char *text;
+	int rc = 0;
+
+	if (!json_is_object(custody))
+		return mk_error_set(err, "the service sent no proof of the"
+				    " export's audit entry");
+	if ((text = json_dumps(custody, JSON_COMPACT | JSON_PRESERVE_ORDER))
+	    == NULL)
+		return mk_error_set(err, "out of memory");
+	if ((f = open_in(x, "custody.json", err)) == NULL) {
+		free(text);
+		return -1;
+	}
+	if (fprintf(f, "%s\n", text) < 0 || fflush(f) != 0
+	    || fsync(fileno(f)) != 0)
+		rc = -1;
+	free(text);
+	if (fclose(f) != 0 || rc != 0)
+		return mk_error_set(err, "%s/custody.json: %s", x->partial,
+				    strerror(errno));
+	return 0;
+}
+
 /* end_message - the message being received is whole: its row */
 static int
 end_message(discovery_export *x, mk_error *err)
@@ -337,8 +370,12 @@ discovery_export_item(discovery_export *x, const char *buf, size_t len,
 
 	if (!json_is_object(item))
 		rc = mk_error_set(err, "the service sent a bad item");
-	else if (json_object_get(item, "keys") != NULL)
+	else if (json_object_get(item, "keys") != NULL) {
 		rc = write_keys_file(x, json_object_get(item, "keys"), err);
+		if (rc == 0)
+			rc = write_custody_file(x, json_object_get(item,
+						"custody"), err);
+	}
 	else if ((rc = end_message(x, err)) == 0)
 		rc = start_message(x, item, err);
 	json_decref(item);

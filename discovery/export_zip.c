@@ -112,8 +112,9 @@ add_messages(struct archive *za, const char *tree, mk_error *err)
 int
 export_zip_pack(const char *tree, const char *zip, mk_error *err)
 {
-	static const char *top[] = { "README.txt", "keys.pem", "manifest.json",
-				     "manifest.csv", "edrm.xml" };
+	static const char *top[] = { "README.txt", "keys.pem", "custody.json",
+				     "manifest.json", "manifest.csv",
+				     "edrm.xml" };
 	struct archive *za = archive_write_new();
 	size_t i;
 	int rc = 0, fd;

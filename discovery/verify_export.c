@@ -22,12 +22,14 @@
  *	     edited digest, header, recipient or policy is found and named.
  *
  *	Then manifest.csv and edrm.xml must be what the checked rows make,
- *	and no file may be in the export that no row names.  A row removed
- *	together with its message is not visible in the export alone: the
- *	export's audit entry in the ledger lists every id exported.
+ *	and no file may be in the export that no row names.  Last,
+ *	custody.json: the export's own audit entry in the ledger, which
+ *	names every id exported, must be in the tree of a signed checkpoint
+ *	and name exactly the rows - so a row removed together with its
+ *	message, or a row added, is found too.
  *
- *	Memory: one line of the manifest, one message's header section and
- *	the ids (25 bytes each) for the added-file check.
+ *	Memory: one line of the manifest, one message's header section, the
+ *	ids (25 bytes each) for the added-file check and custody.json.
  *
  * DIAGNOSTICS
  *	Problems go to the caller's problem() as KIND OBJECT DETAIL:
@@ -559,7 +561,8 @@ static bool
 is_top_file(vx *v, const char *name)
 {
 	static const char *names[] = { "manifest.json", "manifest.csv",
-				       "edrm.xml", "keys.pem", "README.txt" };
+				       "edrm.xml", "keys.pem", "custody.json",
+				       "README.txt" };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -624,6 +627,117 @@ check_files(vx *v)
 	else if (v->held_len >= 0)
 		report(v, "added", "messages.mbox", "holds more messages than the"
 		       " manifest lists");
+}
+
+/* The largest custody.json read: an export names at most 100,000 ids
+ * (ACCESS_MAX_RESULTS), about 30 bytes each in its entry. */
+#define CUSTODY_MAX	(16 * 1024 * 1024)
+
+/* custody_entry - the audit entry custody.json proves, checked to be a
+ * granted export's; NULL after reporting why not */
+static json_t *
+custody_entry(vx *v, json_t *proof)
+{
+	const char *line = json_string_value(json_object_get(proof, "entry"));
+	json_t *e = line != NULL ? json_loads(line, 0, NULL) : NULL;
+	const char *event = json_string_value(json_object_get(e, "event"));
+	const char *action = json_string_value(json_object_get(e, "action"));
+	const char *outcome = json_string_value(json_object_get(e, "outcome"));
+
+	if (event != NULL && strcmp(event, "access") == 0 && action != NULL
+	    && strcmp(action, "export") == 0 && outcome != NULL
+	    && strcmp(outcome, "granted") == 0
+	    && json_is_array(json_object_get(e, "ids")))
+		return e;
+	report(v, "proof", "custody.json", "is not the audit entry of a granted"
+	       " export");
+	json_decref(e);
+	return NULL;
+}
+
+/* custody_ids - the entry's ids, sorted, into *out (caller frees); how
+ * many, or -1 when one is not an id */
+static ssize_t
+custody_ids(json_t *ids, char (**out)[ARCHIVE_ID_LEN + 1])
+{
+	char (*list)[ARCHIVE_ID_LEN + 1];
+	size_t i, n = json_array_size(ids);
+	const char *id;
+	json_t *x;
+
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
+		return -1;
+	json_array_foreach(ids, i, x) {
+		id = json_string_value(x);
+		if (id == NULL || strlen(id) != ARCHIVE_ID_LEN) {
+			free(list);
+			return -1;
+		}
+		memcpy(list[i], id, ARCHIVE_ID_LEN + 1);
+	}
+	qsort(list, n, sizeof(*list), compare_ids);
+	*out = list;
+	return (ssize_t)n;
+}
+
+/* compare_custody - every id the audit entry names has a row, and every
+ * row is named (both lists sorted) */
+static void
+compare_custody(vx *v, char (*named)[ARCHIVE_ID_LEN + 1], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v->n_ids == 0 || bsearch(named[i], v->ids, v->n_ids,
+					     sizeof(*v->ids), compare_ids) == NULL)
+			report(v, "missing", named[i], "the export's audit entry"
+			       " (custody.json) names it; no manifest row does");
+	for (i = 0; i < v->n_ids; i++)
+		if (n == 0 || bsearch(v->ids[i], named, n, sizeof(*named),
+				      compare_ids) == NULL)
+			report(v, "added", v->ids[i], "a manifest row the export's"
+			       " audit entry (custody.json) does not name");
+}
+
+/* check_custody - custody.json is the export's audit entry, in the tree
+ * of a signed checkpoint, and names exactly the rows' ids (v->ids,
+ * sorted by check_files) */
+static void
+check_custody(vx *v)
+{
+	char *p = NULL, *text = NULL, (*named)[ARCHIVE_ID_LEN + 1] = NULL;
+	json_t *proof = NULL, *e = NULL;
+	struct stat sb;
+	mk_error err;
+	ssize_t n;
+
+	if (asprintf(&p, "%s/custody.json", v->path) < 0)
+		return;
+	if (stat(p, &sb) != 0)
+		report(v, "missing", "custody.json", "the export's audit entry is"
+		       " not there, so a row removed with its message would"
+		       " not be seen");
+	else if (sb.st_size > CUSTODY_MAX)
+		report(v, "proof", "custody.json", "is larger than an export's"
+		       " audit entry can be (%lld bytes)", (long long)CUSTODY_MAX);
+	else if ((text = read_text(p, &err)) == NULL
+		 || (proof = json_loads(text, 0, NULL)) == NULL
+		 || !json_is_object(proof))
+		report(v, "proof", "custody.json", "is not a JSON object");
+	else if (check_inclusion(v, "custody.json", proof)
+		 && check_checkpoint(v, "custody.json", proof)
+		 && (e = custody_entry(v, proof)) != NULL) {
+		if ((n = custody_ids(json_object_get(e, "ids"), &named)) < 0)
+			report(v, "proof", "custody.json", "its entry's ids are"
+			       " not message ids");
+		else
+			compare_custody(v, named, (size_t)n);
+	}
+	free(named);
+	json_decref(e);
+	json_decref(proof);
+	free(text);
+	free(p);
 }
 
 /* read_header - the first line of manifest.json: the format */
@@ -769,6 +883,7 @@ verify_tree(const char *path, const char *keys_pem,
 			fflush(v.edrm);
 			check_derived(&v);
 			check_files(&v);
+			check_custody(&v);
 		}
 	}
 	if (f != NULL)

@@ -148,6 +148,10 @@ tamper row-subject "PROBLEM manifest $victim: manifest.json row: \"subject\"" \
 tamper csv "PROBLEM manifest manifest.csv" sed -i '2s/"full"/"fu11"/' manifest.csv
 tamper removed "PROBLEM missing $victim" rm "messages/$victim.eml"
 tamper added "PROBLEM added messages/extra.eml" cp "messages/$victim.eml" messages/extra.eml
+tamper removed-with-row "PROBLEM missing $victim: the export's audit entry (custody.json) names it" \
+	sh -c "rm messages/$victim.eml && sed -i '/\"id\":\"$victim\"/d' manifest.json && sed -i '/\"$victim\"/d' manifest.csv"
+tamper custody-gone "PROBLEM missing custody.json" rm custody.json
+tamper custody-edited "PROBLEM proof custody.json" sed -i 's/\\"outcome\\":\\"granted\\"/\\"outcome\\":\\"granted\\" /' custody.json
 tamper record "PROBLEM signature $victim" sed -i "/\"id\":\"$victim\"/s/\\\\\"size\\\\\":/\\\\\"size\\\\\":1/g" manifest.json
 openssl genpkey -algorithm ed25519 -out "$T/stranger.key" 2>/dev/null &&
 	openssl pkey -in "$T/stranger.key" -pubout -out "$T/stranger.pem" 2>/dev/null || bail "openssl genpkey"
@@ -174,6 +178,14 @@ g=$(jq -r .proof.checkpoint.key <<<"$row")
 awk -v g="$g" '/^# mailkeep signing key, generation /{k=($6 == g)} !/^#/{if (k) print}' "$T/pinned.pem" > "$d/cpkey.pem"
 check "openssl: the checkpoint's signature" openssl pkeyutl -verify -pubin -inkey "$d/cpkey.pem" -rawin \
 	-in "$d/cp.txt" -sigfile "$d/cp.sig"
+c=$T/x-eml/custody.json
+check_eq "jq: custody.json's entry names exactly the exported ids" \
+	"$(jq -r '.messages[].id' "$m" | sort | tr '\n' ' ')" \
+	"$(jq -r .entry "$c" | jq -r '.ids[]' | sort | tr '\n' ' ')"
+check_eq "jq: custody.json's entry is a granted export" "access export granted" \
+	"$(jq -r .entry "$c" | jq -r '"\(.event) \(.action) \(.outcome)"')"
+check_eq "jq: custody.json is proved against the rows' checkpoint" \
+	"$(jq -r .proof.checkpoint.text <<<"$row")" "$(jq -r .checkpoint.text "$c")"
 
 svc_stop
 e2e_finish

@@ -76,13 +76,54 @@ send_item(discovery_export *x, json_t *obj)
 	json_decref(obj);
 }
 
-/* make_export - the messages ids into path, as the service sends them */
+/* audit_export - the audit entry of an export of ids, as the service
+ * writes it before the export; its seq */
+static int64_t
+audit_export(archive *ar, char ids[][ARCHIVE_ID_LEN + 1], size_t n)
+{
+	access_identity who = { .uid = 0, .user = "root", .via = "offline" };
+	const char *ptrs[N_TEXTS + 1];
+	access_audit a = { .op = ACCESS_OP_EXPORT, .outcome = ACCESS_GRANTED,
+			   .ids = ptrs, .n_ids = n };
+	int64_t seq = 0;
+	mk_error err;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ptrs[i] = ids[i];
+	ck_assert_msg(access_audit_write(ar, &who, &a, &seq, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_int_eq(archive_checkpoint_now(ar, &err), 0);
+	return seq;
+}
+
+/* send_keys - the first frame: the keys and the proof of the audit entry
+ * at seq, from pv */
 static void
-make_export(archive *ar, char ids[][ARCHIVE_ID_LEN + 1], size_t n,
-	    const char *path, discovery_export_format fmt, size_t chunk)
+send_keys(archive *ar, archive_prover *pv, int64_t seq, discovery_export *x)
 {
 	json_t *keys = json_array();
+	archive_proof *p;
+	mk_error err;
+
+	ck_assert_int_eq(archive_public_keys(ar, key_item, keys, &err), 0);
+	ck_assert_msg(archive_prover_entry(pv, seq, &p, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(p->id, "");
+	send_item(x, json_pack("{s:o, s:o}", "keys", keys, "custody",
+			       access_entry_proof_json(p)));
+	archive_proof_free(p);
+}
+
+/* make_export - the first n_sent of the messages ids into path, as the
+ * service sends them, under an audit entry naming the first n_named */
+static void
+make_export_of(archive *ar, char ids[][ARCHIVE_ID_LEN + 1], size_t n_named,
+	       size_t n_sent, const char *path, discovery_export_format fmt,
+	       size_t chunk)
+{
+	int64_t seq = audit_export(ar, ids, n_named);
 	feed f = { NULL, chunk };
+	archive_prover *pv;
 	archive_message *msg;
 	archive_proof *p;
 	mk_error err;
@@ -90,23 +131,32 @@ make_export(archive *ar, char ids[][ARCHIVE_ID_LEN + 1], size_t n,
 
 	f.x = discovery_export_begin(path, fmt, &err);
 	ck_assert_msg(f.x != NULL, "%s", err.msg);
-	ck_assert_int_eq(archive_public_keys(ar, key_item, keys, &err), 0);
-	send_item(f.x, json_pack("{s:o}", "keys", keys));
-	for (i = 0; i < n; i++) {
-		ck_assert_msg(archive_ledger_proof(ar, ids[i], &p, &err) == 0,
+	ck_assert_msg(archive_prover_open(ar, &pv, &err) == 0, "%s", err.msg);
+	send_keys(ar, pv, seq, f.x);
+	for (i = 0; i < n_sent; i++) {
+		ck_assert_int_eq(archive_lookup(ar, ids[i], &msg, &err), 0);
+		ck_assert_msg(archive_prover_proof(pv, msg, &p, &err) == 0,
 			      "%s", err.msg);
 		send_item(f.x, json_pack("{s:{}, s:o}", "message", "proof",
 					 access_proof_json(p)));
 		archive_proof_free(p);
-		ck_assert_int_eq(archive_lookup(ar, ids[i], &msg, &err), 0);
 		if (msg->content == ARCHIVE_FULL)
 			ck_assert_msg(archive_read(ar, ids[i], chunked, &f, &err)
 				      == 0, "%s", err.msg);
 		archive_message_free(msg);
 	}
+	archive_prover_free(pv);
 	ck_assert_msg(discovery_export_finish(f.x, &rows, &err) == 0, "%s",
 		      err.msg);
-	ck_assert_uint_eq(rows, n);
+	ck_assert_uint_eq(rows, n_sent);
+}
+
+/* make_export - the messages ids into path, as the service sends them */
+static void
+make_export(archive *ar, char ids[][ARCHIVE_ID_LEN + 1], size_t n,
+	    const char *path, discovery_export_format fmt, size_t chunk)
+{
+	make_export_of(ar, ids, n, n, path, fmt, chunk);
 }
 
 /* no_problem - archive_problem_fn: a test failure */
@@ -199,6 +249,65 @@ START_TEST(mbox_is_mboxrd)
 }
 END_TEST
 
+/* Problems seen, for the custody test. */
+typedef struct seen {
+	char text[4][200];
+	size_t n;
+} seen;
+
+/* collect - archive_problem_fn keeping each problem as text */
+static void
+collect(const char *kind, const char *object, const char *detail, void *ctx)
+{
+	seen *s = ctx;
+
+	if (s->n < 4)
+		snprintf(s->text[s->n], sizeof(s->text[0]), "%s %s: %s", kind,
+			 object, detail);
+	s->n++;
+}
+
+START_TEST(custody_names_every_row)
+{
+	char ids[N_TEXTS + 1][ARCHIVE_ID_LEN + 1], path[128], want[200];
+	archive *ar = fill(ids);
+	discovery_export_stats st;
+	seen s = { .n = 0 };
+	mk_error err;
+
+	/* a row removed with its message: the others agree, custody does not */
+	snprintf(path, sizeof(path), "%s/short", dir);
+	make_export_of(ar, ids, N_TEXTS + 1, N_TEXTS, path, DISCOVERY_EXPORT_EML, 4096);
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &s,
+						 &st, &err), 0);
+	snprintf(want, sizeof(want), "missing %s: the export's audit entry"
+		 " (custody.json) names it; no manifest row does", ids[N_TEXTS]);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_str_eq(s.text[0], want);
+	/* a row (and message) added */
+	memset(&s, 0, sizeof(s));
+	snprintf(path, sizeof(path), "%s/long", dir);
+	make_export_of(ar, ids, 1, 2, path, DISCOVERY_EXPORT_MBOX, 4096);
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &s,
+						 &st, &err), 0);
+	snprintf(want, sizeof(want), "added %s: a manifest row the export's"
+		 " audit entry (custody.json) does not name", ids[1]);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_str_eq(s.text[0], want);
+	/* no custody.json at all */
+	memset(&s, 0, sizeof(s));
+	snprintf(want, sizeof(want), "%s/short/custody.json", dir);
+	ck_assert_int_eq(unlink(want), 0);
+	snprintf(path, sizeof(path), "%s/short", dir);
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &s,
+						 &st, &err), 0);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_msg(strncmp(s.text[0], "missing custody.json:", 21) == 0, "%s",
+		      s.text[0]);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(abort_leaves_nothing)
 {
 	char path[128], partial[160];
@@ -231,6 +340,7 @@ main(void)
 	tcase_add_test(tc, every_format_verifies);
 	tcase_add_test(tc, mbox_is_mboxrd);
 	tcase_add_test(tc, abort_leaves_nothing);
+	tcase_add_test(tc, custody_names_every_row);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
