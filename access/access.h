@@ -262,6 +262,10 @@ json_t *access_path_json(char (*path)[ARCHIVE_SHA256_HEX + 1], size_t n);
 /* access_proof_json - an inclusion proof as a new JSON object: id, seq,
  * leaf_index, entry, leaf_hash, tree_size, path, checkpoint, record */
 json_t *access_proof_json(const archive_proof *p);
+/* access_verify_json - verify's counts (archive_verify_stats) as a new
+ * JSON object, as the verify answer and verify --json give them */
+json_t *access_verify_json(const archive_verify_stats *st);
+
 /* access_entry_proof_json - the proof of any ledger entry (no id, no
  * record): seq, leaf_index, entry, leaf_hash, tree_size, path,
  * checkpoint */

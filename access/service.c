@@ -397,15 +397,7 @@ serve_verify(answer *a)
 	if (archive_verify(a->ar, a->rq->keys_pem, verify_problem,
 			   verify_progress, a, &st, &err) != 0)
 		return finish_error(a, "verify could not finish: %s", err.msg);
-	return finish_ok(a, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"ledger_entries", (json_int_t)st.ledger_entries,
-		"uncovered_entries", (json_int_t)st.uncovered,
-		"checkpoints", (json_int_t)st.checkpoints,
-		"records", (json_int_t)st.records,
-		"index_rows", (json_int_t)st.index_rows,
-		"blobs", (json_int_t)st.blobs,
-		"content_bytes", (json_int_t)st.content_bytes,
-		"problems", (json_int_t)st.problems));
+	return finish_ok(a, access_verify_json(&st));
 }
 
 /* audit_item - access_entry_fn: one audit entry as an item */

@@ -294,6 +294,22 @@ access_proof_json(const archive_proof *p)
 	return obj;
 }
 
+/* access_verify_json - verify's counts as a new JSON object */
+json_t *
+access_verify_json(const archive_verify_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"ledger_entries", (json_int_t)st->ledger_entries,
+		"uncovered_entries", (json_int_t)st->uncovered,
+		"checkpoints", (json_int_t)st->checkpoints,
+		"records", (json_int_t)st->records,
+		"index_rows", (json_int_t)st->index_rows,
+		"index_behind", (json_int_t)st->index_behind,
+		"blobs", (json_int_t)st->blobs,
+		"content_bytes", (json_int_t)st->content_bytes,
+		"problems", (json_int_t)st->problems);
+}
+
 /* access_status_json - the full-text index's progress as a new JSON
  * object */
 json_t *

@@ -173,8 +173,13 @@ typedef struct archive_options {
 	unsigned checkpoint_seconds;	/* ... or T seconds */
 	int sign;			/* records signed and sealed; 0 only
 					   for benchmarks (verify rejects) */
+	void (*warn)(void *ctx, const char *msg);	/* what the committer
+					   thread has to say that fails no
+					   commit (the index fell behind and
+					   caught up), or NULL */
+	void *warn_ctx;
 } archive_options;
-#define ARCHIVE_OPTIONS_DEFAULT { 1, 1, 1000, 300, 1 }
+#define ARCHIVE_OPTIONS_DEFAULT { 1, 1, 1000, 300, 1, NULL, NULL }
 
 /* archive_options_of - the options mailkeep.conf sets */
 void archive_options_of(const mk_config *cfg, archive_options *opts);
@@ -326,6 +331,8 @@ typedef struct archive_verify_stats {
 	uint64_t content_bytes;		/* original bytes of the blobs */
 	uint64_t uncovered;		/* ledger entries after the last
 					   checkpoint (not yet signed) */
+	uint64_t index_behind;		/* stored messages after the index's
+					   last row (not yet indexed) */
 	uint64_t problems;
 } archive_verify_stats;
 

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
-/* ledger_stored - append one "stored" ledger entry a message of the batch */
+/* ledger_stored - append one "stored" ledger entry a message of the
+ * batch; ledger_append()'s result */
 static int
 ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 {
@@ -32,6 +34,7 @@ ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 	int64_t seq;
 	commit_req *r;
 	size_t n = 0;
+	int rc;
 
 	for (r = batch; r != NULL; r = r->next, n++) {
 		snprintf(lines[n], sizeof(lines[n]),
@@ -43,21 +46,89 @@ ledger_stored(archive *ar, commit_req *batch, mk_error *err)
 			 r->record_sha256, r->signer);
 		entries[n] = lines[n];
 	}
-	if (ledger_append(ar, entries, n, &seq, err) != 0)
-		return -1;
+	if ((rc = ledger_append(ar, entries, n, &seq, err)) != 0)
+		return rc;
 	for (r = batch; r != NULL; r = r->next)
 		r->ledger_seq = seq++;
 	return 0;
 }
 
-/* commit_batch - make a whole batch durable; 0 or -1 with err */
+/* warn - tell the archive's owner something that fails no commit */
+static void __attribute__((format(printf, 2, 3)))
+warn(archive *ar, const char *fmt, ...)
+{
+	char msg[sizeof(((mk_error *)0)->msg) + 128];
+	va_list ap;
+
+	if (ar->opts.warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ar->opts.warn(ar->opts.warn_ctx, msg);
+}
+
+/* index_batch - the batch's index rows.  The messages are stored
+ * already (ledger): if the rows fail, the index is behind, and the next
+ * batch rolls it forward from the ledger instead (so it has no holes),
+ * as the next open would. */
+static void
+index_batch(archive *ar, commit_req *batch)
+{
+	committer *c = &ar->com;
+	mk_error err;
+
+	if ((c->index_behind ? index_roll_forward(ar, &err)
+	     : index_insert_batch(ar, batch, &err)) != 0) {
+		if (!c->index_behind)
+			warn(ar, "the index is behind (the messages are stored;"
+			     " it catches up from the ledger at the next"
+			     " commit): %s", err.msg);
+		c->index_behind = true;
+	} else if (c->index_behind) {
+		warn(ar, "the index has caught up with the ledger");
+		c->index_behind = false;
+	}
+}
+
+/* give_up - a failed commit that could not be undone: no more commits
+ * until the archive is opened again (which cuts torn lines off) */
+static int
+give_up(archive *ar, mk_error *err)
+{
+	snprintf(ar->com.broken, sizeof(ar->com.broken), "%s", err->msg);
+	warn(ar, "a failed commit could not be undone; storing stops until"
+	     " the archive is opened again: %s", err->msg);
+	return -1;
+}
+
+/* commit_batch - make a whole batch durable: a message is stored once
+ * its blob, its record and its ledger entry are (docs/FORMAT.md, section
+ * 1.1); a batch that fails before its ledger entries are durable is cut
+ * back out of the records and the ledger, so nothing of it counts and
+ * the MTA's retry stores it once.  0, or -1 with err. */
 static int
 commit_batch(archive *ar, commit_req *batch, mk_error *err)
 {
-	if (record_append_batch(ar, batch, err) != 0
-	    || ledger_stored(ar, batch, err) != 0
-	    || index_insert_batch(ar, batch, err) != 0)
+	record_marks marks;
+	mk_error undo;
+	int rc;
+
+	if (ar->com.broken[0] != '\0')
+		return mk_error_set(err, "storing has stopped until the archive"
+				    " is reopened: %s", ar->com.broken);
+	if ((rc = record_append_batch(ar, batch, &marks, err)) != 0)
+		return rc == -2 ? give_up(ar, err) : -1;
+	if ((rc = ledger_stored(ar, batch, err)) != 0) {
+		if (rc == -2)
+			return give_up(ar, err);
+		if (record_undo_batch(ar, &marks, &undo) != 0)
+			warn(ar, "records of a failed commit stay (they count"
+			     " for nothing without their ledger entries): %s",
+			     undo.msg);
 		return -1;
+	}
+	index_batch(ar, batch);
 	return 0;
 }
 

@@ -236,3 +236,43 @@ write_new_file(const char *dir, const char *name, const void *buf,
 	free(path);
 	return rc;
 }
+
+/* fd_line_start - offset of the first byte after the last '\n' before
+ * end in fd (0 when there is none) */
+int
+fd_line_start(int fd, const char *path, off_t end, off_t *start, mk_error *err)
+{
+	char buf[FD_TAIL_CHUNK];
+	off_t pos = end;
+	size_t want;
+	char *nl;
+
+	while (pos > 0) {
+		want = pos > FD_TAIL_CHUNK ? FD_TAIL_CHUNK : (size_t)pos;
+		if (pread(fd, buf, want, pos - (off_t)want) != (ssize_t)want)
+			return mk_error_errno(err, "read %s", path);
+		if ((nl = memrchr(buf, '\n', want)) != NULL) {
+			*start = pos - (off_t)want + (nl - buf) + 1;
+			return 0;
+		}
+		pos -= (off_t)want;
+	}
+	*start = 0;
+	return 0;
+}
+
+/* fd_cut_torn_line - cut a last line without its '\n' (a write that
+ * never finished) off the file fd; its new size into *end */
+int
+fd_cut_torn_line(int fd, const char *path, off_t *end, mk_error *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return mk_error_errno(err, "stat %s", path);
+	if (fd_line_start(fd, path, st.st_size, end, err) != 0)
+		return -1;
+	if (*end != st.st_size && ftruncate(fd, *end) != 0)
+		return mk_error_errno(err, "cut torn line off %s", path);
+	return 0;
+}

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 
@@ -43,6 +44,16 @@ int write_new_file(const char *dir, const char *name, const void *buf,
 
 /* path_join - "dir/name" into a new string owned by the caller */
 char *path_join(const char *dir, const char *name);
+
+/* fd_line_start - where the line ending at end starts: the offset after
+ * the last '\n' before end in fd, or 0; read backwards in chunks */
+#define FD_TAIL_CHUNK 4096
+int fd_line_start(int fd, const char *path, off_t end, off_t *start,
+		  mk_error *err);
+
+/* fd_cut_torn_line - truncate fd after its last '\n' (a line a crash or a
+ * failed write left without one was never committed); new size in *end */
+int fd_cut_torn_line(int fd, const char *path, off_t *end, mk_error *err);
 
 /* now_micros - the current time in microseconds since the epoch */
 int64_t now_micros(void);

@@ -113,6 +113,10 @@ typedef struct committer {
 	bool stopping;
 	bool running;
 	bool wrote;			/* a batch was committed */
+	bool index_behind;		/* rows failed: roll forward next */
+	char broken[sizeof(((mk_error *)0)->msg)];	/* a failed commit that
+					   could not be undone: every commit
+					   fails until the archive reopens */
 } committer;
 
 struct archive {
@@ -187,11 +191,28 @@ int record_find(archive *ar, const char *id, int64_t received_at,
  * file name order; fn returns 0 to go on */
 typedef int (*record_line_fn)(const char *file, const char *line, void *ctx);
 int record_scan(archive *ar, record_line_fn fn, void *ctx, mk_error *err);
-int record_append_batch(archive *ar, commit_req *batch, mk_error *err);
+/* Where a batch's records begin in each segment it appends to. */
+typedef struct record_marks {
+	size_t n;
+	struct {
+		char day[11];
+		off_t size;
+	} at[ARCHIVE_BATCH_MAX];
+} record_marks;
+/* record_append_batch - append and fsync a batch's records; on failure
+ * they are cut back out: -1, or -2 when that failed too (then a torn or
+ * whole line of a failed commit may stay behind) */
+int record_append_batch(archive *ar, commit_req *batch, record_marks *marks,
+			mk_error *err);
+/* record_undo_batch - cut the segments back to marks (the ledger entries
+ * of the batch could not be written); 0 or -1 when one cannot be */
+int record_undo_batch(archive *ar, const record_marks *marks, mk_error *err);
 void commit_req_release(commit_req *req);
 
 /* ledger.c: one entry is a JSON object without "seq" and "prev"; the
- * ledger adds them, and writes a checkpoint when one is due */
+ * ledger adds them, and writes a checkpoint when one is due.  A failed
+ * append is cut back out: -1; -2 when that failed too (the entries may
+ * stay) */
 int ledger_append(archive *ar, const char *const *entries, size_t n,
 		  int64_t *first_seq, mk_error *err);
 /* ledger_scan - call fn with every line (without its newline) in order */

@@ -36,7 +36,6 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
-#define LEDGER_TAIL 8192	/* bytes read to find the last line */
 #define LEDGER_CHUNK 16384	/* bytes of the last line hashed at a time */
 #define LEDGER_PREV_MEMBER 74	/* "prev":"<64 hex digits>", */
 
@@ -49,30 +48,6 @@ parse_seq(const char *p)
 	if (sscanf(p, "{\"seq\":%lld,", &seq) != 1 || seq < 1)
 		return -1;
 	return seq;
-}
-
-/* line_start - offset of the first byte after the last '\n' before end */
-static int
-line_start(int fd, const char *path, off_t end, off_t *start, mk_error *err)
-{
-	char buf[LEDGER_TAIL];
-	off_t pos = end;
-	size_t want;
-	ssize_t n;
-	char *nl;
-
-	while (pos > 0) {
-		want = pos > LEDGER_TAIL ? LEDGER_TAIL : (size_t)pos;
-		if ((n = pread(fd, buf, want, pos - (off_t)want)) != (ssize_t)want)
-			return mk_error_errno(err, "read %s", path);
-		if ((nl = memrchr(buf, '\n', want)) != NULL) {
-			*start = pos - (off_t)want + (nl - buf) + 1;
-			return 0;
-		}
-		pos -= (off_t)want;
-	}
-	*start = 0;
-	return 0;
 }
 
 /* The last whole line of the ledger: its seq and its bytes' place. */
@@ -92,14 +67,12 @@ find_last(int fd, const char *path, last_line *ll, mk_error *err)
 	memset(ll, 0, sizeof(*ll));
 	if (fstat(fd, &st) != 0)
 		return mk_error_errno(err, "stat %s", path);
-	if (line_start(fd, path, st.st_size, &end, err) != 0)
+	if (fd_cut_torn_line(fd, path, &end, err) != 0)
 		return -1;
-	if (end != st.st_size && ftruncate(fd, end) != 0)
-		return mk_error_errno(err, "cut torn line off %s", path);
 	if (end == 0)
 		return 0;
 	ll->end = end - 1;
-	if (line_start(fd, path, ll->end, &ll->start, err) != 0)
+	if (fd_line_start(fd, path, ll->end, &ll->start, err) != 0)
 		return -1;
 	if (pread(fd, head, sizeof(head) - 1, ll->start) < 0)
 		return mk_error_errno(err, "read %s", path);
@@ -225,8 +198,9 @@ append_locked(int fd, const char *path, const char *const *entries,
 		rc = mk_error_errno(err, "append to %s", path);
 	else if (fdatasync(fd) != 0)
 		rc = mk_error_errno(err, "fsync %s", path);
-	if (rc != 0 && ftruncate(fd, size) != 0)
-		rc = mk_error_errno(err, "append to %s failed, then truncate", path);
+	if (rc != 0 && ftruncate(fd, size) != 0)	/* entries may stay */
+		rc = mk_error_errno(err, "append to %s failed, then truncate",
+				    path) - 1;
 	free(buf);
 	*first_seq = seq + 1;
 	return rc;

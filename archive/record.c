@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -467,38 +468,79 @@ record_day(int64_t t, char day[11])
 	strftime(day, 11, "%Y-%m-%d", &tm);
 }
 
-/* open_segment - make ar->records_fd the segment of day */
-static int
-open_segment(archive *ar, const char *day, mk_error *err)
+/* segment_path - the path of records/DAY.log, allocated */
+static char *
+segment_path(archive *ar, const char *day)
 {
 	char rel[32];
-	char *path;
 
-	if (ar->records_fd >= 0 && strcmp(ar->records_day, day) == 0)
-		return 0;
+	snprintf(rel, sizeof(rel), "records/%s.log", day);
+	return path_join(ar->dir, rel);
+}
+
+/* close_segment - forget the open segment (the next append reopens it
+ * and cuts what a failed write left) */
+static void
+close_segment(archive *ar)
+{
 	if (ar->records_fd >= 0)
 		close(ar->records_fd);
 	ar->records_fd = -1;
-	snprintf(rel, sizeof(rel), "records/%s.log", day);
-	if ((path = path_join(ar->dir, rel)) == NULL)
+	ar->records_day[0] = '\0';
+}
+
+/* open_segment - make ar->records_fd the segment of day, a torn last
+ * line (a write that never finished: never committed) cut off */
+static int
+open_segment(archive *ar, const char *day, mk_error *err)
+{
+	char *path;
+	off_t end;
+	int rc = 0;
+
+	if (ar->records_fd >= 0 && strcmp(ar->records_day, day) == 0)
+		return 0;
+	close_segment(ar);
+	if ((path = segment_path(ar, day)) == NULL)
 		return mk_error_set(err, "out of memory");
-	ar->records_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	ar->records_fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
 			      0600);
 	if (ar->records_fd < 0)
-		mk_error_errno(err, "open %s", path);
+		rc = mk_error_errno(err, "open %s", path);
+	else if ((rc = fd_cut_torn_line(ar->records_fd, path, &end, err)) != 0)
+		close_segment(ar);
 	else
 		snprintf(ar->records_day, sizeof(ar->records_day), "%s", day);
 	free(path);
-	return ar->records_fd < 0 ? -1 : 0;
+	return rc;
+}
+
+/* mark_segment - where this batch begins in the open segment, once */
+static int
+mark_segment(archive *ar, record_marks *marks, mk_error *err)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < marks->n; i++)
+		if (strcmp(marks->at[i].day, ar->records_day) == 0)
+			return 0;
+	if (fstat(ar->records_fd, &st) != 0)
+		return mk_error_errno(err, "stat records/%s.log", ar->records_day);
+	if (marks->n == ARCHIVE_BATCH_MAX)	/* one segment a request */
+		return mk_error_set(err, "internal error: too many segments");
+	snprintf(marks->at[marks->n].day, sizeof(marks->at[0].day), "%s",
+		 ar->records_day);
+	marks->at[marks->n++].size = st.st_size;
+	return 0;
 }
 
 /* append_one - append the record of req to its day's segment */
 static int
-append_one(archive *ar, const commit_req *req, bool *new_segment,
-	   mk_error *err)
+append_one(archive *ar, const commit_req *req, record_marks *marks,
+	   bool *new_segment, mk_error *err)
 {
 	char day[11];
-	int rc = 0;
 
 	record_day(req->received_at, day);
 	if (ar->records_fd >= 0 && strcmp(ar->records_day, day) != 0) {
@@ -508,17 +550,18 @@ append_one(archive *ar, const commit_req *req, bool *new_segment,
 	}
 	if (ar->records_fd < 0 || strcmp(ar->records_day, day) != 0)
 		*new_segment = true;
-	if (open_segment(ar, day, err) != 0)
+	if (open_segment(ar, day, err) != 0 || mark_segment(ar, marks, err) != 0)
 		return -1;
 	if (write_all(ar->records_fd, req->record_line,
 		      strlen(req->record_line)) != 0)
-		rc = mk_error_errno(err, "append to records/%s.log", day);
-	return rc;
+		return mk_error_errno(err, "append to records/%s.log", day);
+	return 0;
 }
 
-/* record_append_batch - append and fsync the records of a batch */
-int
-record_append_batch(archive *ar, commit_req *batch, mk_error *err)
+/* append_and_sync - append and fsync the records of a batch */
+static int
+append_and_sync(archive *ar, commit_req *batch, record_marks *marks,
+		mk_error *err)
 {
 	bool new_segment = false;
 	commit_req *r;
@@ -526,7 +569,7 @@ record_append_batch(archive *ar, commit_req *batch, mk_error *err)
 	int rc;
 
 	for (r = batch; r != NULL; r = r->next)
-		if (append_one(ar, r, &new_segment, err) != 0)
+		if (append_one(ar, r, marks, &new_segment, err) != 0)
 			return -1;
 	if (fdatasync(ar->records_fd) != 0)
 		return mk_error_errno(err, "fsync records/%s.log",
@@ -537,6 +580,52 @@ record_append_batch(archive *ar, commit_req *batch, mk_error *err)
 		return mk_error_set(err, "out of memory");
 	rc = fsync_path(dir, err);	/* make the new segment's name durable */
 	free(dir);
+	return rc;
+}
+
+/* record_append_batch - append and fsync the records of a batch; on
+ * failure they are cut back out (internal.h) */
+int
+record_append_batch(archive *ar, commit_req *batch, record_marks *marks,
+		    mk_error *err)
+{
+	mk_error undo_err;
+	size_t used;
+
+	marks->n = 0;
+	if (append_and_sync(ar, batch, marks, err) == 0)
+		return 0;
+	if (record_undo_batch(ar, marks, &undo_err) != 0) {
+		used = strlen(err->msg);
+		snprintf(err->msg + used, sizeof(err->msg) - used, "; then %s",
+			 undo_err.msg);
+		return -2;
+	}
+	return -1;
+}
+
+/* record_undo_batch - cut each segment the batch appended to back to
+ * where the batch began, durably (internal.h) */
+int
+record_undo_batch(archive *ar, const record_marks *marks, mk_error *err)
+{
+	char *path;
+	size_t i;
+	int fd, rc = 0;
+
+	close_segment(ar);
+	for (i = 0; rc == 0 && i < marks->n; i++) {
+		if ((path = segment_path(ar, marks->at[i].day)) == NULL)
+			return mk_error_set(err, "out of memory");
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, marks->at[i].size) != 0
+		    || fdatasync(fd) != 0)
+			rc = mk_error_errno(err, "cut the failed commit off %s",
+					    path);
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
 	return rc;
 }
 

@@ -149,21 +149,24 @@ cli_print_verify(cli_verify_out *vo, json_t *stats)
 	if (!vo->json)
 		printf("checked %llu ledger entries (%llu after the last"
 		       " checkpoint), %llu checkpoints, %llu records,"
-		       " %llu index rows, %llu blobs (%.1f MB of messages): %s\n",
+		       " %llu index rows (%llu messages not indexed yet),"
+		       " %llu blobs (%.1f MB of messages): %s\n",
 		       count_of(stats, "ledger_entries"),
 		       count_of(stats, "uncovered_entries"),
 		       count_of(stats, "checkpoints"), count_of(stats, "records"),
-		       count_of(stats, "index_rows"), count_of(stats, "blobs"),
+		       count_of(stats, "index_rows"),
+		       count_of(stats, "index_behind"), count_of(stats, "blobs"),
 		       (double)count_of(stats, "content_bytes") / 1e6,
 		       problems ? "PROBLEMS FOUND" : "all good");
 	else {
-		obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
+		obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}",
 			"ok", problems == 0,
 			"ledger_entries", (json_int_t)count_of(stats, "ledger_entries"),
 			"uncovered_entries", (json_int_t)count_of(stats, "uncovered_entries"),
 			"checkpoints", (json_int_t)count_of(stats, "checkpoints"),
 			"records", (json_int_t)count_of(stats, "records"),
 			"index_rows", (json_int_t)count_of(stats, "index_rows"),
+			"index_behind", (json_int_t)count_of(stats, "index_behind"),
 			"blobs", (json_int_t)count_of(stats, "blobs"),
 			"content_bytes", (json_int_t)count_of(stats, "content_bytes"),
 			"problems", vo->problems);
@@ -175,21 +178,6 @@ cli_print_verify(cli_verify_out *vo, json_t *stats)
 		return cli_error("verify found %llu problem%s", problems,
 				 problems == 1 ? "" : "s");
 	return CLI_EXIT_OK;
-}
-
-/* stats_json - verify's counts as the service sends them */
-static json_t *
-stats_json(const archive_verify_stats *st)
-{
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"ledger_entries", (json_int_t)st->ledger_entries,
-		"uncovered_entries", (json_int_t)st->uncovered,
-		"checkpoints", (json_int_t)st->checkpoints,
-		"records", (json_int_t)st->records,
-		"index_rows", (json_int_t)st->index_rows,
-		"blobs", (json_int_t)st->blobs,
-		"content_bytes", (json_int_t)st->content_bytes,
-		"problems", (json_int_t)st->problems);
 }
 
 /* cli_cmd_verify - check the whole archive (offline) */
@@ -215,7 +203,7 @@ cli_cmd_verify(const mk_config *cfg, const cli_request *rq)
 		cli_progress_end(&vo.pl);
 		status = cli_error("verify could not finish: %s", err.msg);
 	} else {
-		stats = stats_json(&st);
+		stats = access_verify_json(&st);
 		status = cli_print_verify(&vo, stats);
 		json_decref(stats);
 	}

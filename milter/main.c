@@ -250,6 +250,15 @@ shutdown_archive(void)
 	archive_close(ar);
 }
 
+/* archive_warning - what the archive's committer says that fails no
+ * commit (the index fell behind, or caught up), logged */
+static void
+archive_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	mlog(LOG_WARNING, "%s", msg);
+}
+
 /* start - everything up to serving; 0 or -1 (already logged) */
 static int
 start(void)
@@ -275,6 +284,7 @@ start(void)
 		return -1;
 	}
 	archive_options_of(cfg, &opts);
+	opts.warn = archive_warning;
 	block_signals(true);	/* the committer thread inherits this */
 	g_state.ar = archive_open_with(cfg->archive, ARCHIVE_WRITE, &opts, &err);
 	block_signals(false);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "archive/archive.h"
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
@@ -272,6 +274,122 @@ START_TEST(ledger_records_stores_and_accesses)
 }
 END_TEST
 
+/* index_sql - run sql on the archive's index from a second connection */
+static void
+index_sql(const char *sql)
+{
+	char path[128];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/index.sqlite", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
+		      sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* What the committer warned about. */
+typedef struct warnings {
+	int n;
+	char last[512];
+} warnings;
+
+/* keep_warning - archive_options.warn */
+static void
+keep_warning(void *ctx, const char *msg)
+{
+	warnings *w = ctx;
+
+	w->n++;
+	snprintf(w->last, sizeof(w->last), "%s", msg);
+}
+
+/* verify_clean - archive_verify finds nothing; how many are not indexed */
+static uint64_t
+verify_clean(archive *ar)
+{
+	archive_verify_stats st;
+	mk_error err;
+
+	ck_assert_msg(archive_verify(ar, NULL, NULL, NULL, NULL, &st, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(st.problems, 0);
+	return st.index_behind;
+}
+
+START_TEST(index_failure_after_the_ledger_is_stored_and_caught_up)
+{
+	const char *rcpts[] = { "a@example.com" };
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+	char id1[ARCHIVE_ID_LEN + 1], id2[ARCHIVE_ID_LEN + 1];
+	char id3[ARCHIVE_ID_LEN + 1];
+	archive_message *msg;
+	warnings w = { 0, "" };
+	mk_error err;
+	archive *ar;
+
+	opts.warn = keep_warning;
+	opts.warn_ctx = &w;
+	ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err);
+	ck_assert_ptr_nonnull(ar);
+	index_sql("CREATE TRIGGER no_rows BEFORE INSERT ON messages"
+		  " BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+	/* the SQLite commit fails: the message is stored all the same */
+	store_bytes(ar, "one", 3, "s@x", rcpts, 1, "<1@x>", 0, id1);
+	ck_assert_int_eq(w.n, 1);
+	ck_assert_msg(strstr(w.last, "the index is behind") != NULL, "%s", w.last);
+	ck_assert_int_eq(archive_lookup(ar, id1, &msg, &err), -1);
+	ck_assert_uint_eq(verify_clean(ar), 1);	/* behind, not deleted */
+	store_bytes(ar, "two", 3, "s@x", rcpts, 1, "<2@x>", 0, id2);
+	ck_assert_int_eq(w.n, 1);		/* still behind: said once */
+	ck_assert_uint_eq(verify_clean(ar), 2);
+	index_sql("DROP TRIGGER no_rows");
+	/* the next commit rolls the index forward: no hole, no copy */
+	store_bytes(ar, "three", 5, "s@x", rcpts, 1, "<3@x>", 0, id3);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_msg(strstr(w.last, "caught up") != NULL, "%s", w.last);
+	ck_assert_int_eq(archive_lookup(ar, id1, &msg, &err), 0);
+	archive_message_free(msg);
+	ck_assert_int_eq(archive_lookup(ar, id2, &msg, &err), 0);
+	archive_message_free(msg);
+	ck_assert_uint_eq(verify_clean(ar), 0);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(torn_record_line_is_cut_before_the_next_append)
+{
+	const char *rcpts[] = { "a@example.com" };
+	char id1[ARCHIVE_ID_LEN + 1], id2[ARCHIVE_ID_LEN + 1], path[400];
+	archive_message *msg;
+	struct dirent *de;
+	mk_error err;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	DIR *d;
+	int fd;
+
+	store_bytes(ar, "one", 3, "s@x", rcpts, 1, NULL, 0, id1);
+	archive_close(ar);
+	/* a crash in the middle of the next record's write */
+	snprintf(path, sizeof(path), "%s/records", dir);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL && strstr(de->d_name, ".log") == NULL)
+		;
+	ck_assert_ptr_nonnull(de);
+	snprintf(path, sizeof(path), "%s/records/%s", dir, de->d_name);
+	closedir(d);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_APPEND), 0);
+	ck_assert_int_eq(write(fd, "{\"v\":2,\"id\":\"0123", 18), 18);
+	close(fd);
+	ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	store_bytes(ar, "two", 3, "s@x", rcpts, 1, NULL, 0, id2);
+	ck_assert_int_eq(archive_lookup(ar, id2, &msg, &err), 0);
+	archive_message_free(msg);
+	ck_assert_uint_eq(verify_clean(ar), 0);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(damaged_blob_is_reported)
 {
 	const char *rcpts[] = { "a@example.com" };
@@ -512,6 +630,8 @@ main(void)
 	tcase_add_test(tc, long_fields_cut_content_kept);
 	tcase_add_test(tc, metadata_only_keeps_no_content_and_no_subject);
 	tcase_add_test(tc, subject_decoded_for_the_index_raw_in_the_record);
+	tcase_add_test(tc, index_failure_after_the_ledger_is_stored_and_caught_up);
+	tcase_add_test(tc, torn_record_line_is_cut_before_the_next_append);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
