@@ -31,6 +31,9 @@
  *	kept), SIGTERM and SIGINT stop accepting and wait for the requests
  *	being answered.
  *
+ *	-n checks instead of starting (check/check.h): every problem on
+ *	stderr, or OK; exit 0 or 1.
+ *
  * DIAGNOSTICS
  *	Logs to syslog (mail facility), or stderr with -f.  Exit 0 after a
  *	clean stop, 1 when start-up fails, 2 on a usage error.
@@ -57,6 +60,7 @@
 #include <unistd.h>
 
 #include "access/access.h"
+#include "check/check.h"
 #include "common/daemon.h"
 #include "discovery/discovery.h"
 
@@ -65,6 +69,7 @@
 #define INDEXER_IDLE_SECONDS	2	/* between rounds when caught up */
 
 static bool foreground;
+static bool check_only;			/* -n */
 static int signal_fd = -1;	/* the read end of the signal pipe */
 static access_service *service;
 static pthread_mutex_t indexer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,7 +83,7 @@ static unsigned clients;
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: " PROGNAME " [-c FILE] [-f] [-s SOCKETPATH]\n");
+	fprintf(stderr, "usage: " PROGNAME " [-c FILE] [-f] [-n] [-s SOCKETPATH]\n");
 	exit(2);
 }
 
@@ -431,7 +436,8 @@ start(const mk_config *cfg, const char *socket_path, policy *pol)
 	int fd;
 
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
-		mk_log(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
+		mk_log(LOG_ERR, "%s:%d: user = %s: no such user", cfg->path,
+		       cfg->line.user, cfg->user);
 		policy_free(pol);
 		return -1;
 	}
@@ -454,6 +460,28 @@ start(const mk_config *cfg, const char *socket_path, policy *pol)
 	return fd;
 }
 
+/* print_problem - mk_check_fn: one line on stderr */
+static void
+print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	fprintf(stderr, PROGNAME ": %s\n", problem);
+}
+
+/* check - -n: the start-up checks without starting; the exit status */
+static int
+check(const char *config_path, const char *socket_path)
+{
+	int n = mk_check_setup(config_path, MK_CHECK_ACCESS, socket_path,
+			       print_problem, NULL);
+
+	if (n == 0)
+		printf("OK\n");
+	else
+		fprintf(stderr, PROGNAME ": %d problem%s\n", n, n == 1 ? "" : "s");
+	return n == 0 ? 0 : 1;
+}
+
 /* main - options, configuration, serve */
 int
 main(int argc, char **argv)
@@ -465,16 +493,19 @@ main(int argc, char **argv)
 	mk_error err;
 	int ch, fd;
 
-	while ((ch = getopt(argc, argv, "c:fs:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fns:h")) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'f': foreground = true; break;
+		case 'n': check_only = true; break;
 		case 's': socket_path = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (check_only)
+		return check(config_path, socket_path);
 	mk_log_open(PROGNAME, foreground);
 	if ((cfg = mk_config_load(config_path, &err)) == NULL
 	    || (pol = policy_load_or_default(cfg->policy, &err)) == NULL) {

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -311,4 +312,70 @@ archive_public_keys(archive *ar, archive_key_fn fn, void *ctx, mk_error *err)
 		BIO_free(mem);
 	}
 	return rc;
+}
+
+/* check_path - one access(2) check of dir/rel, reported when refused */
+static int
+check_path(const char *dir, const char *rel, int how, const char *what,
+	   archive_problem_fn problem, void *ctx)
+{
+	char *path = rel[0] ? path_join(dir, rel) : strdup(dir);
+	int bad = path == NULL || access(path, how) != 0;
+
+	if (bad && problem != NULL)
+		problem("archive", path ? path : rel, what, ctx);
+	free(path);
+	return bad;
+}
+
+/* check_keys - every file of keys/ opens for reading */
+static int
+check_keys(const char *dir, archive_problem_fn problem, void *ctx)
+{
+	char *keys = path_join(dir, "keys");
+	struct dirent *de;
+	int bad = 0;
+	DIR *d = keys != NULL ? opendir(keys) : NULL;
+
+	if (d == NULL) {
+		bad = 1;
+		if (problem != NULL)
+			problem("archive", keys ? keys : "keys", "cannot be read:"
+				" the keys are out of reach", ctx);
+	}
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			bad += check_path(keys, de->d_name, R_OK, "key file cannot"
+					  " be read", problem, ctx);
+	if (d != NULL)
+		closedir(d);
+	free(keys);
+	return bad;
+}
+
+/* archive_check_access - can this process use the archive as a writer
+ * (archive.h) */
+int
+archive_check_access(const char *dir, archive_problem_fn problem, void *ctx)
+{
+	static const char *const files[] = { ARCHIVE_LEDGER_FILE,
+		ARCHIVE_CHECKPOINT_FILE, ARCHIVE_INDEX_FILE, ARCHIVE_LOCK_FILE,
+		NULL };
+	int i, bad;
+
+	if (check_path(dir, "", R_OK | W_OK | X_OK, "is not a directory this"
+		       " account can write", problem, ctx) != 0)
+		return 1;
+	bad = check_path(dir, ARCHIVE_MARKER, R_OK, "cannot be read (is this"
+			 " an archive? mailkeep init makes one)", problem, ctx);
+	for (i = 0; subdirs[i] != NULL; i++)
+		bad += check_path(dir, subdirs[i], strcmp(subdirs[i], "keys") == 0
+				  ? R_OK | X_OK : R_OK | W_OK | X_OK,
+				  "directory cannot be written (or read)",
+				  problem, ctx);
+	for (i = 0; files[i] != NULL; i++)	/* a writer makes those missing */
+		if (check_path(dir, files[i], F_OK, "", NULL, NULL) == 0)
+			bad += check_path(dir, files[i], R_OK | W_OK, "cannot be"
+					  " written (or read)", problem, ctx);
+	return bad + check_keys(dir, problem, ctx);
 }

@@ -184,6 +184,19 @@ typedef struct archive_options {
 /* archive_options_of - the options mailkeep.conf sets */
 void archive_options_of(const mk_config *cfg, archive_options *opts);
 
+/* archive_check_access - can the calling process (its uid and groups)
+ * run a writer on the archive at dir: the directories and files it
+ * writes, the keys it reads?  problem("archive", path, why, ctx) for
+ * each that it cannot; how many (0: all is well).  For check modes,
+ * which call it in a child that took the daemon's account.
+ * archive_problem_fn: one thing found wrong (here or by verify): kind (a
+ * short word), the object (a file, a message id, a ledger seq) and what
+ * is wrong with it. */
+typedef void (*archive_problem_fn)(const char *kind, const char *object,
+				   const char *detail, void *ctx);
+int archive_check_access(const char *dir, archive_problem_fn problem,
+			 void *ctx);
+
 /* archive_create - make a new, empty archive at dir (created if needed),
  * with generation 1 of the keys and a first signed checkpoint */
 int archive_create(const char *dir, mk_error *err);
@@ -319,11 +332,6 @@ int archive_public_keys(archive *ar, archive_key_fn fn, void *ctx,
 /* Progress of a long operation: phase, done so far, of total (0: unknown). */
 typedef void (*archive_progress_fn)(const char *phase, uint64_t done,
 				    uint64_t total, void *ctx);
-
-/* One thing verify found wrong: kind (a short word), the object (a file,
- * a message id, a ledger seq) and what is wrong with it. */
-typedef void (*archive_problem_fn)(const char *kind, const char *object,
-				   const char *detail, void *ctx);
 
 /* What verify looked at. */
 typedef struct archive_verify_stats {

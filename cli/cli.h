@@ -151,6 +151,8 @@ typedef struct cli_verify_out {
 
 /* integrity.c: printers shared by offline and remote reads */
 int cli_print_proof(json_t *proof, int json);
+/* cli_print_json - obj, indented, and a newline on stdout; consumes obj */
+void cli_print_json(json_t *obj);
 int cli_print_problem(cli_verify_out *vo, json_t *problem);
 int cli_print_verify(cli_verify_out *vo, json_t *stats);
 void cli_verify_problem(const char *kind, const char *object,
@@ -165,6 +167,8 @@ int cli_cmd_verify_export(const mk_config *cfg, const cli_request *rq);
 
 /* policy.c */
 int cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq);
+/* cli_cmd_config_check - the daemons' start-up checks (check/check.h) */
+int cli_cmd_config_check(const mk_config *cfg, const cli_request *rq);
 int cli_cmd_policy_explain(const mk_config *cfg, const cli_request *rq);
 
 /* main.c: one error line on stderr; return CLI_EXIT_FAIL */

@@ -16,9 +16,9 @@
 
 #include "cli/cli.h"
 
-/* print_json - obj, indented, and a newline on stdout; consumes obj */
-static void
-print_json(json_t *obj)
+/* cli_print_json - obj, indented, and a newline on stdout; consumes obj */
+void
+cli_print_json(json_t *obj)
 {
 	json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
@@ -170,7 +170,7 @@ cli_print_verify(cli_verify_out *vo, json_t *stats)
 			"blobs", (json_int_t)count_of(stats, "blobs"),
 			"content_bytes", (json_int_t)count_of(stats, "content_bytes"),
 			"problems", vo->problems);
-		print_json(obj);
+		cli_print_json(obj);
 	}
 	if (cli_finish_output() != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
@@ -310,7 +310,7 @@ cli_cmd_keys_export(const mk_config *cfg, const cli_request *rq)
 		return cli_error("keys export-public: %s", err.msg);
 	}
 	if (list != NULL)
-		print_json(list);
+		cli_print_json(list);
 	return cli_finish_output();
 }
 
@@ -377,7 +377,7 @@ cli_print_proof(json_t *proof, int json)
 
 	add_rfc3339(json_object_get(proof, "checkpoint"));
 	if (json) {
-		print_json(json_incref(proof));
+		cli_print_json(json_incref(proof));
 		return 0;
 	}
 	printf("message:    %s\nledger seq: %lld (leaf index %lld)\nentry:      %s\n"
@@ -438,7 +438,7 @@ cli_cmd_ledger_consistency(const mk_config *cfg, const cli_request *rq)
 	}
 	archive_close(ar);
 	if (rq->json) {
-		print_json(json_pack("{s:o, s:o, s:o, s:b}", "old",
+		cli_print_json(json_pack("{s:o, s:o, s:o, s:b}", "old",
 				     checkpoint_json(&c->old_cp), "new",
 				     checkpoint_json(&c->new_cp), "path",
 				     access_path_json(c->path, c->path_len), "valid",
@@ -493,7 +493,7 @@ cli_cmd_ledger_checkpoints(const mk_config *cfg, const cli_request *rq)
 	rc = archive_checkpoints(ar, put_checkpoint, &l, &err);
 	archive_close(ar);
 	if (rc == 0 && l.arr != NULL)
-		print_json(l.arr);
+		cli_print_json(l.arr);
 	else
 		json_decref(l.arr);
 	if (rc != 0)

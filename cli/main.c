@@ -109,7 +109,9 @@ typedef enum {
 /* What a command needs besides its options. */
 enum {
 	CMD_ARCHIVE = 1 << 0,	/* the archive directory of the config */
-	CMD_FILE_NO_CONFIG = 1 << 1	/* given a FILE, reads no config */
+	CMD_FILE_NO_CONFIG = 1 << 1,	/* given a FILE, reads no config */
+	CMD_READS_CONFIG = 1 << 2	/* reads the config itself: FILE, or
+					   -c's (rq->file), every problem */
 };
 
 /* getopt_long values of the long-only options. */
@@ -232,6 +234,8 @@ static const struct cli_command {
 	 0, ARGS_NONE, CMD_ARCHIVE},
 	{"policy check", ACCESS_OP_NONE, 0, cli_cmd_policy_check, 0, 0,
 	 ARGS_FILE, CMD_FILE_NO_CONFIG},
+	{"config check", ACCESS_OP_NONE, 0, cli_cmd_config_check, OPT_JSON, 0,
+	 ARGS_FILE, CMD_READS_CONFIG},
 	{"policy explain", ACCESS_OP_NONE, 0, cli_cmd_policy_explain,
 	 OPT_EXPLAIN | OPT_MANY_TO, OPT_FROM | OPT_TO, ARGS_NONE, 0},
 	{"verify", ACCESS_OP_VERIFY, 0, cli_cmd_verify,
@@ -263,6 +267,7 @@ static const struct {
 	const char *subcommands;
 } groups[] = {
 	{"policy", "check or explain"},
+	{"config", "check"},
 	{"keys", "rotate or export-public"},
 	{"ledger", "proof, consistency, checkpoint or checkpoints"},
 	{"request", "get or show"},
@@ -933,6 +938,11 @@ run(const struct cli_command *cmd, cli_line *cl)
 		return CLI_EXIT_FAIL;
 	if ((cmd->needs & CMD_FILE_NO_CONFIG) && cl->rq.file != NULL)
 		return cmd->run(NULL, &cl->rq);
+	if (cmd->needs & CMD_READS_CONFIG) {
+		if (cl->rq.file == NULL)
+			cl->rq.file = path;
+		return cmd->run(NULL, &cl->rq);
+	}
 	if ((cfg = mk_config_load(path, &err)) == NULL)
 		return cli_error("%s", err.msg);
 	if ((cmd->needs & CMD_ARCHIVE) &&

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check/check.h"
 #include "cli/cli.h"
 #include "policy/policy.h"
 
@@ -97,6 +98,44 @@ cli_cmd_policy_check(const mk_config *cfg, const cli_request *rq)
 	printf("\n%s", text);
 	free(text);
 	return finish();
+}
+
+/* add_problem - mk_check_fn: one problem into the JSON array ctx */
+static void
+add_problem(void *ctx, const char *problem)
+{
+	json_array_append_new(ctx, json_string(problem));
+}
+
+/* cli_cmd_config_check - mailkeep.conf, the policy, the sockets and the
+ * archive as mailkeep-milter and mailkeep-access would start with them */
+int
+cli_cmd_config_check(const mk_config *cfg, const cli_request *rq)
+{
+	json_t *problems = json_array(), *p;
+	size_t i, n;
+
+	(void)cfg;
+	if (problems == NULL)
+		return cli_error("out of memory");
+	mk_check_setup(rq->file, MK_CHECK_MILTER | MK_CHECK_ACCESS, NULL,
+		       add_problem, problems);
+	n = json_array_size(problems);
+	if (rq->json)
+		cli_print_json(json_pack("{s:s, s:b, s:o}", "config", rq->file,
+					 "ok", n == 0, "problems", problems));
+	else {
+		json_array_foreach(problems, i, p)
+			printf("%s\n", json_string_value(p));
+		if (n == 0)
+			printf("OK\n");
+		json_decref(problems);
+	}
+	if (finish() != CLI_EXIT_OK)
+		return CLI_EXIT_FAIL;
+	return n == 0 ? CLI_EXIT_OK : cli_error("%zu problem%s in %s and what it"
+						 " names", n, n == 1 ? "" : "s",
+						 rq->file);
 }
 
 /* load_configured - the configured policy, or the built-in default;

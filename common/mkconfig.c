@@ -140,20 +140,44 @@ set_access_socket(mk_config *cfg, const char *value, char out[MK_INI_WHY])
 	return set_string(&cfg->access_socket, value, out);
 }
 
-/* parse_key - one key of mailkeep.conf; 0, or -1 with the reason */
+/* set_socket - socket = a milter socket spec, its syntax checked */
 static int
-parse_key(void *user, const char *section, const char *name,
-	  const char *value, int line, char out[MK_INI_WHY])
+set_socket(mk_config *cfg, const char *value, char out[MK_INI_WHY])
 {
-	mk_config *cfg = user;
-	int rc;
+	char why[MK_SOCKSPEC_WHY];
+	mk_sockspec spec;
 
-	(void)line;
-	if (*section != '\0' && strcmp(section, "mailkeep") != 0)
-		return mk_ini_why(out, "unknown section [%s] (keys belong before any"
-			   " section or under [mailkeep])", section);
+	if (mk_sockspec_parse(value, &spec, why) != 0)
+		return mk_ini_why(out, "socket = %s: %s", value, why);
+	return set_string(&cfg->socket, value, out);
+}
+
+/* key_line - where the line of key name is kept, or NULL */
+static int *
+key_line(mk_config *cfg, const char *name)
+{
 	if (strcmp(name, "socket") == 0)
-		return set_string(&cfg->socket, value, out);
+		return &cfg->line.socket;
+	if (strcmp(name, "archive") == 0)
+		return &cfg->line.archive;
+	if (strcmp(name, "policy") == 0)
+		return &cfg->line.policy;
+	if (strcmp(name, "user") == 0)
+		return &cfg->line.user;
+	if (strcmp(name, "pidfile") == 0)
+		return &cfg->line.pidfile;
+	if (strcmp(name, "access_socket") == 0)
+		return &cfg->line.access_socket;
+	return NULL;
+}
+
+/* parse_named - a key that names a thing (key_line()) */
+static int
+parse_named(mk_config *cfg, const char *name, const char *value,
+	    char out[MK_INI_WHY])
+{
+	if (strcmp(name, "socket") == 0)
+		return set_socket(cfg, value, out);
 	if (strcmp(name, "archive") == 0)
 		return set_string(&cfg->archive, value, out);
 	if (strcmp(name, "policy") == 0)
@@ -162,8 +186,25 @@ parse_key(void *user, const char *section, const char *name,
 		return set_string(&cfg->user, value, out);
 	if (strcmp(name, "pidfile") == 0)
 		return set_string(&cfg->pidfile, value, out);
-	if (strcmp(name, "access_socket") == 0)
-		return set_access_socket(cfg, value, out);
+	return set_access_socket(cfg, value, out);
+}
+
+/* parse_key - one key of mailkeep.conf; 0, or -1 with the reason */
+static int
+parse_key(void *user, const char *section, const char *name,
+	  const char *value, int line, char out[MK_INI_WHY])
+{
+	mk_config *cfg = user;
+	int rc, *at;
+
+	if (*section != '\0' && strcmp(section, "mailkeep") != 0)
+		return mk_ini_why(out, "unknown section [%s] (keys belong before any"
+			   " section or under [mailkeep])", section);
+	if ((at = key_line(cfg, name)) != NULL) {
+		rc = parse_named(cfg, name, value, out);
+		*at = rc == 0 ? line : -line;
+		return rc;
+	}
 	if (strcmp(name, "on_error") == 0)
 		return parse_on_error(cfg, value, out);
 	if (strcmp(name, "socket_mode") == 0)
@@ -189,31 +230,70 @@ set_defaults(mk_config *cfg)
 	return 0;
 }
 
-/* mk_config_load - parse path into a new config */
-mk_config *
-mk_config_load(const char *path, mk_error *err)
+/* config_new - a config of path with the built-in values; NULL */
+static mk_config *
+config_new(const char *path)
 {
 	mk_config *cfg = calloc(1, sizeof(*cfg));
 
 	if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
-		mk_error_set(err, "out of memory");
-		goto fail;
+		free(cfg);
+		return NULL;
 	}
 	cfg->socket_mode = 0660;
 	cfg->encrypt = 1;
 	cfg->compression = 1;
 	cfg->checkpoint_entries = 1000;
 	cfg->checkpoint_interval = 300;
-	if (mk_ini_parse(path, NULL, parse_key, cfg, err) != 0)
-		goto fail;
-	if (set_defaults(cfg) != 0) {
+	return cfg;
+}
+
+/* mk_config_read - parse path, every problem to problem() (mkconfig.h) */
+mk_config *
+mk_config_read(const char *path, mk_ini_problem_fn problem, void *ctx,
+	       int *problems, mk_error *err)
+{
+	mk_config *cfg = config_new(path);
+
+	if (cfg == NULL) {
 		mk_error_set(err, "out of memory");
-		goto fail;
+		return NULL;
+	}
+	if ((*problems = mk_ini_each(path, NULL, parse_key, cfg, problem, ctx,
+				     err)) < 0 || set_defaults(cfg) != 0) {
+		if (*problems >= 0)
+			mk_error_set(err, "out of memory");
+		mk_config_free(cfg);
+		return NULL;
 	}
 	return cfg;
-fail:
-	mk_config_free(cfg);
-	return NULL;
+}
+
+/* keep_first - mk_ini_problem_fn keeping the first problem */
+static void
+keep_first(void *ctx, const char *name, int line, const char *why)
+{
+	mk_error *err = ctx;
+
+	if (err->msg[0] == '\0')
+		mk_error_set(err, "%s:%d: %s", name, line, why);
+}
+
+/* mk_config_load - parse path into a new config */
+mk_config *
+mk_config_load(const char *path, mk_error *err)
+{
+	mk_error first = { "" };
+	mk_config *cfg;
+	int problems;
+
+	if ((cfg = mk_config_read(path, keep_first, &first, &problems, err))
+	    != NULL && problems > 0) {
+		*err = first;
+		mk_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 /* mk_config_free - free a config */

@@ -14,6 +14,8 @@
 #define MAILKEEP_MKCONFIG_H
 
 #include "common/error.h"
+#include "common/inifile.h"
+#include "common/sockspec.h"
 
 #define MK_DEFAULT_CONFIG	"/etc/mailkeep/mailkeep.conf"
 #define MK_DEFAULT_SOCKET	"unix:/run/mailkeep/mailkeep.sock"
@@ -37,11 +39,23 @@ typedef struct mk_config {
 	int compression;	/* zlib level of blobs, 0-9 (default 1) */
 	unsigned checkpoint_entries;	/* ledger checkpoint every N entries */
 	unsigned checkpoint_interval;	/* ... or every T seconds */
+	struct {		/* the line of each key that names a thing
+				   checked only at start: 0 not set, < 0
+				   minus the line of a value refused */
+		int socket, archive, policy, user, pidfile, access_socket;
+	} line;
 } mk_config;
 
 /* mk_config_load - parse path into a new config; NULL and err on failure.
  * The result is owned by the caller: mk_config_free(). */
 mk_config *mk_config_load(const char *path, mk_error *err);
+
+/* mk_config_read - parse path, calling problem() with every line that is
+ * wrong ("FILE:LINE: why", for check modes); the config as far as it
+ * could be read, its number of problems in *problems; NULL and err only
+ * when the file cannot be read or memory ran out */
+mk_config *mk_config_read(const char *path, mk_ini_problem_fn problem,
+			  void *ctx, int *problems, mk_error *err);
 
 /* mk_config_free - free a config; NULL is fine */
 void mk_config_free(mk_config *cfg);

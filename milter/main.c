@@ -5,7 +5,7 @@
  *	mailkeep-milter - archive every message an MTA accepts
  *
  * SYNOPSIS
- *	mailkeep-milter [-c FILE] [-f] [-p SOCKETSPEC]
+ *	mailkeep-milter [-c FILE] [-f] [-n] [-p SOCKETSPEC]
  *
  * DESCRIPTION
  *	Reads mailkeep.conf and the policy, opens the listening socket
@@ -21,6 +21,9 @@
  *	hands a process-directed signal to the main thread when it does not
  *	block it, so libmilter's sigwait() never sees them.  Every other
  *	thread is started with the three blocked.
+ *
+ *	-n checks instead of starting (check/check.h): every problem on
+ *	stderr, or OK; exit 0 or 1.
  *
  *	SIGHUP re-reads the configuration and policy; on error the running
  *	ones stay and the reason is logged.  SIGTERM/SIGINT stop accepting
@@ -45,7 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check/check.h"
 #include "common/daemon.h"
+#include "common/sockspec.h"
 #include "milter/milter.h"
 
 daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
@@ -53,6 +58,7 @@ daemon_state g_state = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 static bool foreground;
 static const char *socket_override;	/* -p: wins over the file, reloads too */
 static int signal_fd = -1;	/* the read end of the signal pipe */
+static bool check_only;		/* -n */
 
 /* mlog - log a line through common/daemon.c */
 void
@@ -69,7 +75,7 @@ mlog(int priority, const char *fmt, ...)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: mailkeep-milter [-c FILE] [-f] [-p SOCKETSPEC]\n");
+	fprintf(stderr, "usage: mailkeep-milter [-c FILE] [-f] [-n] [-p SOCKETSPEC]\n");
 	exit(2);
 }
 
@@ -84,12 +90,35 @@ socket_path(const char *spec)
 	return NULL;
 }
 
+/* socket_ready - the socket spec's host resolves, its directory exists:
+ * else an error naming where the spec came from */
+static int
+socket_ready(const mk_config *cfg)
+{
+	char why[MK_SOCKSPEC_WHY];
+	mk_sockspec spec;
+
+	if (mk_sockspec_parse(cfg->socket, &spec, why) == 0
+	    && mk_sockspec_check(&spec, why) == 0)
+		return 0;
+	if (socket_override != NULL)
+		mlog(LOG_ERR, "-p %s: %s", cfg->socket, why);
+	else if (cfg->line.socket > 0)
+		mlog(LOG_ERR, "%s:%d: socket = %s: %s", cfg->path,
+		     cfg->line.socket, cfg->socket, why);
+	else
+		mlog(LOG_ERR, "the default socket %s: %s", cfg->socket, why);
+	return -1;
+}
+
 /* open_socket - bind the listening socket now, so errors show at start */
 static int
 open_socket(const mk_config *cfg, const struct passwd *pw)
 {
 	const char *path = socket_path(cfg->socket);
 
+	if (socket_ready(cfg) != 0)
+		return -1;
 	if (smfi_setconn(cfg->socket) != MI_SUCCESS
 	    || smfi_opensocket(true) != MI_SUCCESS) {
 		mlog(LOG_ERR, "cannot listen on %s", cfg->socket);
@@ -125,8 +154,13 @@ block_signals(bool block)
 static int
 apply_socket_override(mk_config *cfg, mk_error *err)
 {
+	char why[MK_SOCKSPEC_WHY];
+	mk_sockspec spec;
+
 	if (socket_override == NULL)
 		return 0;
+	if (mk_sockspec_parse(socket_override, &spec, why) != 0)
+		return mk_error_set(err, "-p %s: %s", socket_override, why);
 	free(cfg->socket);
 	if ((cfg->socket = strdup(socket_override)) == NULL)
 		return mk_error_set(err, "out of memory");
@@ -269,7 +303,8 @@ start(void)
 	mk_error err;
 
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
-		mlog(LOG_ERR, "%s: no such user \"%s\"", cfg->path, cfg->user);
+		mlog(LOG_ERR, "%s:%d: user = %s: no such user", cfg->path,
+		     cfg->line.user, cfg->user);
 		return -1;
 	}
 	if (milter_register() != 0 || open_socket(cfg, pw) != 0)
@@ -300,6 +335,29 @@ start(void)
 	return 0;
 }
 
+/* print_problem - mk_check_fn: one line on stderr */
+static void
+print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	fprintf(stderr, "mailkeep-milter: %s\n", problem);
+}
+
+/* check - -n: the start-up checks without starting; the exit status */
+static int
+check(const char *config_path)
+{
+	int n = mk_check_setup(config_path, MK_CHECK_MILTER, socket_override,
+			       print_problem, NULL);
+
+	if (n == 0)
+		printf("OK\n");
+	else
+		fprintf(stderr, "mailkeep-milter: %d problem%s\n", n,
+			n == 1 ? "" : "s");
+	return n == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -307,16 +365,19 @@ main(int argc, char **argv)
 	mk_error err;
 	int ch, status;
 
-	while ((ch = getopt(argc, argv, "c:fp:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnp:h")) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'f': foreground = true; break;
+		case 'n': check_only = true; break;
 		case 'p': socket_override = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (check_only)
+		return check(config_path);
 	mk_log_open("mailkeep-milter", foreground);
 	if ((g_state.cfg = load_config(config_path, &err)) == NULL
 	    || (g_state.pol = policy_load_or_default(g_state.cfg->policy, &err)) == NULL) {
