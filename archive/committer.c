@@ -24,6 +24,8 @@
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
+#define INDEX_RETRY_SECONDS 1	/* while the index is behind */
+
 /* ledger_stored - append one "stored" ledger entry a message of the
  * batch; ledger_append()'s result */
 static int
@@ -70,8 +72,8 @@ warn(archive *ar, const char *fmt, ...)
 
 /* index_batch - the batch's index rows.  The messages are stored
  * already (ledger): if the rows fail, the index is behind, and the next
- * batch rolls it forward from the ledger instead (so it has no holes),
- * as the next open would. */
+ * batch (or an idle moment; batch NULL) rolls it forward from the ledger
+ * instead (so it has no holes), as the next open would. */
 static void
 index_batch(archive *ar, commit_req *batch)
 {
@@ -117,8 +119,8 @@ commit_batch(archive *ar, commit_req *batch, mk_error *err)
 	if (ar->com.broken[0] != '\0')
 		return mk_error_set(err, "storing has stopped until the archive"
 				    " is reopened: %s", ar->com.broken);
-	if ((rc = record_append_batch(ar, batch, &marks, err)) != 0)
-		return rc == -2 ? give_up(ar, err) : -1;
+	if (record_append_batch(ar, batch, &marks, err) != 0)
+		return -1;
 	if ((rc = ledger_stored(ar, batch, err)) != 0) {
 		if (rc == -2)
 			return give_up(ar, err);
@@ -169,7 +171,8 @@ finish_batch(committer *c, commit_req *batch, int rc, const mk_error *err)
 }
 
 /* idle_wait - sleep until work arrives; when the ledger has had no
- * checkpoint for checkpoint_seconds, write one meanwhile.  Locked. */
+ * checkpoint for checkpoint_seconds, write one meanwhile, and while the
+ * index is behind, roll it forward every INDEX_RETRY_SECONDS.  Locked. */
 static void
 idle_wait(archive *ar, committer *c)
 {
@@ -177,12 +180,15 @@ idle_wait(archive *ar, committer *c)
 	mk_error err;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ar->opts.checkpoint_seconds;
+	until.tv_sec += c->index_behind ? INDEX_RETRY_SECONDS
+	    : ar->opts.checkpoint_seconds;
 	if (pthread_cond_timedwait(&c->work, &c->lock, &until) != ETIMEDOUT)
 		return;
 	pthread_mutex_unlock(&c->lock);
 	/* a failure here loses nothing: the next append tries again */
 	(void)ledger_checkpoint_due(ar, false, &err);
+	if (c->index_behind)
+		index_batch(ar, NULL);	/* catch up without waiting for mail */
 	pthread_mutex_lock(&c->lock);
 }
 
@@ -200,8 +206,11 @@ committer_main(void *arg)
 	for (;;) {
 		while (c->head == NULL && !c->stopping)
 			idle_wait(ar, c);
-		if (c->head == NULL)
+		if (c->head == NULL) {
+			if (c->index_behind)	/* a last try before closing */
+				index_batch(ar, NULL);
 			break;
+		}
 		batch = take_batch(c);
 		pthread_mutex_unlock(&c->lock);
 		rc = commit_batch(ar, batch, &err);

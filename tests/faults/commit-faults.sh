@@ -32,8 +32,10 @@
 #	  ledger-write	  writes:/ledger/ledger.log
 #	  ledger-sync	  syncs:/ledger/ledger.log
 #	  sqlite-wal-write writes:/index.sqlite-wal  the SQLite commit
-#	  sqlite-wal-sync syncs:/index.sqlite-wal
-#	  sqlite-db-write writes:/index.sqlite$	 WAL checkpoint into the db
+#	  (The writer's index runs with synchronous=NORMAL since the index
+#	  left the durability path, docs/FORMAT.md 1.1: a commit neither
+#	  syncs the WAL nor writes the database file - SQLite does both
+#	  only at a WAL checkpoint - so no rule on them can fail a commit.)
 #	  checkpoint-write writes:/ledger/checkpoints.log (archive-fill -C 1:
 #			  a checkpoint in every commit)
 #	  checkpoint-sync syncs:/ledger/checkpoints.log
@@ -56,8 +58,6 @@ STEPS=(
 	"ledger-write writes:/ledger/ledger.log"
 	"ledger-sync syncs:/ledger/ledger.log"
 	"sqlite-wal-write writes:/index.sqlite-wal"
-	"sqlite-wal-sync syncs:/index.sqlite-wal"
-	"sqlite-db-write writes:/index.sqlite$"
 	"checkpoint-write writes:/ledger/checkpoints.log"
 	"checkpoint-sync syncs:/ledger/checkpoints.log"
 )

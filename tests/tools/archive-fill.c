@@ -296,7 +296,8 @@ run_pass(fill *f, int threads)
 }
 
 /* run - store everything from threads threads; with retry_flag, remove
- * it and store again what failed */
+ * it (the fault is gone, the writer still open) and store again what
+ * failed */
 static int
 run(fill *f, int threads, const char *retry_flag)
 {
@@ -307,10 +308,10 @@ run(fill *f, int threads, const char *retry_flag)
 	f->n_todo = f->count;
 	f->pass = 1;
 	run_pass(f, threads);
+	if (retry_flag != NULL && unlink(retry_flag) != 0 && errno != ENOENT)
+		fprintf(stderr, "archive-fill: cannot remove %s: %s\n",
+			retry_flag, strerror(errno));	/* the fault is gone */
 	if (retry_flag != NULL && f->failed) {
-		if (unlink(retry_flag) != 0 && errno != ENOENT)
-			fprintf(stderr, "archive-fill: cannot remove %s: %s\n",
-				retry_flag, strerror(errno));
 		for (f->n_todo = 0, i = 0; i < f->count; i++)
 			if (f->state[i] != 1)
 				f->todo[f->n_todo++] = i;
