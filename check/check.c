@@ -324,11 +324,17 @@ check_archive(checker *c)
 static void
 check_policy(checker *c)
 {
+	char at[CHECK_LINE / 2];
 	mk_error err;
 	policy *p;
 
 	if (c->cfg->line.policy < 0)
 		return;
+	if (c->cfg->policy != NULL && access(c->cfg->policy, R_OK) != 0) {
+		say(c, "%s: policy = %s: cannot read: %s", where(c,
+		    c->cfg->line.policy, at), c->cfg->policy, strerror(errno));
+		return;
+	}
 	if ((p = policy_load_or_default(c->cfg->policy, &err)) == NULL)
 		say(c, "%s", err.msg);
 	policy_free(p);

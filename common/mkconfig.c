@@ -189,6 +189,18 @@ parse_named(mk_config *cfg, const char *name, const char *value,
 	return set_access_socket(cfg, value, out);
 }
 
+/* parse_section - a section header: only [mailkeep] */
+static int
+parse_section(void *user, const char *section, int line, char out[MK_INI_WHY])
+{
+	(void)user;
+	(void)line;
+	if (strcmp(section, "mailkeep") == 0)
+		return 0;
+	return mk_ini_why(out, "unknown section [%s] (keys belong before any"
+			  " section or under [mailkeep])", section);
+}
+
 /* parse_key - one key of mailkeep.conf; 0, or -1 with the reason */
 static int
 parse_key(void *user, const char *section, const char *name,
@@ -198,8 +210,9 @@ parse_key(void *user, const char *section, const char *name,
 	int rc, *at;
 
 	if (*section != '\0' && strcmp(section, "mailkeep") != 0)
-		return mk_ini_why(out, "unknown section [%s] (keys belong before any"
-			   " section or under [mailkeep])", section);
+		return mk_ini_why(out, "\"%s\" is under the unknown section [%s]"
+				  " (keys belong before any section or under"
+				  " [mailkeep])", name, section);
 	if ((at = key_line(cfg, name)) != NULL) {
 		rc = parse_named(cfg, name, value, out);
 		*at = rc == 0 ? line : -line;
@@ -259,8 +272,8 @@ mk_config_read(const char *path, mk_ini_problem_fn problem, void *ctx,
 		mk_error_set(err, "out of memory");
 		return NULL;
 	}
-	if ((*problems = mk_ini_each(path, NULL, parse_key, cfg, problem, ctx,
-				     err)) < 0 || set_defaults(cfg) != 0) {
+	if ((*problems = mk_ini_each(path, parse_section, parse_key, cfg,
+				     problem, ctx, err)) < 0 || set_defaults(cfg) != 0) {
 		if (*problems >= 0)
 			mk_error_set(err, "out of memory");
 		mk_config_free(cfg);

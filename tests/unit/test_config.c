@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/mkconfig.h"
+#include "common/sockspec.h"
 #include "tests/unit/unit.h"
 
 static char path[64];
@@ -126,7 +127,7 @@ START_TEST(errors_name_file_and_line)
 	expect_error("socket = inet:1@127.0.0.1\n\nsockt = x\n", "3: unknown key \"sockt\"");
 	expect_error("on_error = maybe\n", "1: on_error must be tempfail or accept");
 	expect_error("archive = /a\nsocket_mode = 0999\n", "2: socket_mode must be octal");
-	expect_error("archive = /a\n[policy]\nmode = full\n", "3: unknown section [policy]");
+	expect_error("archive = /a\n[policy]\nmode = full\n", "2: unknown section [policy]");
 	expect_error("archive = /a\nthis line has no equals sign\n", "2: syntax error");
 	expect_error("archive =\n", "1: empty value");
 	expect_error("archive = /a\nbogus = 1\nalso = 2\n", "2: unknown key \"bogus\"");
@@ -135,6 +136,108 @@ START_TEST(errors_name_file_and_line)
 	expect_error("compression = 6x\n", "1: compression must be a number");
 	expect_error("checkpoint_entries = 0\n", "1: checkpoint_entries must be a number from 1");
 	expect_error("checkpoint_interval = -5\n", "1: checkpoint_interval must be a number from 1");
+}
+END_TEST
+
+/* Problems mk_config_read() reported. */
+typedef struct seen {
+	int n;
+	char text[8][300];
+} seen;
+
+/* keep - mk_ini_problem_fn */
+static void
+keep(void *ctx, const char *name, int line, const char *why)
+{
+	seen *s = ctx;
+
+	(void)name;
+	if (s->n < 8)
+		snprintf(s->text[s->n], sizeof(s->text[0]), "%d: %s", line, why);
+	s->n++;
+}
+
+START_TEST(every_problem_is_named)
+{
+	seen s = { 0 };
+	mk_error err;
+	mk_config *cfg;
+	int n;
+
+	write_conf("socket = inet:0@127.0.0.1\narchive = /a\ncompression = x\n"
+		   "[x]\nnot a key\nuser = u\n[mailkeep]\nfoo = 1\n");
+	cfg = mk_config_read(path, keep, &s, &n, &err);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(n, s.n);
+	ck_assert_int_eq(n, 6);
+	ck_assert_str_eq(s.text[0], "1: socket = inet:0@127.0.0.1: the port 0 is"
+			 " out of range (1 to 65535)");
+	ck_assert_msg(strncmp(s.text[1], "3: compression must be", 22) == 0,
+		      "%s", s.text[1]);
+	ck_assert_msg(strncmp(s.text[2], "4: unknown section [x]", 22) == 0,
+		      "%s", s.text[2]);
+	ck_assert_msg(strncmp(s.text[3], "5: syntax error", 15) == 0, "%s",
+		      s.text[3]);
+	ck_assert_msg(strncmp(s.text[4], "6: \"user\" is under the unknown"
+			      " section [x]", 39) == 0, "%s", s.text[4]);
+	ck_assert_msg(strncmp(s.text[5], "8: unknown key \"foo\"", 20) == 0,
+		      "%s", s.text[5]);
+	ck_assert_int_eq(cfg->line.socket, -1);	/* refused */
+	ck_assert_int_eq(cfg->line.archive, 2);
+	mk_config_free(cfg);
+	unlink(path);
+}
+END_TEST
+
+/* spec_why - why mk_sockspec_parse() refuses spec ("" when it takes it) */
+static const char *
+spec_why(const char *spec)
+{
+	static char why[MK_SOCKSPEC_WHY];
+	mk_sockspec s;
+
+	why[0] = '\0';
+	(void)mk_sockspec_parse(spec, &s, why);
+	return why;
+}
+
+START_TEST(socket_specs)
+{
+	mk_sockspec s;
+	char why[MK_SOCKSPEC_WHY];
+
+	ck_assert_int_eq(mk_sockspec_parse("inet:8894@127.0.0.1", &s, why), 0);
+	ck_assert_int_eq(s.kind, MK_SOCK_INET);
+	ck_assert_uint_eq(s.port, 8894);
+	ck_assert_str_eq(s.host, "127.0.0.1");
+	ck_assert_int_eq(mk_sockspec_parse("inet6:1@::1", &s, why), 0);
+	ck_assert_int_eq(mk_sockspec_check(&s, why), 0);
+	ck_assert_int_eq(mk_sockspec_parse("local:/run/x.sock", &s, why), 0);
+	ck_assert_str_eq(s.path, "/run/x.sock");
+	ck_assert_int_eq(mk_sockspec_parse("inet:65535@localhost", &s, why), 0);
+	ck_assert_str_eq(spec_why("inet:65536@h"), "the port 65536 is out of"
+			 " range (1 to 65535)");
+	ck_assert_str_eq(spec_why("inet:99999999999999999999@h"), "the port"
+			 " 99999999999999999999 is out of range (1 to 65535)");
+	ck_assert_str_eq(spec_why("inet:0@h"), "the port 0 is out of range (1"
+			 " to 65535)");
+	ck_assert_str_eq(spec_why("inet:+5@h"), "the port \"+5\" is not a"
+			 " decimal number");
+	ck_assert_str_eq(spec_why("inet:@h"), "the port is missing (want"
+			 " PORT@HOST)");
+	ck_assert_str_eq(spec_why("inet:5@"), "the host after '@' is empty");
+	ck_assert_str_eq(spec_why("unix:"), "the path after the scheme is empty");
+	ck_assert_str_eq(spec_why("Unix:/x"), "unknown scheme \"Unix\" (want"
+			 " unix, local, inet or inet6)");
+	ck_assert_int_eq(mk_sockspec_parse("inet:1@999.1.1.1", &s, why), 0);
+	ck_assert_int_eq(mk_sockspec_check(&s, why), -1);
+	ck_assert_msg(strstr(why, "is not an IPv4 address") != NULL, "%s", why);
+	ck_assert_int_eq(mk_sockspec_parse("unix:/no/such/dir/x", &s, why), 0);
+	ck_assert_int_eq(mk_sockspec_check(&s, why), -1);
+	ck_assert_str_eq(why, "the directory /no/such/dir of the path does not"
+			 " exist");
+	ck_assert_int_eq(mk_sockspec_parse("unix:/x", &s, why), 0);
+	ck_assert_int_eq(mk_sockspec_check(&s, why), 0);	/* "/" exists */
 }
 END_TEST
 
@@ -160,6 +263,8 @@ main(void)
 	tcase_add_test(tc, store_keys);
 	tcase_add_test(tc, errors_name_file_and_line);
 	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, every_problem_is_named);
+	tcase_add_test(tc, socket_specs);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
