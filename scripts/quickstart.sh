@@ -128,6 +128,10 @@ if [ "$new_policy" = yes ] && [ "$archive_existed" = yes ]; then
 	     "role; only root sees them: cli/mailkeep -c $conf search --offline" >&2
 fi
 
+# Every problem of the configuration at once, before anything starts
+# (mailkeep-milter -n and mailkeep-access -n check the same).
+cli/mailkeep config check "$conf" || { echo "quickstart: fix $conf first" >&2; exit 1; }
+
 # The access service, in the background for as long as this script runs.
 if command -v ss >/dev/null && ss -xlnH 2>/dev/null | grep -qF " $sock "; then
 	echo "quickstart: something already listens on $sock (another quickstart?)" >&2
