@@ -266,14 +266,32 @@ mk_config *
 mk_config_read(const char *path, mk_ini_problem_fn problem, void *ctx,
 	       int *problems, mk_error *err)
 {
-	mk_config *cfg = config_new(path);
+	FILE *fp = fopen(path, "r");
+	mk_config *cfg;
+
+	if (fp == NULL) {
+		mk_error_errno(err, "%s: cannot read", path);
+		return NULL;
+	}
+	cfg = mk_config_read_stream(fp, path, problem, ctx, problems, err);
+	fclose(fp);
+	return cfg;
+}
+
+/* mk_config_read_stream - the same from an open stream (mkconfig.h) */
+mk_config *
+mk_config_read_stream(FILE *fp, const char *name, mk_ini_problem_fn problem,
+		      void *ctx, int *problems, mk_error *err)
+{
+	mk_config *cfg = config_new(name);
 
 	if (cfg == NULL) {
 		mk_error_set(err, "out of memory");
 		return NULL;
 	}
-	if ((*problems = mk_ini_each(path, parse_section, parse_key, cfg,
-				     problem, ctx, err)) < 0 || set_defaults(cfg) != 0) {
+	if ((*problems = mk_ini_each_fp(fp, name, parse_section, parse_key,
+					cfg, problem, ctx, err)) < 0
+	    || set_defaults(cfg) != 0) {
 		if (*problems >= 0)
 			mk_error_set(err, "out of memory");
 		mk_config_free(cfg);

@@ -13,6 +13,8 @@
 #ifndef MAILKEEP_MKCONFIG_H
 #define MAILKEEP_MKCONFIG_H
 
+#include <stdio.h>
+
 #include "common/error.h"
 #include "common/inifile.h"
 #include "common/sockspec.h"
@@ -56,6 +58,12 @@ mk_config *mk_config_load(const char *path, mk_error *err);
  * when the file cannot be read or memory ran out */
 mk_config *mk_config_read(const char *path, mk_ini_problem_fn problem,
 			  void *ctx, int *problems, mk_error *err);
+
+/* mk_config_read_stream - the same from an open stream named name
+ * (fuzzing) */
+mk_config *mk_config_read_stream(FILE *fp, const char *name,
+				 mk_ini_problem_fn problem, void *ctx,
+				 int *problems, mk_error *err);
 
 /* mk_config_free - free a config; NULL is fine */
 void mk_config_free(mk_config *cfg);

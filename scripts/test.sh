@@ -7,7 +7,7 @@
 #      unconfigured source tree, so the in-tree build is "make distclean"ed
 #      once its results are read.)
 #   3. make distcheck (set MAILKEEP_SKIP_DISTCHECK=1 to leave it out).
-# Step 1 also runs "make fuzz" (every libFuzzer target, 30 s each;
+# Step 1 also runs "make fuzz" (every libFuzzer target, 60 s each;
 # MAILKEEP_FUZZ_SECONDS changes that).
 # Prints "N passed, N failed" summed over both runs' automake results (the
 # "# PASS:" and "# FAIL:"/"# ERROR:" lines of each test-suite.log) and exits
@@ -61,7 +61,7 @@ rm -f test-suite.log
 if step autoreconf -fi && step ./configure && step make -j"$jobs"; then
 	step make -j"$jobs" check
 	# The parsers of untrusted input, each fuzzed for a bounded time.
-	if step make fuzz FUZZ_SECONDS="${MAILKEEP_FUZZ_SECONDS:-30}" > fuzz.log 2>&1; then
+	if step make fuzz FUZZ_SECONDS="${MAILKEEP_FUZZ_SECONDS:-60}" > fuzz.log 2>&1; then
 		grep '^fuzz:' fuzz.log
 	else
 		tail -n 40 fuzz.log
