@@ -313,8 +313,12 @@ start(void)
 		mlog(LOG_ERR, "cannot detach: %s", strerror(errno));
 		return -1;
 	}
-	if (mk_write_pidfile(cfg->pidfile, &err) != 0
-	    || (pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0) {
+	if (mk_write_pidfile(cfg->pidfile, &err) != 0) {
+		mlog(LOG_ERR, "%s:%d: pidfile = %s: %s", cfg->path,
+		     cfg->line.pidfile, cfg->pidfile, err.msg);
+		return -1;
+	}
+	if ((pw != NULL ? mk_drop_privileges(pw, &err) : mk_harden(&err)) != 0) {
 		mlog(LOG_ERR, "%s", err.msg);
 		return -1;
 	}
@@ -323,6 +327,11 @@ start(void)
 	block_signals(true);	/* the committer thread inherits this */
 	g_state.ar = archive_open_with(cfg->archive, ARCHIVE_WRITE, &opts, &err);
 	block_signals(false);
+	if (g_state.ar == NULL && cfg->line.archive > 0) {
+		mlog(LOG_ERR, "%s:%d: archive = %s: %s", cfg->path,
+		     cfg->line.archive, cfg->archive, err.msg);
+		return -1;
+	}
 	if (g_state.ar == NULL
 	    || archive_log_policy(g_state.ar, cfg->policy, &err) != 0) {
 		mlog(LOG_ERR, "%s", err.msg);

@@ -90,6 +90,16 @@ nosuch() {
 	esac
 }
 nosuch pidfile "pidfile = /nonexistent-dir/m.pid" "pidfile = /nonexistent-dir/m.pid: the directory /nonexistent-dir does not exist"
+c=$(conf pidfile-start "pidfile = /nonexistent-dir/m.pid")
+out=$(timeout 20 "$MILTER" -f -c "$c" 2>&1)
+case $out in *"$c:3: pidfile = /nonexistent-dir/m.pid: cannot write /nonexistent-dir/m.pid"*)
+	pass "pidfile: a start names line 3";;
+*) fail "pidfile: a start should name line 3: $out";; esac
+c=$(conf archive-start "archive = $T/none")
+out=$(timeout 20 "$MILTER" -f -c "$c" 2>&1)
+case $out in *"$c:3: archive = $T/none: "*)
+	pass "archive: a start names line 3";;
+*) fail "archive: a start should name line 3: $out";; esac
 nosuch archive "archive = $T/none" "archive = $T/none: $T/none: is not a directory this account can write"
 nosuch policy "policy = $T/none.ini" "policy = $T/none.ini: cannot read: No such file or directory"
 c=$(conf archive-user "user = nobody")
