@@ -176,9 +176,20 @@ take_writer_lock(archive *ar, mk_error *err)
 static int
 check_options(const archive_options *o, mk_error *err)
 {
-	if (o->compression < 0 || o->compression > 9)
-		return mk_error_set(err, "compression level %d is not 0 to 9",
+	if (o->codec == MK_CODEC_ZLIB
+	    && (o->compression < 1 || o->compression > 9))
+		return mk_error_set(err, "zlib level %d is not 1 to 9",
 				    o->compression);
+	if (o->codec == MK_CODEC_ZSTD
+	    && (o->compression < MK_ZSTD_MIN_LEVEL
+		|| o->compression > MK_ZSTD_MAX_LEVEL || o->compression == 0))
+		return mk_error_set(err, "zstd level %d is not %d to %d (but"
+				    " 0)", o->compression, MK_ZSTD_MIN_LEVEL,
+				    MK_ZSTD_MAX_LEVEL);
+	if (o->codec != MK_CODEC_NONE && o->codec != MK_CODEC_ZLIB
+	    && o->codec != MK_CODEC_ZSTD)
+		return mk_error_set(err, "unknown compression codec %d",
+				    (int)o->codec);
 	if (o->checkpoint_entries < 1 || o->checkpoint_seconds < 1)
 		return mk_error_set(err, "checkpoints need at least 1 entry"
 				    " and 1 second");
@@ -191,6 +202,7 @@ archive_options_of(const mk_config *cfg, archive_options *opts)
 {
 	*opts = (archive_options)ARCHIVE_OPTIONS_DEFAULT;
 	opts->encrypt = cfg->encrypt;
+	opts->codec = cfg->codec;
 	opts->compression = cfg->compression;
 	opts->checkpoint_entries = cfg->checkpoint_entries;
 	opts->checkpoint_seconds = cfg->checkpoint_interval;
@@ -223,7 +235,7 @@ archive_open_with(const char *dir, archive_mode mode,
 	}
 	ar->mode = mode;
 	ar->opts = *opts;
-	deflate_pool_init(&ar->deflaters);
+	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
 	if (check_marker(dir, err) != 0
@@ -260,7 +272,7 @@ archive_close(archive *ar)
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
 		keyring_free(&ar->keys);
-	deflate_pool_free(&ar->deflaters);
+	codec_pools_free(&ar->codecs);
 	if (ar->records_fd >= 0)
 		close(ar->records_fd);
 	if (ar->lock_fd >= 0)

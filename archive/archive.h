@@ -168,7 +168,10 @@ typedef struct archive_query {
 /* How an archive stores; from mailkeep.conf (mailkeep.conf(5)). */
 typedef struct archive_options {
 	int encrypt;			/* blobs: AES-256-GCM (1) or clear (0) */
-	int compression;		/* blobs: zlib level 1-9, 0: none */
+	mk_codec codec;			/* blobs: compressed with (mkconfig.h) */
+	int compression;		/* ... at this level: zlib 1-9, zstd
+					   MK_ZSTD_MIN_LEVEL to _MAX_LEVEL
+					   but 0; 0 with MK_CODEC_NONE */
 	unsigned checkpoint_entries;	/* a checkpoint at least every N ... */
 	unsigned checkpoint_seconds;	/* ... or T seconds */
 	int sign;			/* records signed and sealed; 0 only
@@ -179,7 +182,9 @@ typedef struct archive_options {
 					   caught up), or NULL */
 	void *warn_ctx;
 } archive_options;
-#define ARCHIVE_OPTIONS_DEFAULT { 1, 1, 1000, 300, 1, NULL, NULL }
+#define ARCHIVE_OPTIONS_DEFAULT { .encrypt = 1, .codec = MK_DEFAULT_CODEC, \
+	.compression = MK_DEFAULT_LEVEL, .checkpoint_entries = 1000, \
+	.checkpoint_seconds = 300, .sign = 1, .warn = NULL, .warn_ctx = NULL }
 
 /* archive_options_of - the options mailkeep.conf sets */
 void archive_options_of(const mk_config *cfg, archive_options *opts);

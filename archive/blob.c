@@ -1,11 +1,13 @@
 /*
- * blob.c - the blob format: content compressed with zlib, then sealed with
- * AES-256-GCM, written and read as a stream (docs/FORMAT.md, "Blobs").
+ * blob.c - the blob format: content compressed with zstd or zlib, then
+ * sealed with AES-256-GCM, written and read as a stream (docs/FORMAT.md,
+ * "Blobs").
  *
  *	offset	size
  *	0	6	magic "MKBLOB"
  *	6	1	format version (1)
- *	7	1	compression: 0 none, 1 zlib (RFC 1950)
+ *	7	1	compression: 0 none, 1 zlib (RFC 1950), 2 zstd (one
+ *			RFC 8878 frame, window at most 2^BLOB_ZSTD_WINDOW_LOG)
  *	8	1	cipher: 0 none, 1 AES-256-GCM
  *	9	3	zero
  *	12	4	data key generation, big-endian (0 without cipher)
@@ -14,9 +16,13 @@
  *	end-16	16	GCM tag (only with cipher)
  *
  * The 28 header bytes are the additional authenticated data, so a header
- * that was changed (another key, another nonce, no compression) fails
+ * that was changed (another key, another nonce, another codec) fails
  * authentication.  Neither side ever holds more than two buffers of
- * BLOB_CHUNK bytes, whatever the size of the message.
+ * BLOB_CHUNK bytes, whatever the size of the message, besides the codec's
+ * own state: zstd's window is bounded on both sides, so that a large
+ * message (or a forged frame) cannot make a reader allocate more.
+ * Compression contexts are pooled (codec_pools): starting one costs a
+ * small message more than compressing it.
  */
 #include "config.h"
 
@@ -30,56 +36,104 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
 
+/* zstd's window: 2 MiB at level 3 and above, the most a reader accepts;
+ * 512 KiB below (zstd's own choice there), which halves the memory of a
+ * compression context (1.3 MiB instead of 2.8 MiB at level 1). */
+#define BLOB_ZSTD_WINDOW_LOG	21
+#define BLOB_ZSTD_FAST_WINDOW_LOG 19
+
 static const unsigned char blob_magic[6] = { 'M', 'K', 'B', 'L', 'O', 'B' };
+static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
 struct blob_writer {
 	int fd;
-	int level;			/* 0: stored as is */
-	z_stream *z;			/* from the pool; NULL when level 0 */
-	deflate_pool *pool;
+	mk_codec codec;
+	z_stream *z;			/* zlib: from the pool */
+	ZSTD_CCtx *zc;			/* zstd: from the pool */
+	codec_pools *pools;
 	bool reusable;			/* z ended cleanly */
 	EVP_CIPHER_CTX *gcm;		/* NULL: not encrypted */
 	size_t used;			/* bytes waiting in out */
 	unsigned char out[BLOB_CHUNK];
 };
 
-/* deflate_pool_init - an empty pool */
+/* codec_pools_init - empty pools */
 void
-deflate_pool_init(deflate_pool *p)
+codec_pools_init(codec_pools *p)
 {
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 }
 
-/* deflate_pool_free - end every pooled stream */
+/* codec_pools_free - end every pooled context */
 void
-deflate_pool_free(deflate_pool *p)
+codec_pools_free(codec_pools *p)
 {
-	while (p->n > 0) {
-		deflateEnd(p->free[--p->n]);
-		free(p->free[p->n]);
+	while (p->deflaters.n > 0) {
+		z_stream *z = p->deflaters.free[--p->deflaters.n];
+
+		deflateEnd(z);
+		free(z);
 	}
+	while (p->zstd_c.n > 0)
+		ZSTD_freeCCtx(p->zstd_c.free[--p->zstd_c.n]);
+	while (p->zstd_d.n > 0)
+		ZSTD_freeDCtx(p->zstd_d.free[--p->zstd_d.n]);
 	pthread_mutex_destroy(&p->lock);
+}
+
+/* pool_take - a context from list l of p, or NULL (p NULL: no pooling) */
+static void *
+pool_take(codec_pools *p, codec_list *l)
+{
+	void *c = NULL;
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	if (l->n > 0)
+		c = l->free[--l->n];
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+/* pool_keep - put c into list l of p; false when there is no room (the
+ * caller frees c) */
+static bool
+pool_keep(codec_pools *p, codec_list *l, void *c)
+{
+	bool kept = false;
+
+	if (p == NULL)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	if (l->n < CODEC_POOL_MAX) {
+		l->free[l->n++] = c;
+		kept = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return kept;
 }
 
 /* deflate_take - a deflate stream at level: a pooled one (deflateInit
  * allocates and clears ~256 KiB, which costs a small message more than
  * compressing it), or a new one; NULL when out of memory */
 static z_stream *
-deflate_take(deflate_pool *p, int level)
+deflate_take(codec_pools *p, int level)
 {
-	z_stream *z = NULL;
+	z_stream *z = pool_take(p, p != NULL ? &p->deflaters : NULL);
 
-	pthread_mutex_lock(&p->lock);
-	if (p->n > 0)
-		z = p->free[--p->n];
-	pthread_mutex_unlock(&p->lock);
-	if (z != NULL)
-		return z;
+	if (z != NULL) {
+		if (deflateParams(z, level, Z_DEFAULT_STRATEGY) == Z_OK)
+			return z;
+		deflateEnd(z);
+		free(z);
+	}
 	if ((z = calloc(1, sizeof(*z))) != NULL && deflateInit(z, level) != Z_OK) {
 		free(z);
 		z = NULL;
@@ -90,31 +144,83 @@ deflate_take(deflate_pool *p, int level)
 /* deflate_give - back to the pool when it is reset cleanly and there is
  * room, else ended */
 static void
-deflate_give(deflate_pool *p, z_stream *z, bool reusable)
+deflate_give(codec_pools *p, z_stream *z, bool reusable)
 {
-	if (reusable && deflateReset(z) == Z_OK) {
-		pthread_mutex_lock(&p->lock);
-		if (p->n < DEFLATE_POOL_MAX) {
-			p->free[p->n++] = z;
-			z = NULL;
-		}
-		pthread_mutex_unlock(&p->lock);
+	if (reusable && deflateReset(z) == Z_OK
+	    && pool_keep(p, p != NULL ? &p->deflaters : NULL, z))
+		return;
+	deflateEnd(z);
+	free(z);
+}
+
+/* zstd_take - a zstd compression context at level, window bounded, no
+ * checksum (FORMAT.md 2): a pooled one, or a new one; NULL on failure */
+static ZSTD_CCtx *
+zstd_take(codec_pools *p, int level)
+{
+	ZSTD_CCtx *c = pool_take(p, p != NULL ? &p->zstd_c : NULL);
+
+	if (c == NULL && (c = ZSTD_createCCtx()) == NULL)
+		return NULL;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel,
+						level))
+	    || ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog,
+						   level < 3 ? BLOB_ZSTD_FAST_WINDOW_LOG
+						   : BLOB_ZSTD_WINDOW_LOG))
+	    || ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0))) {
+		ZSTD_freeCCtx(c);
+		return NULL;
 	}
-	if (z != NULL) {
-		deflateEnd(z);
-		free(z);
+	return c;
+}
+
+/* zstd_give - a compression context back to the pool, its frame
+ * abandoned if unfinished, or freed */
+static void
+zstd_give(codec_pools *p, ZSTD_CCtx *c)
+{
+	if (!ZSTD_isError(ZSTD_CCtx_reset(c, ZSTD_reset_session_only))
+	    && pool_keep(p, p != NULL ? &p->zstd_c : NULL, c))
+		return;
+	ZSTD_freeCCtx(c);
+}
+
+/* unzstd_take - a zstd decompression context that refuses a window over
+ * 2^BLOB_ZSTD_WINDOW_LOG; NULL on failure */
+static ZSTD_DCtx *
+unzstd_take(codec_pools *p)
+{
+	ZSTD_DCtx *d = pool_take(p, p != NULL ? &p->zstd_d : NULL);
+
+	if (d == NULL && (d = ZSTD_createDCtx()) == NULL)
+		return NULL;
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
+						BLOB_ZSTD_WINDOW_LOG))) {
+		ZSTD_freeDCtx(d);
+		return NULL;
 	}
+	return d;
+}
+
+/* unzstd_give - a decompression context back to the pool, or freed */
+static void
+unzstd_give(codec_pools *p, ZSTD_DCtx *d)
+{
+	if (!ZSTD_isError(ZSTD_DCtx_reset(d, ZSTD_reset_session_only))
+	    && pool_keep(p, p != NULL ? &p->zstd_d : NULL, d))
+		return;
+	ZSTD_freeDCtx(d);
 }
 
 /* blob_header - the header bytes of a blob */
 static void
-blob_header(unsigned char h[BLOB_HEADER], int compressed, unsigned key_gen,
+blob_header(unsigned char h[BLOB_HEADER], mk_codec codec, unsigned key_gen,
 	    const unsigned char nonce[KEYS_NONCE])
 {
 	memset(h, 0, BLOB_HEADER);
 	memcpy(h, blob_magic, sizeof(blob_magic));
 	h[6] = BLOB_VERSION;
-	h[7] = compressed ? 1 : 0;
+	h[7] = (unsigned char)codec;
 	h[8] = key_gen ? 1 : 0;
 	h[12] = (unsigned char)(key_gen >> 24);
 	h[13] = (unsigned char)(key_gen >> 16);
@@ -143,11 +249,11 @@ start_cipher(const unsigned char *key, const unsigned char *nonce,
 }
 
 /* blob_writer_new - write the header of a new blob to fd.  key NULL: not
- * encrypted; level 0: not compressed (all streams of pool have one
- * level).  Caller frees with blob_writer_free */
+ * encrypted; codec MK_CODEC_NONE: not compressed, else at level; pools
+ * NULL: contexts are not reused.  Caller frees with blob_writer_free */
 blob_writer *
-blob_writer_new(int fd, int level, const unsigned char *key,
-		unsigned key_gen, deflate_pool *pool, mk_error *err)
+blob_writer_new(int fd, mk_codec codec, int level, const unsigned char *key,
+		unsigned key_gen, codec_pools *pools, mk_error *err)
 {
 	blob_writer *w = calloc(1, sizeof(*w));
 	unsigned char h[BLOB_HEADER], nonce[KEYS_NONCE];
@@ -157,19 +263,23 @@ blob_writer_new(int fd, int level, const unsigned char *key,
 		return NULL;
 	}
 	w->fd = fd;
-	w->level = level;
-	w->pool = pool;
+	w->codec = codec;
+	w->pools = pools;
 	if (key != NULL && RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		mk_error_set(err, "no randomness for a nonce");
 		goto fail;
 	}
-	blob_header(h, level > 0, key != NULL ? key_gen : 0, nonce);
+	blob_header(h, codec, key != NULL ? key_gen : 0, nonce);
 	if (key != NULL && (w->gcm = start_cipher(key, nonce, h, 1)) == NULL) {
 		mk_error_set(err, "cannot start AES-256-GCM");
 		goto fail;
 	}
-	if (level > 0 && (w->z = deflate_take(pool, level)) == NULL) {
+	if (codec == MK_CODEC_ZLIB && (w->z = deflate_take(pools, level)) == NULL) {
 		mk_error_set(err, "cannot start zlib");
+		goto fail;
+	}
+	if (codec == MK_CODEC_ZSTD && (w->zc = zstd_take(pools, level)) == NULL) {
+		mk_error_set(err, "cannot start zstd at level %d", level);
 		goto fail;
 	}
 	if (write_all(fd, h, sizeof(h)) != 0) {
@@ -221,6 +331,28 @@ deflate_into(blob_writer *w, const void *in, size_t len, int flush,
 	return 0;
 }
 
+/* zstd_into - run zstd on in (end: ZSTD_e_continue or ZSTD_e_end) */
+static int
+zstd_into(blob_writer *w, const void *in, size_t len, ZSTD_EndDirective end,
+	  mk_error *err)
+{
+	ZSTD_inBuffer src = { in, len, 0 };
+	ZSTD_outBuffer dst;
+	size_t left;
+
+	do {
+		dst = (ZSTD_outBuffer){ w->out, BLOB_CHUNK, w->used };
+		left = ZSTD_compressStream2(w->zc, &dst, &src, end);
+		if (ZSTD_isError(left))
+			return mk_error_set(err, "zstd: %s",
+					    ZSTD_getErrorName(left));
+		w->used = dst.pos;
+		if (w->used == BLOB_CHUNK && flush_out(w, err) != 0)
+			return -1;
+	} while (src.pos < src.size || (end == ZSTD_e_end && left != 0));
+	return 0;
+}
+
 /* copy_into - append in to w->out uncompressed */
 static int
 copy_into(blob_writer *w, const unsigned char *in, size_t len, mk_error *err)
@@ -247,8 +379,10 @@ blob_writer_write(blob_writer *w, const void *buf, size_t len, mk_error *err)
 	const unsigned char *p = buf;
 	size_t n;
 
-	if (w->level == 0)
+	if (w->codec == MK_CODEC_NONE)
 		return copy_into(w, p, len, err);
+	if (w->codec == MK_CODEC_ZSTD)
+		return zstd_into(w, p, len, ZSTD_e_continue, err);
 	while (len > 0) {	/* avail_in is 32 bits */
 		n = len > (1u << 30) ? (1u << 30) : len;
 		if (deflate_into(w, p, n, Z_NO_FLUSH, err) != 0)
@@ -266,7 +400,11 @@ blob_writer_finish(blob_writer *w, mk_error *err)
 	unsigned char tag[KEYS_TAG];
 	int n;
 
-	if (w->level > 0 && deflate_into(w, NULL, 0, Z_FINISH, err) != 0)
+	if (w->codec == MK_CODEC_ZLIB
+	    && deflate_into(w, NULL, 0, Z_FINISH, err) != 0)
+		return -1;
+	if (w->codec == MK_CODEC_ZSTD
+	    && zstd_into(w, NULL, 0, ZSTD_e_end, err) != 0)
 		return -1;
 	w->reusable = true;
 	if (flush_out(w, err) != 0)
@@ -289,7 +427,9 @@ blob_writer_free(blob_writer *w)
 	if (w == NULL)
 		return;
 	if (w->z != NULL)
-		deflate_give(w->pool, w->z, w->reusable);
+		deflate_give(w->pools, w->z, w->reusable);
+	if (w->zc != NULL)
+		zstd_give(w->pools, w->zc);
 	EVP_CIPHER_CTX_free(w->gcm);
 	free(w);
 }
@@ -298,12 +438,17 @@ blob_writer_free(blob_writer *w)
 typedef struct blob_reader {
 	int fd;
 	off_t left;			/* payload bytes still to read */
-	int compressed;
-	z_stream z;
+	mk_codec codec;
+	z_stream z;			/* zlib */
+	ZSTD_DCtx *zd;			/* zstd: from the pool */
+	codec_pools *pools;
+	unsigned magic;			/* zstd: bytes of its magic seen */
+	bool frame_done;		/* zstd: the frame's end was read */
 	EVP_CIPHER_CTX *gcm;
 	archive_sink_fn sink;
 	void *ctx;
-	bool broken;			/* zlib or the sink failed: drain only */
+	bool broken;			/* the codec or the sink failed:
+					   drain only */
 	mk_error why;			/* ... and why */
 	unsigned char in[BLOB_CHUNK];
 	unsigned char out[BLOB_CHUNK];
@@ -321,10 +466,10 @@ parse_header(blob_reader *r, const keyring *kr, off_t size, mk_error *err)
 		return mk_error_set(err, "too short for a blob");
 	if (memcmp(h, blob_magic, sizeof(blob_magic)) != 0)
 		return mk_error_set(err, "not a mailkeep blob (bad magic)");
-	if (h[6] != BLOB_VERSION || h[7] > 1 || h[8] > 1)
+	if (h[6] != BLOB_VERSION || h[7] > MK_CODEC_ZSTD || h[8] > 1)
 		return mk_error_set(err, "unknown blob format %u/%u/%u",
 				    h[6], h[7], h[8]);
-	r->compressed = h[7];
+	r->codec = h[7];
 	r->left = size - BLOB_HEADER;
 	if (h[8] == 0)
 		return 0;
@@ -340,15 +485,49 @@ parse_header(blob_reader *r, const keyring *kr, off_t size, mk_error *err)
 	return 0;
 }
 
-/* emit - pass plaintext on, through zlib when compressed */
+/* unzstd - pass plaintext on through zstd: one frame, and nothing after
+ * it (not even a skippable frame) */
+static int
+unzstd(blob_reader *r, const unsigned char *buf, size_t len, mk_error *err)
+{
+	ZSTD_inBuffer in = { buf, len, 0 };
+	ZSTD_outBuffer out;
+	size_t zrc;
+
+	for (; r->magic < sizeof(zstd_magic) && in.pos < len; in.pos++)
+		if (buf[in.pos] != zstd_magic[r->magic++])
+			return mk_error_set(err, "zstd: not a zstd frame");
+	in.pos = 0;
+	do {
+		if (r->frame_done) {
+			if (in.pos < in.size)
+				return mk_error_set(err, "bytes after the zstd"
+						    " frame");
+			break;
+		}
+		out = (ZSTD_outBuffer){ r->out, BLOB_CHUNK, 0 };
+		zrc = ZSTD_decompressStream(r->zd, &out, &in);
+		if (ZSTD_isError(zrc))
+			return mk_error_set(err, "zstd: %s",
+					    ZSTD_getErrorName(zrc));
+		if (out.pos > 0 && r->sink(r->out, out.pos, r->ctx) != 0)
+			return mk_error_set(err, "cannot write the content out");
+		r->frame_done = zrc == 0;
+	} while (in.pos < in.size || out.pos == out.size);
+	return 0;
+}
+
+/* emit - pass plaintext on, through the codec when compressed */
 static int
 emit(blob_reader *r, unsigned char *buf, size_t len, mk_error *err)
 {
 	int zrc;
 
-	if (!r->compressed)
+	if (r->codec == MK_CODEC_NONE)
 		return r->sink(buf, len, r->ctx) == 0 ? 0
 		    : mk_error_set(err, "cannot write the content out");
+	if (r->codec == MK_CODEC_ZSTD)
+		return unzstd(r, buf, len, err);
 	r->z.next_in = buf;
 	r->z.avail_in = (uInt)len;
 	do {	/* until the input is used up and no output is pending */
@@ -367,8 +546,8 @@ emit(blob_reader *r, unsigned char *buf, size_t len, mk_error *err)
 	return 0;
 }
 
-/* read_payload - stream the payload through the cipher and zlib.  When
- * zlib fails on an encrypted blob, the rest is still decrypted so that
+/* read_payload - stream the payload through the cipher and the codec.
+ * When the codec fails on an encrypted blob, the rest is still decrypted so that
  * the tag can say whether the bytes were altered (the likely cause). */
 static int
 read_payload(blob_reader *r, mk_error *err)
@@ -394,7 +573,8 @@ read_payload(blob_reader *r, mk_error *err)
 	return 0;
 }
 
-/* check_end - the GCM tag matches, and the zlib stream is complete */
+/* check_end - the GCM tag matches, and the zlib stream or zstd frame is
+ * complete */
 static int
 check_end(blob_reader *r, mk_error *err)
 {
@@ -415,16 +595,19 @@ check_end(blob_reader *r, mk_error *err)
 		return mk_error_set(err, "%s", r->why.msg);
 	r->z.next_out = r->out;
 	r->z.avail_out = BLOB_CHUNK;
-	if (r->compressed && inflate(&r->z, Z_FINISH) != Z_STREAM_END)
+	if (r->codec == MK_CODEC_ZLIB && inflate(&r->z, Z_FINISH) != Z_STREAM_END)
 		return mk_error_set(err, "zlib stream cut short");
+	if (r->codec == MK_CODEC_ZSTD && !r->frame_done)
+		return mk_error_set(err, "zstd frame cut short");
 	return 0;
 }
 
-/* blob_read - stream the content of the blob open at fd to sink.  The
- * sink may see bytes before a failure (of the tag, at the end) is known. */
+/* blob_read - stream the content of the blob open at fd to sink, with a
+ * decompression context of pools (NULL: a new one).  The sink may see
+ * bytes before a failure (of the tag, at the end) is known. */
 int
-blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
-	  mk_error *err)
+blob_read(int fd, const keyring *kr, codec_pools *pools,
+	  archive_sink_fn sink, void *ctx, mk_error *err)
 {
 	blob_reader *r = calloc(1, sizeof(*r));
 	struct stat st;
@@ -435,16 +618,22 @@ blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
 	r->fd = fd;
 	r->sink = sink;
 	r->ctx = ctx;
+	r->pools = pools;
 	if (fstat(fd, &st) != 0)
 		mk_error_errno(err, "stat");
 	else if (parse_header(r, kr, st.st_size, err) != 0)
 		;
-	else if (r->compressed && inflateInit(&r->z) != Z_OK)
+	else if (r->codec == MK_CODEC_ZLIB && inflateInit(&r->z) != Z_OK)
 		mk_error_set(err, "cannot start zlib");
+	else if (r->codec == MK_CODEC_ZSTD
+		 && (r->zd = unzstd_take(pools)) == NULL)
+		mk_error_set(err, "cannot start zstd");
 	else {
 		rc = read_payload(r, err) == 0 && check_end(r, err) == 0 ? 0 : -1;
-		if (r->compressed)
+		if (r->codec == MK_CODEC_ZLIB)
 			inflateEnd(&r->z);
+		if (r->zd != NULL)
+			unzstd_give(pools, r->zd);
 	}
 	EVP_CIPHER_CTX_free(r->gcm);
 	free(r);

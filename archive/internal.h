@@ -61,13 +61,20 @@
 #define BLOB_VERSION	1
 #define BLOB_CHUNK	65536
 
-/* Deflate streams kept for reuse (blob.c). */
-#define DEFLATE_POOL_MAX 32
-typedef struct deflate_pool {
-	pthread_mutex_t lock;
-	struct z_stream_s *free[DEFLATE_POOL_MAX];
+/* Compression contexts kept for reuse (blob.c): starting one (zlib's
+ * deflateInit, zstd's tables and window) costs a small message more than
+ * compressing it.  Each list holds at most CODEC_POOL_MAX. */
+#define CODEC_POOL_MAX 32
+typedef struct codec_list {
+	void *free[CODEC_POOL_MAX];
 	int n;
-} deflate_pool;
+} codec_list;
+typedef struct codec_pools {
+	pthread_mutex_t lock;
+	codec_list deflaters;		/* z_stream, deflate */
+	codec_list zstd_c;		/* ZSTD_CCtx */
+	codec_list zstd_d;		/* ZSTD_DCtx */
+} codec_pools;
 
 /* One generation of keys. */
 typedef struct keyring_gen {
@@ -124,7 +131,7 @@ struct archive {
 	archive_mode mode;
 	archive_options opts;
 	keyring keys;
-	deflate_pool deflaters;
+	codec_pools codecs;
 	int64_t last_checkpoint;	/* when this process last checked */
 	sqlite3 *db;			/* writer: used by the committer only */
 	int lock_fd;			/* writer lock, or -1 */
@@ -304,16 +311,17 @@ int aead_open(const unsigned char key[KEYS_AES],
 
 /* blob.c */
 typedef struct blob_writer blob_writer;
-void deflate_pool_init(deflate_pool *p);
-void deflate_pool_free(deflate_pool *p);
-blob_writer *blob_writer_new(int fd, int level, const unsigned char *key,
-			     unsigned key_gen, deflate_pool *pool, mk_error *err);
+void codec_pools_init(codec_pools *p);
+void codec_pools_free(codec_pools *p);
+blob_writer *blob_writer_new(int fd, mk_codec codec, int level,
+			     const unsigned char *key, unsigned key_gen,
+			     codec_pools *pools, mk_error *err);
 int blob_writer_write(blob_writer *w, const void *buf, size_t len,
 		      mk_error *err);
 int blob_writer_finish(blob_writer *w, mk_error *err);
 void blob_writer_free(blob_writer *w);
-int blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
-	      mk_error *err);
+int blob_read(int fd, const keyring *kr, codec_pools *pools,
+	      archive_sink_fn sink, void *ctx, mk_error *err);
 
 /* index.c */
 int index_open(archive *ar, bool create, mk_error *err);

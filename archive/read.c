@@ -67,7 +67,8 @@ archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
 		goto out;
 	}
 	hs = (hashing_sink){ sha, sink, ctx };
-	if (blob_read(fd, &ar->keys, hash_and_pass, &hs, &why) != 0) {
+	if (blob_read(fd, &ar->keys, &ar->codecs, hash_and_pass, &hs,
+		      &why) != 0) {
 		mk_error_set(err, "content of %s: %s: %s", id, path, why.msg);
 		goto out;
 	}

@@ -86,10 +86,10 @@ archive_spool_begin(archive *ar, mk_error *err)
 		sp->path = NULL;
 		goto fail;
 	}
-	sp->blob = blob_writer_new(sp->fd, ar->opts.compression,
+	sp->blob = blob_writer_new(sp->fd, ar->opts.codec, ar->opts.compression,
 				   ar->opts.encrypt
 				   ? keyring_data_key(&ar->keys, ar->keys.n) : NULL,
-				   ar->keys.n, &ar->deflaters, err);
+				   ar->keys.n, &ar->codecs, err);
 	if (sp->blob == NULL)
 		goto fail;
 	return sp;

@@ -595,7 +595,8 @@ check_blob(verify *v, int dirfd, const char *sub, const char *name)
 	if (fd < 0 || bh.sha == NULL
 	    || EVP_DigestInit_ex(bh.sha, EVP_sha256(), NULL) != 1)
 		report(v, "blob", object, "cannot be opened");
-	else if (blob_read(fd, &v->ar->keys, hash_sink, &bh, &why) != 0)
+	else if (blob_read(fd, &v->ar->keys, &v->ar->codecs, hash_sink, &bh,
+			   &why) != 0)
 		report(v, "blob", object, "%s", why.msg);
 	else {
 		EVP_DigestFinal_ex(bh.sha, md, NULL);

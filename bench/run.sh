@@ -30,7 +30,7 @@
 #	            signed (no key turns that off).  Against mailkeep it gives
 #	            the end-to-end cost of compression + encryption.
 #
-#	mailkeep runs with the defaults of mailkeep.conf(5) (compression = 1,
+#	mailkeep runs with the defaults of mailkeep.conf(5) (compression = zstd:1,
 #	encrypt = yes).
 #
 #	All milters listen on the same socket type (BENCH_SOCKET: unix, the

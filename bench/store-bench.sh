@@ -8,7 +8,7 @@
 #
 # SYNOPSIS
 #	bench/store-bench.sh              (from the top of a built tree)
-#	BENCH_ROUNDS=5 BENCH_CONFIGS="plain full full-z6 crypt" \
+#	BENCH_ROUNDS=5 BENCH_CONFIGS="plain full full-zlib:1 full-zstd:3 crypt" \
 #	BENCH_PLACES="disk shm" BENCH_MIX_COUNT=2000 \
 #	BENCH_SIZES="102400 1048576" bench/store-bench.sh
 #
@@ -23,9 +23,12 @@
 #
 #	  plain    -p      no compression, no encryption, unsigned records
 #	                   (the baseline; verify rejects such an archive)
-#	  full     (none)  zlib level 1 + AES-256-GCM blobs, Ed25519-signed,
-#	                   AES-GCM-sealed records: the default
-#	  full-z6  -z 6    as full, zlib level 6
+#	  full     (none)  mailkeep's default compression (zstd level 1) +
+#	                   AES-256-GCM blobs, Ed25519-signed, AES-GCM-sealed
+#	                   records: the default
+#	  full-SPEC -z SPEC as full, compressed as SPEC says (mailkeep.conf's
+#	                   "compression": zstd:3, zlib:1, zstd:-1, ...)
+#	  full-z6  -z 6    as full, zlib level 6 (= full-zlib:6)
 #	  crypt    -z 0    as full without compression (encryption and
 #	                   signatures only)
 #	  zlib     -u      as full without blob encryption (records are still
@@ -46,7 +49,8 @@
 #	BENCH_ROUNDS times with the configurations interleaved (plain, full,
 #	full-z6, ..., plain, full, ...).  The table gives medians: msg/s,
 #	MB/s (10^6 bytes of original message a second), CPU seconds
-#	(user + system of the whole process, all threads), and the ratio of
+#	(user + system of the whole process, all threads) and the same per
+#	message in microseconds, and the ratio of
 #	the configuration's median wall time to plain's ("x plain": 1.20
 #	means 20 % more time than plain), with the range of the same ratio
 #	taken round by round.
@@ -62,7 +66,7 @@
 #
 # ENVIRONMENT
 #	BENCH_ROUNDS      rounds per workload and place (5)
-#	BENCH_CONFIGS     configurations, in run order ("plain full full-z6 crypt")
+#	BENCH_CONFIGS     configurations, in run order ("plain full full-zlib:1 full-z6 crypt")
 #	BENCH_PLACES      "disk shm", or one of them
 #	BENCH_DISK_DIR    parent of the disk work directory (${TMPDIR:-/tmp})
 #	BENCH_SHM_DIR     parent of the tmpfs work directory (/dev/shm)
@@ -83,7 +87,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
-BENCH_CONFIGS=${BENCH_CONFIGS:-"plain full full-z6 crypt"}
+BENCH_CONFIGS=${BENCH_CONFIGS:-"plain full full-zlib:1 full-z6 crypt"}
 BENCH_PLACES=${BENCH_PLACES:-"disk shm"}
 BENCH_DISK_DIR=${BENCH_DISK_DIR:-${TMPDIR:-/tmp}}
 BENCH_SHM_DIR=${BENCH_SHM_DIR:-/dev/shm}
@@ -99,7 +103,9 @@ note() { echo "store-bench: $*" >&2; }
 [ -x "$ARCHIVE_FILL" ] || die "$ARCHIVE_FILL not built (make)"
 for c in $BENCH_CONFIGS; do
 	case $c in plain|full|full-z6|crypt|zlib) ;;
-	*) die "unknown configuration $c (plain full full-z6 crypt zlib)";;
+	full-*) "$ARCHIVE_FILL" -z "${c#full-}" 2>&1 | grep -q -- "-z:" &&
+		die "configuration $c: $("$ARCHIVE_FILL" -z "${c#full-}" 2>&1)";;
+	*) die "unknown configuration $c (plain full full-SPEC full-z6 crypt zlib)";;
 	esac
 done
 [[ " $BENCH_CONFIGS " == *" plain "* ]] || die "BENCH_CONFIGS must include plain (the baseline)"
@@ -188,7 +194,7 @@ fs_of() { df -T "$1" | awk 'NR == 2 { print $2 " (" $1 ")" }'; }
 	echo "command:   BENCH_ROUNDS=$BENCH_ROUNDS BENCH_CONFIGS=\"$BENCH_CONFIGS\" BENCH_PLACES=\"$BENCH_PLACES\" BENCH_THREADS=$BENCH_THREADS BENCH_MIX_COUNT=$BENCH_MIX_COUNT BENCH_SIZES=\"$BENCH_SIZES\" BENCH_SIZE_BYTES=$BENCH_SIZE_BYTES bench/store-bench.sh"
 	echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "machine:   nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
-	echo "libraries: $(openssl version 2>/dev/null | cut -d' ' -f1-2), zlib $(dpkg-query -W -f '${Version}' zlib1g 2>/dev/null || echo '?'), SQLite $(dpkg-query -W -f '${Version}' libsqlite3-0 2>/dev/null || echo '?')"
+	echo "libraries: $(openssl version 2>/dev/null | cut -d' ' -f1-2), zlib $(dpkg-query -W -f '${Version}' zlib1g 2>/dev/null || echo '?'), zstd $(dpkg-query -W -f '${Version}' libzstd1 2>/dev/null || echo '?'), SQLite $(dpkg-query -W -f '${Version}' libsqlite3-0 2>/dev/null || echo '?')"
 	echo "tree:      $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), CFLAGS $(sed -n 's/^CFLAGS = //p' "$top/Makefile" 2>/dev/null)"
 	echo "program:   $ARCHIVE_FILL built $(date -u -r "$ARCHIVE_FILL" '+%Y-%m-%d %H:%M:%S UTC') (a copy is run)"
 	for p in $BENCH_PLACES; do
@@ -206,6 +212,7 @@ opts_of() {
 	plain) echo "-p";;
 	full) echo "";;
 	full-z6) echo "-z 6";;
+	full-*) echo "-z ${1#full-}";;
 	crypt) echo "-z 0";;
 	zlib) echo "-u";;
 	esac
@@ -243,7 +250,7 @@ for p in $BENCH_PLACES; do
 				    "$p" "$wl" "$c" "$r" "$n" "$raw" "$sec" "$blob" "$usr" "$sys" "$load" >> "$W/results.tsv"
 				awk -v c="$c" -v r="$r" -v n="$n" -v raw="$raw" -v s="$sec" -v b="$blob" \
 				    -v u="$usr" -v y="$sys" -v l="$load" 'BEGIN {
-					printf "  round %d %-8s %6.3f s %8.1f msg/s %7.1f MB/s  CPU %5.2f s (user %.2f)  blob/raw %.3f  load %s\n",
+					printf "  round %d %-13s %6.3f s %8.1f msg/s %7.1f MB/s  CPU %5.2f s (user %.2f)  blob/raw %.3f  load %s\n",
 					    r, c, s, n / s, raw / s / 1e6, u + y, u, b / raw, l }'
 			done
 		done
@@ -270,7 +277,7 @@ round_ratios() {
 
 echo
 echo "== store: medians of $BENCH_ROUNDS interleaved rounds, $BENCH_THREADS threads, distinct messages (-v) =="
-printf '%-5s %-8s %-8s %6s %9s %8s %7s %7s %9s %8s %-13s %s\n' place workload config msgs "msg/s" "MB/s" "CPU s" "user s" "x plain" "blob/raw" "round x" "load"
+printf '%-5s %-8s %-13s %6s %9s %8s %7s %7s %8s %9s %8s %-13s %s\n' place workload config msgs "msg/s" "MB/s" "CPU s" "user s" "CPU us/m" "x plain" "blob/raw" "round x" "load"
 for p in $BENCH_PLACES; do
 	for wl in "${workloads[@]}"; do
 		tsec=$(col "$p" "$wl" plain sec | median)
@@ -285,24 +292,25 @@ for p in $BENCH_PLACES; do
 			    -v cpu="$(col "$p" "$wl" "$c" 'usr + sys' | median)" \
 			    -v user="$(col "$p" "$wl" "$c" usr | median)" \
 			    -v size="$(col "$p" "$wl" "$c" 'blob / raw' | median)" 'BEGIN {
-				printf "%-5s %-8s %-8s %6d %9.1f %8.1f %7.2f %7.2f %9.2f %8.3f %-13s %s\n",
-				    p, w, c, n, mps, mbs, cpu, user, sec / base, size, rr, l }'
+				printf "%-5s %-8s %-13s %6d %9.1f %8.1f %7.2f %7.2f %8.0f %9.2f %8.3f %-13s %s\n",
+				    p, w, c, n, mps, mbs, cpu, user, cpu / n * 1e6, sec / base, size, rr, l }'
 		done
 	done
 done
 echo "(x plain: median wall time / plain's median wall time; round x: the same ratio round by round, lowest-highest;"
 echo " MB/s: 10^6 original bytes a second; CPU s: user + system of archive-fill, all threads (user s: user only);"
+echo " CPU us/m: median CPU s / messages, in microseconds;"
 echo " load: 1-min load average before each run)"
 
 echo
 echo "== size: the corpus once (${#corpus[@]} files, no -v, nothing deduplicated), disk =="
-printf '%-8s %12s %12s %9s %10s\n' config "raw bytes" "blob bytes" "blob/raw" "blobs"
+printf '%-13s %12s %12s %9s %10s\n' config "raw bytes" "blob bytes" "blob/raw" "blobs"
 for c in $BENCH_CONFIGS; do
 	fill disk "$c" corpus 0
 	read -r n raw sec blob usr sys load < "$W/run.out"
 	nb=$(find "${work[disk]}/archive/blobs" -type f | wc -l)
 	awk -v c="$c" -v raw="$raw" -v b="$blob" -v nb="$nb" 'BEGIN {
-		printf "%-8s %12d %12d %9.3f %10d\n", c, raw, b, b / raw, nb }'
+		printf "%-13s %12d %12d %9.3f %10d\n", c, raw, b, b / raw, nb }'
 done
 rm -rf "${work[disk]}/archive"
 echo "(blob bytes: every file under blobs/, each with its 28-byte header and, when encrypted, its 16-byte GCM tag)"

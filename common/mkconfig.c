@@ -107,12 +107,9 @@ parse_store_key(mk_config *cfg, const char *name, const char *value,
 
 	if (strcmp(name, "encrypt") == 0)
 		return parse_bool(name, value, &cfg->encrypt, out);
-	if (strcmp(name, "compression") == 0) {
-		if (parse_number(name, value, 0, 9, &n, out) != 0)
-			return -1;
-		cfg->compression = (int)n;
-		return 0;
-	}
+	if (strcmp(name, "compression") == 0)
+		return mk_compression_parse(value, &cfg->codec,
+					    &cfg->compression, out, MK_INI_WHY);
 	if (strcmp(name, "checkpoint_entries") == 0) {
 		if (parse_number(name, value, 1, 100000000, &n, out) != 0)
 			return -1;
@@ -255,7 +252,8 @@ config_new(const char *path)
 	}
 	cfg->socket_mode = 0660;
 	cfg->encrypt = 1;
-	cfg->compression = 1;
+	cfg->codec = MK_DEFAULT_CODEC;
+	cfg->compression = MK_DEFAULT_LEVEL;
 	cfg->checkpoint_entries = 1000;
 	cfg->checkpoint_interval = 300;
 	return cfg;

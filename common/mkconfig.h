@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 
+#include "common/codec.h"
 #include "common/error.h"
 #include "common/inifile.h"
 #include "common/sockspec.h"
@@ -38,7 +39,8 @@ typedef struct mk_config {
 	mk_on_error on_error;
 	int socket_mode;	/* permissions of a unix: socket, e.g. 0660 */
 	int encrypt;		/* blobs encrypted (default yes) */
-	int compression;	/* zlib level of blobs, 0-9 (default 1) */
+	mk_codec codec;		/* compression of new blobs (default zstd) */
+	int compression;	/* its level (default 1); 0 with MK_CODEC_NONE */
 	unsigned checkpoint_entries;	/* ledger checkpoint every N entries */
 	unsigned checkpoint_interval;	/* ... or every T seconds */
 	struct {		/* the line of each key that names a thing

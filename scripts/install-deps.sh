@@ -13,12 +13,13 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
-	libmilter-dev libsqlite3-dev zlib1g-dev libssl-dev libgmime-3.0-dev
+	libmilter-dev libsqlite3-dev zlib1g-dev libzstd-dev libssl-dev libgmime-3.0-dev
 	libinih-dev libjansson-dev libarchive-dev check
 	# tests and benchmark (smtp-source comes with postfix)
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
-	# tests/integrity: sqlite3 edits an index, openssl checks signatures
-	sqlite3 openssl
+	# tests/integrity: sqlite3 edits an index, openssl checks signatures,
+	# zstd decompresses blobs (codecs.sh)
+	sqlite3 openssl zstd
 	# tests/fuzz: libFuzzer (make fuzz); tests/e2e/access.sh: real users
 	clang passwd e2fsprogs
 	# tests/e2e/sendmail_*.sh: m4 builds the .cf, libsasl2-modules has

@@ -4,8 +4,8 @@
  * and the driver of the store benchmark (bench/store-bench.sh).
  *
  * SYNOPSIS
- *	archive-fill [-n COUNT] [-t THREADS] [-z LEVEL] [-p] [-u] [-v] [-m]
- *		     [-C ENTRIES] [-r REPORT [-x FLAG]] DIR FILE...
+ *	archive-fill [-n COUNT] [-t THREADS] [-z CODEC[:LEVEL]] [-p] [-u] [-v]
+ *		     [-m] [-C ENTRIES] [-r REPORT [-x FLAG]] DIR FILE...
  *
  * DESCRIPTION
  *	Creates the archive DIR when it does not exist, then stores COUNT
@@ -14,7 +14,9 @@
  *	them as it does the milter's.  Each message has the envelope
  *	sender fill@sender.test and the recipient rcptN@rcpt.test.
  *	-v makes every copy distinct: "X-Fill: N" is put before its first
- *	line.  -z sets the zlib level (default 1), -u stores blobs
+ *	line.  -z sets the compression as mailkeep.conf's "compression"
+ *	does (zstd, zstd:LEVEL, zlib:LEVEL, none, or 0-9 for a zlib level;
+ *	default: mailkeep's), -u stores blobs
  *	unencrypted, -p stores "plain": no compression, no encryption and
  *	unsigned records (the benchmark's baseline only; verify rejects it).
  *	Prints one line: messages, raw bytes, seconds, blob bytes on disk,
@@ -350,8 +352,16 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'n': f.count = atol(optarg); break;
 		case 't': threads = atoi(optarg); break;
-		case 'z': opts.compression = atoi(optarg); break;
-		case 'p': opts.compression = 0; opts.encrypt = 0; opts.sign = 0; break;
+		case 'z':
+			if (mk_compression_parse(optarg, &opts.codec,
+						 &opts.compression, err.msg,
+						 sizeof(err.msg)) != 0) {
+				fprintf(stderr, "archive-fill: -z: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		case 'p': opts.codec = MK_CODEC_NONE; opts.compression = 0;
+			opts.encrypt = 0; opts.sign = 0; break;
 		case 'u': opts.encrypt = 0; break;
 		case 'v': f.vary = 1; break;
 		case 'm': want_mids = 1; break;
@@ -372,7 +382,7 @@ main(int argc, char **argv)
 	if (argc - optind < 2 || threads < 1 || threads > 256
 	    || (retry_flag != NULL && f.report_fd < 0)) {
 		fprintf(stderr, "usage: archive-fill [-n COUNT] [-t THREADS]"
-			" [-z LEVEL] [-p] [-u] [-v] [-m] [-C ENTRIES]"
+			" [-z CODEC[:LEVEL]] [-p] [-u] [-v] [-m] [-C ENTRIES]"
 			" [-r REPORT [-x FLAG]] DIR FILE...\n");
 		return 2;
 	}

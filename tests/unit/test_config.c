@@ -91,6 +91,7 @@ START_TEST(store_keys)
 	cfg = mk_config_load(path, &err);
 	ck_assert_ptr_nonnull(cfg);
 	ck_assert_int_eq(cfg->encrypt, 0);
+	ck_assert_int_eq(cfg->codec, MK_CODEC_ZLIB);	/* a number: zlib */
 	ck_assert_int_eq(cfg->compression, 1);
 	ck_assert_uint_eq(cfg->checkpoint_entries, 50);
 	ck_assert_uint_eq(cfg->checkpoint_interval, 10);
@@ -99,11 +100,47 @@ START_TEST(store_keys)
 	write_conf("archive = /a\n");
 	cfg = mk_config_load(path, &err);
 	ck_assert_int_eq(cfg->encrypt, 1);	/* the defaults */
-	ck_assert_int_eq(cfg->compression, 1);
+	ck_assert_int_eq(cfg->codec, MK_CODEC_ZSTD);
+	ck_assert_int_eq(cfg->compression, MK_DEFAULT_LEVEL);
 	ck_assert_uint_eq(cfg->checkpoint_entries, 1000);
 	ck_assert_uint_eq(cfg->checkpoint_interval, 300);
 	mk_config_free(cfg);
 	unlink(path);
+}
+END_TEST
+
+START_TEST(compression_names_codec_and_level)
+{
+	static const struct { const char *value; mk_codec codec; int level; } ok[] = {
+		{ "zstd", MK_CODEC_ZSTD, MK_DEFAULT_LEVEL }, { "zstd:3", MK_CODEC_ZSTD, 3 },
+		{ "ZSTD:-1", MK_CODEC_ZSTD, -1 }, { "zstd:19", MK_CODEC_ZSTD, 19 },
+		{ "zlib", MK_CODEC_ZLIB, 1 }, { "zlib:9", MK_CODEC_ZLIB, 9 },
+		{ "6", MK_CODEC_ZLIB, 6 }, { "0", MK_CODEC_NONE, 0 },
+		{ "none", MK_CODEC_NONE, 0 }
+	};
+	char text[64];
+	mk_error err;
+	mk_config *cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "compression = %s\n", ok[i].value);
+		write_conf(text);
+		cfg = mk_config_load(path, &err);
+		ck_assert_msg(cfg != NULL, "%s: %s", ok[i].value, err.msg);
+		ck_assert_int_eq(cfg->codec, ok[i].codec);
+		ck_assert_int_eq(cfg->compression, ok[i].level);
+		mk_config_free(cfg);
+		unlink(path);
+	}
+	expect_error("archive = /a\ncompression = lz4\n", "2: compression must be"
+		     " zstd, zstd:LEVEL (-5 to 19, not 0), zlib, zlib:LEVEL (1 to 9),"
+		     " none, or 0 to 9 (a zlib level, 0 none), not \"lz4\"");
+	expect_error("compression = zstd:0\n", "1: compression must be zstd");
+	expect_error("compression = zstd:20\n", "1: compression must be zstd");
+	expect_error("compression = zstd:\n", "1: compression must be zstd");
+	expect_error("compression = zlib:0\n", "1: compression must be zstd");
+	expect_error("compression = zstd3\n", "1: compression must be zstd");
 }
 END_TEST
 
@@ -132,8 +169,8 @@ START_TEST(errors_name_file_and_line)
 	expect_error("archive =\n", "1: empty value");
 	expect_error("archive = /a\nbogus = 1\nalso = 2\n", "2: unknown key \"bogus\"");
 	expect_error("encrypt = perhaps\n", "1: encrypt must be yes or no");
-	expect_error("archive = /a\ncompression = 10\n", "2: compression must be a number from 0 to 9");
-	expect_error("compression = 6x\n", "1: compression must be a number");
+	expect_error("archive = /a\ncompression = 10\n", "2: compression must be zstd,");
+	expect_error("compression = 6x\n", "1: compression must be zstd,");
 	expect_error("checkpoint_entries = 0\n", "1: checkpoint_entries must be a number from 1");
 	expect_error("checkpoint_interval = -5\n", "1: checkpoint_interval must be a number from 1");
 }
@@ -259,6 +296,7 @@ main(void)
 
 	tcase_add_test(tc, minimal_two_lines);
 	tcase_add_test(tc, all_keys_under_section);
+	tcase_add_test(tc, compression_names_codec_and_level);
 	tcase_add_test(tc, defaults_when_empty);
 	tcase_add_test(tc, store_keys);
 	tcase_add_test(tc, errors_name_file_and_line);

@@ -1,6 +1,8 @@
 /*
  * test_integrity.c - unit tests of what makes the archive evidence: the
- * blob format at every size, level and cipher setting, checkpoints by
+ * blob format at every size, codec (zlib, zstd), level and cipher
+ * setting, an archive with blobs of every codec, zstd frames a reader
+ * must refuse (too large a window, bytes after the frame), checkpoints by
  * count and by time, proofs, key rotation, the chain of ledger entries
  * ("prev"), and verify on a whole archive.  Real files, real SQLite, real
  * OpenSSL, in a temporary directory.  The chain test appends through
@@ -9,6 +11,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <zstd.h>
 
 #include "archive/archive.h"
 #include "archive/internal.h"
@@ -23,21 +27,31 @@
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
 
-/* open_with - the archive for writing with these options */
+/* open_codec - the archive for writing with these options */
 static archive *
-open_with(int encrypt, int level, unsigned entries, unsigned seconds)
+open_codec(int encrypt, mk_codec codec, int level, unsigned entries,
+	   unsigned seconds)
 {
 	archive_options o = ARCHIVE_OPTIONS_DEFAULT;
 	mk_error err;
 	archive *ar;
 
 	o.encrypt = encrypt;
+	o.codec = codec;
 	o.compression = level;
 	o.checkpoint_entries = entries;
 	o.checkpoint_seconds = seconds;
 	ar = archive_open_with(dir, ARCHIVE_WRITE, &o, &err);
 	ck_assert_msg(ar != NULL, "%s", err.msg);
 	return ar;
+}
+
+/* open_with - the archive for writing, zlib at level (0: none) */
+static archive *
+open_with(int encrypt, int level, unsigned entries, unsigned seconds)
+{
+	return open_codec(encrypt, level ? MK_CODEC_ZLIB : MK_CODEC_NONE,
+			  level, entries, seconds);
 }
 
 /* store - one message of len bytes, written in chunks of chunk bytes */
@@ -120,16 +134,22 @@ blob_header(archive *ar, const char *id, unsigned char h[28])
 
 START_TEST(blob_round_trip_every_size_level_and_cipher)
 {
-	static const size_t sizes[] = { 0, 1, 27, 65535, 65536, 65537, 1 << 20 };
-	static const int levels[] = { 0, 1, 6, 9 };
+	static const size_t sizes[] = { 0, 1, 27, 65535, 65536, 65537, 1 << 20,
+					(3 << 20) + 5 };	/* > the window */
+	static const struct { mk_codec codec; int level; } levels[] = {
+		{ MK_CODEC_NONE, 0 }, { MK_CODEC_ZLIB, 1 }, { MK_CODEC_ZLIB, 6 },
+		{ MK_CODEC_ZLIB, 9 }, { MK_CODEC_ZSTD, MK_ZSTD_MIN_LEVEL },
+		{ MK_CODEC_ZSTD, 1 }, { MK_CODEC_ZSTD, 3 }, { MK_CODEC_ZSTD, 12 }
+	};
 	char id[ARCHIVE_ID_LEN + 1];
 	unsigned char h[28];
 	size_t s, l;
 	int enc;
 
 	for (enc = 0; enc <= 1; enc++)
-		for (l = 0; l < 4; l++) {
-			archive *ar = open_with(enc, levels[l], 1000, 300);
+		for (l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+			archive *ar = open_codec(enc, levels[l].codec,
+						 levels[l].level, 1000, 300);
 
 			for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 				unsigned char *c = make_content(sizes[s],
@@ -144,7 +164,7 @@ START_TEST(blob_round_trip_every_size_level_and_cipher)
 					goto next;	/* maybe stored before */
 				blob_header(ar, id, h);
 				ck_assert(memcmp(h, "MKBLOB\1", 7) == 0);
-				ck_assert_int_eq(h[7], levels[l] > 0);
+				ck_assert_int_eq(h[7], levels[l].codec);
 				ck_assert_int_eq(h[8], enc);
 				ck_assert_int_eq(h[15], enc ? 1 : 0);	/* key gen */
 next:
@@ -340,6 +360,157 @@ START_TEST(rotation_keeps_old_messages_readable_and_verified)
 	ck_assert_uint_eq(st.records, 2);
 	ck_assert_uint_eq(st.blobs, 2);
 	archive_close(ar);
+}
+END_TEST
+
+START_TEST(archive_of_every_codec_verified_and_read_back)
+{
+	static const struct { mk_codec codec; int level, encrypt; } runs[] = {
+		{ MK_CODEC_ZLIB, 6, 1 }, { MK_CODEC_ZSTD, 1, 1 },
+		{ MK_CODEC_NONE, 0, 1 }, { MK_CODEC_ZLIB, 1, 0 },
+		{ MK_CODEC_ZSTD, 3, 0 }, { MK_CODEC_ZSTD, 3, 1 }
+	};
+	enum { PER_RUN = 3, N = 6 * PER_RUN };
+	static const size_t sizes[PER_RUN] = { 700, 100 * 1024, 1 << 20 };
+	char id[N][ARCHIVE_ID_LEN + 1];
+	unsigned char *content[N], h[28];
+	archive_verify_stats st;
+	archive_rebuild_stats rs;
+	archive *ar;
+	mk_error err;
+	size_t r, i;
+	int pass;
+
+	for (r = 0; r < 6; r++) {	/* one writer each: one codec each */
+		ar = open_codec(runs[r].encrypt, runs[r].codec, runs[r].level,
+				1000, 300);
+		for (i = r * PER_RUN; i < (r + 1) * PER_RUN; i++) {
+			content[i] = make_content(sizes[i % PER_RUN],
+						  (unsigned)(5000 + i));
+			store(ar, content[i], sizes[i % PER_RUN], 4096, id[i]);
+			blob_header(ar, id[i], h);
+			ck_assert_int_eq(h[7], runs[r].codec);
+			ck_assert_int_eq(h[8], runs[r].encrypt);
+		}
+		archive_close(ar);
+	}
+	for (pass = 0; pass < 2; pass++) {	/* before and after a rebuild */
+		found f = { 0 };
+
+		ar = open_codec(1, MK_CODEC_ZSTD, 1, 1000, 300);
+		ck_assert_int_eq(archive_verify(ar, NULL, note_problem, NULL,
+						&f, &st, &err), 0);
+		ck_assert_msg(f.n == 0, "%d problems, first: %s", f.n, f.first);
+		ck_assert_uint_eq(st.blobs, N);
+		ck_assert_uint_eq(st.index_rows, N);
+		for (i = 0; i < N; i++) {
+			buffer b = read_back(ar, id[i]);
+
+			ck_assert_uint_eq(b.len, sizes[i % PER_RUN]);
+			ck_assert(memcmp(b.data, content[i], b.len) == 0);
+			free(b.data);
+		}
+		archive_close(ar);
+		if (pass == 0)
+			ck_assert_msg(archive_rebuild_index(dir, NULL, NULL, &rs,
+							    &err) == 0, "%s", err.msg);
+	}
+	ck_assert_uint_eq(rs.messages, N);
+	for (i = 0; i < N; i++)
+		free(content[i]);
+}
+END_TEST
+
+/* raw_blob - an unencrypted zstd blob of frame in a new file, open at
+ * its start; its fd */
+static int
+raw_blob(const void *frame, size_t len)
+{
+	unsigned char h[28] = { 'M', 'K', 'B', 'L', 'O', 'B', 1, MK_CODEC_ZSTD };
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/raw.blob", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, h, sizeof(h)), sizeof(h));
+	ck_assert_int_eq(write(fd, frame, len), (ssize_t)len);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+/* read_raw - blob_read of frame as an unencrypted zstd blob: 0, or -1
+ * with the reason in why */
+static int
+read_raw(const void *frame, size_t len, buffer *b, mk_error *why)
+{
+	int fd = raw_blob(frame, len), rc;
+
+	rc = blob_read(fd, NULL, NULL, collect, b, why);
+	close(fd);
+	return rc;
+}
+
+/* frame_of - content compressed into one zstd frame of window 2^wlog,
+ * with a checksum when checksum; its length */
+static size_t
+frame_of(const void *content, size_t len, int wlog, int checksum,
+	 unsigned char *out, size_t cap)
+{
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	size_t n;
+
+	ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, wlog);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, checksum);
+	n = ZSTD_compress2(c, out, cap, content, len);
+	ck_assert_msg(!ZSTD_isError(n), "%s", ZSTD_getErrorName(n));
+	ZSTD_freeCCtx(c);
+	return n;
+}
+
+START_TEST(zstd_reader_bounds_its_window_and_takes_one_frame)
+{
+	size_t len = 4 << 20, cap = ZSTD_compressBound(4 << 20) + 64, n, m;
+	unsigned char *content = make_content(len, 77), *frame = malloc(cap);
+	static const unsigned char skippable[8] = { 0x50, 0x2a, 0x4d, 0x18 };
+	buffer b = { 0 };
+	mk_error why;
+
+	/* any frame within the window reads, with or without checksum */
+	n = frame_of(content, 100000, 21, 1, frame, cap);
+	ck_assert_msg(read_raw(frame, n, &b, &why) == 0, "%s", why.msg);
+	ck_assert(b.len == 100000 && memcmp(b.data, content, b.len) == 0);
+	free(b.data);
+	b = (buffer){ 0 };
+	/* 4 MiB in one frame: a window of 4 MiB is refused before any output */
+	n = frame_of(content, len, 23, 0, frame, cap);
+	ck_assert_int_eq(read_raw(frame, n, &b, &why), -1);
+	ck_assert_msg(strstr(why.msg, "zstd") != NULL, "%s", why.msg);
+	ck_assert_uint_eq(b.len, 0);
+	/* bytes after the frame; a second frame; a skippable frame first;
+	 * a frame cut short; no frame */
+	n = frame_of(content, 1000, 21, 0, frame, cap);
+	frame[n] = 0;
+	ck_assert_int_eq(read_raw(frame, n + 1, &b, &why), -1);
+	ck_assert_msg(strstr(why.msg, "after the zstd frame"), "%s", why.msg);
+	free(b.data);
+	b = (buffer){ 0 };
+	m = frame_of(content, 1000, 21, 0, frame + n, cap - n);
+	ck_assert_int_eq(read_raw(frame, n + m, &b, &why), -1);
+	free(b.data);
+	b = (buffer){ 0 };
+	memmove(frame + sizeof(skippable), frame, n);
+	memcpy(frame, skippable, sizeof(skippable));
+	ck_assert_int_eq(read_raw(frame, n + sizeof(skippable), &b, &why), -1);
+	ck_assert_msg(strstr(why.msg, "not a zstd frame"), "%s", why.msg);
+	ck_assert_int_eq(read_raw(frame + sizeof(skippable), n - 1, &b, &why), -1);
+	ck_assert_msg(strstr(why.msg, "cut short"), "%s", why.msg);
+	free(b.data);
+	b = (buffer){ 0 };
+	ck_assert_int_eq(read_raw(frame, 0, &b, &why), -1);
+	ck_assert_msg(strstr(why.msg, "cut short"), "%s", why.msg);
+	free(content);
+	free(frame);
 }
 END_TEST
 
@@ -617,6 +788,8 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, blob_round_trip_every_size_level_and_cipher);
 	tcase_add_test(tc, compressed_blob_is_smaller_and_encrypted_is_unreadable);
+	tcase_add_test(tc, archive_of_every_codec_verified_and_read_back);
+	tcase_add_test(tc, zstd_reader_bounds_its_window_and_takes_one_frame);
 	tcase_add_test(tc, checkpoints_every_n_entries_and_consistent);
 	tcase_add_test(tc, checkpoint_after_interval_while_idle);
 	tcase_add_test(tc, proof_of_every_message);
