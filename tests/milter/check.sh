@@ -70,7 +70,7 @@ bad unix-nodir "socket = unix:/nonexistent-dir/x.sock" "the directory /nonexiste
 bad inet6-v4 "socket = inet6:$PORT@127.0.0.1" "the host \"127.0.0.1\" is not an IPv6 address"
 bad user "user = nosuchuser" "user = nosuchuser: no such user"
 bad unknown-key "colour = blue" "unknown key \"colour\""
-bad compression "compression = 12" "compression must be a number from 0 to 9"
+bad compression "compression = 12" "compression must be zstd, zstd:LEVEL (-5 to 19, not 0), zlib, zlib:LEVEL (1 to 9), none, or 0 to 9"
 bad on-error "on_error = maybe" "on_error must be tempfail or accept"
 bad checkpoint "checkpoint_entries = 0" "checkpoint_entries must be a number"
 bad socket-mode "socket_mode = 999" "socket_mode must be octal"
