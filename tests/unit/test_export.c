@@ -7,11 +7,15 @@
  * to the writer as the service would, in chunks of 1, 3 and 4096 bytes
  * (so that "From " is split across chunks), in each format; verify-export
  * must find nothing wrong, and the mbox must be mboxrd.  An aborted
- * export leaves nothing.
+ * export leaves nothing.  Then what a look at verify-export for a
+ * libFuzzer target found: a ledger entry whose seq is the least integer
+ * (signed overflow); names of added files with control bytes (shown
+ * escaped).
  */
 #include "config.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +224,141 @@ START_TEST(abort_leaves_nothing)
 }
 END_TEST
 
+/* read_all - the whole file at path (malloc'ed) */
+static char *
+read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct stat sb;
+	char *text;
+
+	ck_assert_msg(f != NULL && fstat(fileno(f), &sb) == 0, "%s", path);
+	ck_assert_ptr_nonnull(text = malloc((size_t)sb.st_size + 1));
+	ck_assert_uint_eq(fread(text, 1, (size_t)sb.st_size, f),
+			  (size_t)sb.st_size);
+	text[sb.st_size] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* edit_first_row - fn(row, its proof) on the first row of the
+ * manifest.json of export path, the row written back as a line */
+static void
+edit_first_row(const char *path, void (*fn)(json_t *row, json_t *proof))
+{
+	char file[256], *text, *row_start, *row_end, *line;
+	json_t *row;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/manifest.json", path);
+	text = read_all(file);
+	row_start = strchr(text, '\n') + 1;
+	row_end = strstr(row_start, ",\n");
+	ck_assert_ptr_nonnull(row_end);
+	*row_end = '\0';
+	row = json_loads(row_start, 0, NULL);
+	ck_assert_ptr_nonnull(row);
+	fn(row, json_object_get(row, "proof"));
+	line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ck_assert_ptr_nonnull(f = fopen(file, "w"));
+	fprintf(f, "%.*s%s%s", (int)(row_start - text), text, line, ",\n");
+	fputs(row_end + 2, f);
+	ck_assert_int_eq(fclose(f), 0);
+	free(line);
+	json_decref(row);
+	free(text);
+}
+
+/* The problems a verification found, as "KIND OBJECT: DETAIL" lines. */
+typedef struct found {
+	char text[8192];
+	size_t n;
+} found;
+
+/* collect - archive_problem_fn into a found */
+static void
+collect(const char *kind, const char *object, const char *detail, void *ctx)
+{
+	found *f = ctx;
+	size_t len = strlen(f->text);
+
+	snprintf(f->text + len, sizeof(f->text) - len, "%s %s: %s\n", kind,
+		 object, detail);
+	f->n++;
+}
+
+/* least_seq - the ledger entry of the proof says seq INT64_MIN */
+static void
+least_seq(json_t *row, json_t *proof)
+{
+	json_t *entry = json_loads(json_string_value(json_object_get(proof,
+				   "entry")), 0, NULL);
+	char *text;
+
+	(void)row;
+	ck_assert_ptr_nonnull(entry);
+	json_object_set_new(entry, "seq", json_integer(INT64_MIN));
+	text = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_object_set_new(proof, "entry", json_string(text));
+	free(text);
+	json_decref(entry);
+}
+
+/* A ledger entry whose seq is the least integer: check_inclusion()
+ * computed seq - 1, a signed overflow (UBSan in fuzz_verify_export);
+ * now the proof fails. */
+START_TEST(least_seq_is_a_proof_problem)
+{
+	char ids[N_TEXTS + 1][ARCHIVE_ID_LEN + 1], path[128], want[128];
+	archive *ar = fill(ids);
+	discovery_export_stats st;
+	found f = { "", 0 };
+	mk_error err;
+
+	snprintf(path, sizeof(path), "%s/out", dir);
+	make_export(ar, ids, N_TEXTS + 1, path, DISCOVERY_EXPORT_EML, 4096);
+	archive_close(ar);
+	edit_first_row(path, least_seq);
+	ck_assert_msg(discovery_export_verify(path, NULL, collect, NULL, &f, &st,
+					      &err) == 0, "%s", err.msg);
+	snprintf(want, sizeof(want), "proof %s: the ledger entry is not in the"
+		 " tree of the checkpoint", ids[0]);
+	ck_assert_msg(strstr(f.text, want) != NULL, "%s", f.text);
+}
+END_TEST
+
+/* A file name with control and non-ASCII bytes came to problem() as it
+ * was, for a terminal to run (and invalid UTF-8 for the CLI's JSON); now
+ * such bytes are shown as \xNN, a backslash as \\. */
+START_TEST(problems_are_printable)
+{
+	char ids[N_TEXTS + 1][ARCHIVE_ID_LEN + 1], path[128], file[256];
+	archive *ar = fill(ids);
+	discovery_export_stats st;
+	found f = { "", 0 };
+	mk_error err;
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/out", dir);
+	make_export(ar, ids, N_TEXTS + 1, path, DISCOVERY_EXPORT_EML, 4096);
+	archive_close(ar);
+	snprintf(file, sizeof(file), "%s/\033]0;title\a\\", path);
+	ck_assert_ptr_nonnull(out = fopen(file, "w"));
+	fclose(out);
+	snprintf(file, sizeof(file), "%s/messages/caf\xc3\xa9\xff.eml", path);
+	ck_assert_ptr_nonnull(out = fopen(file, "w"));
+	fclose(out);
+	ck_assert_msg(discovery_export_verify(path, NULL, collect, NULL, &f, &st,
+					      &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.problems, 2);
+	ck_assert_msg(strstr(f.text, "added \\x1b]0;title\\x07\\\\: an export"
+			     " has no such file\n") != NULL, "%s", f.text);
+	ck_assert_msg(strstr(f.text, "added messages/caf\\xc3\\xa9\\xff.eml:"
+			     " no manifest row names this file\n") != NULL, "%s",
+		      f.text);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -231,6 +370,8 @@ main(void)
 	tcase_add_test(tc, every_format_verifies);
 	tcase_add_test(tc, mbox_is_mboxrd);
 	tcase_add_test(tc, abort_leaves_nothing);
+	tcase_add_test(tc, least_seq_is_a_proof_problem);
+	tcase_add_test(tc, problems_are_printable);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
