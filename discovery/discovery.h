@@ -361,9 +361,11 @@ typedef struct discovery_export_stats {
  * digests, record signature, ledger inclusion proof and checkpoint
  * signature; every manifest row (JSON, CSV, EDRM) against what the
  * signed record and the message make; no message missing, none added.
- * problem() for each thing wrong (archive_problem_fn), progress() as it
- * goes.  Returns 0 when it could look (problems are in st), -1 with err
- * when it could not (no export at path).
+ * problem() for each thing wrong (archive_problem_fn; object and detail
+ * are printable ASCII, a name from the export shown with \\ and \xNN
+ * escapes), progress() as it goes.  Returns 0 when it could look
+ * (problems are in st), -1 with err when it could not (no export at
+ * path).
  */
 int discovery_export_verify(const char *path, const char *keys_pem,
 			    archive_problem_fn problem,

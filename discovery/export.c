@@ -78,11 +78,17 @@ export_digest_begin(export_digest *d, mk_error *err)
 }
 
 /* keep_head - the header section of the bytes so far, up to the first
- * empty line or EXPORT_HEAD_MAX bytes */
+ * empty line or EXPORT_HEAD_MAX bytes.  The search for the empty line
+ * as a string (up to a NUL byte) starts 3 bytes before the new ones: an
+ * empty line before them would have ended the section already, and
+ * searching the whole section again for every call made a message whose
+ * header came one short line at a time (the lines of an mbox) take time
+ * quadratic in its length - 8 s for 1 MB.  The result is the same. */
 static int
 keep_head(export_digest *d, const char *buf, size_t len)
 {
 	size_t room = EXPORT_HEAD_MAX - d->head_len, n = len < room ? len : room;
+	size_t from = d->head_len > 3 ? d->head_len - 3 : 0;
 	char *end;
 
 	if (d->head_done || n == 0) {
@@ -94,13 +100,17 @@ keep_head(export_digest *d, const char *buf, size_t len)
 	memcpy(d->head + d->head_len, buf, n);
 	d->head_len += n;
 	d->head[d->head_len] = '\0';
-	if ((end = strstr(d->head, "\r\n\r\n")) != NULL) {
+	if (d->head_nul)
+		;		/* the string ended before: nothing more is found */
+	else if ((end = strstr(d->head + from, "\r\n\r\n")) != NULL) {
 		d->head_len = (size_t)(end - d->head) + 4;
 		d->head_done = true;
-	} else if ((end = strstr(d->head, "\n\n")) != NULL) {
+	} else if ((end = strstr(d->head + from, "\n\n")) != NULL) {
 		d->head_len = (size_t)(end - d->head) + 2;
 		d->head_done = true;
 	}
+	if (memchr(buf, '\0', n) != NULL)
+		d->head_nul = true;
 	return 0;
 }
 
@@ -204,24 +214,60 @@ header_fields(const export_digest *d, json_t *rec, mk_error *err)
 	return h.obj;
 }
 
+/* compare_nocase - qsort/bsearch of strings, ignoring ASCII case */
+static int
+compare_nocase(const void *a, const void *b)
+{
+	return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* is_rcpt - is addr one of rcpts (ignoring case)?  In sorted (n of
+ * them, sorted by compare_nocase) when there is one */
+static bool
+is_rcpt(const char *addr, json_t *rcpts, const char **sorted, size_t n)
+{
+	json_t *r;
+	size_t i;
+
+	if (sorted != NULL)
+		return bsearch(&addr, sorted, n, sizeof(*sorted), compare_nocase)
+		    != NULL;
+	json_array_foreach(rcpts, i, r)
+		if (json_string_value(r) && strcasecmp(addr, json_string_value(r))
+		    == 0)
+			return true;
+	return false;
+}
+
 /* custodian - the first party of the decision that is an envelope
- * recipient, else the first party, else the envelope sender */
+ * recipient, else the first party, else the envelope sender.  The
+ * recipients are sorted once (when there is memory for it): trying each
+ * party against each recipient took time quadratic in their number */
 static json_t *
 custodian(json_t *rec)
 {
 	json_t *parties = json_object_get(json_object_get(rec, "policy"),
 					  "parties");
 	json_t *rcpts = json_object_get(rec, "rcpts"), *p, *r;
-	size_t i, j;
+	const char **sorted = NULL, *addr;
+	size_t i, n = 0;
 
-	json_array_foreach(parties, i, p) {
-		const char *addr = json_string_value(json_object_get(p, "address"));
-
-		json_array_foreach(rcpts, j, r)
-			if (addr && json_string_value(r)
-			    && strcasecmp(addr, json_string_value(r)) == 0)
-				return json_string(addr);
+	if (json_array_size(parties) > 0 && json_array_size(rcpts) > 0
+	    && (sorted = malloc(json_array_size(rcpts) * sizeof(*sorted)))
+	    != NULL) {
+		json_array_foreach(rcpts, i, r)
+			if (json_string_value(r) != NULL)
+				sorted[n++] = json_string_value(r);
+		qsort(sorted, n, sizeof(*sorted), compare_nocase);
 	}
+	json_array_foreach(parties, i, p) {
+		addr = json_string_value(json_object_get(p, "address"));
+		if (addr != NULL && is_rcpt(addr, rcpts, sorted, n)) {
+			free(sorted);
+			return json_string(addr);
+		}
+	}
+	free(sorted);
 	p = json_object_get(json_array_get(parties, 0), "address");
 	if (json_is_string(p))
 		return json_copy(p);
@@ -321,13 +367,42 @@ static const char *csv_columns[] = {
 };
 #define N_CSV (sizeof(csv_columns) / sizeof(csv_columns[0]))
 
+/* joined - the strings of array a joined with "; " (malloc'ed; a member
+ * that is no string as ""), in one allocation: joining one at a time
+ * took time quadratic in the number of recipients */
+static char *
+joined(json_t *a)
+{
+	size_t i, len = 0, n;
+	const char *s;
+	char *out, *p;
+	json_t *r;
+
+	json_array_foreach(a, i, r)
+		len += (i ? 2 : 0) + (json_string_value(r) ? strlen(
+			json_string_value(r)) : 0);
+	if ((out = p = malloc(len + 1)) == NULL)
+		return NULL;
+	json_array_foreach(a, i, r) {
+		if (i) {
+			memcpy(p, "; ", 2);
+			p += 2;
+		}
+		s = json_string_value(r) ? json_string_value(r) : "";
+		n = strlen(s);
+		memcpy(p, s, n);
+		p += n;
+	}
+	*p = '\0';
+	return out;
+}
+
 /* csv_value - one member of row as text (malloc'ed; "" when null) */
 static char *
 csv_value(json_t *row, const char *name)
 {
-	json_t *proof = json_object_get(row, "proof"), *v, *r;
+	json_t *proof = json_object_get(row, "proof"), *v;
 	char *out = NULL;
-	size_t i;
 
 	if (strcmp(name, "signer") == 0 || strcmp(name, "signature") == 0)
 		v = json_object_get(json_object_get(row, "record"), name);
@@ -337,20 +412,8 @@ csv_value(json_t *row, const char *name)
 		v = json_object_get(json_object_get(proof, "checkpoint"), "root");
 	else
 		v = json_object_get(row, name);
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, r) {
-			char *joined;
-
-			if (asprintf(&joined, "%s%s%s", out ? out : "",
-				     out ? "; " : "", json_string_value(r)
-				     ? json_string_value(r) : "") < 0)
-				joined = NULL;
-			free(out);
-			if ((out = joined) == NULL)
-				return NULL;
-		}
-		return out ? out : strdup("");
-	}
+	if (json_is_array(v))
+		return joined(v);
 	if (json_is_string(v))
 		return strdup(json_string_value(v));
 	if (json_is_integer(v) && asprintf(&out, "%lld",

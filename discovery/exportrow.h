@@ -37,6 +37,8 @@ typedef struct export_digest {
 					   EXPORT_HEAD_MAX bytes */
 	size_t head_len;
 	bool head_done;
+	bool head_nul;			/* a NUL in head: no empty line is
+					   looked for past it */
 	char md5_hex[33], sha1_hex[41], sha256_hex[65];
 } export_digest;
 

@@ -33,7 +33,10 @@
  *
  * DIAGNOSTICS
  *	Problems go to the caller's problem() as KIND OBJECT DETAIL:
- *	missing, added, content, signature, proof, checkpoint, manifest.
+ *	missing, added, content, signature, proof, checkpoint, keys,
+ *	manifest.  OBJECT and DETAIL are printable ASCII: a name from the
+ *	export (a file, a zip entry, a row's member) is shown with \\ and
+ *	\xNN escapes.
  */
 #include "config.h"
 
@@ -70,6 +73,53 @@ typedef struct vx {
 	size_t n_ids, cap_ids;
 } vx;
 
+/* shown - in as printable ASCII into out (cap bytes): a backslash and
+ * every byte outside ' '..'~' as \\ and \xNN, cut (with "...") before
+ * an escape would not fit.  File and zip entry names come from the
+ * export: a terminal must not take them for control sequences, and a
+ * JSON string needs valid UTF-8. */
+static const char *
+shown(const char *in, char *out, size_t cap)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char c;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		if (o + 4 + 4 > cap) {
+			memcpy(out + o, "...", 4);
+			return out;
+		}
+		if (c == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else if (c >= 0x20 && c <= 0x7e)
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = digits[c >> 4];
+			out[o++] = digits[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* tell - one problem to problem(), its object and detail shown */
+static void
+tell(archive_problem_fn problem, void *ctx, discovery_export_stats *st,
+     const char *kind, const char *object, const char *detail)
+{
+	char o[1024], d[1024];
+
+	st->problems++;
+	if (problem != NULL)
+		problem(kind, shown(object, o, sizeof(o)),
+			shown(detail, d, sizeof(d)), ctx);
+}
+
 /* report - one problem */
 static void __attribute__((format(printf, 4, 5)))
 report(vx *v, const char *kind, const char *object, const char *fmt, ...)
@@ -80,9 +130,7 @@ report(vx *v, const char *kind, const char *object, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	v->st->problems++;
-	if (v->problem != NULL)
-		v->problem(kind, object, detail, v->ctx);
+	tell(v->problem, v->ctx, v->st, kind, object, detail);
 }
 
 /* load_keys - the PEM public keys of pem, generation 1 first */
@@ -218,11 +266,13 @@ check_inclusion(vx *v, const char *id, json_t *proof)
 	json_t *cp = json_object_get(proof, "checkpoint");
 	json_int_t index = json_integer_value(json_object_get(proof, "leaf_index"));
 	json_int_t size = json_integer_value(json_object_get(proof, "tree_size"));
+	json_int_t seq = json_integer_value(json_object_get(e, "seq"));
 	merkle_hash leaf, root, hashes[MERKLE_MAX_PATH];
 	size_t i;
 	bool ok;
 
-	ok = line != NULL && index == json_integer_value(json_object_get(e, "seq")) - 1
+	/* seq > 0 first: seq - 1 of the least integer would overflow */
+	ok = line != NULL && seq > 0 && index == seq - 1
 	    && index >= 0 && index < size
 	    && unhex(json_string_value(json_object_get(cp, "root")), root,
 		     MERKLE_HASH) == 0;
@@ -907,9 +957,8 @@ zip_added(const char *name, void *ctx)
 {
 	zip_report *z = ctx;
 
-	z->st->problems++;
-	if (z->problem != NULL)
-		z->problem("added", name, "an export has no such file", z->ctx);
+	tell(z->problem, z->ctx, z->st, "added", name,
+	     "an export has no such file");
 }
 
 /* discovery_export_verify - a directory, or a zip taken apart first */
