@@ -42,11 +42,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
@@ -120,6 +122,28 @@ tell(archive_problem_fn problem, void *ctx, discovery_export_stats *st,
 			shown(detail, d, sizeof(d)), ctx);
 }
 
+/* open_file - path for reading, when it is a regular file: a symbolic
+ * link (ELOOP), a FIFO or a device (EINVAL) in an export is refused, so
+ * that verify never follows one out of the export nor blocks on one */
+static FILE *
+open_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return f;
+}
+
 /* report - one problem */
 static void __attribute__((format(printf, 4, 5)))
 report(vx *v, const char *kind, const char *object, const char *fmt, ...)
@@ -159,7 +183,7 @@ load_keys(vx *v, const char *pem, mk_error *err)
 static char *
 read_text(const char *path, mk_error *err)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = open_file(path);
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -361,7 +385,7 @@ hash_file(vx *v, const char *id, export_digest *d, mk_error *err)
 
 	if (asprintf(&p, "%s/messages/%s.eml", v->path, id) < 0)
 		return mk_error_set(err, "out of memory");
-	f = fopen(p, "r");
+	f = open_file(p);
 	free(p);
 	if (f == NULL)
 		return -1;
@@ -568,7 +592,7 @@ same_file(vx *v, const char *name, FILE *tmp, size_t *at)
 	*at = 0;
 	if (asprintf(&p, "%s/%s", v->path, name) < 0)
 		return false;
-	f = fopen(p, "r");
+	f = open_file(p);
 	free(p);
 	if (f == NULL)
 		return false;
@@ -763,7 +787,7 @@ check_custody(vx *v)
 
 	if (asprintf(&p, "%s/custody.json", v->path) < 0)
 		return;
-	if (stat(p, &sb) != 0)
+	if (lstat(p, &sb) != 0)
 		report(v, "missing", "custody.json", "the export's audit entry is"
 		       " not there, so a row removed with its message would"
 		       " not be seen");
@@ -811,7 +835,7 @@ read_header(vx *v, FILE *f, mk_error *err)
 		v->format = DISCOVERY_EXPORT_MBOX;
 		if (asprintf(&p, "%s/messages.mbox", v->path) < 0)
 			rc = mk_error_set(err, "out of memory");
-		else if ((v->mbox = fopen(p, "r")) == NULL)
+		else if ((v->mbox = open_file(p)) == NULL)
 			report(v, "missing", "messages.mbox", "%s", strerror(errno));
 		else
 			mbox_read(v);
@@ -913,7 +937,7 @@ verify_tree(const char *path, const char *keys_pem,
 
 	if (asprintf(&p, "%s/manifest.json", path) < 0)
 		return mk_error_set(err, "out of memory");
-	if ((f = fopen(p, "r")) == NULL)
+	if ((f = open_file(p)) == NULL)
 		mk_error_set(err, "%s: %s (not an export?)", p, strerror(errno));
 	else if ((free(p), asprintf(&p, "%s/keys.pem", path) < 0)
 		 || ((own = read_text(p, err)) == NULL && keys_pem == NULL))

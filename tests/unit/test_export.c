@@ -652,6 +652,32 @@ START_TEST(custody_names_every_row)
 }
 END_TEST
 
+START_TEST(links_and_fifos_are_refused)
+{
+	char ids[N_TEXTS + 1][ARCHIVE_ID_LEN + 1], path[128], file[300];
+	archive *ar = fill(ids);
+	discovery_export_stats st;
+	found f = { "", 0 };
+	mk_error err;
+
+	snprintf(path, sizeof(path), "%s/links", dir);
+	make_export(ar, ids, N_TEXTS + 1, path, DISCOVERY_EXPORT_EML, 4096);
+	snprintf(file, sizeof(file), "%s/messages/%s.eml", path, ids[0]);
+	ck_assert_int_eq(unlink(file), 0);
+	ck_assert_int_eq(symlink("/dev/zero", file), 0);
+	snprintf(file, sizeof(file), "%s/custody.json", path);
+	ck_assert_int_eq(unlink(file), 0);
+	ck_assert_int_eq(mkfifo(file, 0600), 0);
+	/* returns (no endless read of /dev/zero, no block on the FIFO) */
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &f,
+						 &st, &err), 0);
+	ck_assert_msg(strstr(f.text, ids[0]) != NULL, "%s", f.text);
+	ck_assert_msg(strstr(f.text, "custody.json") != NULL, "%s", f.text);
+	ck_assert_uint_ge(st.problems, 2);
+	archive_close(ar);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -664,6 +690,7 @@ main(void)
 	tcase_add_test(tc, mbox_is_mboxrd);
 	tcase_add_test(tc, abort_leaves_nothing);
 	tcase_add_test(tc, custody_names_every_row);
+	tcase_add_test(tc, links_and_fifos_are_refused);
 	tcase_add_test(tc, least_seq_is_a_proof_problem);
 	tcase_add_test(tc, problems_are_printable);
 	tcase_add_test(tc, many_parties_in_linear_time);
