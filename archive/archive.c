@@ -234,7 +234,8 @@ archive_open_with(const char *dir, archive_mode mode,
 		spool_cleanup(ar);
 	if (index_open(ar, false, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE && index_roll_forward(ar, err) != 0)
+	if (mode == ARCHIVE_WRITE && (index_upgrade(ar, err) != 0
+				      || index_roll_forward(ar, err) != 0))
 		goto fail;
 	if (mode == ARCHIVE_WRITE && committer_start(ar, err) != 0)
 		goto fail;

@@ -31,6 +31,29 @@ gmime_start(void)
 	g_mime_init();
 }
 
+/*
+ * The indexes a search walks in its order (archive_search: received_at,
+ * then id, either way), so that "the first 100, newest first" reads about
+ * 100 rows and sorts none, whatever the number of matches: the time, and
+ * the sender or its domain followed by the time.  Archives made before
+ * them had (received_at), (mail_from_lc) and (mail_from_domain), with
+ * which SQLite sorted every match before the first row (seconds on a
+ * million messages); a writer replaces those when it opens the archive
+ * (index_upgrade()).
+ */
+#define TIME_INDEXES \
+	"CREATE INDEX IF NOT EXISTS messages_time ON messages(received_at, id);" \
+	"CREATE INDEX IF NOT EXISTS messages_from_time" \
+	" ON messages(mail_from_lc, received_at, id);" \
+	"CREATE INDEX IF NOT EXISTS messages_from_domain_time" \
+	" ON messages(mail_from_domain, received_at, id);"
+
+static const char upgrade_sql[] =
+	TIME_INDEXES
+	"DROP INDEX IF EXISTS messages_received;"
+	"DROP INDEX IF EXISTS messages_from;"
+	"DROP INDEX IF EXISTS messages_from_domain;";
+
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS messages("
 	" id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
@@ -47,10 +70,7 @@ static const char schema_sql[] =
 	" message TEXT NOT NULL, role TEXT NOT NULL,"
 	" PRIMARY KEY(message, role)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS roles_role ON roles(role);"
-	"CREATE INDEX IF NOT EXISTS messages_received ON messages(received_at);"
-	"CREATE INDEX IF NOT EXISTS messages_from ON messages(mail_from_lc);"
-	"CREATE INDEX IF NOT EXISTS messages_from_domain"
-	" ON messages(mail_from_domain);"
+	TIME_INDEXES
 	"CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);"
 	"CREATE INDEX IF NOT EXISTS messages_sha256 ON messages(sha256);"
 	"CREATE TABLE IF NOT EXISTS recipients("
@@ -103,6 +123,16 @@ index_open(archive *ar, bool create, mk_error *err)
 	rc = index_open_file(ar, path, &ar->db, create, err);
 	free(path);
 	return rc;
+}
+
+/* index_upgrade - the indexes of this version in an index made by an
+ * earlier one (a writer, once: a no-op when they are there) */
+int
+index_upgrade(archive *ar, mk_error *err)
+{
+	if (sqlite3_exec(ar->db, upgrade_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(ar, err, "upgrade the indexes");
+	return 0;
 }
 
 /* lowercase - a lowercased copy of s; caller frees; NULL for NULL */

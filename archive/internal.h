@@ -272,6 +272,8 @@ int blob_read(int fd, const keyring *kr, archive_sink_fn sink, void *ctx,
 
 /* index.c */
 int index_open(archive *ar, bool create, mk_error *err);
+/* index_upgrade - the indexes of this version in an older index (a writer) */
+int index_upgrade(archive *ar, mk_error *err);
 int index_open_file(archive *ar, const char *path, sqlite3 **db,
 		    bool create, mk_error *err);
 int index_insert_batch(archive *ar, commit_req *batch, mk_error *err);
