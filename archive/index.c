@@ -532,9 +532,49 @@ add_message_id(query_sql *qs, const char *id)
 	return 0;
 }
 
-/* build_query - the SELECT for q; values to bind in qs */
+/*
+ * How a search by recipient runs.  Walking the messages in time order and
+ * checking each one's recipients finds the first 100 of a frequent
+ * recipient at once, but reads every message for a rare one (3.5 s on a
+ * million messages); starting from the recipient's rows and sorting them
+ * costs in proportion to their number.  So the recipient's rows are
+ * counted first, up to TO_DRIVE_MAX: fewer, and the search starts from
+ * them (an IN list, the time terms kept off the time index with a unary
+ * +, so SQLite does not walk it instead); more, and at least one message
+ * in 1,000,000 / TO_DRIVE_MAX is the recipient's, so a walk in time
+ * order meets the first 100 soon enough.
+ */
+#define TO_DRIVE_MAX	5000
+
+/* to_is_rare - does the recipient address or @domain of q have at most
+ * TO_DRIVE_MAX rows? (0 also when it cannot tell) */
+static bool
+to_is_rare(archive *ar, const char *to)
+{
+	bool domain = to[0] == '@';
+	char *lc = lowercase(domain ? to + 1 : to);
+	sqlite3_stmt *st = NULL;
+	bool rare = false;
+
+	if (lc != NULL && sqlite3_prepare_v2(ar->db, domain
+		? "SELECT count(*) FROM (SELECT 1 FROM recipients WHERE domain = ?"
+		  " LIMIT ?)"
+		: "SELECT count(*) FROM (SELECT 1 FROM recipients WHERE addr_lc = ?"
+		  " LIMIT ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lc, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, TO_DRIVE_MAX + 1);
+		rare = sqlite3_step(st) == SQLITE_ROW
+		    && sqlite3_column_int(st, 0) <= TO_DRIVE_MAX;
+	}
+	sqlite3_finalize(st);
+	free(lc);
+	return rare;
+}
+
+/* build_query - the SELECT for q (to_rare: from the recipient's rows);
+ * values to bind in qs */
 static int
-build_query(const archive_query *q, query_sql *qs)
+build_query(const archive_query *q, bool to_rare, query_sql *qs)
 {
 	int rc = 0;
 
@@ -543,7 +583,13 @@ build_query(const archive_query *q, query_sql *qs)
 	if (q->from != NULL)
 		rc |= add_address(qs, q->from, " AND m.mail_from_domain = ?",
 				  " AND m.mail_from_lc = ?");
-	if (q->to != NULL)
+	if (q->to != NULL && to_rare)
+		rc |= add_address(qs, q->to,
+			" AND m.id IN (SELECT r.message FROM recipients r"
+			" WHERE r.domain = ?)",
+			" AND m.id IN (SELECT r.message FROM recipients r"
+			" WHERE r.addr_lc = ?)");
+	else if (q->to != NULL)
 		rc |= add_address(qs, q->to,
 			" AND EXISTS (SELECT 1 FROM recipients r"
 			" WHERE r.message = m.id AND r.domain = ?)",
@@ -551,11 +597,12 @@ build_query(const archive_query *q, query_sql *qs)
 			" WHERE r.message = m.id AND r.addr_lc = ?)");
 	if (q->message_id != NULL)
 		rc |= add_message_id(qs, q->message_id);
+	strcat(qs->sql, to_rare && q->to != NULL
+	       ? " AND +m.received_at >= ? AND +m.received_at < ?"
+	       : " AND m.received_at >= ? AND m.received_at < ?");
 	strcat(qs->sql, q->newest
-	       ? " AND m.received_at >= ? AND m.received_at < ?"
-		 " ORDER BY m.received_at DESC, m.id DESC LIMIT ?"
-	       : " AND m.received_at >= ? AND m.received_at < ?"
-		 " ORDER BY m.received_at, m.id LIMIT ?");
+	       ? " ORDER BY m.received_at DESC, m.id DESC LIMIT ?"
+	       : " ORDER BY m.received_at, m.id LIMIT ?");
 	qs->since = q->since;
 	qs->until = q->until > 0 ? q->until : INT64_MAX;
 	return rc;
@@ -597,7 +644,7 @@ archive_search(archive *ar, const archive_query *q, archive_search_fn fn,
 	sqlite3_stmt *st = NULL;
 	int i, rc = -1;
 
-	if (build_query(q, &qs) != 0) {
+	if (build_query(q, q->to != NULL && to_is_rare(ar, q->to), &qs) != 0) {
 		mk_error_set(err, "out of memory");
 		goto out;
 	}

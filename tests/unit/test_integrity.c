@@ -481,6 +481,85 @@ START_TEST(searches_walk_time_indexes_and_old_indexes_are_upgraded)
 }
 END_TEST
 
+/* Ids of a search, in its order. */
+typedef struct id_seq {
+	char ids[8][ARCHIVE_ID_LEN + 1];
+	int n;
+} id_seq;
+
+static int
+seq_one(const archive_message *msg, void *ctx)
+{
+	id_seq *q = ctx;
+
+	ck_assert_int_lt(q->n, 8);
+	snprintf(q->ids[q->n++], ARCHIVE_ID_LEN + 1, "%s", msg->id);
+	return 0;
+}
+
+/* search_to - the ids of a search by recipient to, newest first or not */
+static id_seq
+search_to(archive *ar, const char *to, const char *from, int newest)
+{
+	archive_query q = { .to = to, .from = from, .newest = newest };
+	id_seq got = { .n = 0 };
+	mk_error err;
+
+	ck_assert_msg(archive_search(ar, &q, seq_one, &got, &err) == 0, "%s",
+		      err.msg);
+	return got;
+}
+
+/* A search by recipient starts from the recipient's rows when they are
+ * few and walks the messages in time order when they are many
+ * (index.c, TO_DRIVE_MAX): both find the same messages in the same
+ * order, by address and by @domain, with a sender too. */
+START_TEST(search_by_rare_and_frequent_recipient_alike)
+{
+	static const char *const tos[] = { "r@example.com", "R@Example.com",
+		"@example.com", "@EXAMPLE.COM" };
+	char ids[3][ARCHIVE_ID_LEN + 1], path[128];
+	archive *ar = open_with(1, 1, 1000, 300);
+	sqlite3 *db;
+	id_seq got;
+	size_t t;
+	int pass, i, newest;
+
+	for (i = 0; i < 3; i++)
+		store(ar, (const unsigned char *)"abc", 3, 3, ids[i]);
+	for (pass = 0; pass < 2; pass++) {
+		for (t = 0; t < sizeof(tos) / sizeof(*tos); t++)
+			for (newest = 0; newest < 2; newest++) {
+				got = search_to(ar, tos[t], t % 2 ? "s@example.com"
+						: NULL, newest);
+				ck_assert_int_eq(got.n, 3);
+				for (i = 0; i < 3; i++)
+					ck_assert_str_eq(got.ids[i],
+							 ids[newest ? 2 - i : i]);
+			}
+		got = search_to(ar, "nobody@example.com", NULL, 0);
+		ck_assert_int_eq(got.n, 0);
+		got = search_to(ar, "r@example.com", "t@example.com", 0);
+		ck_assert_int_eq(got.n, 0);
+		if (pass == 1)
+			break;
+		/* make the recipient frequent: rows of messages that are not
+		 * there (they find nothing, but count) */
+		archive_close(ar);
+		snprintf(path, sizeof(path), "%s/index.sqlite", dir);
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db,
+			"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+			" FROM n WHERE i < 5001) INSERT INTO recipients"
+			" SELECT 'none' || i, 0, 'r@example.com', 'r@example.com',"
+			" 'example.com' FROM n;", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		ar = open_with(1, 1, 1000, 300);
+	}
+	archive_close(ar);
+}
+END_TEST
+
 /* The lines of the ledger file, newlines cut off. */
 typedef struct lines {
 	char **line;
@@ -709,6 +788,7 @@ main(void)
 	tcase_add_test(tc, rotation_keeps_old_messages_readable_and_verified);
 	tcase_add_test(tc, index_rows_a_dead_writer_missed_are_rolled_forward);
 	tcase_add_test(tc, searches_walk_time_indexes_and_old_indexes_are_upgraded);
+	tcase_add_test(tc, search_by_rare_and_frequent_recipient_alike);
 	tcase_add_test(tc, ledger_entries_chained_and_an_edited_one_named);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
