@@ -257,6 +257,7 @@ archive_close(archive *ar)
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
+	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
 		keyring_free(&ar->keys);

@@ -512,7 +512,7 @@ search_to(archive *ar, const char *to, const char *from, int newest)
 
 /* A search by recipient starts from the recipient's rows when they are
  * few and walks the messages in time order when they are many
- * (index.c, TO_DRIVE_MAX): both find the same messages in the same
+ * (index.c, to_is_rare): both find the same messages in the same
  * order, by address and by @domain, with a sender too. */
 START_TEST(search_by_rare_and_frequent_recipient_alike)
 {
