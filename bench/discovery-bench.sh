@@ -133,7 +133,7 @@ if [[ " $BENCH_PARTS " == *" sizes "* ]]; then
 	n=$(jq -r .stored <<<"$st")
 	echo "== sizes on disk (du -B1 / stat), $n messages stored, $(jq -r .indexed <<<"$st") indexed, lag $(jq -r .lag_messages <<<"$st")"
 	printf '%-18s %16s %14s\n' part bytes "bytes/message"
-	size_of() { du -s -B1 "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+	size_of() { du -s -B1 "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 	for part in blobs records ledger keys index fulltext total; do
 		case $part in
 		index) b=$(size_of "$A"/index.sqlite*);;
