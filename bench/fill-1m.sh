@@ -8,7 +8,7 @@
 #
 # DESCRIPTION
 #	Run from a built tree.  Writes into BENCH_DIR (kept out of the source
-#	tree; it needs about 0.75 GB a 10,000 messages... see below):
+#	tree; 1,000,000 messages take about 19 GB with their indexes):
 #	  policy.ini	the policy of the fill (made when missing): local
 #			domains corp.example and *.corp.example; corp.example and
 #			eu.corp.example in full for role readers,
@@ -29,8 +29,9 @@
 #	The archive is made with the shipped defaults (zlib level 1,
 #	encryption, signed records, group commit, fsync): no durability
 #	knob is turned down for the fill.  Refuses to run when
-#	BENCH_DIR/archive exists.  1,000,000 messages took 18 minutes to
-#	store and N minutes to index here (docs/PERFORMANCE.md).
+#	BENCH_DIR/archive exists.  1,000,000 messages took 52 minutes to
+#	store on a busy 2-CPU machine (18 at the 932 messages/s of a quiet
+#	one) and index-bench about 10 more (docs/PERFORMANCE.md).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${BENCH_DIR:=/work/bench-1m}" "${BENCH_COUNT:=1000000}" "${BENCH_SEED:=1}"
