@@ -247,7 +247,8 @@ archive_open_with(const char *dir, archive_mode mode,
 		spool_cleanup(ar);
 	if (index_open(ar, false, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE && index_roll_forward(ar, err) != 0)
+	if (mode == ARCHIVE_WRITE && (index_upgrade(ar, err) != 0
+				      || index_roll_forward(ar, err) != 0))
 		goto fail;
 	if (mode == ARCHIVE_WRITE && committer_start(ar, err) != 0)
 		goto fail;
@@ -269,6 +270,7 @@ archive_close(archive *ar)
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
+	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
 		keyring_free(&ar->keys);

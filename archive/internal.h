@@ -134,6 +134,9 @@ struct archive {
 	codec_pools codecs;
 	int64_t last_checkpoint;	/* when this process last checked */
 	sqlite3 *db;			/* writer: used by the committer only */
+	sqlite3_stmt *lookup[3];	/* archive_lookup's message, recipients
+					   and roles statements, prepared at
+					   the first lookup, kept until close */
 	int lock_fd;			/* writer lock, or -1 */
 	int records_fd;			/* current records segment, or -1 */
 	char records_day[11];		/* its date, YYYY-MM-DD */
@@ -325,6 +328,10 @@ int blob_read(int fd, const keyring *kr, codec_pools *pools,
 
 /* index.c */
 int index_open(archive *ar, bool create, mk_error *err);
+/* index_forget - finalize the statements kept on ar->db (before closing) */
+void index_forget(archive *ar);
+/* index_upgrade - the indexes of this version in an older index (a writer) */
+int index_upgrade(archive *ar, mk_error *err);
 int index_open_file(archive *ar, const char *path, sqlite3 **db,
 		    bool create, mk_error *err);
 int index_insert_batch(archive *ar, commit_req *batch, mk_error *err);

@@ -6,6 +6,7 @@
  * SYNOPSIS
  *	archive-fill [-n COUNT] [-t THREADS] [-z CODEC[:LEVEL]] [-p] [-u] [-v]
  *		     [-m] [-C ENTRIES] [-r REPORT [-x FLAG]] DIR FILE...
+ *	bench/mailgen ... | archive-fill -g [-P POLICY] [-t THREADS] DIR
  *
  * DESCRIPTION
  *	Creates the archive DIR when it does not exist, then stores COUNT
@@ -38,6 +39,18 @@
  *	stored again, in the same process, as an MTA's retry reaches a
  *	milter that kept running (PASS 2).  Exit status 1 when a message
  *	is not stored in the end.
+ *
+ *	-g takes the messages from standard input instead, as
+ *	bench/mailgen writes them: each one's envelope (sender,
+ *	recipients, received time), Message-ID, Date and Subject on a line
+ *	of its own, then its bytes; COUNT (if given) stops early.  -P
+ *	evaluates the policy file POLICY for each message, as the milter
+ *	does: a message it keeps as metadata is stored with
+ *	archive_store_metadata(), one it keeps nothing of is skipped, and
+ *	the decision (roles, retention, parties) is stored with it.  With
+ *	-g, no ids are printed; a progress line goes to stderr every
+ *	100,000 messages, and the summary line adds the counts of
+ *	metadata-only and skipped messages.
  */
 #include "config.h"
 
@@ -54,6 +67,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "policy/policy.h"
 
 #define FILL_CHUNK 65536
 
@@ -75,7 +89,21 @@ typedef struct fill {
 	uint64_t raw_bytes;
 	char (*ids)[ARCHIVE_ID_LEN + 1];
 	int failed;
+	int stream;			/* -g: messages from stdin */
+	policy *pol;			/* -P */
+	long metadata, skipped;		/* -g -P: not stored in full */
+	double t0;
 } fill;
+
+/* One message of the -g stream, as read. */
+typedef struct gen_msg {
+	char *line;			/* the envelope line (fields split) */
+	size_t line_cap;
+	char *data;
+	size_t size, cap;
+	int64_t received_at;
+	char *from, *rcpts, *message_id, *date, *subject;
+} gen_msg;
 
 /* take - the number of the next message, or -1 when all are taken */
 static long
@@ -177,6 +205,132 @@ report(fill *f, const char *what, long n, const char *text)
 		fprintf(stderr, "archive-fill: cannot write the report\n");
 }
 
+/* read_gen - the next message of the -g stream into g (lock held);
+ * 1 when read, 0 at the end, -1 on a malformed stream */
+static int
+read_gen(gen_msg *g)
+{
+	char *field[8], *p;
+	ssize_t got;
+	int k;
+
+	if ((got = getline(&g->line, &g->line_cap, stdin)) <= 0)
+		return 0;
+	if (g->line[got - 1] == '\n')
+		g->line[got - 1] = '\0';
+	for (k = 0, p = g->line; k < 8; k++) {
+		field[k] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	if (k != 7 || strcmp(field[0], "M") != 0)
+		return -1;
+	g->received_at = strtoll(field[1], NULL, 10);
+	g->size = strtoul(field[2], NULL, 10);
+	g->from = field[3];
+	g->rcpts = field[4];
+	g->message_id = field[5];
+	g->date = field[6];
+	g->subject = field[7];
+	if (g->size + 1 > g->cap) {
+		g->cap = g->size + 1;
+		if ((g->data = realloc(g->data, g->cap)) == NULL)
+			return -1;
+	}
+	return fread(g->data, 1, g->size, stdin) == g->size ? 1 : -1;
+}
+
+/* take_gen - message number and content of the next -g message into g,
+ * or -1 when all are taken */
+static long
+take_gen(fill *f, gen_msg *g)
+{
+	long n = -1;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	if ((f->count < 0 || f->next < f->count) && !f->failed) {
+		if ((rc = read_gen(g)) > 0) {
+			n = f->next++;
+			if (f->next % 100000 == 0) {
+				struct timespec ts;
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				fprintf(stderr, "archive-fill: %ld messages, %.0f s\n", f->next,
+					(double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - f->t0);
+			}
+		} else if (rc < 0) {
+			fprintf(stderr, "archive-fill: malformed stream after message %ld\n",
+				f->next);
+			f->failed = 1;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+/* store_gen - one -g message, as the policy (if any) decides */
+static int
+store_gen(fill *f, gen_msg *g, uint64_t *bytes, mk_error *err)
+{
+	const char *rcpts[16];
+	archive_envelope env = { .mail_from = g->from, .rcpts = rcpts,
+				 .client_addr = "198.51.100.7", .helo = "mx.mailgen.test",
+				 .message_id = g->message_id, .subject = g->subject,
+				 .date = g->date, .received_at = g->received_at };
+	archive_party parties[17];
+	policy_decision d;
+	char id[ARCHIVE_ID_LEN + 1], *p, *save = NULL;
+	archive_spool *sp;
+	size_t i;
+	int rc;
+
+	for (p = strtok_r(g->rcpts, ",", &save); p != NULL && env.n_rcpts < 16;
+	     p = strtok_r(NULL, ",", &save))
+		rcpts[env.n_rcpts++] = p;
+	memset(&d, 0, sizeof(d));
+	if (f->pol != NULL) {
+		if (policy_evaluate(f->pol, g->from, rcpts, env.n_rcpts,
+				    g->received_at / 1000000, &d, err) != 0)
+			return -1;
+		if (d.mode == POLICY_NONE) {
+			pthread_mutex_lock(&f->lock);
+			f->skipped++;
+			pthread_mutex_unlock(&f->lock);
+			policy_decision_free(&d);
+			return 0;
+		}
+		for (i = 0; i < d.n_parties && i < 17; i++) {
+			parties[i].address = d.parties[i].address;
+			parties[i].rule = d.parties[i].rule;
+		}
+		env.policy.content = d.mode == POLICY_METADATA ? ARCHIVE_METADATA
+		    : ARCHIVE_FULL;
+		env.policy.direction = policy_direction_name(d.direction);
+		env.policy.retain_until = d.retain_until;
+		env.policy.roles = d.roles;
+		env.policy.n_roles = d.n_roles;
+		env.policy.parties = parties;
+		env.policy.n_parties = i;
+	}
+	if (env.policy.content == ARCHIVE_METADATA) {
+		rc = archive_store_metadata(f->ar, &env, (int64_t)g->size, id, err);
+		pthread_mutex_lock(&f->lock);
+		f->metadata++;
+		pthread_mutex_unlock(&f->lock);
+	} else if ((sp = archive_spool_begin(f->ar, err)) == NULL)
+		rc = -1;
+	else if (archive_spool_write(sp, g->data, g->size, err) != 0) {
+		archive_spool_discard(sp);
+		rc = -1;
+	} else
+		rc = archive_spool_commit(sp, &env, id, err);
+	if (rc == 0)
+		*bytes += g->size;
+	policy_decision_free(&d);
+	return rc;
+}
+
 /* spool_file - the content of path (with an X-Fill line) into sp */
 static int
 spool_file(archive_spool *sp, const char *path, long n, int vary,
@@ -232,18 +386,21 @@ worker(void *arg)
 {
 	fill *f = arg;
 	uint64_t bytes = 0;
+	gen_msg g = { 0 };
 	mk_error err;
 	long n;
 
-	while ((n = take(f)) >= 0) {
-		if (store_one(f, n, &bytes, &err) != 0) {
+	while ((n = f->stream ? take_gen(f, &g) : take(f)) >= 0) {
+		if ((f->stream ? store_gen(f, &g, &bytes, &err)
+		     : store_one(f, n, &bytes, &err)) != 0) {
 			report(f, "failed", n, err.msg);
 			fprintf(stderr, "archive-fill: message %ld: %s\n", n, err.msg);
 			pthread_mutex_lock(&f->lock);
 			f->failed = 1;
-			f->state[n] = -1;
+			if (!f->stream)
+				f->state[n] = -1;
 			pthread_mutex_unlock(&f->lock);
-		} else {
+		} else if (!f->stream) {
 			report(f, "stored", n, f->ids[n]);
 			pthread_mutex_lock(&f->lock);
 			f->state[n] = 1;
@@ -253,6 +410,8 @@ worker(void *arg)
 	pthread_mutex_lock(&f->lock);
 	f->raw_bytes += bytes;
 	pthread_mutex_unlock(&f->lock);
+	free(g.line);
+	free(g.data);
 	return NULL;
 }
 
@@ -305,11 +464,13 @@ run(fill *f, int threads, const char *retry_flag)
 {
 	long i;
 
-	for (i = 0; i < f->count; i++)
+	for (i = 0; i < f->count && !f->stream; i++)
 		f->todo[i] = i;
 	f->n_todo = f->count;
 	f->pass = 1;
 	run_pass(f, threads);
+	if (f->stream)		/* -g: the first failure stops the stream */
+		return f->failed ? -1 : 0;
 	if (retry_flag != NULL && unlink(retry_flag) != 0 && errno != ENOENT)
 		fprintf(stderr, "archive-fill: cannot remove %s: %s\n",
 			retry_flag, strerror(errno));	/* the fault is gone */
@@ -348,7 +509,7 @@ main(int argc, char **argv)
 	mk_error err;
 	long i;
 
-	while ((c = getopt(argc, argv, "n:t:z:puvmC:r:x:")) != -1) {
+	while ((c = getopt(argc, argv, "gn:t:z:puvmC:r:x:P:")) != -1) {
 		switch (c) {
 		case 'n': f.count = atol(optarg); break;
 		case 't': threads = atoi(optarg); break;
@@ -376,19 +537,28 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'x': retry_flag = optarg; break;
+		case 'g': f.stream = 1; break;
+		case 'P':
+			if ((f.pol = policy_load(optarg, &err)) == NULL) {
+				fprintf(stderr, "archive-fill: %s\n", err.msg);
+				return 1;
+			}
+			break;
 		default: return 2;
 		}
 	}
-	if (argc - optind < 2 || threads < 1 || threads > 256
-	    || (retry_flag != NULL && f.report_fd < 0)) {
+	if (argc - optind < (f.stream ? 1 : 2) || threads < 1 || threads > 256
+	    || (retry_flag != NULL && (f.report_fd < 0 || f.stream))) {
 		fprintf(stderr, "usage: archive-fill [-n COUNT] [-t THREADS]"
 			" [-z CODEC[:LEVEL]] [-p] [-u] [-v] [-m] [-C ENTRIES]"
-			" [-r REPORT [-x FLAG]] DIR FILE...\n");
+			" [-r REPORT [-x FLAG]] DIR FILE...\n"
+			"       archive-fill -g [-P POLICY] [-n COUNT] [-t THREADS]"
+			" [-z CODEC[:LEVEL]] [-p] [-u] DIR < STREAM\n");
 		return 2;
 	}
 	f.files = argv + optind + 1;
 	f.n_files = argc - optind - 1;
-	if (f.count < 0)
+	if (f.count < 0 && !f.stream)
 		f.count = f.n_files;
 	if (want_mids) {
 		if ((f.mids = calloc((size_t)f.n_files, sizeof(*f.mids))) == NULL)
@@ -402,16 +572,26 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((f.ar = archive_open_with(argv[optind], ARCHIVE_WRITE, &opts, &err)) == NULL
-	    || (f.ids = calloc((size_t)f.count + 1, sizeof(*f.ids))) == NULL
-	    || (f.todo = calloc((size_t)f.count + 1, sizeof(*f.todo))) == NULL
-	    || (f.state = calloc((size_t)f.count + 1, 1)) == NULL) {
+	    || (!f.stream
+		&& ((f.ids = calloc((size_t)f.count + 1, sizeof(*f.ids))) == NULL
+		    || (f.todo = calloc((size_t)f.count + 1, sizeof(*f.todo))) == NULL
+		    || (f.state = calloc((size_t)f.count + 1, 1)) == NULL))) {
 		fprintf(stderr, "archive-fill: %s\n", f.ar ? "out of memory" : err.msg);
 		return 1;
 	}
 	pthread_mutex_init(&f.lock, NULL);
-	t0 = seconds();
+	f.t0 = t0 = seconds();
 	rc = run(&f, threads, retry_flag);
 	archive_close(f.ar);
+	if (f.stream) {
+		printf("messages %ld raw_bytes %llu seconds %.3f blob_bytes %llu"
+		       " metadata %ld skipped %ld\n", f.next,
+		       (unsigned long long)f.raw_bytes, seconds() - t0,
+		       (unsigned long long)blob_bytes(argv[optind]), f.metadata,
+		       f.skipped);
+		policy_free(f.pol);
+		return rc == 0 ? 0 : 1;
+	}
 	printf("messages %ld raw_bytes %llu seconds %.3f blob_bytes %llu\n",
 	       f.count, (unsigned long long)f.raw_bytes, seconds() - t0,
 	       (unsigned long long)blob_bytes(argv[optind]));

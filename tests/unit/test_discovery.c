@@ -256,6 +256,48 @@ START_TEST(index_trails_the_archive)
 }
 END_TEST
 
+/* First hits - stop after the first one */
+static int
+first_hit(const char *id, int64_t seq, void *ctx)
+{
+	(void)seq;
+	snprintf(ctx, ARCHIVE_ID_LEN + 1, "%s", id);
+	return 1;
+}
+
+/* The hits of a word come in ledger order either way, and a search that
+ * stops at the first gets the newest (or oldest) one: FTS5 hands them in
+ * rowid order, so the first come before all are found. */
+START_TEST(hits_in_order_either_way)
+{
+	char ids[5][ARCHIVE_ID_LEN + 1], first[ARCHIVE_ID_LEN + 1] = "";
+	discovery_query q;
+	discovery_index *di;
+	mk_error err;
+	size_t done;
+	bool used;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	int i;
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	for (i = 0; i < 5; i++)
+		store(ar, "Subject: orchard\r\n\r\napple pie\r\n", "x@a.test",
+		      "y@b.test", 1000 + i, ids[i]);
+	ck_assert_ptr_nonnull(di = discovery_index_open(dir, &err));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(discovery_query_parse("apple orchard", &q, &err), 0);
+	ck_assert_int_eq(discovery_index_match(di, &q, true, first_hit, first,
+					       &used, &err), 0);
+	ck_assert_str_eq(first, ids[4]);
+	ck_assert_int_eq(discovery_index_match(di, &q, false, first_hit, first,
+					       &used, &err), 0);
+	ck_assert_str_eq(first, ids[0]);
+	discovery_query_free(&q);
+	discovery_index_close(di);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(envelope_terms)
 {
 	char *rcpts[] = { "Boss@Example.com", NULL };
@@ -297,6 +339,7 @@ main(void)
 	tcase_add_test(tc, unknown_charset_still_gives_text);
 	tcase_add_test(tc, hostile_mime_is_bounded);
 	tcase_add_test(tc, index_trails_the_archive);
+	tcase_add_test(tc, hits_in_order_either_way);
 	tcase_add_test(tc, envelope_terms);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

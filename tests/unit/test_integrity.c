@@ -566,6 +566,171 @@ START_TEST(index_rows_a_dead_writer_missed_are_rolled_forward)
 }
 END_TEST
 
+/* plan_sorts - does SQLite's plan for sql (on db) sort with a temporary
+ * b-tree? */
+static int
+plan_sorts(sqlite3 *db, const char *sql)
+{
+	char *explain;
+	sqlite3_stmt *st;
+	int sorts = 0;
+
+	ck_assert_int_ge(asprintf(&explain, "EXPLAIN QUERY PLAN %s", sql), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		sorts |= strstr((const char *)sqlite3_column_text(st, 3),
+				"TEMP B-TREE") != NULL;
+	sqlite3_finalize(st);
+	free(explain);
+	return sorts;
+}
+
+/* index_names - the names of the indexes of table messages, joined */
+static void
+index_names(sqlite3 *db, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master"
+		" WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL"
+		" ORDER BY name", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out + strlen(out), size - strlen(out), "%s ",
+			 sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* The searches of archive_search() must walk an index in their order: a
+ * sort of every match before the first row took seconds on a million
+ * messages (docs/PERFORMANCE.md, "Discovery on 1,000,000 messages").
+ * An index made before the time indexes gets them from the next writer. */
+START_TEST(searches_walk_time_indexes_and_old_indexes_are_upgraded)
+{
+	static const char *const shapes[] = {
+		"SELECT id FROM messages m WHERE m.mail_from_domain = 'a'"
+		" AND m.received_at >= 0 AND m.received_at < 9 ORDER BY"
+		" m.received_at DESC, m.id DESC LIMIT -1",
+		"SELECT id FROM messages m WHERE m.mail_from_lc = 'a@b'"
+		" AND m.received_at >= 0 AND m.received_at < 9 ORDER BY"
+		" m.received_at, m.id LIMIT -1",
+		"SELECT id FROM messages m WHERE 1=1"
+		" AND m.received_at >= 0 AND m.received_at < 9 ORDER BY"
+		" m.received_at DESC, m.id DESC LIMIT -1",
+	};
+	char id[ARCHIVE_ID_LEN + 1], path[128], names[512];
+	archive *ar = open_with(1, 1, 1000, 300);
+	sqlite3 *db;
+	size_t i;
+
+	store(ar, (const unsigned char *)"x", 1, 1, id);
+	archive_close(ar);
+	snprintf(path, sizeof(path), "%s/index.sqlite", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	for (i = 0; i < sizeof(shapes) / sizeof(*shapes); i++)
+		ck_assert_msg(!plan_sorts(db, shapes[i]), "sorts: %s", shapes[i]);
+	/* as an earlier version made it */
+	ck_assert_int_eq(sqlite3_exec(db,
+		"DROP INDEX messages_time; DROP INDEX messages_from_time;"
+		"DROP INDEX messages_from_domain_time;"
+		"CREATE INDEX messages_received ON messages(received_at);"
+		"CREATE INDEX messages_from ON messages(mail_from_lc);"
+		"CREATE INDEX messages_from_domain ON messages(mail_from_domain);",
+		NULL, NULL, NULL), SQLITE_OK);
+	ck_assert(plan_sorts(db, shapes[0]));
+	sqlite3_close(db);
+	ar = open_with(1, 1, 1000, 300);	/* a writer upgrades it */
+	archive_close(ar);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	index_names(db, names, sizeof(names));
+	ck_assert_str_eq(names, "messages_from_domain_time messages_from_time"
+			 " messages_message_id messages_retain messages_seq"
+			 " messages_sha256 messages_time ");
+	for (i = 0; i < sizeof(shapes) / sizeof(*shapes); i++)
+		ck_assert_msg(!plan_sorts(db, shapes[i]), "sorts: %s", shapes[i]);
+	sqlite3_close(db);
+}
+END_TEST
+
+/* Ids of a search, in its order. */
+typedef struct id_seq {
+	char ids[8][ARCHIVE_ID_LEN + 1];
+	int n;
+} id_seq;
+
+static int
+seq_one(const archive_message *msg, void *ctx)
+{
+	id_seq *q = ctx;
+
+	ck_assert_int_lt(q->n, 8);
+	snprintf(q->ids[q->n++], ARCHIVE_ID_LEN + 1, "%s", msg->id);
+	return 0;
+}
+
+/* search_to - the ids of a search by recipient to, newest first or not */
+static id_seq
+search_to(archive *ar, const char *to, const char *from, int newest)
+{
+	archive_query q = { .to = to, .from = from, .newest = newest };
+	id_seq got = { .n = 0 };
+	mk_error err;
+
+	ck_assert_msg(archive_search(ar, &q, seq_one, &got, &err) == 0, "%s",
+		      err.msg);
+	return got;
+}
+
+/* A search by recipient starts from the recipient's rows when they are
+ * few and walks the messages in time order when they are many
+ * (index.c, to_is_rare): both find the same messages in the same
+ * order, by address and by @domain, with a sender too. */
+START_TEST(search_by_rare_and_frequent_recipient_alike)
+{
+	static const char *const tos[] = { "r@example.com", "R@Example.com",
+		"@example.com", "@EXAMPLE.COM" };
+	char ids[3][ARCHIVE_ID_LEN + 1], path[128];
+	archive *ar = open_with(1, 1, 1000, 300);
+	sqlite3 *db;
+	id_seq got;
+	size_t t;
+	int pass, i, newest;
+
+	for (i = 0; i < 3; i++)
+		store(ar, (const unsigned char *)"abc", 3, 3, ids[i]);
+	for (pass = 0; pass < 2; pass++) {
+		for (t = 0; t < sizeof(tos) / sizeof(*tos); t++)
+			for (newest = 0; newest < 2; newest++) {
+				got = search_to(ar, tos[t], t % 2 ? "s@example.com"
+						: NULL, newest);
+				ck_assert_int_eq(got.n, 3);
+				for (i = 0; i < 3; i++)
+					ck_assert_str_eq(got.ids[i],
+							 ids[newest ? 2 - i : i]);
+			}
+		got = search_to(ar, "nobody@example.com", NULL, 0);
+		ck_assert_int_eq(got.n, 0);
+		got = search_to(ar, "r@example.com", "t@example.com", 0);
+		ck_assert_int_eq(got.n, 0);
+		if (pass == 1)
+			break;
+		/* make the recipient frequent: rows of messages that are not
+		 * there (they find nothing, but count) */
+		archive_close(ar);
+		snprintf(path, sizeof(path), "%s/index.sqlite", dir);
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db,
+			"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+			" FROM n WHERE i < 5001) INSERT INTO recipients"
+			" SELECT 'none' || i, 0, 'r@example.com', 'r@example.com',"
+			" 'example.com' FROM n;", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		ar = open_with(1, 1, 1000, 300);
+	}
+	archive_close(ar);
+}
+END_TEST
+
 /* The lines of the ledger file, newlines cut off. */
 typedef struct lines {
 	char **line;
@@ -795,6 +960,8 @@ main(void)
 	tcase_add_test(tc, proof_of_every_message);
 	tcase_add_test(tc, rotation_keeps_old_messages_readable_and_verified);
 	tcase_add_test(tc, index_rows_a_dead_writer_missed_are_rolled_forward);
+	tcase_add_test(tc, searches_walk_time_indexes_and_old_indexes_are_upgraded);
+	tcase_add_test(tc, search_by_rare_and_frequent_recipient_alike);
 	tcase_add_test(tc, ledger_entries_chained_and_an_edited_one_named);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
