@@ -237,6 +237,10 @@ typedef int (*access_entry_fn)(const char *entry, size_t len, void *ctx);
 int access_audit_list(archive *ar, const access_audit_filter *f,
 		      access_entry_fn fn, void *ctx, mk_error *err);
 
+/* access_message_obj - msg (and a snippet, or NULL) as the wire's JSON
+ * object, new; access_message_json() gives it as text */
+json_t *access_message_obj(const archive_message *msg, const char *snippet);
+
 /* access_message_json - msg as the wire's JSON object text (malloc'ed);
  * strings that are not UTF-8 travel as {"base64": ...}; a search's
  * snippet (discovery_snippet()) goes with it when not NULL */

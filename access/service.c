@@ -845,11 +845,9 @@ static int
 export_item(answer *a, archive_prover *pv, const archive_message *msg,
 	    mk_error *err)
 {
-	char *text = access_message_json(msg, NULL);
-	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *m = access_message_obj(msg, NULL);
 	archive_proof *p;
 
-	free(text);
 	if (m == NULL)
 		return mk_error_set(err, "out of memory");
 	if (archive_prover_proof(pv, msg, &p, err) != 0) {

@@ -125,13 +125,12 @@ wire_strings(const char *const *items, size_t n)
 	return arr;
 }
 
-/* access_message_json - msg (and a snippet, or NULL) as the wire's JSON
- * text */
-char *
-access_message_json(const archive_message *msg, const char *snippet)
+/* access_message_obj - msg (and a snippet, or NULL) as the wire's JSON
+ * object, new; NULL when out of memory */
+json_t *
+access_message_obj(const archive_message *msg, const char *snippet)
 {
 	json_t *obj = json_object();
-	char *text = NULL;
 	size_t i;
 	int bad;
 
@@ -156,8 +155,20 @@ access_message_json(const archive_message *msg, const char *snippet)
 					  text_fields[i].offset)));
 	if (snippet != NULL)
 		bad |= json_object_set_new(obj, "snippet", text_value(snippet));
-	if (!bad)
-		text = json_dumps(obj, JSON_COMPACT);
+	if (bad) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* access_message_json - the same as JSON text, new */
+char *
+access_message_json(const archive_message *msg, const char *snippet)
+{
+	json_t *obj = access_message_obj(msg, snippet);
+	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+
 	json_decref(obj);
 	return text;
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #endif
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +67,33 @@ climb(uint64_t *fn, uint64_t *sn)
 		shift(fn, sn);
 }
 
+static EVP_MD *sha256_md;			/* fetched once, never freed */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* fetch_sha256 - the SHA-256 implementation, fetched once: with
+ * EVP_sha256() every digest fetches it again, under a lock (a prover or a
+ * verify hashes every ledger line) */
+static void
+fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* sha256_impl - the fetched SHA-256; aborts if OpenSSL has none */
+static const EVP_MD *
+sha256_impl(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	if (sha256_md == NULL)
+		abort();
+	return sha256_md;
+}
+
 /* sha256 - SHA-256 of len bytes into out; aborts if OpenSSL cannot */
 static void
 sha256(const void *data, size_t len, unsigned char *out)
 {
-	if (EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(data, len, out, NULL, sha256_impl(), NULL) != 1)
 		abort();
 }
 
@@ -82,7 +105,7 @@ merkle_leaf_hash(const void *entry, size_t len, merkle_hash out)
 	int ok;
 
 	ok = ctx != NULL
-	    && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1
+	    && EVP_DigestInit_ex(ctx, sha256_impl(), NULL) == 1
 	    && EVP_DigestUpdate(ctx, &prefix, 1) == 1
 	    && EVP_DigestUpdate(ctx, entry, len) == 1
 	    && EVP_DigestFinal_ex(ctx, out, NULL) == 1;

@@ -11,9 +11,10 @@
  *	export (docs/FORMAT.md, section 9) come out.  Rows are made by
  *	export_row() (export.c), which the verifier uses too.
  *
- *	Everything is written under PATH.partial; _finish() closes and
- *	fsyncs every file and directory and renames PATH.partial to PATH as
- *	its very last step; _abort() removes PATH.partial.  A zip export
+ *	Everything is written under PATH.partial; _finish() closes it,
+ *	makes it durable (the message files with one syncfs(), the
+ *	manifests and directories with an fsync each) and renames
+ *	PATH.partial to PATH as its very last step; _abort() removes PATH.partial.  A zip export
  *	writes its tree in PATH.partial.d, packs it into PATH.partial
  *	(export_zip.c), renames that to PATH and removes the tree.  PATH must not
  *	exist, and neither may PATH.partial (left by an export killed
@@ -268,9 +269,7 @@ end_message(discovery_export *x, mk_error *err)
 
 	if (x->proof == NULL)
 		return 0;
-	if (x->full && x->eml != NULL) {
-		if (fflush(x->eml) != 0 || fsync(fileno(x->eml)) != 0)
-			rc = -1;
+	if (x->full && x->eml != NULL) {	/* made durable by finish */
 		if (fclose(x->eml) != 0)
 			rc = -1;
 		x->eml = NULL;
@@ -431,6 +430,21 @@ sync_dir(const char *dir)
 	return rc;
 }
 
+/* sync_tree - every file written under dir durable at once (syncfs: one
+ * call for the thousands of message files, which an fsync each cost more
+ * than writing them; it reports a writeback error of any of them) */
+static int
+sync_tree(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = syncfs(fd);
+	close(fd);
+	return rc;
+}
+
 /* parent_of - the directory holding path (malloc'ed) */
 static char *
 parent_of(const char *path)
@@ -481,6 +495,9 @@ discovery_export_finish(discovery_export *x, size_t *rows, mk_error *err)
 		rc = mk_error_set(err, "%s: %s", x->partial, strerror(errno));
 	if (rc == 0)
 		rc = write_readme(x, err);
+	if (rc == 0 && x->format == DISCOVERY_EXPORT_EML
+	    && sync_tree(x->partial) != 0)
+		rc = mk_error_set(err, "%s: %s", x->partial, strerror(errno));
 	if (rc == 0 && asprintf(&msgs, "%s/messages", x->partial) >= 0
 	    && x->format == DISCOVERY_EXPORT_EML && sync_dir(msgs) != 0)
 		rc = mk_error_set(err, "%s: %s", msgs, strerror(errno));
