@@ -34,8 +34,8 @@ conf() {
 	echo "$T/$1.conf"
 }
 
-# bad NAME LINE3 WANT - -n and a start both refuse, naming :3 and WANT
-bad() {
+# nosuch NAME LINE3 WANT - -n refuses, naming :3 and WANT
+nosuch() {
 	local name=$1 line=$2 want=$3 c out rc
 	c=$(conf "$name" "$line")
 	out=$("$MILTER" -n -c "$c" 2>&1); rc=$?
@@ -44,7 +44,13 @@ bad() {
 	*"$c:3: "*"$want"*) pass "$name: -n names line 3 and '$want'";;
 	*) fail "$name: -n: wanted '$c:3: ...$want' in: $out";;
 	esac
-	out=$(timeout 20 "$MILTER" -f -c "$c" 2>&1); rc=$?
+}
+
+# bad NAME LINE3 WANT - -n and a start both refuse, naming :3 and WANT
+bad() {
+	local name=$1 line=$2 want=$3 out rc
+	nosuch "$@"
+	out=$(timeout 20 "$MILTER" -f -c "$T/$name.conf" 2>&1); rc=$?
 	check_eq "$name: a start refuses (exit 1)" 1 "$rc"
 	case $out in
 	*":3: "*"$want"*) pass "$name: the start names line 3 and '$want'";;
@@ -78,17 +84,6 @@ bad section "[other]" "unknown section [other]"
 bad syntax "this is not a setting" "syntax error"
 
 # Keys whose problem a start finds only when it uses them: -n names them.
-# nosuch - a check-only problem at line 3
-nosuch() {
-	local name=$1 line=$2 want=$3 c out rc
-	c=$(conf "$name" "$line")
-	out=$("$MILTER" -n -c "$c" 2>&1); rc=$?
-	check_eq "$name: -n exits 1" 1 "$rc"
-	case $out in
-	*"$c:3: "*"$want"*) pass "$name: -n names line 3 and '$want'";;
-	*) fail "$name: -n: wanted '$c:3: ...$want' in: $out";;
-	esac
-}
 nosuch pidfile "pidfile = /nonexistent-dir/m.pid" "pidfile = /nonexistent-dir/m.pid: the directory /nonexistent-dir does not exist"
 c=$(conf pidfile-start "pidfile = /nonexistent-dir/m.pid")
 out=$(timeout 20 "$MILTER" -f -c "$c" 2>&1)
