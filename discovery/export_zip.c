@@ -11,7 +11,8 @@
  *	time: memory does not grow with the export) and fsyncs it.
  *
  *	export_zip_unpack() takes a zip apart into a new private temporary
- *	directory for verify-export.  Only regular files named like an
+ *	directory for verify-export, writing at most ZIP_MAX_RATIO times the
+ *	zip's size plus ZIP_SLACK (a zip bomb is refused, not unpacked).  Only regular files named like an
  *	export's files are written ("NAME" or "messages/NAME", NAME of
  *	letters, digits, '.', '_', '-', not starting with '.'); any other
  *	entry is reported as added and skipped, so no path of the zip can
@@ -25,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,12 @@
 #include "discovery/exportrow.h"
 
 #define ZIP_CHUNK	65536
+/* What verify-export unpacks a zip into at most: ZIP_MAX_RATIO times the
+ * zip's size (mail packs 2-5 times), plus ZIP_SLACK for highly
+ * compressible messages (one repeated byte packs a thousandfold); a zip
+ * bomb stops there, and an export beyond it is verified unpacked. */
+#define ZIP_MAX_RATIO	100
+#define ZIP_SLACK	((uint64_t)1 << 30)
 
 /* add_file - one file of the tree as entry name */
 static int
@@ -148,10 +156,11 @@ safe_name(const char *name)
 	return base[0] != '.' && base[0] != '\0' && strspn(base, ok) == strlen(base);
 }
 
-/* extract_entry - the current entry's data into dir/name */
+/* extract_entry - the current entry's data into dir/name, at most
+ * *left bytes (what it writes is taken off) */
 static int
 extract_entry(struct archive *za, const char *dir, const char *name,
-	      mk_error *err)
+	      uint64_t *left, mk_error *err)
 {
 	char *p, *sub;
 	const void *buf;
@@ -170,9 +179,17 @@ extract_entry(struct archive *za, const char *dir, const char *name,
 	if ((f = fopen(p, "wx")) == NULL)
 		rc = mk_error_set(err, "%s: %s", p, strerror(errno));
 	while (rc == 0 && (r = archive_read_data_block(za, &buf, &len, &off))
-	       == ARCHIVE_OK)
-		if (fwrite(buf, 1, len, f) != len)
+	       == ARCHIVE_OK) {
+		if (len > *left)
+			rc = mk_error_set(err, "zip: it unpacks to more than %d"
+					  " times its size and 1 GiB (a zip"
+					  " bomb?); nothing was checked",
+					  ZIP_MAX_RATIO);
+		else if (fwrite(buf, 1, len, f) != len)
 			rc = mk_error_set(err, "%s: %s", p, strerror(errno));
+		else
+			*left -= len;
+	}
 	if (rc == 0 && r != ARCHIVE_EOF)
 		rc = mk_error_set(err, "zip: %s", archive_error_string(za));
 	if (f != NULL && fclose(f) != 0 && rc == 0)
@@ -192,8 +209,12 @@ export_zip_unpack(const char *zip, void (*added)(const char *, void *),
 	struct archive *za = archive_read_new();
 	struct archive_entry *e;
 	char *dir = NULL;
+	uint64_t left = ZIP_SLACK;
+	struct stat sb;
 	int r, rc = 0;
 
+	if (stat(zip, &sb) == 0)
+		left += (uint64_t)sb.st_size * ZIP_MAX_RATIO;
 	if (za == NULL || asprintf(&dir, "%s/mailkeep-verify-XXXXXX",
 				   tmp && *tmp ? tmp : "/tmp") < 0
 	    || mkdtemp(dir) == NULL) {
@@ -212,7 +233,7 @@ export_zip_unpack(const char *zip, void (*added)(const char *, void *),
 		    || !safe_name(name))
 			added(name ? name : "(unnamed entry)", ctx);
 		else
-			rc = extract_entry(za, dir, name, err);
+			rc = extract_entry(za, dir, name, &left, err);
 	}
 	if (rc == 0 && r != ARCHIVE_EOF)
 		rc = mk_error_set(err, "%s: %s", zip, archive_error_string(za));

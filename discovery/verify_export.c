@@ -28,8 +28,9 @@
  *	and name exactly the rows - so a row removed together with its
  *	message, or a row added, is found too.
  *
- *	Memory: one line of the manifest, one message's header section, the
- *	ids (25 bytes each) for the added-file check and custody.json.
+ *	Memory: one line of the manifest (at most ROW_MAX: a longer one is
+ *	a problem), one message's header section, the ids (25 bytes each)
+ *	for the added-file check and custody.json.
  *
  * DIAGNOSTICS
  *	Problems go to the caller's problem() as KIND OBJECT DETAIL:
@@ -842,6 +843,45 @@ check_custody(vx *v)
 	free(p);
 }
 
+/* The longest manifest.json line read: a row holds one message's signed
+ * record and proof, a few KB, more with thousands of recipients; a longer
+ * line is a problem, not memory spent. */
+#define ROW_MAX		((size_t)64 << 20)
+
+/* read_line - the next line of f into *line (malloc'ed, *cap its size),
+ * newline kept, at most max bytes: its length; -1 at the end; -2 when it
+ * is longer (the rest of it is passed over) */
+static ssize_t
+read_line(FILE *f, char **line, size_t *cap, size_t max)
+{
+	size_t len = 0;
+	char *grown;
+	int c;
+
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (len == max) {
+			while (c != '\n' && (c = getc_unlocked(f)) != EOF)
+				;
+			return -2;
+		}
+		if (len + 2 > *cap) {
+			*cap = *cap ? 2 * *cap : 4096;
+			if (*cap > max + 2)
+				*cap = max + 2;
+			if ((grown = realloc(*line, *cap)) == NULL)
+				return -2;
+			*line = grown;
+		}
+		(*line)[len++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (len == 0)
+		return -1;
+	(*line)[len] = '\0';
+	return (ssize_t)len;
+}
+
 /* read_header - the first line of manifest.json: the format */
 static int
 read_header(vx *v, FILE *f, mk_error *err)
@@ -854,7 +894,7 @@ read_header(vx *v, FILE *f, mk_error *err)
 				  "\",\"export\":\"zip\",\"messages\":[\n";
 	char *line = NULL, *p;
 	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
+	ssize_t n = read_line(f, &line, &cap, 4096);
 	int rc = 0;
 
 	if (n > 0 && (strcmp(line, eml) == 0 || strcmp(line, zip) == 0))
@@ -887,8 +927,13 @@ verify_rows(vx *v, FILE *f, mk_error *err)
 	bool comma = true, closed = false;
 	int rc = 0;
 
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+	while (rc == 0 && (n = read_line(f, &line, &cap, ROW_MAX)) != -1) {
 		lineno++;
+		if (n == -2) {
+			report(v, "manifest", "manifest.json", "line %zu is longer"
+			       " than %zu bytes", lineno, ROW_MAX);
+			continue;
+		}
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (closed)

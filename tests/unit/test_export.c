@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "access/access.h"
 #include "discovery/discovery.h"
 #include "discovery/exportrow.h"
@@ -678,6 +681,74 @@ START_TEST(links_and_fifos_are_refused)
 }
 END_TEST
 
+START_TEST(zip_bomb_is_refused)
+{
+	static char zeros[1 << 20];
+	const char *shm = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : dir;
+	char path[256], tmpdir[256];
+	struct archive *za = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	const int64_t size = (int64_t)1200 << 20;	/* 1.2 GiB of zeros */
+	discovery_export_stats st;
+	found f = { "", 0 };
+	mk_error err;
+	int64_t i;
+
+	/* a zip of 1.2 MB that unpacks to 1.2 GiB, over 100 x 1.2 MB + 1 GiB */
+	snprintf(path, sizeof(path), "%s/mk-bomb-%d.zip", shm, (int)getpid());
+	ck_assert_int_eq(archive_write_set_format_zip(za), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_open_filename(za, path), ARCHIVE_OK);
+	archive_entry_set_pathname(e, "manifest.json");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0600);
+	archive_entry_set_size(e, size);
+	ck_assert_int_eq(archive_write_header(za, e), ARCHIVE_OK);
+	for (i = 0; i < size; i += (int64_t)sizeof(zeros))
+		ck_assert_int_eq(archive_write_data(za, zeros, sizeof(zeros)),
+				 (la_ssize_t)sizeof(zeros));
+	ck_assert_int_eq(archive_write_close(za), ARCHIVE_OK);
+	archive_write_free(za);
+	archive_entry_free(e);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", shm);
+	setenv("TMPDIR", tmpdir, 1);
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &f,
+						 &st, &err), -1);
+	ck_assert_msg(strstr(err.msg, "zip bomb") != NULL, "%s", err.msg);
+	unsetenv("TMPDIR");
+	unlink(path);
+}
+END_TEST
+
+START_TEST(overlong_manifest_line_is_a_problem)
+{
+	char ids[N_TEXTS + 1][ARCHIVE_ID_LEN + 1], path[128], file[300];
+	static char xs[1 << 20];
+	archive *ar = fill(ids);
+	discovery_export_stats st;
+	found f = { "", 0 };
+	mk_error err;
+	FILE *m;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/long-line", dir);
+	make_export(ar, ids, 1, path, DISCOVERY_EXPORT_EML, 4096);
+	snprintf(file, sizeof(file), "%s/manifest.json", path);
+	ck_assert_ptr_nonnull(m = fopen(file, "w"));
+	fputs("{\"format\":\"mailkeep-export/1\",\"export\":\"eml\","
+	      "\"messages\":[\n", m);
+	memset(xs, 'x', sizeof(xs));
+	for (i = 0; i < 65; i++)	/* 65 MiB, no newline: over ROW_MAX */
+		ck_assert_uint_eq(fwrite(xs, 1, sizeof(xs), m), sizeof(xs));
+	fputs("\n]}\n", m);
+	ck_assert_int_eq(fclose(m), 0);
+	ck_assert_int_eq(discovery_export_verify(path, NULL, collect, NULL, &f,
+						 &st, &err), 0);
+	ck_assert_msg(strstr(f.text, "manifest manifest.json: line 2 is longer"
+			     " than 67108864 bytes") != NULL, "%s", f.text);
+	archive_close(ar);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -691,6 +762,8 @@ main(void)
 	tcase_add_test(tc, abort_leaves_nothing);
 	tcase_add_test(tc, custody_names_every_row);
 	tcase_add_test(tc, links_and_fifos_are_refused);
+	tcase_add_test(tc, zip_bomb_is_refused);
+	tcase_add_test(tc, overlong_manifest_line_is_a_problem);
 	tcase_add_test(tc, least_seq_is_a_proof_problem);
 	tcase_add_test(tc, problems_are_printable);
 	tcase_add_test(tc, many_parties_in_linear_time);
