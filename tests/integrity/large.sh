@@ -9,8 +9,9 @@
 #	test is about verify, not the disk), else in the build directory.
 #	Then verify --json must say ok, with ledger_entries >= COUNT + 1,
 #	index_rows = records = COUNT, and blobs = COUNT.  The time of the
-#	fill and of verify is printed; together they must stay under
-#	LARGE_BUDGET seconds (default 120).
+#	fill and of verify is printed (speed is measured by bench/, not
+#	here); only beyond LARGE_BUDGET seconds (default 1200) is the run
+#	taken for a hang and failed.
 #
 #	COUNT is 100000, or 20000 when mailkeep was built with
 #	AddressSanitizer (several times slower), or $LARGE_COUNT.
@@ -24,7 +25,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh" || exit 99
 it_init "$(basename "$0" .sh)"
 
-BUDGET=${LARGE_BUDGET:-120}
+BUDGET=${LARGE_BUDGET:-1200}
 if [ -n "${LARGE_COUNT:-}" ]; then
 	COUNT=$LARGE_COUNT
 	note "LARGE_COUNT=$COUNT"
@@ -90,10 +91,10 @@ verify_s=$(awk "BEGIN { printf \"%.1f\", $t2 - $t1 }")
 fill_s=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
 total_s=$(awk "BEGIN { printf \"%.1f\", $t2 - $t0 }")
 note "$COUNT messages on $(nproc 2> /dev/null || echo '?') cores: fill ${fill_s}s ($(awk "BEGIN { printf \"%.0f\", $COUNT / ($t1 - $t0) }")/s), verify ${verify_s}s ($(awk "BEGIN { printf \"%.0f\", $COUNT / ($t2 - $t1) }")/s), total ${total_s}s; $(du -sh "$A" | cut -f1) on disk"
-if awk "BEGIN { exit !($t2 - $t0 < $BUDGET) }"; then
-	pass "fill + verify of $COUNT messages in ${total_s}s (< ${BUDGET}s)"
-else
-	fail "fill + verify of $COUNT messages took ${total_s}s (budget ${BUDGET}s)"
+# Time is a figure, not a verdict (benchmarks measure speed: bench/
+# verify-bench.sh); only a run far beyond any machine's is a hang.
+if ! awk "BEGIN { exit !($t2 - $t0 < $BUDGET) }"; then
+	fail "fill + verify of $COUNT messages took ${total_s}s: over ${BUDGET}s, it hangs"
 fi
 
 it_finish
