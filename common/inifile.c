@@ -35,13 +35,19 @@ typedef struct ini_state {
 static pthread_once_t ini_once = PTHREAD_ONCE_INIT;
 
 /* ini_setup - let inih take lines of any length up to MK_INI_MAX_LINE
- * (Debian's libinih reads these at run time; its default is 200 bytes,
- * too short for a long local_domains list) */
+ * in one buffer (Debian's libinih reads these at run time; its default
+ * is 200 bytes, too short for a long local_domains list) */
 static void
 ini_setup(void)
 {
 	ini_use_stack = false;
-	ini_allow_realloc = true;
+	/* One buffer for the longest line from the start, so that inih's
+	 * grow-by-realloc path never runs: under fuzzing (fuzz_policy, CI,
+	 * 2026-12-02) ASan found a heap chunk header overwritten by code it
+	 * does not instrument, inih or libc; the input did not reproduce it
+	 * alone, and this is the part of inih that manages its buffer. */
+	ini_allow_realloc = false;
+	ini_initial_alloc = MK_INI_MAX_LINE + 2;
 	ini_max_line = MK_INI_MAX_LINE + 2;
 }
 
