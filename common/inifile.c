@@ -244,9 +244,10 @@ mk_ini_each(const char *path, mk_ini_section_fn on_section,
 	return rc;
 }
 
-/* keep_first - mk_ini_problem_fn keeping the first problem in an mk_error */
-static void
-keep_first(void *ctx, const char *name, int line, const char *why)
+/* mk_ini_keep_first - mk_ini_problem_fn keeping the first problem in
+ * the mk_error ctx (inifile.h) */
+void
+mk_ini_keep_first(void *ctx, const char *name, int line, const char *why)
 {
 	mk_error *err = ctx;
 
@@ -261,7 +262,7 @@ mk_ini_parse_fp(FILE *fp, const char *name, mk_ini_section_fn on_section,
 {
 	mk_error first = { "" };
 	int n = mk_ini_each_fp(fp, name, on_section, on_key_fn, user,
-			       keep_first, &first, err);
+			       mk_ini_keep_first, &first, err);
 
 	if (n > 0)
 		*err = first;

@@ -39,6 +39,11 @@ int mk_ini_why(char out[MK_INI_WHY], const char *fmt, ...)
 typedef void (*mk_ini_problem_fn)(void *ctx, const char *name, int line,
 				  const char *why);
 
+/* mk_ini_keep_first - a problem function keeping the first problem as
+ * "name:line: why" in the mk_error ctx (which must start empty) */
+void mk_ini_keep_first(void *ctx, const char *name, int line,
+		       const char *why);
+
 /* mk_ini_each - parse path, calling problem() for every line refused (by
  * the syntax or a handler, one problem a line); how many, or -1 with err
  * when the file cannot be read or memory ran out */

@@ -298,16 +298,6 @@ mk_config_read_stream(FILE *fp, const char *name, mk_ini_problem_fn problem,
 	return cfg;
 }
 
-/* keep_first - mk_ini_problem_fn keeping the first problem */
-static void
-keep_first(void *ctx, const char *name, int line, const char *why)
-{
-	mk_error *err = ctx;
-
-	if (err->msg[0] == '\0')
-		mk_error_set(err, "%s:%d: %s", name, line, why);
-}
-
 /* mk_config_load - parse path into a new config */
 mk_config *
 mk_config_load(const char *path, mk_error *err)
@@ -316,7 +306,7 @@ mk_config_load(const char *path, mk_error *err)
 	mk_config *cfg;
 	int problems;
 
-	if ((cfg = mk_config_read(path, keep_first, &first, &problems, err))
+	if ((cfg = mk_config_read(path, mk_ini_keep_first, &first, &problems, err))
 	    != NULL && problems > 0) {
 		*err = first;
 		mk_config_free(cfg);

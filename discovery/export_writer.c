@@ -417,30 +417,18 @@ close_synced(FILE **f)
 	return rc;
 }
 
-/* sync_dir - fsync a directory */
+/* sync_dir - fsync the directory dir; with tree, syncfs() instead: every
+ * file written under it durable at once (one call for the thousands of
+ * message files, which an fsync each cost more than writing them; it
+ * reports a writeback error of any of them) */
 static int
-sync_dir(const char *dir)
+sync_dir(const char *dir, bool tree)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
 
 	if (fd < 0)
 		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* sync_tree - every file written under dir durable at once (syncfs: one
- * call for the thousands of message files, which an fsync each cost more
- * than writing them; it reports a writeback error of any of them) */
-static int
-sync_tree(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = syncfs(fd);
+	rc = tree ? syncfs(fd) : fsync(fd);
 	close(fd);
 	return rc;
 }
@@ -496,17 +484,17 @@ discovery_export_finish(discovery_export *x, size_t *rows, mk_error *err)
 	if (rc == 0)
 		rc = write_readme(x, err);
 	if (rc == 0 && x->format == DISCOVERY_EXPORT_EML
-	    && sync_tree(x->partial) != 0)
+	    && sync_dir(x->partial, true) != 0)
 		rc = mk_error_set(err, "%s: %s", x->partial, strerror(errno));
 	if (rc == 0 && asprintf(&msgs, "%s/messages", x->partial) >= 0
-	    && x->format == DISCOVERY_EXPORT_EML && sync_dir(msgs) != 0)
+	    && x->format == DISCOVERY_EXPORT_EML && sync_dir(msgs, false) != 0)
 		rc = mk_error_set(err, "%s: %s", msgs, strerror(errno));
 	if (rc == 0 && x->format == DISCOVERY_EXPORT_ZIP)
 		rc = export_zip_pack(x->partial, x->zip_partial, err);
-	if (rc == 0 && ((x->format != DISCOVERY_EXPORT_ZIP && sync_dir(x->partial) != 0)
+	if (rc == 0 && ((x->format != DISCOVERY_EXPORT_ZIP && sync_dir(x->partial, false) != 0)
 			|| rename(x->zip_partial ? x->zip_partial : x->partial,
 				  x->path) != 0
-			|| parent == NULL || sync_dir(parent) != 0))
+			|| parent == NULL || sync_dir(parent, false) != 0))
 		rc = mk_error_set(err, "%s: %s", x->path, strerror(errno));
 	if (rc == 0 && x->format == DISCOVERY_EXPORT_ZIP)
 		export_tree_remove(x->partial);
