@@ -26,31 +26,24 @@
 #include "archive/internal.h"
 
 #define ARCHIVE_MARKER		"FORMAT"
-#define ARCHIVE_MARKER_TEXT	"mailkeep archive 3\n"
+#define ARCHIVE_MARKER_TEXT	"mailkeep archive 4\n"
+#define ARCHIVE_MARKER_BLOBS	"mailkeep archive 3\n"	/* blobs/ */
 
 static const char *const subdirs[] = {
-	"blobs", "records", "ledger", "spool", "keys", NULL
+	CONTENT_DIR, "records", "ledger", "spool", "keys", NULL
 };
 
 /* make_dirs - the archive directory and its fixed subdirectories */
 static int
 make_dirs(const char *dir, mk_error *err)
 {
-	char rel[16], *path;
+	char *path;
 	int i, rc = 0;
 
 	if (mkdir_if_missing(dir, 0700) != 0)
 		return mk_error_errno(err, "mkdir %s", dir);
 	for (i = 0; rc == 0 && subdirs[i] != NULL; i++) {
 		if ((path = path_join(dir, subdirs[i])) == NULL)
-			return mk_error_set(err, "out of memory");
-		if (mkdir_if_missing(path, 0700) != 0)
-			rc = mk_error_errno(err, "mkdir %s", path);
-		free(path);
-	}
-	for (i = 0; rc == 0 && i < 256; i++) {
-		snprintf(rel, sizeof(rel), "blobs/%02x", i);
-		if ((path = path_join(dir, rel)) == NULL)
 			return mk_error_set(err, "out of memory");
 		if (mkdir_if_missing(path, 0700) != 0)
 			rc = mk_error_errno(err, "mkdir %s", path);
@@ -122,9 +115,10 @@ archive_create(const char *dir, mk_error *err)
 	return rc;
 }
 
-/* check_marker - is dir a mailkeep archive of a format we read? */
+/* check_marker - is dir a mailkeep archive of a format we read?  Its
+ * format (3 or 4) into *format */
 int
-check_marker(const char *dir, mk_error *err)
+check_marker(const char *dir, int *format, mk_error *err)
 {
 	char buf[64] = { 0 };
 	char *path = path_join(dir, ARCHIVE_MARKER);
@@ -148,9 +142,44 @@ check_marker(const char *dir, mk_error *err)
 		return mk_error_set(err, "%s: archive format 2 (ledger entries"
 				    " not chained) is not read by this version;"
 				    " create a new archive", dir);
-	if (strcmp(buf, ARCHIVE_MARKER_TEXT) != 0)
+	*format = strcmp(buf, ARCHIVE_MARKER_BLOBS) == 0 ? ARCHIVE_FORMAT_BLOBS
+	    : ARCHIVE_FORMAT;
+	if (strcmp(buf, ARCHIVE_MARKER_TEXT) != 0
+	    && *format != ARCHIVE_FORMAT_BLOBS)
 		return mk_error_set(err, "%s: unknown archive format", dir);
 	return 0;
+}
+
+/* upgrade_marker - a writer of format 4 content in a format-3 archive
+ * says so first: FORMAT is replaced (rename) with "mailkeep archive 4" */
+static int
+upgrade_marker(archive *ar, mk_error *err)
+{
+	char *tmp = path_join(ar->dir, ARCHIVE_MARKER ".new");
+	char *path = path_join(ar->dir, ARCHIVE_MARKER);
+	char *content = path_join(ar->dir, CONTENT_DIR);
+	int rc = -1;
+
+	if (tmp == NULL || path == NULL || content == NULL)
+		mk_error_set(err, "out of memory");
+	else if (mkdir_owned(content) != 0)
+		mk_error_errno(err, "mkdir %s", content);
+	else if (unlink(tmp) != 0 && errno != ENOENT)
+		mk_error_errno(err, "unlink %s", tmp);
+	else if (write_new_file(ar->dir, ARCHIVE_MARKER ".new",
+				ARCHIVE_MARKER_TEXT, strlen(ARCHIVE_MARKER_TEXT),
+				false, err) != 0)
+		;
+	else if (rename(tmp, path) != 0)
+		mk_error_errno(err, "rename %s", tmp);
+	else if (fsync_path(ar->dir, err) == 0) {
+		ar->format = ARCHIVE_FORMAT;
+		rc = 0;
+	}
+	free(content);
+	free(tmp);
+	free(path);
+	return rc;
 }
 
 /* take_writer_lock - the exclusive right to append to the archive */
@@ -238,10 +267,13 @@ archive_open_with(const char *dir, archive_mode mode,
 	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
-	if (check_marker(dir, err) != 0
+	if (check_marker(dir, &ar->format, err) != 0
 	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
 	if (mode == ARCHIVE_WRITE && take_writer_lock(ar, err) != 0)
+		goto fail;
+	if (mode == ARCHIVE_WRITE && ar->format != ARCHIVE_FORMAT
+	    && upgrade_marker(ar, err) != 0)
 		goto fail;
 	if (mode == ARCHIVE_WRITE)
 		spool_cleanup(ar);
@@ -250,7 +282,8 @@ archive_open_with(const char *dir, archive_mode mode,
 	if (mode == ARCHIVE_WRITE && (index_upgrade(ar, err) != 0
 				      || index_roll_forward(ar, err) != 0))
 		goto fail;
-	if (mode == ARCHIVE_WRITE && committer_start(ar, err) != 0)
+	if (mode == ARCHIVE_WRITE && (content_start(ar, err) != 0
+				      || committer_start(ar, err) != 0))
 		goto fail;
 	return ar;
 fail:
@@ -270,6 +303,8 @@ archive_close(archive *ar)
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
+	if (ar->mode == ARCHIVE_WRITE)
+		content_stop(ar);
 	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)

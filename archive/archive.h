@@ -10,9 +10,12 @@
  * DESCRIPTION
  *	An archive is a directory that holds
  *
- *	  blobs/XX/<sha256>     message content, addressed by the SHA-256 of
- *	                        the raw bytes, so identical copies are stored
- *	                        once; compressed and encrypted (AES-256-GCM)
+ *	  content/<day>/N.seg   message content, appended to one segment
+ *	                        after another for each day on which messages
+ *	                        expire, compressed and encrypted under that
+ *	                        day's key (AES-256-GCM); identical content is
+ *	                        stored once a day (blobs/XX/<sha256> in
+ *	                        archives of format 3 is still read)
  *	  records/<date>.log    per-message records (envelope and policy
  *	                        decision), signed (Ed25519) and encrypted,
  *	                        appended in group commits
@@ -134,6 +137,9 @@ typedef struct archive_message {
 					   [{"address": ..., "rule": ...}]} */
 	int64_t received_at;		/* microseconds since the epoch, UTC */
 	int64_t ledger_seq;		/* seq of its "stored" ledger entry */
+	char *content_file;		/* its content segment (format 4), or
+					   NULL: blobs/ (format 3), metadata */
+	int64_t content_off, content_len;	/* its span there */
 	int64_t size;			/* bytes of content (also when only
 					   metadata was kept) */
 	char *queue_id;			/* each string may be NULL */
@@ -217,8 +223,12 @@ archive *archive_open_with(const char *dir, archive_mode mode,
 /* archive_close - finish pending commits, stop the committer, free */
 void archive_close(archive *ar);
 
-/* archive_spool_begin - start receiving one message; NULL on failure */
-archive_spool *archive_spool_begin(archive *ar, mk_error *err);
+/* archive_spool_begin - start receiving one message that is to be kept
+ * until retain_until (seconds since the epoch; 0: forever), the policy's
+ * decision: its content is stored and encrypted with the messages that
+ * expire the same day.  NULL on failure */
+archive_spool *archive_spool_begin(archive *ar, int64_t retain_until,
+				   mk_error *err);
 
 /* archive_spool_write - append content bytes (any bytes, NULs included) */
 int archive_spool_write(archive_spool *sp, const void *buf, size_t len,

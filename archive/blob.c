@@ -8,13 +8,16 @@
  *	6	1	format version (1)
  *	7	1	compression: 0 none, 1 zlib (RFC 1950), 2 zstd (one
  *			RFC 8878 frame, window at most 2^BLOB_ZSTD_WINDOW_LOG)
- *	8	1	cipher: 0 none, 1 AES-256-GCM
+ *	8	1	cipher: 0 none, 1 AES-256-GCM under data key G,
+ *			2 AES-256-GCM under the day key of its content segment
  *	9	3	zero
- *	12	4	data key generation, big-endian (0 without cipher)
+ *	12	4	data key generation G, big-endian (0 for ciphers 0, 2)
  *	16	12	GCM nonce (zero without cipher)
  *	28	...	the (compressed) content, encrypted
  *	end-16	16	GCM tag (only with cipher)
  *
+ * A blob is a file of its own (blobs/, format 3) or a span of a content
+ * segment (content/, format 4), read through a blob_span either way.
  * The 28 header bytes are the additional authenticated data, so a header
  * that was changed (another key, another nonce, another codec) fails
  * authentication.  Neither side ever holds more than two buffers of
@@ -214,19 +217,19 @@ unzstd_give(codec_pools *p, ZSTD_DCtx *d)
 
 /* blob_header - the header bytes of a blob */
 static void
-blob_header(unsigned char h[BLOB_HEADER], mk_codec codec, unsigned key_gen,
-	    const unsigned char nonce[KEYS_NONCE])
+blob_header(unsigned char h[BLOB_HEADER], mk_codec codec, unsigned cipher,
+	    unsigned key_gen, const unsigned char nonce[KEYS_NONCE])
 {
 	memset(h, 0, BLOB_HEADER);
 	memcpy(h, blob_magic, sizeof(blob_magic));
 	h[6] = BLOB_VERSION;
 	h[7] = (unsigned char)codec;
-	h[8] = key_gen ? 1 : 0;
+	h[8] = (unsigned char)cipher;
 	h[12] = (unsigned char)(key_gen >> 24);
 	h[13] = (unsigned char)(key_gen >> 16);
 	h[14] = (unsigned char)(key_gen >> 8);
 	h[15] = (unsigned char)key_gen;
-	if (key_gen)
+	if (cipher != BLOB_CIPHER_NONE)
 		memcpy(h + 16, nonce, KEYS_NONCE);
 }
 
@@ -249,7 +252,8 @@ start_cipher(const unsigned char *key, const unsigned char *nonce,
 }
 
 /* blob_writer_new - write the header of a new blob to fd.  key NULL: not
- * encrypted; codec MK_CODEC_NONE: not compressed, else at level; pools
+ * encrypted; key_gen 0: key is a segment's day key (cipher 2), else data
+ * key key_gen (cipher 1); codec MK_CODEC_NONE: not compressed, else at level; pools
  * NULL: contexts are not reused.  Caller frees with blob_writer_free */
 blob_writer *
 blob_writer_new(int fd, mk_codec codec, int level, const unsigned char *key,
@@ -269,7 +273,9 @@ blob_writer_new(int fd, mk_codec codec, int level, const unsigned char *key,
 		mk_error_set(err, "no randomness for a nonce");
 		goto fail;
 	}
-	blob_header(h, codec, key != NULL ? key_gen : 0, nonce);
+	blob_header(h, codec, key == NULL ? BLOB_CIPHER_NONE
+		    : key_gen == 0 ? BLOB_CIPHER_DAY : BLOB_CIPHER_DATA,
+		    key != NULL ? key_gen : 0, nonce);
 	if (key != NULL && (w->gcm = start_cipher(key, nonce, h, 1)) == NULL) {
 		mk_error_set(err, "cannot start AES-256-GCM");
 		goto fail;
@@ -437,6 +443,7 @@ blob_writer_free(blob_writer *w)
 /* The state of one blob being read. */
 typedef struct blob_reader {
 	int fd;
+	off_t pos;			/* where the next read starts */
 	off_t left;			/* payload bytes still to read */
 	mk_codec codec;
 	z_stream z;			/* zlib */
@@ -454,29 +461,65 @@ typedef struct blob_reader {
 	unsigned char out[BLOB_CHUNK];
 } blob_reader;
 
+/* read_at - read exactly len bytes at r->pos; 0 or -1 */
+static int
+read_at(blob_reader *r, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if ((n = pread(r->fd, (char *)buf + got, len - got, r->pos)) <= 0)
+			return -1;
+		got += (size_t)n;
+		r->pos += n;
+	}
+	return 0;
+}
+
+/* header_key - the key a blob header names: data key G (cipher 1) or
+ * the span's day key (cipher 2); NULL with err */
+static const unsigned char *
+header_key(const unsigned char h[BLOB_HEADER], const keyring *kr,
+	   const blob_span *span, mk_error *err)
+{
+	unsigned gen = (unsigned)h[12] << 24 | (unsigned)h[13] << 16
+	    | (unsigned)h[14] << 8 | h[15];
+	const unsigned char *key;
+
+	if (h[8] == BLOB_CIPHER_DAY) {
+		if (span->day_key == NULL)
+			mk_error_set(err, "a day-key blob outside a content"
+				     " segment, or its day key is gone");
+		return span->day_key;
+	}
+	if ((key = keyring_data_key(kr, gen)) == NULL)
+		mk_error_set(err, "data key %u is not in keys/", gen);
+	return key;
+}
+
 /* parse_header - check the header, find its key, start the cipher */
 static int
-parse_header(blob_reader *r, const keyring *kr, off_t size, mk_error *err)
+parse_header(blob_reader *r, const keyring *kr, const blob_span *span,
+	     off_t size, mk_error *err)
 {
 	unsigned char h[BLOB_HEADER];
 	const unsigned char *key;
-	unsigned gen;
 
-	if (size < BLOB_HEADER || read(r->fd, h, BLOB_HEADER) != BLOB_HEADER)
+	if (size < BLOB_HEADER || read_at(r, h, BLOB_HEADER) != 0)
 		return mk_error_set(err, "too short for a blob");
 	if (memcmp(h, blob_magic, sizeof(blob_magic)) != 0)
 		return mk_error_set(err, "not a mailkeep blob (bad magic)");
-	if (h[6] != BLOB_VERSION || h[7] > MK_CODEC_ZSTD || h[8] > 1)
+	if (h[6] != BLOB_VERSION || h[7] > MK_CODEC_ZSTD
+	    || h[8] > BLOB_CIPHER_DAY)
 		return mk_error_set(err, "unknown blob format %u/%u/%u",
 				    h[6], h[7], h[8]);
 	r->codec = h[7];
 	r->left = size - BLOB_HEADER;
-	if (h[8] == 0)
+	if (h[8] == BLOB_CIPHER_NONE)
 		return 0;
-	gen = (unsigned)h[12] << 24 | (unsigned)h[13] << 16
-	    | (unsigned)h[14] << 8 | h[15];
-	if ((key = keyring_data_key(kr, gen)) == NULL)
-		return mk_error_set(err, "data key %u is not in keys/", gen);
+	if ((key = header_key(h, kr, span, err)) == NULL)
+		return -1;
 	if (r->left < KEYS_TAG)
 		return mk_error_set(err, "too short for an encrypted blob");
 	r->left -= KEYS_TAG;
@@ -558,8 +601,10 @@ read_payload(blob_reader *r, mk_error *err)
 
 	while (r->left > 0) {
 		want = r->left > BLOB_CHUNK ? BLOB_CHUNK : (size_t)r->left;
-		if ((n = read(r->fd, r->in, want)) <= 0)
-			return mk_error_errno(err, "read");
+		if ((n = pread(r->fd, r->in, want, r->pos)) <= 0)
+			return n == 0 ? mk_error_set(err, "cut short")
+			    : mk_error_errno(err, "read");
+		r->pos += n;
 		r->left -= n;
 		if (r->gcm != NULL
 		    && EVP_DecryptUpdate(r->gcm, r->in, &outl, r->in, (int)n) != 1)
@@ -582,8 +627,8 @@ check_end(blob_reader *r, mk_error *err)
 	int outl;
 
 	if (r->gcm != NULL) {
-		if (read(r->fd, tag, KEYS_TAG) != KEYS_TAG)
-			return mk_error_errno(err, "read tag");
+		if (read_at(r, tag, KEYS_TAG) != 0)
+			return mk_error_set(err, "cannot read the tag");
 		if (EVP_CIPHER_CTX_ctrl(r->gcm, EVP_CTRL_GCM_SET_TAG, KEYS_TAG,
 					tag) != 1
 		    || EVP_DecryptFinal_ex(r->gcm, tag, &outl) != 1)
@@ -602,26 +647,43 @@ check_end(blob_reader *r, mk_error *err)
 	return 0;
 }
 
-/* blob_read - stream the content of the blob open at fd to sink, with a
+/* span_size - the bytes of span: its length, or the rest of its file */
+static int
+span_size(const blob_span *span, off_t *size, mk_error *err)
+{
+	struct stat st;
+
+	if (span->len >= 0) {
+		*size = span->len;
+		return 0;
+	}
+	if (fstat(span->fd, &st) != 0)
+		return mk_error_errno(err, "stat");
+	*size = st.st_size > span->off ? st.st_size - span->off : 0;
+	return 0;
+}
+
+/* blob_read - stream the content of the blob at span to sink, with a
  * decompression context of pools (NULL: a new one).  The sink may see
  * bytes before a failure (of the tag, at the end) is known. */
 int
-blob_read(int fd, const keyring *kr, codec_pools *pools,
+blob_read(const blob_span *span, const keyring *kr, codec_pools *pools,
 	  archive_sink_fn sink, void *ctx, mk_error *err)
 {
 	blob_reader *r = calloc(1, sizeof(*r));
-	struct stat st;
+	off_t size = 0;
 	int rc = -1;
 
 	if (r == NULL)
 		return mk_error_set(err, "out of memory");
-	r->fd = fd;
+	r->fd = span->fd;
+	r->pos = span->off;
 	r->sink = sink;
 	r->ctx = ctx;
 	r->pools = pools;
-	if (fstat(fd, &st) != 0)
-		mk_error_errno(err, "stat");
-	else if (parse_header(r, kr, st.st_size, err) != 0)
+	if (span_size(span, &size, err) != 0)
+		;
+	else if (parse_header(r, kr, span, size, err) != 0)
 		;
 	else if (r->codec == MK_CODEC_ZLIB && inflateInit(&r->z) != Z_OK)
 		mk_error_set(err, "cannot start zlib");

@@ -2,9 +2,10 @@
  * committer.c - group commit: one thread makes many messages durable at once.
  *
  * Milter threads hand their commit_req to committer_submit() and sleep.
- * Their blobs are already durable (store.c).  The committer thread takes
- * everything queued (up to ARCHIVE_BATCH_MAX), then for the whole batch:
- * appends and fsyncs the records, appends and fsyncs the ledger entries,
+ * Their blobs are written into content segments already (content.c), not
+ * yet synced.  The committer thread takes everything queued (up to
+ * ARCHIVE_BATCH_MAX), then for the whole batch: fdatasyncs each segment
+ * it wrote into, appends and fsyncs the records, appends and fsyncs the ledger entries,
  * and inserts the index rows in one SQLite transaction.
  * It then wakes the submitters.  While idle it wakes every
  * checkpoint_seconds to sign a checkpoint of the ledger if one is due.  Under load a batch holds many messages,
@@ -119,7 +120,8 @@ commit_batch(archive *ar, commit_req *batch, mk_error *err)
 	if (ar->com.broken[0] != '\0')
 		return mk_error_set(err, "storing has stopped until the archive"
 				    " is reopened: %s", ar->com.broken);
-	if (record_append_batch(ar, batch, &marks, err) != 0)
+	if (content_sync(ar, batch, err) != 0
+	    || record_append_batch(ar, batch, &marks, err) != 0)
 		return -1;
 	if ((rc = ledger_stored(ar, batch, err)) != 0) {
 		if (rc == -2)

@@ -185,7 +185,7 @@ base64_decode(const char *text, size_t *len)
 /* own_like_dir - as root, give the new file at fd the owner of the
  * directory it is in (e.g. keys made by "mailkeep keys rotate" must stay
  * readable by the milter's user); 0 or -1/errno */
-static int
+int
 own_like_dir(int fd, const char *path)
 {
 	char *dir, *slash;
@@ -202,6 +202,22 @@ own_like_dir(int fd, const char *path)
 	    || fchown(fd, st.st_uid, st.st_gid) != 0)
 		rc = -1;
 	free(dir);
+	return rc;
+}
+
+/* mkdir_owned - mkdir path (0700), owned like its parent (so that what
+ * root makes stays the milter's); one that is there already is fine */
+int
+mkdir_owned(const char *path)
+{
+	int fd, rc;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = own_like_dir(fd, path);
+	close(fd);
 	return rc;
 }
 

@@ -18,6 +18,14 @@ int write_all(int fd, const void *buf, size_t len);
 /* mkdir_if_missing - mkdir(path, mode) unless it exists; 0 or -1/errno */
 int mkdir_if_missing(const char *path, int mode);
 
+/* own_like_dir - as root, give the file (or directory) at fd, called
+ * path, the owner of the directory it is in; 0 or -1/errno */
+int own_like_dir(int fd, const char *path);
+
+/* mkdir_owned - mkdir path (0700) unless it is a directory already,
+ * owned like its parent; 0 or -1/errno */
+int mkdir_owned(const char *path);
+
 /* fsync_path - open path (a file or directory) and fsync it */
 int fsync_path(const char *path, mk_error *err);
 

@@ -63,7 +63,8 @@ static const char schema_sql[] =
 	" mail_from_domain TEXT NOT NULL, message_id TEXT, subject TEXT,"
 	" date_hdr TEXT, ledger_seq INTEGER NOT NULL,"
 	" content TEXT NOT NULL, retain_until INTEGER, direction TEXT,"
-	" policy_json TEXT NOT NULL, record_sha256 TEXT NOT NULL);"
+	" policy_json TEXT NOT NULL, record_sha256 TEXT NOT NULL,"
+	" content_file TEXT, content_off INTEGER, content_len INTEGER);"
 	"CREATE INDEX IF NOT EXISTS messages_retain ON messages(retain_until);"
 	"CREATE INDEX IF NOT EXISTS messages_seq ON messages(ledger_seq);"
 	"CREATE TABLE IF NOT EXISTS roles("
@@ -88,6 +89,43 @@ db_error(archive *ar, mk_error *err, const char *what)
 			    what, sqlite3_errmsg(ar->db));
 }
 
+/* The columns of a message's content span (format 4), added at the end
+ * of the messages table of an index made before them. */
+static const char content_columns_sql[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE messages ADD COLUMN content_file TEXT;"
+	"ALTER TABLE messages ADD COLUMN content_off INTEGER;"
+	"ALTER TABLE messages ADD COLUMN content_len INTEGER;"
+	"COMMIT;";
+
+/* has_content_columns - does db's messages table have content_file? */
+static bool
+has_content_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	bool yes = sqlite3_prepare_v2(db, "SELECT content_file FROM messages"
+				      " LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* add_content_columns - give an older index the content columns (any
+ * opener may be first: another one may have done it meanwhile) */
+static int
+add_content_columns(sqlite3 *db, const char *path, mk_error *err)
+{
+	if (has_content_columns(db))
+		return 0;
+	if (sqlite3_exec(db, content_columns_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		mk_error_set(err, "%s: add the content columns: %s", path,
+			     sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return has_content_columns(db) ? 0 : -1;
+	}
+	return 0;
+}
+
 /* index_open_file - open (create) an index file at path into *db, WAL
  * and full durability (index_open() relaxes it for the writer) */
 int
@@ -108,7 +146,7 @@ index_open_file(archive *ar, const char *path, sqlite3 **db, bool create,
 		return mk_error_set(err, "%s: create schema: %s", path,
 				    sqlite3_errmsg(*db));
 	(void)ar;
-	return 0;
+	return create ? 0 : add_content_columns(*db, path, err);
 }
 
 /* index_open - open (create) the archive's index */
@@ -187,6 +225,26 @@ jtext(json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
+/* bind_content - the content span of a record (format 4) into
+ * parameters col..col+2, or NULLs (metadata only, or a format-3 blob) */
+static void
+bind_content(sqlite3_stmt *st, int col, json_t *content)
+{
+	const char *file = json_string_value(json_object_get(content, "file"));
+	json_t *off = json_object_get(content, "offset");
+	json_t *len = json_object_get(content, "length");
+
+	if (file == NULL || !json_is_integer(off) || !json_is_integer(len)) {
+		sqlite3_bind_null(st, col);
+		sqlite3_bind_null(st, col + 1);
+		sqlite3_bind_null(st, col + 2);
+		return;
+	}
+	bind_text(st, col, file);
+	sqlite3_bind_int64(st, col + 1, json_integer_value(off));
+	sqlite3_bind_int64(st, col + 2, json_integer_value(len));
+}
+
 /* insert_message - one row into messages, from a record */
 static int
 insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)
@@ -227,6 +285,7 @@ insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)
 	bind_text(st, 20, jtext(pol, "direction"));
 	bind_text(st, 21, policy_text != NULL ? policy_text : "{}");
 	bind_text(st, 22, rsha);
+	bind_content(st, 23, json_object_get(rec, "content"));
 	rc = sqlite3_step(st);
 	free(policy_text);
 	free(from_lc);
@@ -286,7 +345,7 @@ index_inserter_open(index_inserter *ins, sqlite3 *db, mk_error *err)
 	memset(ins, 0, sizeof(*ins));
 	ins->db = db;
 	if (sqlite3_prepare_v2(db, "INSERT INTO messages"
-	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    -1, &ins->msg, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db,
 	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &ins->rcpt, NULL) != SQLITE_OK
@@ -365,8 +424,9 @@ index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
 	"m.id, m.received_at, m.sha256, m.size, m.queue_id, m.client_addr," \
 	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
 	" m.message_id, m.subject, m.date_hdr, m.content, m.retain_until," \
-	" m.policy_json, m.ledger_seq"
-#define MESSAGE_N_COLUMNS 18	/* the columns above */
+	" m.policy_json, m.ledger_seq, m.content_file, m.content_off," \
+	" m.content_len"
+#define MESSAGE_N_COLUMNS 21	/* the columns above */
 
 /* column_dup - a copy of a text column, NULL for SQL NULL */
 static char *
@@ -456,6 +516,9 @@ row_message(sqlite3_stmt *st, list_stmts *ls)
 	msg->retain_until = sqlite3_column_int64(st, 15);	/* NULL: 0 */
 	msg->policy_json = column_dup(st, 16);
 	msg->ledger_seq = sqlite3_column_int64(st, 17);
+	msg->content_file = column_dup(st, 18);
+	msg->content_off = sqlite3_column_int64(st, 19);
+	msg->content_len = sqlite3_column_int64(st, 20);
 	if (load_list(ls->rcpts, msg->id, &msg->rcpts, &msg->n_rcpts) != 0
 	    || load_list(ls->roles, msg->id, &msg->roles, &msg->n_roles) != 0) {
 		archive_message_free(msg);
@@ -482,6 +545,7 @@ archive_message_free(archive_message *msg)
 	free(msg->message_id);
 	free(msg->subject);
 	free(msg->date);
+	free(msg->content_file);
 	for (i = 0; i < msg->n_rcpts; i++)
 		free(msg->rcpts[i]);
 	free(msg->rcpts);

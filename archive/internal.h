@@ -13,6 +13,8 @@
  *	keys.c		keys/: signing and data keys by generation, record
  *			keys by retention day; Ed25519 and AES-256-GCM
  *	blob.c		the blob format: zlib + AES-256-GCM, streamed
+ *	content.c	content segments (content/GROUP/N.seg): where a blob
+ *			goes, its copy there, deduplication in its group
  *	merkle.c	RFC 9162 Merkle tree hashing and proofs
  *	checkpoint.c	signed checkpoints of the ledger's Merkle tree
  *	ledgermap.c	the ledger's messages and keys in memory
@@ -20,8 +22,9 @@
  *	verify.c	archive_verify: everything checked against everything
  *	rebuild.c	archive_rebuild_index: the index from records + ledger
  *
- * Commit order, and why: blob (fsync file, rename, fsync directory),
- * then record, then ledger entry, then index row.  The ledger entry is the
+ * Commit order, and why: blob (copied into its content segment by the
+ * submitting thread; the committer fdatasyncs each segment of a batch
+ * once), then record, then ledger entry, then index row.  The ledger entry is the
  * commit point: a record without a "stored" ledger entry belongs to a
  * commit that failed (the MTA was told to retry) and is ignored by
  * whoever rebuilds the index; an index row only ever exists for a message
@@ -45,7 +48,8 @@
 #define ARCHIVE_INDEX_FILE	"index.sqlite"
 #define ARCHIVE_LEDGER_FILE	"ledger/ledger.log"
 #define ARCHIVE_CHECKPOINT_FILE	"ledger/checkpoints.log"
-#define ARCHIVE_FORMAT		3	/* FORMAT: "mailkeep archive 3"; records' "v" */
+#define ARCHIVE_FORMAT		4	/* FORMAT: "mailkeep archive 4"; records' "v" */
+#define ARCHIVE_FORMAT_BLOBS	3	/* the format before content segments */
 #define ARCHIVE_LOCK_FILE	"writer.lock"
 #define ARCHIVE_BATCH_MAX	256	/* commits one group commit takes */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
@@ -60,6 +64,17 @@
 #define BLOB_HEADER	28
 #define BLOB_VERSION	1
 #define BLOB_CHUNK	65536
+#define BLOB_CIPHER_NONE 0
+#define BLOB_CIPHER_DATA 1	/* AES-256-GCM, data key of a generation */
+#define BLOB_CIPHER_DAY	2	/* AES-256-GCM, its segment's day key */
+
+/* Content segments (content.c): one append-only file after another per
+ * group of messages that expire on the same day. */
+#define CONTENT_DIR		"content"
+#define CONTENT_GROUP_MAX	16	/* "YYYY-MM-DD" or "forever" */
+#define CONTENT_FILE_MAX	48	/* "content/GROUP/NNNNNN.seg" */
+#define CONTENT_SEGMENT_MAX	((off_t)1 << 30)	/* a new file after */
+#define CONTENT_OPEN_MAX	8	/* segments kept open for writing */
 
 /* Compression contexts kept for reuse (blob.c): starting one (zlib's
  * deflateInit, zstd's tables and window) costs a small message more than
@@ -91,12 +106,47 @@ typedef struct keyring {
 	struct record_key *record_keys;
 } keyring;
 
+/* A segment being appended to. */
+typedef struct content_seg {
+	char group[CONTENT_GROUP_MAX];
+	unsigned number;
+	int fd;
+	off_t end;			/* where the next blob goes */
+	unsigned refs;			/* placed blobs not yet committed */
+	bool retired;			/* full or evicted: no new blobs */
+	uint64_t used;			/* when last placed into (a counter) */
+	struct content_seg *next;
+} content_seg;
+
+/* The writer's segments, and its lookup of content already stored. */
+typedef struct content_store {
+	pthread_mutex_t lock;		/* guards segs, clock */
+	content_seg *segs;
+	uint64_t clock;
+	pthread_mutex_t db_lock;	/* guards db, find */
+	sqlite3 *db;			/* a connection for dedup only */
+	sqlite3_stmt *find;
+} content_store;
+
+/* Where a blob is: a file (blobs/, format 3) from off to its end (len
+ * -1), or a span of a content segment, whose day key it may need. */
+typedef struct blob_span {
+	int fd;
+	off_t off;
+	off_t len;
+	const unsigned char *day_key;
+} blob_span;
+
 /* One message waiting for the committer. */
 typedef struct commit_req {
 	const archive_envelope *env;
 	char id[ARCHIVE_ID_LEN + 1];
 	char sha256[ARCHIVE_SHA256_HEX + 1];	/* "": metadata only */
 	int64_t size;
+	char content_file[CONTENT_FILE_MAX];	/* "": metadata only */
+	int64_t content_off, content_len;
+	content_seg *seg;		/* written into by this message, to be
+					   synced by the committer; or NULL */
 	int64_t received_at;		/* env's, or the commit time */
 	json_t *record;			/* the record (record_seal) */
 	char *record_line;		/* its line in records/, sealed */
@@ -137,6 +187,8 @@ struct archive {
 	sqlite3_stmt *lookup[3];	/* archive_lookup's message, recipients
 					   and roles statements, prepared at
 					   the first lookup, kept until close */
+	int format;			/* of FORMAT: 3 (blobs/) or 4 */
+	content_store content;		/* writer: its segments */
 	int lock_fd;			/* writer lock, or -1 */
 	int records_fd;			/* current records segment, or -1 */
 	char records_day[11];		/* its date, YYYY-MM-DD */
@@ -144,11 +196,35 @@ struct archive {
 };
 
 /* archive.c */
-int check_marker(const char *dir, mk_error *err);
+int check_marker(const char *dir, int *format, mk_error *err);
 int take_writer_lock(archive *ar, mk_error *err);
 
 /* store.c */
 void spool_cleanup(archive *ar);
+
+/* content.c */
+/* content_group - the group of retain_until: "YYYY-MM-DD" or "forever" */
+void content_group(int64_t retain_until, char group[CONTENT_GROUP_MAX]);
+/* content_file_valid - rel is "content/GROUP/NNNNNN.seg"; its group out */
+bool content_file_valid(const char *rel, char group[CONTENT_GROUP_MAX]);
+/* content_day_key - the key of a group (create: make it if new) */
+int content_day_key(archive *ar, const char *group, bool create,
+		    unsigned char key[KEYS_AES], mk_error *err);
+int content_start(archive *ar, mk_error *err);
+void content_stop(archive *ar);
+/* content_place - put the blob of spool_fd (len bytes) in req's group: the
+ * same content already stored there, or a copy at the end of its segment;
+ * fills req's content_* and seg */
+int content_place(archive *ar, int spool_fd, off_t len, commit_req *req,
+		  int64_t retain_until, mk_error *err);
+/* content_sync - fdatasync every segment the batch wrote into */
+int content_sync(archive *ar, commit_req *batch, mk_error *err);
+/* content_release - the committer is done with req's segment */
+void content_release(archive *ar, commit_req *req);
+/* content_open - open the blob of a message for reading into *span
+ * (file: its record's "content" file; key: room for the day key) */
+int content_open(archive *ar, const char *file, int64_t off, int64_t len,
+		 unsigned char key[KEYS_AES], blob_span *span, mk_error *err);
 
 /* committer.c */
 int committer_start(archive *ar, mk_error *err);
@@ -323,7 +399,7 @@ int blob_writer_write(blob_writer *w, const void *buf, size_t len,
 		      mk_error *err);
 int blob_writer_finish(blob_writer *w, mk_error *err);
 void blob_writer_free(blob_writer *w);
-int blob_read(int fd, const keyring *kr, codec_pools *pools,
+int blob_read(const blob_span *span, const keyring *kr, codec_pools *pools,
 	      archive_sink_fn sink, void *ctx, mk_error *err);
 
 /* index.c */

@@ -34,58 +34,79 @@ hash_and_pass(const void *buf, size_t len, void *ctx)
 	return hs->sink(buf, len, hs->ctx);
 }
 
+/* open_content - the span of msg's blob: in its content segment (format
+ * 4), or its own file in blobs/ (format 3); *where names it for errors */
+static int
+open_content(archive *ar, const archive_message *msg,
+	     unsigned char key[KEYS_AES], blob_span *span, char *where,
+	     size_t size, mk_error *err)
+{
+	char *path;
+
+	if (msg->content_file != NULL) {
+		snprintf(where, size, "%s at %lld", msg->content_file,
+			 (long long)msg->content_off);
+		return content_open(ar, msg->content_file, msg->content_off,
+				    msg->content_len, key, span, err);
+	}
+	snprintf(where, size, "blobs/%.2s/%s", msg->sha256, msg->sha256);
+	if ((path = path_join(ar->dir, where)) == NULL)
+		return mk_error_set(err, "out of memory");
+	*span = (blob_span){ open(path, O_RDONLY | O_CLOEXEC), 0, -1, NULL };
+	free(path);
+	return span->fd >= 0 ? 0 : mk_error_errno(err, "open %s", where);
+}
+
+/* read_checked - stream msg's blob to sink, checking its SHA-256 */
+static int
+read_checked(archive *ar, const archive_message *msg, archive_sink_fn sink,
+	     void *ctx, mk_error *err)
+{
+	unsigned char key[KEYS_AES], md[32];
+	char where[CONTENT_FILE_MAX + 32], hex[ARCHIVE_SHA256_HEX + 1];
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	blob_span span = { -1, 0, 0, NULL };
+	hashing_sink hs = { sha, sink, ctx };
+	mk_error why;
+	int rc = -1;
+
+	if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1)
+		mk_error_set(err, "out of memory");
+	else if (open_content(ar, msg, key, &span, where, sizeof(where),
+			      &why) != 0)
+		mk_error_set(err, "content of %s: %s", msg->id, why.msg);
+	else if (blob_read(&span, &ar->keys, &ar->codecs, hash_and_pass, &hs,
+			   &why) != 0)
+		mk_error_set(err, "content of %s: %s: %s", msg->id, where,
+			     why.msg);
+	else if (EVP_DigestFinal_ex(sha, md, NULL) == 1) {
+		hex_encode(md, sizeof(md), hex);
+		rc = strcmp(hex, msg->sha256) == 0 ? 0
+		    : mk_error_set(err, "content of %s does not match its"
+				   " SHA-256 (%s damaged)", msg->id, where);
+	}
+	if (span.fd >= 0)
+		close(span.fd);
+	OPENSSL_cleanse(key, sizeof(key));
+	EVP_MD_CTX_free(sha);
+	return rc;
+}
+
 /* archive_read - stream the content of message id, checking its hash */
 int
 archive_read(archive *ar, const char *id, archive_sink_fn sink, void *ctx,
 	     mk_error *err)
 {
 	archive_message *msg;
-	EVP_MD_CTX *sha = NULL;
-	unsigned char md[32];
-	char rel[80], hex[ARCHIVE_SHA256_HEX + 1], *path = NULL;
-	hashing_sink hs;
-	mk_error why;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	if (archive_lookup(ar, id, &msg, err) != 0)
 		return -1;
-	if (msg->content != ARCHIVE_FULL) {
+	if (msg->content != ARCHIVE_FULL)
 		mk_error_set(err, "message %s was archived as metadata only:"
 			     " its content was never kept", id);
-		archive_message_free(msg);
-		return -1;
-	}
-	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", msg->sha256, msg->sha256);
-	if ((path = path_join(ar->dir, rel)) == NULL
-	    || (sha = EVP_MD_CTX_new()) == NULL
-	    || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-		mk_error_set(err, "out of memory");
-		goto out;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		mk_error_errno(err, "content of %s: open %s", id, path);
-		goto out;
-	}
-	hs = (hashing_sink){ sha, sink, ctx };
-	if (blob_read(fd, &ar->keys, &ar->codecs, hash_and_pass, &hs,
-		      &why) != 0) {
-		mk_error_set(err, "content of %s: %s: %s", id, path, why.msg);
-		goto out;
-	}
-	if (EVP_DigestFinal_ex(sha, md, NULL) != 1)
-		goto out;
-	hex_encode(md, sizeof(md), hex);
-	if (strcmp(hex, msg->sha256) != 0) {
-		mk_error_set(err, "content of %s does not match its SHA-256"
-			     " (blob %s damaged)", id, path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(sha);
-	free(path);
+	else
+		rc = read_checked(ar, msg, sink, ctx, err);
 	archive_message_free(msg);
 	return rc;
 }

@@ -208,7 +208,8 @@ archive_rebuild_index(const char *dir, archive_progress_fn progress,
 	int rc = -1;
 
 	memset(stats, 0, sizeof(*stats));
-	if (check_marker(dir, err) == 0 && take_writer_lock(&ar, err) == 0
+	if (check_marker(dir, &ar.format, err) == 0
+	    && take_writer_lock(&ar, err) == 0
 	    && keyring_load(&ar.keys, dir, err) == 0)
 		rc = rebuild_locked(&rb, err);
 	sqlite3_close(rb.db);

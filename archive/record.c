@@ -151,6 +151,18 @@ policy_json(const archive_policy *pol)
 	return obj;
 }
 
+/* content_json - where req's content is: {"file","offset","length"},
+ * or null (metadata only) */
+static json_t *
+content_json(const commit_req *req)
+{
+	if (req->content_file[0] == '\0')
+		return json_null();
+	return json_pack("{s:s,s:I,s:I}", "file", req->content_file,
+			 "offset", (json_int_t)req->content_off,
+			 "length", (json_int_t)req->content_len);
+}
+
 /* record_json - the record of one message as a JSON object */
 static json_t *
 record_json(const commit_req *req)
@@ -168,6 +180,7 @@ record_json(const commit_req *req)
 	bad |= json_object_set_new(obj, "sha256", req->sha256[0]
 				   ? json_string(req->sha256) : json_null());
 	bad |= json_object_set_new(obj, "size", json_integer(req->size));
+	bad |= json_object_set_new(obj, "content", content_json(req));
 	bad |= set_text(obj, "queue_id", e->queue_id);
 	bad |= set_text(obj, "client_addr", e->client_addr);
 	bad |= set_text(obj, "client_name", e->client_name);
@@ -371,12 +384,13 @@ record_open(archive *ar, const char *text, record_opened *ro, mk_error *err)
 {
 	json_t *line = json_loads(text, 0, NULL), *plain;
 	const char *id = json_string_value(json_object_get(line, "id"));
+	json_int_t v = json_integer_value(json_object_get(line, "v"));
 	char *payload = NULL;
 	int rc = -1;
 
 	memset(ro, 0, sizeof(*ro));
 	if (id == NULL || strlen(id) != ARCHIVE_ID_LEN
-	    || json_integer_value(json_object_get(line, "v")) != ARCHIVE_FORMAT) {
+	    || (v != ARCHIVE_FORMAT && v != ARCHIVE_FORMAT_BLOBS)) {
 		json_decref(line);
 		return mk_error_set(err, "not a record line");
 	}

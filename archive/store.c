@@ -4,10 +4,13 @@
  * A message streams into spool/XXXXXX (mode 0600) in the blob format
  * (blob.c: compressed, encrypted as it arrives, so the content is never
  * on disk in clear) while the SHA-256 of the raw bytes is computed;
- * memory does not grow with the message.  At commit the blob is finished,
- * fsynced and renamed to blobs/XX/<sha256>, and blobs/XX fsynced; when
- * that blob already exists the spool file is dropped (identical content is
- * stored once).  The record is built, signed and sealed here too
+ * memory does not grow with the message.  The content is encrypted under
+ * the day key of the group it will be stored in (content.c), which the
+ * message's retention names, so it is known when the spool begins.  At
+ * commit the blob is finished and placed in its group's content segment
+ * (copied there, or found there already: identical content is stored once
+ * a group), without a sync of its own: the committer syncs each segment
+ * once a batch.  The record is built, signed and sealed here too
  * (record.c), in the caller's thread, where many run at once.
  * Then the committer takes the record (committer.c) and answers when
  * everything is durable.  Leftover spool files of a crashed writer are
@@ -36,6 +39,7 @@ struct archive_spool {
 	EVP_MD_CTX *sha;
 	blob_writer *blob;		/* gathers small writes itself */
 	int64_t size;
+	int64_t retain_until;		/* names the group, and its key */
 };
 
 /* spool_cleanup - remove what a crashed writer left in spool/ */
@@ -57,10 +61,28 @@ spool_cleanup(archive *ar)
 	free(dir);
 }
 
+/* spool_key - the key of retain_until's group into key, or NULL when
+ * content is not encrypted */
+static const unsigned char *
+spool_key(archive *ar, int64_t retain_until, unsigned char key[KEYS_AES],
+	  mk_error *err)
+{
+	char group[CONTENT_GROUP_MAX];
+
+	if (!ar->opts.encrypt) {
+		err->msg[0] = '\0';
+		return NULL;
+	}
+	content_group(retain_until, group);
+	return content_day_key(ar, group, true, key, err) == 0 ? key : NULL;
+}
+
 /* archive_spool_begin - create the spool file of a new message */
 archive_spool *
-archive_spool_begin(archive *ar, mk_error *err)
+archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 {
+	unsigned char key[KEYS_AES];
+	const unsigned char *k;
 	archive_spool *sp;
 
 	if (ar->mode != ARCHIVE_WRITE) {
@@ -73,6 +95,7 @@ archive_spool_begin(archive *ar, mk_error *err)
 	}
 	sp->ar = ar;
 	sp->fd = -1;
+	sp->retain_until = retain_until;
 	if ((sp->path = path_join(ar->dir, "spool/msg.XXXXXX")) == NULL
 	    || (sp->sha = EVP_MD_CTX_new()) == NULL
 	    || EVP_DigestInit_ex(sp->sha, EVP_sha256(), NULL) != 1) {
@@ -86,10 +109,12 @@ archive_spool_begin(archive *ar, mk_error *err)
 		sp->path = NULL;
 		goto fail;
 	}
+	if ((k = spool_key(ar, retain_until, key, err)) == NULL
+	    && err->msg[0] != '\0')
+		goto fail;
 	sp->blob = blob_writer_new(sp->fd, ar->opts.codec, ar->opts.compression,
-				   ar->opts.encrypt
-				   ? keyring_data_key(&ar->keys, ar->keys.n) : NULL,
-				   ar->keys.n, &ar->codecs, err);
+				   k, 0, &ar->codecs, err);
+	OPENSSL_cleanse(key, sizeof(key));
 	if (sp->blob == NULL)
 		goto fail;
 	return sp;
@@ -146,15 +171,14 @@ new_message_id(int64_t received_at, char id[ARCHIVE_ID_LEN + 1],
 	return 0;
 }
 
-/* spool_to_blob - fsync the spool and move it to blobs/XX/<sha256> */
+/* spool_to_content - finish the blob and place it in its group's
+ * content segment (content.c) */
 static int
-spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
+spool_to_content(archive_spool *sp, commit_req *req, mk_error *err)
 {
 	unsigned char md[32];
-	char rel[3 + 2 + 1 + ARCHIVE_SHA256_HEX + 8];
-	char *blob;
 	mk_error why;
-	int rc = 0;
+	off_t len;
 
 	if (EVP_DigestFinal_ex(sp->sha, md, NULL) != 1)
 		return mk_error_set(err, "SHA-256 final failed");
@@ -162,28 +186,9 @@ spool_to_blob(archive_spool *sp, commit_req *req, mk_error *err)
 	req->size = sp->size;
 	if (blob_writer_finish(sp->blob, &why) != 0)
 		return mk_error_set(err, "%s: %s", sp->path, why.msg);
-	if (fsync(sp->fd) != 0)
-		return mk_error_errno(err, "fsync %s", sp->path);
-	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", req->sha256, req->sha256);
-	if ((blob = path_join(sp->ar->dir, rel)) == NULL)
-		return mk_error_set(err, "out of memory");
-	if (access(blob, F_OK) == 0)
-		unlink(sp->path);	/* already stored: deduplicated */
-	else if (rename(sp->path, blob) != 0)
-		rc = mk_error_errno(err, "rename spool file to %s", blob);
-	else {
-		/* the new name must be durable too: fsync blobs/XX here, in
-		 * the caller's thread, where many run at once, rather than
-		 * in the committer, where they would wait in line */
-		*strrchr(blob, '/') = '\0';
-		rc = fsync_path(blob, err);
-	}
-	free(blob);
-	if (rc == 0) {
-		free(sp->path);
-		sp->path = NULL;
-	}
-	return rc;
+	if ((len = lseek(sp->fd, 0, SEEK_CUR)) < 0)
+		return mk_error_errno(err, "%s", sp->path);
+	return content_place(sp->ar, sp->fd, len, req, sp->retain_until, err);
 }
 
 /* prepare_req - check the envelope, give the message its id and time */
@@ -211,6 +216,7 @@ submit(archive *ar, commit_req *req, char id_out[ARCHIVE_ID_LEN + 1],
 	if (rc == 0)
 		memcpy(id_out, req->id, sizeof(req->id));
 	commit_req_release(req);
+	content_release(ar, req);
 	return rc;
 }
 
@@ -224,9 +230,14 @@ archive_spool_commit(archive_spool *sp, const archive_envelope *env,
 
 	if (env->policy.content != ARCHIVE_FULL)
 		mk_error_set(err, "content spooled for a metadata-only message");
+	else if (env->policy.retain_until != sp->retain_until)
+		mk_error_set(err, "the retention of a message changed after its"
+			     " content was spooled");
 	else if (prepare_req(env, &req, err) == 0
-		 && spool_to_blob(sp, &req, err) == 0)
+		 && spool_to_content(sp, &req, err) == 0)
 		rc = submit(sp->ar, &req, id_out, err);
+	else
+		content_release(sp->ar, &req);
 	archive_spool_discard(sp);
 	return rc;
 }

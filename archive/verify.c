@@ -21,8 +21,10 @@
  *		the signed records (the rows the committer would have
  *		written): every row there, and nothing else, and no row of
  *		an expired message.
- *   5. blobs	each blob decrypts, decompresses and hashes to its name;
- *		every stored full-content message has its blob.
+ *   5. content	each span of a content segment that a signed record names
+ *		decrypts, decompresses and hashes to the record's SHA-256;
+ *		each blob of blobs/ (format 3) to its name, and every
+ *		format-3 record's content is there.
  *
  * A problem is reported through the caller's function as it is found;
  * archive_verify() fails only when it cannot look (out of memory, an
@@ -589,13 +591,14 @@ check_blob(verify *v, int dirfd, const char *sub, const char *name)
 	char hex[ARCHIVE_SHA256_HEX + 1], object[300];
 	mk_error why;
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	blob_span span = { fd, 0, -1, NULL };
 
 	snprintf(object, sizeof(object), "blobs/%s/%s", sub, name);
 	v->stats->blobs++;
 	if (fd < 0 || bh.sha == NULL
 	    || EVP_DigestInit_ex(bh.sha, EVP_sha256(), NULL) != 1)
 		report(v, "blob", object, "cannot be opened");
-	else if (blob_read(fd, &v->ar->keys, &v->ar->codecs, hash_sink, &bh,
+	else if (blob_read(&span, &v->ar->keys, &v->ar->codecs, hash_sink, &bh,
 			   &why) != 0)
 		report(v, "blob", object, "%s", why.msg);
 	else {
@@ -641,14 +644,93 @@ by_name(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* verify_blobs - phase 5 */
+/* span_hash - the SHA-256 of what span holds into hex, or -1 with why */
 static int
-verify_blobs(verify *v, mk_error *err)
+span_hash(verify *v, const blob_span *span, char hex[ARCHIVE_SHA256_HEX + 1],
+	  mk_error *why)
+{
+	blob_hash bh = { EVP_MD_CTX_new(), 0 };
+	unsigned char md[32];
+	int rc = -1;
+
+	if (bh.sha == NULL || EVP_DigestInit_ex(bh.sha, EVP_sha256(), NULL) != 1)
+		mk_error_set(why, "out of memory");
+	else if (blob_read(span, &v->ar->keys, &v->ar->codecs, hash_sink, &bh,
+			   why) == 0 && EVP_DigestFinal_ex(bh.sha, md, NULL) == 1) {
+		hex_encode(md, sizeof(md), hex);
+		v->stats->content_bytes += bh.bytes;
+		rc = 0;
+	}
+	EVP_MD_CTX_free(bh.sha);
+	return rc;
+}
+
+/* check_span - one span that records name (row of spans_sql) */
+static void
+check_span(verify *v, sqlite3_stmt *st)
+{
+	const char *file = (const char *)sqlite3_column_text(st, 0);
+	const char *want = (const char *)sqlite3_column_text(st, 3);
+	const char *id = (const char *)sqlite3_column_text(st, 4);
+	unsigned char key[KEYS_AES];
+	char hex[ARCHIVE_SHA256_HEX + 1];
+	blob_span span = { -1, 0, 0, NULL };
+	mk_error why;
+
+	v->stats->blobs++;
+	if (content_open(v->ar, file, sqlite3_column_int64(st, 1),
+			 sqlite3_column_int64(st, 2), key, &span, &why) != 0
+	    || span_hash(v, &span, hex, &why) != 0)
+		report(v, "content", id, "%s at %lld: %s", file,
+		       (long long)sqlite3_column_int64(st, 1), why.msg);
+	else if (want == NULL || strcmp(hex, want) != 0)
+		report(v, "content", id, "%s at %lld hashes to %s, not to the"
+		       " record's %s (altered)", file,
+		       (long long)sqlite3_column_int64(st, 1), hex,
+		       want != NULL ? want : "null");
+	if (span.fd >= 0)
+		close(span.fd);
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
+/* Every distinct span the signed records name, in file order, with the
+ * first message that names it. */
+static const char spans_sql[] =
+	"SELECT content_file, content_off, content_len, sha256, min(id)"
+	" FROM messages WHERE content_file IS NOT NULL"
+	" GROUP BY content_file, content_off, content_len, sha256"
+	" ORDER BY content_file, content_off";
+
+/* verify_spans - phase 5 for content segments */
+static int
+verify_spans(verify *v, mk_error *err)
+{
+	sqlite3_stmt *st;
+	uint64_t n = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(v->mem, spans_sql, -1, &st, NULL) != SQLITE_OK)
+		return mk_error_set(err, "spans: %s", sqlite3_errmsg(v->mem));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		check_span(v, st);
+		if ((++n & 255) == 0)
+			progress(v, "content", n, 0);
+	}
+	sqlite3_finalize(st);
+	progress(v, "content", n, n);
+	return rc == SQLITE_DONE ? 0 : mk_error_set(err, "spans: %s",
+						      sqlite3_errmsg(v->mem));
+}
+
+/* verify_blob_files - phase 5 for blobs/ (format 3): every blob, and the
+ * blob of every record that names no span */
+static int
+verify_blob_files(verify *v, mk_error *err)
 {
 	char *blobs = path_join(v->ar->dir, "blobs");
-	ledger_msg *m;
-	size_t i;
-	int d;
+	sqlite3_stmt *st;
+	const char *sha;
+	int d, rc;
 
 	if (blobs == NULL)
 		return mk_error_set(err, "out of memory");
@@ -659,16 +741,20 @@ verify_blobs(verify *v, mk_error *err)
 		return mk_error_set(err, "out of memory");
 	if (v->n_blobs > 0)
 		qsort(v->blobs, v->n_blobs, sizeof(*v->blobs), by_name);
-	for (i = 0; i < v->map.n; i++) {
-		m = &v->map.msgs[i];
-		if (m->sha256[0] == '\0' || m->expired)
-			continue;
-		if (v->n_blobs == 0 || bsearch(m->sha256, v->blobs, v->n_blobs,
+	if (sqlite3_prepare_v2(v->mem, "SELECT id, sha256 FROM messages"
+			       " WHERE sha256 IS NOT NULL AND content_file IS NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return mk_error_set(err, "blobs: %s", sqlite3_errmsg(v->mem));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sha = (const char *)sqlite3_column_text(st, 1);
+		if (v->n_blobs == 0 || bsearch(sha, v->blobs, v->n_blobs,
 					       sizeof(*v->blobs), by_name) == NULL)
-			report(v, "blob", m->id, "content blob %s is missing or"
-			       " damaged", m->sha256);
+			report(v, "blob", (const char *)sqlite3_column_text(st, 0),
+			       "content blob %s is missing or damaged", sha);
 	}
-	return 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : mk_error_set(err, "blobs: %s",
+						      sqlite3_errmsg(v->mem));
 }
 
 /* archive_verify - check everything (archive.h) */
@@ -691,7 +777,9 @@ archive_verify(archive *ar, const char *pinned_pem, archive_problem_fn problem,
 	if (rc == 0)
 		rc = verify_index(&v, err);
 	if (rc == 0)
-		rc = verify_blobs(&v, err);
+		rc = verify_spans(&v, err);
+	if (rc == 0)
+		rc = verify_blob_files(&v, err);
 	sqlite3_close(v.mem);
 	ledger_map_free(&v.map);
 	free(v.checks);

@@ -261,7 +261,8 @@ decide(msg_ctx *m, mk_error *err)
 	if (rc == 0 && m->dec.mode == POLICY_FULL) {
 		if (g_state.ar == NULL)
 			rc = mk_error_set(err, "shutting down");
-		else if ((m->spool = archive_spool_begin(g_state.ar, err)) == NULL)
+		else if ((m->spool = archive_spool_begin(g_state.ar,
+								m->dec.ap.retain_until, err)) == NULL)
 			rc = -1;
 	}
 	pthread_rwlock_unlock(&g_state.lock);

@@ -9,7 +9,7 @@
 #
 #   nobody1   no role: search lists nothing; get/show of a real id answer
 #             exactly as an unknown id ("mailkeep: no message ID", status 1);
-#             the archive's files (index, blob, record, key, ledger) cannot
+#             the archive's files (index, content segment, record, key, ledger) cannot
 #             be opened (EACCES); the refusals are in the audit trail.
 #   legal1    role legal by "users =": sees, shows, gets (byte-exact) and
 #             proves the example.com messages, never the hr one.
@@ -382,12 +382,12 @@ same_as_unknown nobody1 "ledger proof" "$LA" "$UNKNOWN"
 # The files themselves: open(2) refused by the kernel.
 declare -A FILE=(
 	[index]=$ARCHIVE/index.sqlite
-	[blob]=$(find "$ARCHIVE/blobs" -type f | head -n 1)
+	[segment]=$(find "$ARCHIVE/content" -type f | head -n 1)
 	[record]=$(find "$ARCHIVE/records" -type f | head -n 1)
 	[key]=$(find "$ARCHIVE/keys" -type f | head -n 1)
 	[ledger]=$ARCHIVE/ledger/ledger.log
 )
-for k in index blob record key ledger; do
+for k in index segment record key ledger; do
 	f=${FILE[$k]}
 	[ -n "$f" ] && [ -f "$f" ] || { fail "no $k file under $ARCHIVE"; continue; }
 	err=$(runuser -u nobody1 -- cat "$f" 2>&1 >/dev/null); rc=$?

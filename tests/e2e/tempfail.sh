@@ -3,7 +3,9 @@
 # at the end of DATA (milter TEMPFAIL) and nothing is half-archived; once the
 # archive is writable again the same message gets 250 and is archived.
 # The milter runs as "nobody" (root would ignore the permissions); the test
-# takes write permission away from the archive's spool/ and then blobs/.
+# takes write permission away from the archive's spool/ and then from
+# content/ and its segments (restarting the milter, which otherwise goes
+# on appending to the segment it has open).
 # The MTA is $E2E_MTA: Postfix when run as itself, Sendmail when sourced by
 # tests/e2e/sendmail_tempfail.sh (which says what Sendmail replies and logs).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
@@ -28,11 +30,12 @@ mid=$(mkmsg 0)
 reply=$(send 0)
 check_eq "writable archive: 250 (as user nobody)" 250 "${reply%% *}"
 
-for dir in spool blobs; do
+for dir in spool content; do
 	mid=$(mkmsg "$dir")
-	before=$(wc -l < "$MTA_LOG")
 	# No write permission for the milter's user anywhere under $dir.
-	find "$ARCHIVE/$dir" -type d -exec chmod a-w {} +
+	find "$ARCHIVE/$dir" \( -type d -o -type f \) -exec chmod a-w {} +
+	if [ "$dir" = content ]; then milter_stop; milter_start; fi
+	before=$(wc -l < "$MTA_LOG")
 	reply=$(send "$dir")
 	note "$dir unwritable: $reply"
 	case "$E2E_MTA $reply" in
@@ -46,7 +49,7 @@ for dir in spool blobs; do
 		fail "$dir/ unwritable: no $MTA_TEMPFAIL_LOG in the maillog"
 	fi
 	check_eq "$dir/ unwritable: nothing archived" 0 "$(count_mid "$mid")"
-	find "$ARCHIVE/$dir" -type d -exec chmod u+w {} +
+	find "$ARCHIVE/$dir" \( -type d -o -type f \) -exec chmod u+w {} +
 	reply=$(send "$dir")
 	check_eq "$dir/ writable again: same message gets 250" 250 "${reply%% *}"
 	check_eq "$dir/ writable again: archived once" 1 "$(count_mid "$mid")"

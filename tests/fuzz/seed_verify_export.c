@@ -450,7 +450,7 @@ store(archive *ar, const char *text, const archive_envelope *env, char *id)
 	archive_spool *sp;
 	mk_error err;
 
-	check((sp = archive_spool_begin(ar, &err)) != NULL, &err, "spool");
+	check((sp = archive_spool_begin(ar, env->policy.retain_until, &err)) != NULL, &err, "spool");
 	check(archive_spool_write(sp, text, strlen(text), &err) == 0, &err,
 	      "spool");
 	check(archive_spool_commit(sp, env, id, &err) == 0, &err, "commit");

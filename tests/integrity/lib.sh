@@ -166,3 +166,32 @@ vj() { jq -r "$@" "$VERIFY_JSON"; }
 is_sanitized() {
 	LC_ALL=C grep -q __asan_init "$1" 2>/dev/null
 }
+
+# it_span DIR ID - where message ID's content is in the archive DIR, as
+#	its index says: "FILE OFFSET LENGTH" (FILE relative to DIR; for a
+#	format-3 blob "blobs/XX/HASH 0 SIZE"); nothing for metadata only
+it_span() {
+	python3 - "$1" "$2" <<'PY'
+import os, sqlite3, sys
+d, mid = sys.argv[1], sys.argv[2]
+db = sqlite3.connect("file:%s/index.sqlite?mode=ro" % d, uri=True)
+row = db.execute("SELECT content_file, content_off, content_len, sha256"
+                 " FROM messages WHERE id = ?", (mid,)).fetchone()
+if row is None or row[3] is None:
+    sys.exit(0)
+if row[0] is not None:
+    print(row[0], row[1], row[2])
+else:
+    rel = "blobs/%s/%s" % (row[3][:2], row[3])
+    print(rel, 0, os.path.getsize(os.path.join(d, rel)))
+PY
+}
+
+# it_blob DIR ID OUT - the blob of message ID cut out of its segment into
+#	the file OUT (FORMAT.md 2.2)
+it_blob() {
+	local file off len
+	read -r file off len < <(it_span "$1" "$2")
+	[ -n "$file" ] || bail "it_blob: message $2 has no content span"
+	tail -c +"$(( off + 1 ))" "$1/$file" | head -c "$len" > "$3"
+}

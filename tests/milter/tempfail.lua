@@ -3,7 +3,7 @@
 -- The milter answers ACCEPT only once the archive says the message is
 -- durable: when the spool file cannot be made (spool/ gone) the message
 -- is refused with 451 4.3.0 (at the first header or at EOM), when the
--- commit fails (blobs/ gone) EOM gets 451 4.3.0 instead of ACCEPT.  Nothing of those messages is in the archive, the
+-- commit fails (content/ gone) EOM gets 451 4.3.0 instead of ACCEPT.  Nothing of those messages is in the archive, the
 -- spool is empty afterwards, and once the directory is back the next
 -- message on the same connection is archived.
 local T = dofile(os.getenv("MK_MILTER_LIB"))
@@ -20,10 +20,32 @@ end
 T.run(function()
 	local conn = T.connect{host = "mx.example.org", addr = "192.0.2.80"}
 
-	-- 1: no spool/: refused (451), at the first header or at EOM
+	-- 1: no content/ (before this milter has a segment open, which it
+	-- would go on appending to): the commit fails, EOM is answered 451,
+	-- not ACCEPT
+	hide("content")
+	local ok, err = pcall(T.message, conn, {name = "no-content",
+		mail_macros = {"i", "TEMP000001"},
+		body = "this body is stored nowhere\r\n",
+		eom_reply = SMFIR_REPLYCODE, expect = false})
+	restore("content")
+	if not ok then error(err, 0) end
+	T.ok(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",
+			  "Message not archived, try again later"),
+	     "no content/: EOM reply is 451 4.3.0 Message not archived, try again later")
+	mt.abort(conn)
+	local files = T.spool_files()
+	T.ok(files ~= nil and #files == 0, "no content/: no spool file left behind")
+
+	-- 2: and with content/ back, the next message goes through
+	T.message(conn, {name = "after-no-content",
+		mail_macros = {"i", "TEMP000002"},
+		expect = {queue_id = "TEMP000002"}})
+
+	-- 3: no spool/: refused (451), at the first header or at EOM
 	hide("spool")
-	local ok, err = pcall(T.message, conn, {name = "no-spool",
-		mail_macros = {"i", "TEMP000001"}, refused = true})
+	ok, err = pcall(T.message, conn, {name = "no-spool",
+		mail_macros = {"i", "TEMP000003"}, refused = true})
 	restore("spool")
 	if not ok then error(err, 0) end
 	T.ok(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",
@@ -31,28 +53,8 @@ T.run(function()
 	     mt.getreply(conn) == SMFIR_REPLYCODE,
 	     "no spool/: the reply is 451 4.3.0")
 
-	-- 2: and with spool/ back, the next message goes through
-	T.message(conn, {name = "after-no-spool",
-		mail_macros = {"i", "TEMP000002"},
-		expect = {queue_id = "TEMP000002"}})
-
-	-- 3: no blobs/: the commit fails, EOM is answered 451, not ACCEPT
-	hide("blobs")
-	ok, err = pcall(T.message, conn, {name = "no-blobs",
-		mail_macros = {"i", "TEMP000003"},
-		body = "this body is stored nowhere\r\n",
-		eom_reply = SMFIR_REPLYCODE, expect = false})
-	restore("blobs")
-	if not ok then error(err, 0) end
-	T.ok(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",
-			  "Message not archived, try again later"),
-	     "no blobs/: EOM reply is 451 4.3.0 Message not archived, try again later")
-	mt.abort(conn)
-	local files = T.spool_files()
-	T.ok(files ~= nil and #files == 0, "no blobs/: no spool file left behind")
-
 	-- 4: and again a message that goes through
-	T.message(conn, {name = "after-no-blobs",
+	T.message(conn, {name = "after-no-spool",
 		mail_macros = {"i", "TEMP000004"},
 		expect = {queue_id = "TEMP000004"}})
 	mt.disconnect(conn)

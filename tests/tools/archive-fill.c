@@ -318,7 +318,7 @@ store_gen(fill *f, gen_msg *g, uint64_t *bytes, mk_error *err)
 		pthread_mutex_lock(&f->lock);
 		f->metadata++;
 		pthread_mutex_unlock(&f->lock);
-	} else if ((sp = archive_spool_begin(f->ar, err)) == NULL)
+	} else if ((sp = archive_spool_begin(f->ar, env.policy.retain_until, err)) == NULL)
 		rc = -1;
 	else if (archive_spool_write(sp, g->data, g->size, err) != 0) {
 		archive_spool_discard(sp);
@@ -371,7 +371,7 @@ store_one(fill *f, long n, uint64_t *bytes, mk_error *err)
 	snprintf(subject, sizeof(subject), "fill %ld", n);
 	if (f->mids != NULL)
 		env.message_id = f->mids[n % f->n_files];
-	if ((sp = archive_spool_begin(f->ar, err)) == NULL)
+	if ((sp = archive_spool_begin(f->ar, env.policy.retain_until, err)) == NULL)
 		return -1;
 	if (spool_file(sp, f->files[n % f->n_files], n, f->vary, bytes, err) != 0) {
 		archive_spool_discard(sp);

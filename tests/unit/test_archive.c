@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ store_bytes(archive *ar, const void *text, size_t len, const char *from,
 		.received_at = when,
 	};
 	mk_error err;
-	archive_spool *sp = archive_spool_begin(ar, &err);
+	archive_spool *sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 
 	ck_assert_msg(sp != NULL, "%s", err.msg);
 	ck_assert_int_eq(archive_spool_write(sp, text, len, &err), 0);
@@ -68,6 +69,22 @@ count_files(const char *sub)
 	ck_assert_ptr_nonnull(fgets(out, sizeof(out), fp));
 	pclose(fp);
 	return atoi(out);
+}
+
+/* content_bytes - bytes of every content segment */
+static long long
+content_bytes(void)
+{
+	char cmd[256], out[32] = "";
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "find '%s/content' -type f -printf '%%s\\n'"
+		 " | awk '{ n += $1 } END { print n + 0 }'", dir);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), fp));
+	pclose(fp);
+	return atoll(out);
 }
 
 START_TEST(store_and_read_back_byte_exact)
@@ -109,15 +126,61 @@ START_TEST(identical_content_is_one_blob)
 	mk_error err;
 	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
 
+	archive_message *m1, *m2;
+
 	store_bytes(ar, "same", 4, "x@y", rcpts, 1, NULL, 0, id1);
 	store_bytes(ar, "same", 4, "z@y", rcpts, 1, NULL, 0, id2);
 	ck_assert_str_ne(id1, id2);
-	ck_assert_int_eq(count_files("blobs"), 1);
+	ck_assert_int_eq(archive_lookup(ar, id1, &m1, &err), 0);
+	ck_assert_int_eq(archive_lookup(ar, id2, &m2, &err), 0);
+	/* the second names the first one's bytes: one blob in one segment */
+	ck_assert_ptr_nonnull(m1->content_file);
+	ck_assert_str_eq(m1->content_file, m2->content_file);
+	ck_assert_int_eq(m1->content_off, m2->content_off);
+	ck_assert_int_eq(count_files("content"), 1);
+	ck_assert_int_eq(content_bytes(), m1->content_len);
+	archive_message_free(m1);
+	archive_message_free(m2);
 	archive_close(ar);
 }
 END_TEST
 
 typedef struct search_result { int n; char ids[16][ARCHIVE_ID_LEN + 1]; } search_result;
+
+/* The spans of the messages a search found. */
+typedef struct spans {
+	int n;
+	long long bytes;
+	int64_t off[256];
+	bool in_one_file;
+	char file[64];
+} spans;
+
+/* gather_span - archive_search callback: note each message's span */
+static int
+gather_span(const archive_message *m, void *ctx)
+{
+	spans *s = ctx;
+
+	ck_assert_ptr_nonnull(m->content_file);
+	if (s->n == 0)
+		snprintf(s->file, sizeof(s->file), "%s", m->content_file);
+	s->in_one_file &= strcmp(s->file, m->content_file) == 0;
+	if (s->n < 256)
+		s->off[s->n] = m->content_off;
+	s->bytes += m->content_len;
+	s->n++;
+	return 0;
+}
+
+/* by_offset - qsort order of offsets */
+static int
+by_offset(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static int
 gather(const archive_message *m, void *ctx)
@@ -205,8 +268,19 @@ START_TEST(concurrent_commits_all_land)
 	}
 	for (i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
+	spans sp = { .in_one_file = true };
+
 	ck_assert_int_eq(search_count(ar, (archive_query){ 0 }), 200);
-	ck_assert_int_eq(count_files("blobs"), 200);
+	/* 200 blobs side by side in one segment, none overlapping */
+	ck_assert_int_eq(archive_search(ar, &(archive_query){ 0 }, gather_span,
+					&sp, &err), 0);
+	ck_assert_int_eq(sp.n, 200);
+	ck_assert(sp.in_one_file);
+	ck_assert_int_eq(count_files("content"), 1);
+	ck_assert_int_eq(content_bytes(), sp.bytes);
+	qsort(sp.off, 200, sizeof(sp.off[0]), by_offset);
+	for (i = 1; i < 200; i++)
+		ck_assert_int_gt(sp.off[i], sp.off[i - 1]);
 	archive_close(ar);
 	/* reopen: everything still there */
 	ar = archive_open(dir, ARCHIVE_READ, &err);
@@ -402,8 +476,9 @@ START_TEST(damaged_blob_is_reported)
 	store_bytes(ar, "original", 8, "s@x", rcpts, 1, NULL, 0, id);
 	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
 	/* one byte of the encrypted content changed */
-	snprintf(cmd, sizeof(cmd), "printf 'X' | dd of='%s/blobs/%.2s/%s' bs=1"
-		 " seek=30 conv=notrunc 2>/dev/null", dir, m->sha256, m->sha256);
+	snprintf(cmd, sizeof(cmd), "printf 'X' | dd of='%s/%s' bs=1"
+		 " seek=%lld conv=notrunc 2>/dev/null", dir, m->content_file,
+		 (long long)m->content_off + 30);
 	ck_assert_int_eq(system(cmd), 0);
 	archive_message_free(m);
 	ck_assert_int_eq(archive_read(ar, id, collect, &b, &err), -1);
@@ -431,7 +506,7 @@ START_TEST(open_errors)
 	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another writer"));
 	archive_close(ar);
 	ar = archive_open(dir, ARCHIVE_READ, &err);
-	ck_assert_ptr_null(archive_spool_begin(ar, &err));
+	ck_assert_ptr_null(archive_spool_begin(ar, 0, &err));
 	archive_close(ar);
 }
 END_TEST
@@ -460,7 +535,7 @@ START_TEST(older_formats_refused)
 	set_format("mailkeep archive 1\n");
 	ck_assert_ptr_null(archive_open(dir, ARCHIVE_READ, &err));
 	ck_assert_msg(strstr(err.msg, "archive format 1") != NULL, "%s", err.msg);
-	set_format("mailkeep archive 4\n");
+	set_format("mailkeep archive 5\n");
 	ck_assert_ptr_null(archive_open(dir, ARCHIVE_READ, &err));
 	ck_assert_msg(strstr(err.msg, "unknown archive format") != NULL, "%s",
 		      err.msg);
@@ -482,7 +557,7 @@ START_TEST(leftover_spool_removed_and_failed_spool_reported)
 	snprintf(path, sizeof(path), "%s/spool", dir);
 	ck_assert_int_eq(chmod(path, 0500), 0);
 	if (geteuid() != 0) {	/* root ignores the mode */
-		ck_assert_ptr_null(archive_spool_begin(ar, &err));
+		ck_assert_ptr_null(archive_spool_begin(ar, 0, &err));
 		ck_assert_ptr_nonnull(strstr(err.msg, "cannot create spool file"));
 	}
 	chmod(path, 0700);
@@ -500,7 +575,7 @@ START_TEST(subject_decoded_for_the_index_raw_in_the_record)
 	archive_proof *p;
 	mk_error err;
 	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
-	archive_spool *sp = archive_spool_begin(ar, &err);
+	archive_spool *sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 
 	ck_assert_int_eq(archive_spool_write(sp, "x", 1, &err), 0);
 	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), 0);
@@ -529,7 +604,7 @@ START_TEST(long_fields_cut_content_kept)
 	buffer b = { 0 };
 	mk_error err;
 	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
-	archive_spool *sp = archive_spool_begin(ar, &err);
+	archive_spool *sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 
 	memset(subject, 'a', sizeof(subject) - 1);
 	ck_assert_int_eq(archive_spool_write(sp, subject, sizeof(subject) - 1, &err), 0);
@@ -565,7 +640,7 @@ START_TEST(metadata_only_keeps_no_content_and_no_subject)
 	archive_spool *sp;
 
 	/* a spool is for full content only */
-	sp = archive_spool_begin(ar, &err);
+	sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
 	ck_assert_msg(archive_store_metadata(ar, &env, 12345, id, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), 0);
@@ -583,7 +658,7 @@ START_TEST(metadata_only_keeps_no_content_and_no_subject)
 	ck_assert_ptr_nonnull(strstr(err.msg, "metadata only"));
 	free(b.data);
 	archive_close(ar);
-	ck_assert_int_eq(count_files("blobs"), 0);
+	ck_assert_int_eq(count_files("content"), 0);
 	snprintf(cmd, sizeof(cmd), "grep -rqa SECRET-SUBJECT-TOKEN '%s'", dir);
 	ck_assert_int_ne(system(cmd), 0);	/* nowhere: records, index, WAL */
 	/* and a full message cannot go through the metadata door */

@@ -163,7 +163,7 @@ store(archive *ar, const char *text, const char *from, const char *to,
 	archive_envelope env = { .mail_from = from, .rcpts = rcpts, .n_rcpts = 1,
 				 .received_at = when, .client_addr = "192.0.2.7" };
 	mk_error err;
-	archive_spool *sp = archive_spool_begin(ar, &err);
+	archive_spool *sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 
 	ck_assert_msg(sp != NULL, "%s", err.msg);
 	ck_assert_int_eq(archive_spool_write(sp, text, strlen(text), &err), 0);

@@ -195,7 +195,7 @@ fill(char ids[][ARCHIVE_ID_LEN + 1])
 	ar = archive_open(dir, ARCHIVE_WRITE, &err);
 	ck_assert_msg(ar != NULL, "%s", err.msg);
 	for (i = 0; i < N_TEXTS; i++) {
-		sp = archive_spool_begin(ar, &err);
+		sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 		ck_assert_msg(sp != NULL, "%s", err.msg);
 		ck_assert_int_eq(archive_spool_write(sp, texts[i], strlen(texts[i]),
 						     &err), 0);
@@ -504,7 +504,7 @@ START_TEST(custodian_and_recipients)
 
 	ar = archive_open(dir, ARCHIVE_WRITE, &err);
 	ck_assert_msg(ar != NULL, "%s", err.msg);
-	sp = archive_spool_begin(ar, &err);
+	sp = archive_spool_begin(ar, env.policy.retain_until, &err);
 	ck_assert_int_eq(archive_spool_write(sp, texts[1], strlen(texts[1]), &err), 0);
 	ck_assert_msg(archive_spool_commit(sp, &env, id[0], &err) == 0, "%s",
 		      err.msg);
