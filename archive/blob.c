@@ -399,6 +399,20 @@ blob_writer_write(blob_writer *w, const void *buf, size_t len, mk_error *err)
 	return 0;
 }
 
+/* release_codec - give w's compression context back to the pool as soon
+ * as the content is compressed: a message waiting for its commit holds
+ * none (a zstd context is 1.3 MiB; 200 sessions waiting held 80 MiB) */
+static void
+release_codec(blob_writer *w)
+{
+	if (w->z != NULL)
+		deflate_give(w->pools, w->z, w->reusable);
+	if (w->zc != NULL)
+		zstd_give(w->pools, w->zc);
+	w->z = NULL;
+	w->zc = NULL;
+}
+
 /* blob_writer_finish - end the stream: last bytes and the GCM tag */
 int
 blob_writer_finish(blob_writer *w, mk_error *err)
@@ -413,6 +427,7 @@ blob_writer_finish(blob_writer *w, mk_error *err)
 	    && zstd_into(w, NULL, 0, ZSTD_e_end, err) != 0)
 		return -1;
 	w->reusable = true;
+	release_codec(w);
 	if (flush_out(w, err) != 0)
 		return -1;
 	if (w->gcm == NULL)

@@ -320,10 +320,11 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* copy_span - len bytes of in (from 0) to out at off: in the kernel when
- * it can, else through a buffer */
+/* copy_span - len bytes of in (from 0) to out (called rel) at off: in
+ * the kernel when it can, else through a buffer */
 static int
-copy_span(int in, int out, off_t off, off_t len, mk_error *err)
+copy_span(int in, int out, const char *rel, off_t off, off_t len,
+	  mk_error *err)
 {
 	loff_t from = 0, to = off;
 	unsigned char buf[COPY_CHUNK];
@@ -342,7 +343,7 @@ copy_span(int in, int out, off_t off, off_t len, mk_error *err)
 		}
 		if (n <= 0)
 			return n == 0 ? mk_error_set(err, "spool file cut short")
-			    : mk_error_errno(err, "write content segment");
+			    : mk_error_errno(err, "write %s", rel);
 		len -= n;
 	}
 	return 0;
@@ -400,7 +401,8 @@ content_place(archive *ar, int spool_fd, off_t len, commit_req *req,
 	segment_rel(group, seg->number, req->content_file);
 	req->content_off = off;
 	req->content_len = len;
-	if (copy_span(spool_fd, seg->fd, off, len, err) != 0) {
+	if (copy_span(spool_fd, seg->fd, req->content_file, off, len,
+		      err) != 0) {
 		req->content_file[0] = '\0';
 		return -1;
 	}

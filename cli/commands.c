@@ -54,7 +54,7 @@ static const struct {
 	const char *name;
 	const char *what;
 } archive_layout[] = {
-	{"blobs/", "message content, one file per distinct SHA-256"},
+	{"content/", "message content, in segments by the day it may go"},
 	{"records/", "per-message envelope records"},
 	{"ledger/", "the append-only event ledger"},
 	{"index.sqlite", "the search index (rebuildable)"},

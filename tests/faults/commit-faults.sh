@@ -22,9 +22,12 @@
 #
 #	The steps (OP:PATH of the rule; faultinject.c):
 #	  blob-write	  writes:/spool/msg.	 the blob's data, in spool/
-#	  blob-fsync	  fsync:/spool/msg.	 its fsync before the rename
-#	  blob-rename	  renames:/spool/msg.	 spool/msg.X -> blobs/XX/HASH
-#	  blobs-dirsync	  fsync:/blobs/		 the fsync of blobs/XX
+#	  content-open	  opens:/content/	 the content segment (once a
+#			  writer, so NTH is 1+ here)
+#	  content-copy	  writes:/content/	 the blob copied into its span
+#			  of the segment (copy_file_range)
+#	  content-sync	  fdatasync:/content/	 the committer's sync of the
+#			  segment, once a batch
 #	  record-write	  writes:/records/	 records/DAY.log append
 #	  record-sync	  fdatasync:/records/	 its fdatasync
 #	  records-dirsync fsync:/records$	 records/ (a new segment's name:
@@ -49,9 +52,9 @@ ft_init commit-faults
 
 STEPS=(
 	"blob-write writes:/spool/msg."
-	"blob-fsync fsync:/spool/msg."
-	"blob-rename renames:/spool/msg."
-	"blobs-dirsync fsync:/blobs/"
+	"content-open opens:/content/ 1+"
+	"content-copy writes:/content/"
+	"content-sync fdatasync:/content/"
 	"record-write writes:/records/"
 	"record-sync fdatasync:/records/"
 	"records-dirsync fsync:/records$ 1+"

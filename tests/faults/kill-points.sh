@@ -7,7 +7,8 @@
 #	fsync/fdatasync, rename and ftruncate a writer makes while it stores
 #	4 messages (2 threads, archive-fill -C 1: a checkpoint in every
 #	commit) into a copy of a small archive and closes it: the blobs in
-#	spool/, their renames and blobs/XX fsyncs, the records/ appends and
+#	spool/, their copies into the content segment and its fdatasyncs
+#	(content/), the records/ appends and
 #	fdatasyncs, the ledger's, the checkpoints', SQLite's WAL writes and
 #	fsyncs, and its checkpoint into index.sqlite at close.  Each point is
 #	"OP PATH-CLASS NTH": the NTH call OP on a path of that class (the
@@ -17,7 +18,7 @@
 #
 #	For each point: a fresh copy of the archive, the same store with
 #	the rule OP:CLASS:NTH:kill-after (the call is made, then SIGKILL;
-#	for the data writes of records/, the ledger and checkpoints also
+#	for the data writes of content/, records/, the ledger and checkpoints also
 #	"torn": half the bytes, then SIGKILL), then a restart: a new writer
 #	(archive-fill, which rolls forward at open) stores again every
 #	message the killed one had not acknowledged, as the MTA retries.
@@ -37,7 +38,7 @@ N=4
 SAMPLE=${FAULTS_SAMPLE:-3}
 FILL_OPTS=(-m -C 1 -t 2)
 # The classes of paths, most specific first (the shim's PATH syntax).
-CLASSES=("/spool/msg." "/blobs/" "/records$" "/records/" "/ledger/ledger.log"
+CLASSES=("/spool/msg." "/content/" "/records$" "/records/" "/ledger/ledger.log"
 	 "/ledger/checkpoints.log" "/index.sqlite-wal" "/index.sqlite$")
 
 ft_msgs "$T/base-msgs" base 2
@@ -96,7 +97,7 @@ note "$(wc -l < "$T/points") points sampled (at most $SAMPLE each)"
 while read -r op class nth; do
 	echo "$op $class $nth kill-after" >> "$T/cases"
 	case "$op $class" in
-	"write /records/"|"write /ledger/ledger.log"|"write /ledger/checkpoints.log")
+	"copy_file_range /content/"|"write /records/"|"write /ledger/ledger.log"|"write /ledger/checkpoints.log")
 		echo "$op $class $nth torn" >> "$T/cases";;
 	esac
 done < "$T/points"

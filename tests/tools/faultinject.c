@@ -17,7 +17,7 @@
  *
  * DESCRIPTION
  *	The shim wraps, by their libc names: write, pwrite, pwrite64,
- *	writev, pwritev, pwritev64 (the data writes); fsync, fdatasync;
+ *	writev, pwritev, pwritev64, copy_file_range (the data writes); fsync, fdatasync;
  *	rename, renameat, renameat2; link, linkat; open, open64, openat,
  *	openat64 (and the fortified __open_2 forms); ftruncate,
  *	ftruncate64.  A call's PATH is the file its descriptor names
@@ -96,12 +96,14 @@ enum {
 	FI_FDATASYNC = 1 << 6, FI_RENAME = 1 << 7, FI_RENAMEAT = 1 << 8,
 	FI_RENAMEAT2 = 1 << 9, FI_LINK = 1 << 10, FI_LINKAT = 1 << 11,
 	FI_OPEN = 1 << 12, FI_OPENAT = 1 << 13, FI_FTRUNCATE = 1 << 14,
-	FI_WRITES = FI_WRITE | FI_PWRITE | FI_PWRITE64 | FI_WRITEV | FI_PWRITEV,
+	FI_COPY = 1 << 15,
+	FI_WRITES = FI_WRITE | FI_PWRITE | FI_PWRITE64 | FI_WRITEV | FI_PWRITEV
+	    | FI_COPY,
 	FI_SYNCS = FI_FSYNC | FI_FDATASYNC,
 	FI_RENAMES = FI_RENAME | FI_RENAMEAT | FI_RENAMEAT2,
 	FI_LINKS = FI_LINK | FI_LINKAT,
 	FI_OPENS = FI_OPEN | FI_OPENAT,
-	FI_ALL = 0x7fff
+	FI_ALL = 0xffff
 };
 
 static const struct {
@@ -115,7 +117,7 @@ static const struct {
 	{ "renameat", FI_RENAMEAT }, { "renameat2", FI_RENAMEAT2 },
 	{ "link", FI_LINK }, { "linkat", FI_LINKAT }, { "open", FI_OPEN },
 	{ "openat", FI_OPENAT }, { "ftruncate", FI_FTRUNCATE },
-	{ "writes", FI_WRITES }, { "syncs", FI_SYNCS },
+	{ "copy_file_range", FI_COPY }, { "writes", FI_WRITES }, { "syncs", FI_SYNCS },
 	{ "renames", FI_RENAMES }, { "links", FI_LINKS },
 	{ "opens", FI_OPENS }, { "ftruncates", FI_FTRUNCATE }, { "*", FI_ALL },
 };
@@ -507,6 +509,26 @@ pwrite64(int fd, const void *buf, size_t len, off64_t off)
 	rc = real_pwrite64(fd, buf, torn_len(&f, len), off);
 	after(&f);
 	return traced("pwrite64", path, rc);
+}
+
+/* copy_file_range - copy_file_range(2): a data write to fd_out (the
+ * archive's copy of a spooled blob into its content segment) */
+ssize_t
+copy_file_range(int fd_in, off64_t *off_in, int fd_out, off64_t *off_out,
+		size_t len, unsigned flags)
+{
+	REAL(copy_file_range);
+	char path[FI_PATH_MAX];
+	fi_fate f = fd_fate(FI_COPY, "copy_file_range", fd_out, path,
+			    sizeof(path));
+	ssize_t rc;
+
+	if (before(&f))
+		return traced("copy_file_range", path, -1);
+	rc = real_copy_file_range(fd_in, off_in, fd_out, off_out,
+				  torn_len(&f, len), flags);
+	after(&f);
+	return traced("copy_file_range", path, rc);
 }
 
 /* iov_torn - a torn writev writes the first half of the first buffer */
