@@ -238,6 +238,8 @@ archive_open_with(const char *dir, archive_mode mode,
 	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
+	if (mode == ARCHIVE_WRITE)
+		ledger_keep(ar);
 	if (check_marker(dir, err) != 0
 	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
@@ -270,6 +272,7 @@ archive_close(archive *ar)
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
+	ledger_close(ar);
 	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)
