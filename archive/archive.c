@@ -267,6 +267,8 @@ archive_open_with(const char *dir, archive_mode mode,
 	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
+	if (mode == ARCHIVE_WRITE)
+		ledger_keep(ar);
 	if (check_marker(dir, &ar->format, err) != 0
 	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
@@ -305,6 +307,7 @@ archive_close(archive *ar)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */
 	if (ar->mode == ARCHIVE_WRITE)
 		content_stop(ar);
+	ledger_close(ar);
 	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)

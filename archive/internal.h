@@ -37,6 +37,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -176,6 +177,26 @@ typedef struct committer {
 					   fails until the archive reopens */
 } committer;
 
+/* The ledger as a writer keeps it between its appends (ledger.c): the
+ * open file, and what this process's last append left at its end, so
+ * that the next one need not find, read and hash the last line.  Under
+ * the ledger's flock the cache is used only while the file is still the
+ * same (device, inode) and exactly end bytes long; anything else (another
+ * process appended, a torn line was cut, the file was replaced) sends the
+ * append the slow way, which refreshes it.  A failed append drops it. */
+typedef struct ledger_cache {
+	bool keep;			/* archive_open_with (writer) set it up;
+					   false: open the ledger per append */
+	pthread_mutex_t lock;		/* held across an append or checkpoint */
+	int fd;				/* the kept ledger, or -1 */
+	dev_t dev;			/* its file */
+	ino_t ino;
+	bool valid;			/* end, seq and hash below are true */
+	off_t end;			/* the file's size after that append */
+	int64_t seq;			/* the seq of its last line */
+	merkle_hash hash;		/* that line's leaf hash */
+} ledger_cache;
+
 struct archive {
 	char *dir;
 	archive_mode mode;
@@ -192,6 +213,7 @@ struct archive {
 	int lock_fd;			/* writer lock, or -1 */
 	int records_fd;			/* current records segment, or -1 */
 	char records_day[11];		/* its date, YYYY-MM-DD */
+	ledger_cache ledger;		/* zeroed: not kept (ledger.c) */
 	committer com;
 };
 
@@ -311,6 +333,10 @@ int ledger_scan_from(const char *dir, int64_t offset, int64_t before,
 /* ledger_checkpoint_due - write a checkpoint if one is due (force: now);
  * takes the ledger lock itself */
 int ledger_checkpoint_due(archive *ar, bool force, mk_error *err);
+/* ledger_keep - keep the ledger open between appends (a writer; at open) */
+void ledger_keep(archive *ar);
+/* ledger_close - close what ledger_keep kept (at close) */
+void ledger_close(archive *ar);
 
 /* checkpoint.c */
 typedef struct checkpoint {

@@ -14,6 +14,18 @@
  * middle of a write) never received its fsync, so was never reported
  * durable: the next appender cuts it off.
  *
+ * A writer (an archive opened ARCHIVE_WRITE: the milter's committer does
+ * one append per batch) keeps the file open between its appends, and
+ * remembers where its last append ended, that line's seq and its hash
+ * (ledger_cache, internal.h).  Under the flock, if the file is still the
+ * same one (device and inode of the path) and exactly that long, nobody
+ * appended or cut since, and the append skips finding, reading and
+ * hashing the last line; otherwise it takes the long way above, which
+ * also cuts a torn line.  A failed append closes the kept file and drops
+ * what it remembered.  A mutex keeps the threads of one process (the
+ * committer, its idle checkpoints, archive_log_event) from sharing the
+ * descriptor's flock at once.  Readers open the file for every append.
+ *
  * The lines are the leaves of an RFC 9162 Merkle tree (leaf N-1 is the
  * line of seq N, without its newline).  After an append, still under the
  * lock, the appender signs a checkpoint of the tree (checkpoint.c) when
@@ -148,10 +160,11 @@ format_line(char *out, size_t room, int64_t seq, const merkle_hash prev,
 
 /* format_lines - the entries as numbered, chained lines, one buffer
  * (caller frees): the first one's prev is prev (NULL for seq 1), each
- * next one's the leaf hash of the line before it */
+ * next one's the leaf hash of the line before it; the leaf hash of the
+ * last line into last (prev's when n is 0) */
 static char *
 format_lines(const char *const *entries, size_t n, int64_t seq,
-	     const merkle_hash prev, size_t *len)
+	     const merkle_hash prev, size_t *len, merkle_hash last)
 {
 	size_t cap = 0, i, used = 0, k;
 	merkle_hash leaf;
@@ -161,48 +174,94 @@ format_lines(const char *const *entries, size_t n, int64_t seq,
 		cap += strlen(entries[i]) + 32 + LEDGER_PREV_MEMBER;
 	if ((buf = malloc(cap + 1)) == NULL)
 		return NULL;
+	if (prev != NULL)
+		memcpy(leaf, prev, MERKLE_HASH);
 	for (i = 0; i < n; i++) {
 		k = format_line(buf + used, cap + 1 - used, seq + (int64_t)i,
 				i == 0 ? prev : leaf, entries[i]);
 		merkle_leaf_hash(buf + used, k - 1, leaf);
 		used += k;
 	}
+	if (n > 0 || prev != NULL)
+		memcpy(last, leaf, MERKLE_HASH);
 	*len = used;
 	return buf;
 }
 
-/* append_locked - append the entries to the locked ledger at fd */
-static int
-append_locked(int fd, const char *path, const char *const *entries,
-	      size_t n, int64_t *first_seq, mk_error *err)
+/* The end of the ledger an append continues from. */
+typedef struct ledger_tail {
+	int64_t seq;			/* of the last line; 0: none */
+	merkle_hash hash;		/* its leaf hash, when seq > 0 */
+	off_t size;			/* bytes in the file */
+} ledger_tail;
+
+/* tail_cached - the tail this process's last append left, if the kept
+ * ledger at fd (locked) is still exactly as long as it left it */
+static bool
+tail_cached(const ledger_cache *lc, int fd, ledger_tail *t)
 {
-	merkle_hash prev;
+	struct stat st;
+
+	if (!lc->keep || !lc->valid || fstat(fd, &st) != 0
+	    || st.st_size != lc->end)
+		return false;
+	t->seq = lc->seq;
+	memcpy(t->hash, lc->hash, MERKLE_HASH);
+	t->size = lc->end;
+	return true;
+}
+
+/* tail_read - the tail as the file says; cuts off a torn line */
+static int
+tail_read(int fd, const char *path, ledger_tail *t, mk_error *err)
+{
 	last_line ll;
-	int64_t seq;
-	size_t len;
-	off_t size;
-	char *buf;
-	int rc = 0;
 
 	if (find_last(fd, path, &ll, err) != 0)
 		return -1;
-	if (ll.seq > 0 && hash_line(fd, path, ll.start, ll.end, prev, err) != 0)
+	if (ll.seq > 0 && hash_line(fd, path, ll.start, ll.end, t->hash, err) != 0)
 		return -1;
-	seq = ll.seq;
-	if ((size = lseek(fd, 0, SEEK_END)) < 0)
+	t->seq = ll.seq;
+	if ((t->size = lseek(fd, 0, SEEK_END)) < 0)
 		return mk_error_errno(err, "seek %s", path);
-	if ((buf = format_lines(entries, n, seq + 1, seq > 0 ? prev : NULL,
-				&len)) == NULL)
+	return 0;
+}
+
+/* append_locked - append the entries to the locked ledger at fd; a kept
+ * ledger's cache (lc) is dropped first and set again only on success */
+static int
+append_locked(ledger_cache *lc, int fd, const char *path,
+	      const char *const *entries, size_t n, int64_t *first_seq,
+	      mk_error *err)
+{
+	merkle_hash last;
+	ledger_tail t;
+	size_t len;
+	char *buf;
+	int rc = 0;
+
+	if (!tail_cached(lc, fd, &t) && tail_read(fd, path, &t, err) != 0)
+		return -1;
+	if (lc->keep)
+		lc->valid = false;
+	if ((buf = format_lines(entries, n, t.seq + 1, t.seq > 0 ? t.hash : NULL,
+				&len, last)) == NULL)
 		return mk_error_set(err, "out of memory");
 	if (write_all(fd, buf, len) != 0)
 		rc = mk_error_errno(err, "append to %s", path);
 	else if (fdatasync(fd) != 0)
 		rc = mk_error_errno(err, "fsync %s", path);
-	if (rc != 0 && ftruncate(fd, size) != 0)	/* entries may stay */
+	if (rc != 0 && ftruncate(fd, t.size) != 0)	/* entries may stay */
 		rc = mk_error_errno(err, "append to %s failed, then truncate",
 				    path) - 1;
 	free(buf);
-	*first_seq = seq + 1;
+	*first_seq = t.seq + 1;
+	if (rc == 0 && lc->keep) {
+		lc->end = t.size + (off_t)len;
+		lc->seq = t.seq + (int64_t)n;
+		memcpy(lc->hash, last, MERKLE_HASH);
+		lc->valid = true;
+	}
 	return rc;
 }
 
@@ -282,6 +341,104 @@ open_locked(const char *path, mk_error *err)
 	return fd;
 }
 
+/* ledger_drop - close the kept ledger and forget its tail */
+static void
+ledger_drop(ledger_cache *lc)
+{
+	if (lc->fd >= 0)
+		close(lc->fd);
+	lc->fd = -1;
+	lc->valid = false;
+}
+
+/* kept_locked - the kept ledger, locked; opened first when it is not
+ * open or when path names another file now (replaced, removed); the fd,
+ * or -1 */
+static int
+kept_locked(ledger_cache *lc, const char *path, mk_error *err)
+{
+	struct stat st;
+
+	if (lc->fd >= 0 && (stat(path, &st) != 0 || st.st_dev != lc->dev
+			    || st.st_ino != lc->ino))
+		ledger_drop(lc);
+	if (lc->fd < 0) {
+		if ((lc->fd = open_locked(path, err)) < 0)
+			return -1;
+		if (fstat(lc->fd, &st) != 0) {
+			mk_error_errno(err, "stat %s", path);
+			ledger_drop(lc);
+			return -1;
+		}
+		lc->dev = st.st_dev;
+		lc->ino = st.st_ino;
+		return lc->fd;
+	}
+	if (flock(lc->fd, LOCK_EX) != 0) {
+		mk_error_errno(err, "lock %s", path);
+		ledger_drop(lc);
+		return -1;
+	}
+	return lc->fd;
+}
+
+/* ledger_lock - ar's ledger open and locked: the kept one (its mutex
+ * held until ledger_unlock) or, not kept, a new descriptor; or -1 */
+static int
+ledger_lock(archive *ar, const char *path, mk_error *err)
+{
+	ledger_cache *lc = &ar->ledger;
+	int fd;
+
+	if (!lc->keep)
+		return open_locked(path, err);
+	pthread_mutex_lock(&lc->lock);
+	if ((fd = kept_locked(lc, path, err)) < 0)
+		pthread_mutex_unlock(&lc->lock);
+	return fd;
+}
+
+/* ledger_unlock - let go of what ledger_lock gave; failed: an append
+ * failed, so a kept ledger is closed (the next one opens it anew) */
+static void
+ledger_unlock(archive *ar, int fd, bool failed)
+{
+	ledger_cache *lc = &ar->ledger;
+
+	if (!lc->keep) {
+		close(fd);	/* releases the lock */
+		return;
+	}
+	if (failed || flock(fd, LOCK_UN) != 0)
+		ledger_drop(lc);
+	pthread_mutex_unlock(&lc->lock);
+}
+
+/* ledger_keep - keep ar's ledger open between appends (internal.h) */
+void
+ledger_keep(archive *ar)
+{
+	ledger_cache *lc = &ar->ledger;
+
+	memset(lc, 0, sizeof(*lc));
+	pthread_mutex_init(&lc->lock, NULL);
+	lc->fd = -1;
+	lc->keep = true;
+}
+
+/* ledger_close - close the kept ledger (internal.h) */
+void
+ledger_close(archive *ar)
+{
+	ledger_cache *lc = &ar->ledger;
+
+	if (!lc->keep)
+		return;
+	ledger_drop(lc);
+	pthread_mutex_destroy(&lc->lock);
+	lc->keep = false;
+}
+
 /* ledger_append - append entries (JSON members without braces) durably,
  * each given its seq and the prev that chains it to the line before;
  * *first_seq receives the seq of the first one.  A checkpoint that is due
@@ -299,13 +456,14 @@ ledger_append(archive *ar, const char *const *entries, size_t n,
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if ((fd = open_locked(path, err)) >= 0) {
-		rc = append_locked(fd, path, entries, n, first_seq, err);
+	if ((fd = ledger_lock(ar, path, err)) >= 0) {
+		rc = append_locked(&ar->ledger, fd, path, entries, n, first_seq,
+				   err);
 		if (rc == 0)
 			(void)checkpoint_locked(ar, fd, path,
 						*first_seq + (int64_t)n - 1,
 						false, &cp_err);
-		close(fd);	/* releases the lock */
+		ledger_unlock(ar, fd, rc != 0);
 	}
 	free(path);
 	return rc;
@@ -316,15 +474,20 @@ int
 ledger_checkpoint_due(archive *ar, bool force, mk_error *err)
 {
 	char *path = path_join(ar->dir, ARCHIVE_LEDGER_FILE);
+	ledger_tail t;
 	int64_t size;
 	int fd, rc = -1;
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if ((fd = open_locked(path, err)) >= 0) {
-		if (last_seq(fd, path, &size, err) == 0)
+	if ((fd = ledger_lock(ar, path, err)) >= 0) {
+		if (tail_cached(&ar->ledger, fd, &t))
+			size = t.seq;
+		else if (last_seq(fd, path, &size, err) != 0)
+			size = -1;
+		if (size >= 0)
 			rc = checkpoint_locked(ar, fd, path, size, force, err);
-		close(fd);
+		ledger_unlock(ar, fd, false);
 	}
 	free(path);
 	return rc;

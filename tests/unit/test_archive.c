@@ -431,6 +431,104 @@ START_TEST(index_failure_after_the_ledger_is_stored_and_caught_up)
 }
 END_TEST
 
+/* ledger_seqs_consecutive - every line of the ledger has the seq of its
+ * position; their number */
+static int
+ledger_seqs_consecutive(void)
+{
+	char path[128], line[4096], want[32];
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		snprintf(want, sizeof(want), "{\"seq\":%d,", ++n);
+		ck_assert_msg(strncmp(line, want, strlen(want)) == 0,
+			      "line %d: %.40s", n, line);
+	}
+	fclose(fp);
+	return n;
+}
+
+/* first_problem - archive_problem_fn keeping the first one found */
+static void
+first_problem(const char *kind, const char *object, const char *detail,
+	      void *ctx)
+{
+	char *first = ctx;
+
+	if (first[0] == '\0')
+		snprintf(first, 512, "%s %s: %s", kind, object, detail);
+}
+
+/* verify_chain - archive_verify finds nothing, the chain included */
+static void
+verify_chain(archive *ar)
+{
+	archive_verify_stats st;
+	char first[512] = "";
+	mk_error err;
+
+	ck_assert_msg(archive_verify(ar, NULL, first_problem, NULL, first, &st,
+				     &err) == 0, "%s", err.msg);
+	ck_assert_msg(st.problems == 0, "%llu problems, first: %s",
+		      (unsigned long long)st.problems, first);
+}
+
+/* The writer keeps the ledger open and remembers its last line between
+ * appends (ledger.c); whatever changed the file behind its back (another
+ * process's entry, a torn line, the file replaced) must be seen. */
+START_TEST(writer_ledger_cache_sees_other_appends)
+{
+	const char *rcpts[] = { "a@example.com" };
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+	char id[ARCHIVE_ID_LEN + 1], path[128], tmp[160], cmd[1024];
+	mk_error err;
+	archive *w, *r;
+	int fd;
+
+	opts.checkpoint_entries = 1;	/* a checkpoint in every append */
+	ck_assert_ptr_nonnull(w = archive_open_with(dir, ARCHIVE_WRITE, &opts,
+						    &err));
+	store_bytes(w, "one", 3, "s@x", rcpts, 1, NULL, 0, id);
+	/* another handle (as another process would) appends in between */
+	ck_assert_ptr_nonnull(r = archive_open(dir, ARCHIVE_READ, &err));
+	ck_assert_msg(archive_log_event(r, "{\"event\":\"access\",\"uid\":1}",
+					NULL, &err) == 0, "%s", err.msg);
+	store_bytes(w, "two", 3, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(ledger_seqs_consecutive(), 4);
+	/* the writer's own entries in a row: the cached way */
+	store_bytes(w, "three", 5, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_msg(archive_log_event(w, "{\"event\":\"access\",\"uid\":2}",
+					NULL, &err) == 0, "%s", err.msg);
+	/* a torn line behind the writer's back is cut, then chained past */
+	snprintf(path, sizeof(path), "%s/ledger/ledger.log", dir);
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "{\"seq\":7,\"ev", 12), 12);
+	close(fd);
+	store_bytes(w, "four", 4, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(ledger_seqs_consecutive(), 7);
+	/* the file replaced by a copy: the next entry goes into the new one */
+	snprintf(tmp, sizeof(tmp), "%s.copy", path);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && mv '%s' '%s'", path, tmp,
+		 tmp, path);
+	ck_assert_int_eq(system(cmd), 0);
+	store_bytes(w, "five", 4, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(ledger_seqs_consecutive(), 8);
+	ck_assert_msg(archive_log_event(r, "{\"event\":\"access\",\"uid\":3}",
+					NULL, &err) == 0, "%s", err.msg);
+	store_bytes(w, "six", 3, "s@x", rcpts, 1, NULL, 0, id);
+	ck_assert_int_eq(ledger_seqs_consecutive(), 10);
+	verify_chain(w);
+	archive_close(r);
+	archive_close(w);
+	ck_assert_ptr_nonnull(r = archive_open(dir, ARCHIVE_READ, &err));
+	verify_chain(r);
+	archive_close(r);
+}
+END_TEST
+
 START_TEST(torn_record_line_is_cut_before_the_next_append)
 {
 	const char *rcpts[] = { "a@example.com" };
@@ -707,6 +805,7 @@ main(void)
 	tcase_add_test(tc, subject_decoded_for_the_index_raw_in_the_record);
 	tcase_add_test(tc, index_failure_after_the_ledger_is_stored_and_caught_up);
 	tcase_add_test(tc, torn_record_line_is_cut_before_the_next_append);
+	tcase_add_test(tc, writer_ledger_cache_sees_other_appends);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
