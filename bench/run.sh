@@ -47,9 +47,11 @@
 #	of English-like text (the words of /usr/share/common-licenses, drawn
 #	with a Zipf-like skew by a fixed-seed generator, 72-column lines, as
 #	bench/store-bench.sh does; zlib level 1 keeps 0.44-0.51 of it).
-#	The copies are all alike, so mailkeep keeps one blob of each: each
-#	message is still spooled, compressed, encrypted and fsynced in full,
-#	and only the rename into blobs/ and its directory fsync are saved.
+#	The copies' bodies are alike, but not their content as the milter
+#	sees it: Postfix gives the milter its own Received: header, which
+#	names the message's queue id, so no message is deduplicated: each is
+#	spooled, compressed, encrypted and copied into its content segment
+#	in full.
 #
 #	Two rates are reported for each run:
 #	  accept  messages accepted / time from smtp-source's first connection

@@ -58,7 +58,7 @@
 #	Finally the size of the stored corpus: every BENCH_CORPUS file once,
 #	without -v (the files are distinct, so nothing is deduplicated),
 #	in the "disk" place, for each configuration: blob bytes (everything
-#	under blobs/, blob headers and GCM tags included) / raw bytes.
+#	in content/, blob headers and GCM tags included) / raw bytes.
 #
 #	Figures go to stdout (per-run lines, then the tables) and to
 #	WORK/results.tsv.  This script prints figures; it never passes or
@@ -304,14 +304,13 @@ echo " load: 1-min load average before each run)"
 
 echo
 echo "== size: the corpus once (${#corpus[@]} files, no -v, nothing deduplicated), disk =="
-printf '%-13s %12s %12s %9s %10s\n' config "raw bytes" "blob bytes" "blob/raw" "blobs"
+printf '%-13s %12s %12s %9s %10s\n' config "raw bytes" "blob bytes" "blob/raw" "messages"
 for c in $BENCH_CONFIGS; do
 	fill disk "$c" corpus 0
 	read -r n raw sec blob usr sys load < "$W/run.out"
-	nb=$(find "${work[disk]}/archive/blobs" -type f | wc -l)
-	awk -v c="$c" -v raw="$raw" -v b="$blob" -v nb="$nb" 'BEGIN {
+	awk -v c="$c" -v raw="$raw" -v b="$blob" -v nb="$n" 'BEGIN {
 		printf "%-13s %12d %12d %9.3f %10d\n", c, raw, b, b / raw, nb }'
 done
 rm -rf "${work[disk]}/archive"
-echo "(blob bytes: every file under blobs/, each with its 28-byte header and, when encrypted, its 16-byte GCM tag)"
+echo "(blob bytes: the content segments under content/, each blob with its 28-byte header and, when encrypted, its 16-byte GCM tag)"
 echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at end"

@@ -415,27 +415,51 @@ worker(void *arg)
 	return NULL;
 }
 
-/* blob_bytes - the bytes of every file under DIR/blobs */
+/* dir_bytes - the bytes of the regular files in path */
+static uint64_t
+dir_bytes(const char *path)
+{
+	uint64_t total = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(path);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.'
+		    && fstatat(dirfd(d), de->d_name, &st, 0) == 0
+		    && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	closedir(d);
+	return total;
+}
+
+/* blob_bytes - the bytes of stored content: every content segment
+ * (DIR/content/GROUP/) and every blob of a format-3 archive (DIR/blobs/XX/) */
 static uint64_t
 blob_bytes(const char *dir)
 {
 	char path[4096];
 	uint64_t total = 0;
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	int i;
 
 	for (i = 0; i < 256; i++) {
 		snprintf(path, sizeof(path), "%s/blobs/%02x", dir, i);
-		if ((d = opendir(path)) == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.'
-			    && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
-				total += (uint64_t)st.st_size;
-		closedir(d);
+		total += dir_bytes(path);
 	}
+	snprintf(path, sizeof(path), "%s/content", dir);
+	if ((d = opendir(path)) == NULL)
+		return total;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/content/%s", dir,
+				 de->d_name);
+			total += dir_bytes(path);
+		}
+	closedir(d);
 	return total;
 }
 
