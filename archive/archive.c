@@ -267,6 +267,7 @@ archive_open_with(const char *dir, archive_mode mode,
 	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
+	spool_pool_init(ar);
 	if (mode == ARCHIVE_WRITE)
 		ledger_keep(ar);
 	if (check_marker(dir, &ar->format, err) != 0
@@ -308,6 +309,7 @@ archive_close(archive *ar)
 	if (ar->mode == ARCHIVE_WRITE)
 		content_stop(ar);
 	ledger_close(ar);
+	spool_pool_free(ar);
 	index_forget(ar);
 	sqlite3_close(ar->db);
 	if (ar->keys.dir != NULL)

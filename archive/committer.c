@@ -151,6 +151,7 @@ take_batch(committer *c)
 	if (c->head == NULL)
 		c->tail = NULL;
 	last->next = NULL;
+	c->queued -= n;
 	return batch;
 }
 
@@ -167,8 +168,8 @@ finish_batch(committer *c, commit_req *batch, int rc, const mk_error *err)
 		if (rc != 0)
 			r->err = *err;
 		r->done = true;
+		pthread_cond_signal(&r->woken);	/* its submitter only */
 	}
-	pthread_cond_broadcast(&c->done);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -194,6 +195,29 @@ idle_wait(archive *ar, committer *c)
 	pthread_mutex_lock(&c->lock);
 }
 
+/* linger - wait up to ARCHIVE_LINGER_US for the messages that are still
+ * being received to join the queue, so that one round of syncs serves
+ * them too (PostgreSQL's commit_delay, with the spools open as its
+ * siblings): only while some are, and not beyond a full batch.  Locked. */
+static void
+linger(archive *ar, committer *c)
+{
+	struct timespec until;
+
+	if (ar->spools_open <= c->queued || c->queued >= ARCHIVE_BATCH_MAX)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += ARCHIVE_LINGER_US * 1000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (ar->spools_open > c->queued && c->queued < ARCHIVE_BATCH_MAX
+	       && !c->stopping
+	       && pthread_cond_timedwait(&c->work, &c->lock, &until) == 0)
+		;
+}
+
 /* committer_main - the committer thread */
 static void *
 committer_main(void *arg)
@@ -213,6 +237,7 @@ committer_main(void *arg)
 				index_batch(ar, NULL);
 			break;
 		}
+		linger(ar, c);
 		batch = take_batch(c);
 		pthread_mutex_unlock(&c->lock);
 		rc = commit_batch(ar, batch, &err);
@@ -233,7 +258,6 @@ committer_start(archive *ar, mk_error *err)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work, NULL);
-	pthread_cond_init(&c->done, NULL);
 	if ((rc = pthread_create(&c->thread, NULL, committer_main, ar)) != 0)
 		return mk_error_set(err, "cannot start committer thread: %s",
 				    strerror(rc));
@@ -257,7 +281,16 @@ committer_stop(archive *ar)
 	c->running = false;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->done);
+}
+
+/* committer_spools - count a message being received (+1) or no longer
+ * (-1): the batches linger for those (linger()) */
+void
+committer_spools(archive *ar, int delta)
+{
+	pthread_mutex_lock(&ar->com.lock);
+	ar->spools_open += delta;
+	pthread_mutex_unlock(&ar->com.lock);
 }
 
 /* committer_submit - queue req and wait until it is durable or failed */
@@ -273,14 +306,17 @@ committer_submit(archive *ar, commit_req *req)
 		pthread_mutex_unlock(&c->lock);
 		return mk_error_set(&req->err, "archive is closing");
 	}
+	pthread_cond_init(&req->woken, NULL);
 	if (c->tail != NULL)
 		c->tail->next = req;
 	else
 		c->head = req;
 	c->tail = req;
+	c->queued++;
 	pthread_cond_signal(&c->work);
 	while (!req->done)
-		pthread_cond_wait(&c->done, &c->lock);
+		pthread_cond_wait(&req->woken, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&req->woken);
 	return req->rc;
 }

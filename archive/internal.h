@@ -53,6 +53,8 @@
 #define ARCHIVE_FORMAT_BLOBS	3	/* the format before content segments */
 #define ARCHIVE_LOCK_FILE	"writer.lock"
 #define ARCHIVE_BATCH_MAX	256	/* commits one group commit takes */
+#define ARCHIVE_LINGER_US	300	/* a batch waits at most this long for
+					   messages still being received */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
 
 /* Sizes of key material (keys.c) and of the blob format (blob.c). */
@@ -129,6 +131,16 @@ typedef struct content_store {
 	sqlite3_stmt *find;
 } content_store;
 
+/* Spool files kept for the next message (store.c): anonymous files in
+ * spool/ (O_TMPFILE), emptied and reused, so that a message costs no
+ * file creation and removal. */
+#define SPOOL_POOL_MAX 64
+typedef struct spool_pool {
+	pthread_mutex_t lock;
+	int fds[SPOOL_POOL_MAX];
+	int n;
+} spool_pool;
+
 /* Where a blob is: a file (blobs/, format 3) from off to its end (len
  * -1), or a span of a content segment, whose day key it may need. */
 typedef struct blob_span {
@@ -156,6 +168,7 @@ typedef struct commit_req {
 	/* filled by the committer */
 	int64_t ledger_seq;
 	bool done;
+	pthread_cond_t woken;		/* signalled when done is set */
 	int rc;
 	mk_error err;
 	struct commit_req *next;
@@ -166,8 +179,8 @@ typedef struct committer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;		/* signalled when requests arrive */
-	pthread_cond_t done;		/* broadcast when a batch is finished */
 	commit_req *head, *tail;
+	int queued;			/* requests in the queue */
 	bool stopping;
 	bool running;
 	bool wrote;			/* a batch was committed */
@@ -210,6 +223,9 @@ struct archive {
 					   the first lookup, kept until close */
 	int format;			/* of FORMAT: 3 (blobs/) or 4 */
 	content_store content;		/* writer: its segments */
+	spool_pool spools;		/* writer: spool files to reuse */
+	int spools_open;		/* messages being received or committed
+					   (guarded by com.lock) */
 	int lock_fd;			/* writer lock, or -1 */
 	int records_fd;			/* current records segment, or -1 */
 	char records_day[11];		/* its date, YYYY-MM-DD */
@@ -223,6 +239,8 @@ int take_writer_lock(archive *ar, mk_error *err);
 
 /* store.c */
 void spool_cleanup(archive *ar);
+void spool_pool_init(archive *ar);
+void spool_pool_free(archive *ar);
 
 /* content.c */
 /* content_group - the group of retain_until: "YYYY-MM-DD" or "forever" */
@@ -252,6 +270,7 @@ int content_open(archive *ar, const char *file, int64_t off, int64_t len,
 int committer_start(archive *ar, mk_error *err);
 void committer_stop(archive *ar);
 int committer_submit(archive *ar, commit_req *req);
+void committer_spools(archive *ar, int delta);
 
 /* record.c */
 /* record_seal - build req's record, sign it, encrypt it: fills record,

@@ -1,7 +1,7 @@
 /*
  * store.c - receiving one message: the spool file and its commit.
  *
- * A message streams into spool/XXXXXX (mode 0600) in the blob format
+ * A message streams into a spool file in the blob format
  * (blob.c: compressed, encrypted as it arrives, so the content is never
  * on disk in clear) while the SHA-256 of the raw bytes is computed;
  * memory does not grow with the message.  The content is encrypted under
@@ -13,8 +13,10 @@
  * once a batch.  The record is built, signed and sealed here too
  * (record.c), in the caller's thread, where many run at once.
  * Then the committer takes the record (committer.c) and answers when
- * everything is durable.  Leftover spool files of a crashed writer are
- * removed by spool_cleanup() when the next writer opens the archive.
+ * everything is durable.  Spool files are anonymous (O_TMPFILE in spool/:
+ * a crash leaves nothing behind) and reused, emptied, by later messages,
+ * so that receiving a message creates and removes no file.
+ * spool_cleanup() removes what writers of earlier versions left there.
  */
 #include "config.h"
 
@@ -34,8 +36,9 @@
 
 struct archive_spool {
 	archive *ar;
-	int fd;
-	char *path;
+	int fd;				/* anonymous (O_TMPFILE) */
+	bool reusable;			/* its blob was placed: keep fd */
+	bool counted;			/* in ar->spools_open */
 	EVP_MD_CTX *sha;
 	blob_writer *blob;		/* gathers small writes itself */
 	int64_t size;
@@ -77,6 +80,65 @@ spool_key(archive *ar, int64_t retain_until, unsigned char key[KEYS_AES],
 	return content_day_key(ar, group, true, key, err) == 0 ? key : NULL;
 }
 
+/* spool_pool_init - no spool file kept yet */
+void
+spool_pool_init(archive *ar)
+{
+	pthread_mutex_init(&ar->spools.lock, NULL);
+	ar->spools.n = 0;
+}
+
+/* spool_pool_free - close the spool files kept */
+void
+spool_pool_free(archive *ar)
+{
+	while (ar->spools.n > 0)
+		close(ar->spools.fds[--ar->spools.n]);
+}
+
+/* spool_open - an empty spool file: one kept from an earlier message, or
+ * a new anonymous file in spool/ (nothing to remove after a crash) */
+static int
+spool_open(archive *ar, mk_error *err)
+{
+	spool_pool *p = &ar->spools;
+	char *dir;
+	int fd = -1;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n > 0)
+		fd = p->fds[--p->n];
+	pthread_mutex_unlock(&p->lock);
+	if (fd >= 0)
+		return fd;
+	if ((dir = path_join(ar->dir, "spool")) == NULL)
+		return mk_error_set(err, "out of memory");
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		mk_error_errno(err, "cannot create a spool file in %s", dir);
+	free(dir);
+	return fd;
+}
+
+/* spool_keep - give fd back for another message, emptied; closed when it
+ * cannot be emptied or enough are kept */
+static void
+spool_keep(archive *ar, int fd)
+{
+	spool_pool *p = &ar->spools;
+
+	if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		pthread_mutex_lock(&p->lock);
+		if (p->n < SPOOL_POOL_MAX) {
+			p->fds[p->n++] = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* archive_spool_begin - create the spool file of a new message */
 archive_spool *
 archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
@@ -96,19 +158,13 @@ archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 	sp->ar = ar;
 	sp->fd = -1;
 	sp->retain_until = retain_until;
-	if ((sp->path = path_join(ar->dir, "spool/msg.XXXXXX")) == NULL
-	    || (sp->sha = EVP_MD_CTX_new()) == NULL
+	if ((sp->sha = EVP_MD_CTX_new()) == NULL
 	    || EVP_DigestInit_ex(sp->sha, EVP_sha256(), NULL) != 1) {
 		mk_error_set(err, "out of memory");
 		goto fail;
 	}
-	if ((sp->fd = mkostemp(sp->path, O_CLOEXEC)) < 0) {
-		mk_error_errno(err, "cannot create spool file in %s/spool",
-			       ar->dir);
-		free(sp->path);
-		sp->path = NULL;
+	if ((sp->fd = spool_open(ar, err)) < 0)
 		goto fail;
-	}
 	if ((k = spool_key(ar, retain_until, key, err)) == NULL
 	    && err->msg[0] != '\0')
 		goto fail;
@@ -117,6 +173,8 @@ archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 	OPENSSL_cleanse(key, sizeof(key));
 	if (sp->blob == NULL)
 		goto fail;
+	committer_spools(ar, +1);
+	sp->counted = true;
 	return sp;
 fail:
 	archive_spool_discard(sp);
@@ -134,7 +192,7 @@ archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 		return mk_error_set(err, "SHA-256 update failed");
 	sp->size += (int64_t)len;
 	if (blob_writer_write(sp->blob, buf, len, &why) != 0)
-		return mk_error_set(err, "%s: %s", sp->path, why.msg);
+		return mk_error_set(err, "spool file: %s", why.msg);
 	return 0;
 }
 
@@ -145,12 +203,13 @@ archive_spool_discard(archive_spool *sp)
 	if (sp == NULL)
 		return;
 	blob_writer_free(sp->blob);
-	if (sp->fd >= 0)
+	if (sp->counted)
+		committer_spools(sp->ar, -1);
+	if (sp->fd >= 0 && sp->reusable)
+		spool_keep(sp->ar, sp->fd);
+	else if (sp->fd >= 0)
 		close(sp->fd);
-	if (sp->path != NULL)
-		unlink(sp->path);
 	EVP_MD_CTX_free(sp->sha);
-	free(sp->path);
 	free(sp);
 }
 
@@ -185,10 +244,13 @@ spool_to_content(archive_spool *sp, commit_req *req, mk_error *err)
 	hex_encode(md, sizeof(md), req->sha256);
 	req->size = sp->size;
 	if (blob_writer_finish(sp->blob, &why) != 0)
-		return mk_error_set(err, "%s: %s", sp->path, why.msg);
+		return mk_error_set(err, "spool file: %s", why.msg);
 	if ((len = lseek(sp->fd, 0, SEEK_CUR)) < 0)
-		return mk_error_errno(err, "%s", sp->path);
-	return content_place(sp->ar, sp->fd, len, req, sp->retain_until, err);
+		return mk_error_errno(err, "spool file");
+	if (content_place(sp->ar, sp->fd, len, req, sp->retain_until, err) != 0)
+		return -1;
+	sp->reusable = true;
+	return 0;
 }
 
 /* prepare_req - check the envelope, give the message its id and time */

@@ -4,8 +4,8 @@
 # archive is writable again the same message gets 250 and is archived.
 # The milter runs as "nobody" (root would ignore the permissions); the test
 # takes write permission away from the archive's spool/ and then from
-# content/ and its segments (restarting the milter, which otherwise goes
-# on appending to the segment it has open).
+# content/ and its segments, each time restarting the milter, which
+# otherwise goes on with the spool files and the segment it has open.
 # The MTA is $E2E_MTA: Postfix when run as itself, Sendmail when sourced by
 # tests/e2e/sendmail_tempfail.sh (which says what Sendmail replies and logs).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
@@ -34,7 +34,7 @@ for dir in spool content; do
 	mid=$(mkmsg "$dir")
 	# No write permission for the milter's user anywhere under $dir.
 	find "$ARCHIVE/$dir" \( -type d -o -type f \) -exec chmod a-w {} +
-	if [ "$dir" = content ]; then milter_stop; milter_start; fi
+	milter_stop; milter_start	# no spool file or segment kept open
 	before=$(wc -l < "$MTA_LOG")
 	reply=$(send "$dir")
 	note "$dir unwritable: $reply"

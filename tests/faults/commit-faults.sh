@@ -21,7 +21,8 @@
 #	message ("reopen").
 #
 #	The steps (OP:PATH of the rule; faultinject.c):
-#	  blob-write	  writes:/spool/msg.	 the blob's data, in spool/
+#	  blob-write	  writes:/spool/	 the blob's data, in its spool file
+#			  (anonymous, O_TMPFILE: "spool/#N (deleted)")
 #	  content-open	  opens:/content/	 the content segment (once a
 #			  writer, so NTH is 1+ here)
 #	  content-copy	  writes:/content/	 the blob copied into its span
@@ -51,7 +52,7 @@
 ft_init commit-faults
 
 STEPS=(
-	"blob-write writes:/spool/msg."
+	"blob-write writes:/spool/"
 	"content-open opens:/content/ 1+"
 	"content-copy writes:/content/"
 	"content-sync fdatasync:/content/"

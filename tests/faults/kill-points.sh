@@ -38,7 +38,7 @@ N=4
 SAMPLE=${FAULTS_SAMPLE:-3}
 FILL_OPTS=(-m -C 1 -t 2)
 # The classes of paths, most specific first (the shim's PATH syntax).
-CLASSES=("/spool/msg." "/content/" "/records$" "/records/" "/ledger/ledger.log"
+CLASSES=("/spool/" "/content/" "/records$" "/records/" "/ledger/ledger.log"
 	 "/ledger/checkpoints.log" "/index.sqlite-wal" "/index.sqlite$")
 
 ft_msgs "$T/base-msgs" base 2

@@ -63,12 +63,23 @@ local function reply_name(r)
 		math.floor(r))
 end
 
--- spool_files - the names in the archive's spool/ directory (MK_SPOOL)
+-- spool_files - the spool files that hold a message: names in the
+-- archive's spool/ directory (MK_SPOOL), and the milter's (MK_MILTER_PID)
+-- anonymous spool files (O_TMPFILE, "spool/#N (deleted)" in /proc) that
+-- are not empty; those it keeps for the next message are emptied
 function T.spool_files()
 	local dir = os.getenv("MK_SPOOL")
+	local pid = os.getenv("MK_MILTER_PID")
 	if dir == nil then return nil end
 	local names = {}
 	local p = assert(io.popen("ls -A '" .. dir .. "'"))
+	for line in p:lines() do names[#names + 1] = line end
+	p:close()
+	if pid == nil then return names end
+	p = assert(io.popen("for f in /proc/" .. pid .. "/fd/*; do " ..
+		"t=$(readlink \"$f\") || continue; case $t in " ..
+		"*/spool/'#'*) [ \"$(stat -L -c %s \"$f\" 2>/dev/null)\" -gt 0 ] " ..
+		"2>/dev/null && echo \"$t\";; esac; done"))
 	for line in p:lines() do names[#names + 1] = line end
 	p:close()
 	return names

@@ -14,8 +14,9 @@
 #	     runs `mailkeep init' and starts mailkeep-milter -f;
 #	  2. runs `miltertest -s SCRIPT' with MK_SOCKET (the socket),
 #	     MK_OUT (where the script writes what the archive must hold),
-#	     MK_ARCHIVE (the archive directory), MK_SPOOL (its spool/) and
-#	     MK_MILTER_LIB (lib.lua) in the
+#	     MK_ARCHIVE (the archive directory), MK_SPOOL (its spool/),
+#	     MK_MILTER_PID (the milter, whose spool files are anonymous
+#	     open files) and MK_MILTER_LIB (lib.lua) in the
 #	     environment; the script checks the milter's replies itself and
 #	     prints "ok - ..." / "not ok - ..." lines;
 #	  3. checks that the milter is still running and spool/ is empty, and
@@ -177,7 +178,7 @@ run_script() {
 	milter_start "$n" || return
 	t1=$(date +%s.%N)
 	MK_SOCKET=$SOCKET_SPEC MK_OUT=$d/out MK_ARCHIVE=$d/archive \
-	MK_SPOOL=$d/archive/spool \
+	MK_SPOOL=$d/archive/spool MK_MILTER_PID=${MPID[$n]} \
 	MK_MILTER_LIB=$SRC/lib.lua \
 		timeout 300 "$MILTERTEST" -s "$SRC/$n.lua" > "$d/mt.out" 2> "$d/mt.err"
 	rc=$?

@@ -1,11 +1,12 @@
 -- tests/milter/tempfail.lua - TEMPFAIL when the archive cannot store.
 --
 -- The milter answers ACCEPT only once the archive says the message is
--- durable: when the spool file cannot be made (spool/ gone) the message
--- is refused with 451 4.3.0 (at the first header or at EOM), when the
--- commit fails (content/ gone) EOM gets 451 4.3.0 instead of ACCEPT.  Nothing of those messages is in the archive, the
+-- durable: when the commit fails (content/ gone) EOM gets 451 4.3.0
+-- instead of ACCEPT.  Nothing of that message is in the archive, the
 -- spool is empty afterwards, and once the directory is back the next
--- message on the same connection is archived.
+-- message on the same connection is archived.  (A spool/ that cannot be
+-- used: tempfail-spool.lua, with a milter of its own, as this needs one
+-- that has no segment open yet.)
 local T = dofile(os.getenv("MK_MILTER_LIB"))
 local archive = assert(os.getenv("MK_ARCHIVE"), "MK_ARCHIVE not set")
 
@@ -42,20 +43,5 @@ T.run(function()
 		mail_macros = {"i", "TEMP000002"},
 		expect = {queue_id = "TEMP000002"}})
 
-	-- 3: no spool/: refused (451), at the first header or at EOM
-	hide("spool")
-	ok, err = pcall(T.message, conn, {name = "no-spool",
-		mail_macros = {"i", "TEMP000003"}, refused = true})
-	restore("spool")
-	if not ok then error(err, 0) end
-	T.ok(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",
-			  "Message not archived, try again later") or
-	     mt.getreply(conn) == SMFIR_REPLYCODE,
-	     "no spool/: the reply is 451 4.3.0")
-
-	-- 4: and again a message that goes through
-	T.message(conn, {name = "after-no-spool",
-		mail_macros = {"i", "TEMP000004"},
-		expect = {queue_id = "TEMP000004"}})
 	mt.disconnect(conn)
 end)
