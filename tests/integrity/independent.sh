@@ -18,6 +18,10 @@
 #	  (e) the checkpoint text's signature holds under the key of
 #	      generation "key", and its size and root lines are the
 #	      tree_size and root used in (d).
+#	And the record text has the members of FORMAT.md 3.1 in order
+#	("content" after "size"), and its "content" names a span of a
+#	segment content/forever/NNNNNN.seg inside the file, where a blob
+#	header of cipher 2 (the day key) and generation 0 begins.
 #	Then each way of lying must be caught (a changed message byte, record
 #	character, path hash, leaf index or checkpoint root, a stranger's
 #	key), and the checks are repeated across a key rotation.  Last, the
@@ -314,7 +318,27 @@ check_eq "keys export-public: generation 1 only" "1" "${GENS[*]}"
 openssl pkey -pubin -in "$T/keys1/key-1.pem" -noout 2> /dev/null ||
 	fail "key-1.pem is not a public key openssl reads"
 
-RECORD_KEYS='["v","id","received_at","sha256","size","queue_id","client_addr","client_name","helo","auth_user","tls_version","mail_from","rcpts","message_id","subject","date","policy","policy.content","policy.direction","policy.retain_until","policy.roles","policy.parties"]'
+RECORD_KEYS='["v","id","received_at","sha256","size","content","queue_id","client_addr","client_name","helo","auth_user","tls_version","mail_from","rcpts","message_id","subject","date","policy","policy.content","policy.direction","policy.retain_until","policy.roles","policy.parties","content.file","content.offset","content.length"]'
+
+# span_ok DIR - the record text in DIR names its content as FORMAT.md 2.2
+#	and 3.1 say: v 4, a file content/GROUP/NNNNNN.seg of the archive
+#	(GROUP "forever" here: retain_until null), a span inside it that
+#	begins with a blob header (MKBLOB, version 1, cipher 2: the day
+#	key, key generation 0); WHY when not
+span_ok() {
+	local r=$1/record.txt file off len size
+	file=$(jq -r '.content.file // empty' "$r")
+	off=$(jq -r '.content.offset // empty' "$r")
+	len=$(jq -r '.content.length // empty' "$r")
+	[ "$(jq -r .v "$r")" = 4 ] || { WHY="record v $(jq -r .v "$r"), not 4"; return 1; }
+	[[ $file =~ ^content/forever/[0-9]{6}\.seg$ ]] || { WHY="content.file '$file'"; return 1; }
+	[[ $off =~ ^[0-9]+$ && $len =~ ^[1-9][0-9]*$ ]] || { WHY="content.offset '$off', content.length '$len'"; return 1; }
+	[ -f "$ARCHIVE/$file" ] || { WHY="no $file in the archive"; return 1; }
+	size=$(wc -c < "$ARCHIVE/$file")
+	[ $(( off + len )) -le "$size" ] || { WHY="span $off+$len beyond the end of $file ($size bytes)"; return 1; }
+	[ "$(tail -c +$(( off + 1 )) "$ARCHIVE/$file" | head -c 16 | bin2hex)" = "4d4b424c4f4201$(tail -c +$(( off + 8 )) "$ARCHIVE/$file" | head -c 1 | bin2hex)0200000000000000" ] \
+	    || { WHY="no MKBLOB header of cipher 2, generation 0 at $file $off: $(tail -c +$(( off + 1 )) "$ARCHIVE/$file" | head -c 16 | bin2hex)"; return 1; }
+}
 
 # Every message, in ledger order (first, middles, last are all there).
 declare -A DIR_OF=() LEAF_OF=()
@@ -330,7 +354,12 @@ for id in "${IDS[@]}"; do
 	# the record text as FORMAT.md 3.1 writes it: these members in this
 	# order, ASCII only (non-ASCII as \uXXXX), no trailing newline
 	check_eq "$name: record members in the order of FORMAT.md 3.1" "$RECORD_KEYS" \
-		"$(jq -c '[keys_unsorted[]] + [.policy | keys_unsorted[] | "policy." + .]' "$T/ok/$name/record.txt")"
+		"$(jq -c '[keys_unsorted[]] + [.policy | keys_unsorted[] | "policy." + .] + [.content // {} | keys_unsorted[] | "content." + .]' "$T/ok/$name/record.txt")"
+	if span_ok "$T/ok/$name"; then
+		pass "$name: the record names a span of a content segment with a blob header there (FORMAT.md 2.2)"
+	else
+		fail "$name: the record's content: $WHY"
+	fi
 	check_eq "$name: record text is printable ASCII" 0 "$(tr -d '\040-\176' < "$T/ok/$name/record.txt" | wc -c)"
 done
 

@@ -14,17 +14,22 @@
 #	    generation (kind key) and nothing else;
 #	  - the ledger's "created" and "keys_rotated" entries hold the
 #	    public keys that export-public prints;
-#	  - blobs stored before carry data key generation 1 in their header
-#	    (bytes 12..15, big-endian), those stored after generation 2, and
-#	    the records are signed by key 1 and 2 likewise; a checkpoint made
-#	    now is signed with key 2;
+#	  - the records of messages stored before are signed by key 1,
+#	    those stored after by key 2; a checkpoint made now is signed
+#	    with key 2;
+#	  - content keys are day keys, not generations (FORMAT.md 2, 2.2):
+#	    every blob, before and after the rotation, is in a segment of
+#	    its group (content/forever/, these messages being kept forever)
+#	    with cipher 2 (byte 8) and key generation 0 (bytes 12..15), and
+#	    the rotation leaves the day keys (keys/record-*.key) as they
+#	    were;
 #	  - keys/ is mode 0700 and every file in it 0600.
 #
 #	Environment (set by `make check`): top_srcdir top_builddir MAILKEEP
 #	ARCHIVE_FILL.  E2E_KEEP=1 keeps the work directory.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh" || exit 99
-it_init "$(basename "$0" .sh)" openssl od
+it_init "$(basename "$0" .sh)" openssl od python3
 
 A=$T/archive
 
@@ -46,10 +51,15 @@ raw_keys() {
 	done
 }
 
-# blob_gen SHA - the data key generation in the header of a blob
-blob_gen() {
-	od -An -tu1 -j 12 -N 4 "$A/blobs/${1:0:2}/$1" \
-	    | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }'
+# blob_header ID - "MAGIC CIPHER GENERATION" of the header of message ID's
+#	blob in its segment (bytes 0..5, 8, and 12..15 big-endian)
+blob_header() {
+	local file off len
+	read -r file off len < <(it_span "$A" "$1")
+	[ -n "$file" ] || { echo "no span"; return; }
+	printf '%s ' "$(tail -c +$(( off + 1 )) "$A/$file" | head -c 6)"
+	od -An -tu1 -j $(( off + 8 )) -N 8 "$A/$file" \
+	    | awk '{ print $1, $5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'
 }
 
 # ---------------------------------------------------------------------
@@ -76,9 +86,16 @@ check_eq "before the rotation: verify --keys pub1.pem clean" "0 true 0" \
 # ---------------------------------------------------------------------
 # The rotation, then the other half.
 
+mkdir "$T/daykeys.before" || bail "mkdir $T/daykeys.before"
+cp -p "$A"/keys/record-*.key "$T/daykeys.before/" || bail "no day key in $A/keys"
 out=$(mk "$A" keys rotate --json 2>&1)
 check_eq "keys rotate exits 0" 0 "$?"
 check_eq "keys rotate makes generation 2" 2 "$(echo "$out" | jq -r .generation 2>/dev/null)"
+changed=()
+for f in "$T"/daykeys.before/*.key; do
+	cmp -s "$f" "$A/keys/$(basename "$f")" || changed+=("$(basename "$f")")
+done
+check_eq "keys rotate leaves the day keys ($(cd "$T/daykeys.before" && echo *.key)) as they were" "" "${changed[*]}"
 it_fill "$A" "${AFTER[@]}"
 IDS2=("${FILL_IDS[@]}")
 check_eq "after the rotation: every file stored" "${#AFTER[@]}" "${#IDS2[@]}"
@@ -181,30 +198,35 @@ late=$(jq -r --argjson r "${rot:-0}" 'select(.event == "stored" and .seq < $r) |
 check_eq "keys_rotated comes after every message stored before it" "" "$late"
 
 # ---------------------------------------------------------------------
-# Blob headers and record signers: generation 1 before, 2 after.
+# Blob headers: cipher 2 and generation 0 before and after; record
+# signers: generation 1 before, 2 after.
 
 mk "$A" search --json > "$T/search.json" || bail "search --json"
 # gens NAME WANT IDS... - each message's blob header and record signer
 gens() {
-	local name=$1 want=$2 id sha bad_blob=() bad_signer=() magic
+	local name=$1 want=$2 id bad_blob=() bad_file=() bad_signer=() file
 	shift 2
 	for id in "$@"; do
-		sha=$(jq -r --arg i "$id" '.[] | select(.id == $i) | .sha256' "$T/search.json")
-		magic=$(head -c 6 "$A/blobs/${sha:0:2}/$sha" 2> /dev/null)
-		if [ "$magic" != MKBLOB ] || [ "$(blob_gen "$sha")" != "$want" ]; then
-			bad_blob+=("$id:$(blob_gen "$sha" 2> /dev/null)")
+		read -r file _ < <(it_span "$A" "$id")
+		case $file in
+		content/forever/[0-9][0-9][0-9][0-9][0-9][0-9].seg) ;;
+		*) bad_file+=("$id:${file:-none}");;
+		esac
+		if [ "$(blob_header "$id")" != "MKBLOB 2 0" ]; then
+			bad_blob+=("$id:$(blob_header "$id")")
 		fi
 		if [ "$(jq -r --arg i "$id" 'select(.event == "stored" and .id == $i) | .signer' "$L")" != "$want" ]; then
 			bad_signer+=("$id")
 		fi
 	done
-	check_eq "$name: every blob header says data key generation $want (bytes 12..15)" "" "${bad_blob[*]}"
+	check_eq "$name: every blob in a segment of content/forever/" "" "${bad_file[*]}"
+	check_eq "$name: every blob header says MKBLOB, cipher 2 (day key), key generation 0" "" "${bad_blob[*]}"
 	check_eq "$name: every record signed by key $want (ledger signer)" "" "${bad_signer[*]}"
 }
 gens "stored before the rotation" 1 "${IDS1[@]}"
 gens "stored after the rotation" 2 "${IDS2[@]}"
-sha2=$(jq -r --arg i "${IDS2[0]}" '.[] | select(.id == $i) | .sha256' "$T/search.json")
-note "header of a blob stored after the rotation: $(od -An -tx1 -N 16 "$A/blobs/${sha2:0:2}/$sha2" | tr -s ' ')"
+it_blob "$A" "${IDS2[0]}" "$T/blob2"
+note "header of a blob stored after the rotation: $(od -An -tx1 -N 16 "$T/blob2" | tr -s ' ')"
 
 mk "$A" ledger checkpoint > /dev/null 2>&1
 check_eq "ledger checkpoint exits 0" 0 "$?"

@@ -5,9 +5,11 @@
 #
 # DESCRIPTION
 #	An archive of the real messages of it_corpus (one of them stored
-#	twice, so that two messages share a blob) is filled once, searched
-#	once (to learn each message's blob) and checkpointed (so that the
-#	last checkpoint covers the whole ledger).  verify on an untouched
+#	twice, so that two messages share a content span) is filled once,
+#	searched once (to learn each message's content hash), its index
+#	read once (to learn each message's span in the content segment:
+#	FORMAT.md 2.2) and checkpointed (so that the last checkpoint covers
+#	the whole ledger).  verify on an untouched
 #	copy exits 0 and says "all good".  Then each case tampers with a
 #	fresh copy and runs verify --json (and the text verify on a second,
 #	identical copy): verify must exit 1, report the problem in both
@@ -16,13 +18,17 @@
 #	as allowed (consequences of the same change, e.g. the index row of
 #	a message whose ledger entry was removed).
 #
-#	The cases: a bit flipped in a blob's ciphertext, tag and header; a
-#	blob deleted; blobs swapped; index rows edited, deleted and added
-#	(sqlite3); ledger entries deleted, reordered, edited (a byte of the
-#	entry: named by the chain of "prev" hashes, and by the checkpoints;
-#	its "prev" edited or removed), truncated; a
-#	signing key and a data key replaced (openssl); a record line
-#	altered and deleted; a checkpoint's root forged.  Then
+#	The cases: a bit flipped in a span's ciphertext, tag and header
+#	(named, kind content, by the first message that names the span); the
+#	segment deleted (every span named) and cut short (the spans it cuts
+#	named, no other); the bytes of two spans swapped within the segment;
+#	index rows edited (a row's span pointed at another span included),
+#	deleted and added (sqlite3); ledger entries deleted, reordered,
+#	edited (a byte of the entry: named by the chain of "prev" hashes,
+#	and by the checkpoints; its "prev" edited or removed), truncated; a
+#	signing key (openssl) and the day key (record-forever.key, which
+#	seals both the records and the content of its group) replaced; a
+#	record line altered and deleted; a checkpoint's root forged.  Then
 #	rebuild-index: from nothing and over a tampered index it makes the
 #	index that search shows identically and verify accepts, and it
 #	refuses while another writer holds the archive's lock (flock).
@@ -31,7 +37,7 @@
 #	ARCHIVE_FILL.  E2E_KEEP=1 keeps the work directory.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integrity/lib.sh" || exit 99
-it_init "$(basename "$0" .sh)"
+it_init "$(basename "$0" .sh)" python3
 
 # ---------------------------------------------------------------------
 # Helpers
@@ -46,9 +52,6 @@ flip_bit() {
 	    || bail "flip_bit: cannot write $f"
 }
 
-# blob_of SHA - the path of a blob in the archive
-blob_of() { echo "blobs/${1:0:2}/$1"; }
-
 # ids_of_sha SHA - the message ids whose content is SHA, one a line
 ids_of_sha() {
 	jq -r --arg s "$1" '.[] | select(.sha256 == $s) | .id' "$T/search.json" | sort
@@ -57,6 +60,42 @@ ids_of_sha() {
 # sha_of ID - the content SHA-256 of a message
 sha_of() {
 	jq -r --arg i "$1" '.[] | select(.id == $i) | .sha256' "$T/search.json"
+}
+
+# span_of ID - "FILE OFFSET LENGTH" of a message's content span in the
+#	template (its SPANS line)
+span_of() {
+	awk -v i="$1" '$1 == i { print $2, $3, $4 }' "$SPANS"
+}
+
+# span_ids FILE OFFSET LENGTH - the ids of the messages that name that
+#	span, sorted (the first is the one verify names)
+span_ids() {
+	awk -v f="$1" -v o="$2" -v l="$3" '$2 == f && $3 == o && $4 == l { print $1 }' "$SPANS" | sort
+}
+
+# span_wants FILE OFFSET LENGTH - "want content FIRST" for the first
+#	message that names that span (FORMAT.md 7.5: a span is checked and
+#	named once), "allow content ID" for the others, in WANT
+span_wants() {
+	local id first
+	first=$(span_ids "$@" | head -n 1)
+	[ -n "$first" ] || bail "span_wants: no message names $*"
+	WANT+=(want content "$first")
+	while read -r id; do
+		[ "$id" = "$first" ] || WANT+=(allow content "$id")
+	done < <(span_ids "$@")
+}
+
+# content_detail ID WHERE - the last verify's problem of kind content
+#	naming ID says "WHERE" (e.g. "content/forever/000001.seg at 783")
+content_detail() {
+	local d
+	d=$(jq -r --arg o "$1" '.problems[] | select(.kind == "content" and .object == $o) | .detail' "$VERIFY_JSON")
+	case $d in
+	*"$2"*) pass "... the problem of $1 says '$2'";;
+	*) fail "... the problem of $1 does not say '$2': ${d:-nothing}";;
+	esac
 }
 
 # seq_of ID - the ledger seq of a message's "stored" entry
@@ -69,16 +108,6 @@ seq_of() {
 id_at() {
 	jq -r --argjson s "$1" 'select(.seq == $s) | .id // empty' \
 	    "$TPL/ledger/ledger.log"
-}
-
-# blob_wants SHA - "want blob PATH" and "want blob ID" for each message of
-#	that blob, as arguments for expect (in the array WANT)
-blob_wants() {
-	local id
-	WANT+=(want blob "$(blob_of "$1")")
-	while read -r id; do
-		WANT+=(want blob "$id")
-	done < <(ids_of_sha "$1")
 }
 
 # cps_want FROM - "want ledger OBJECT" (in WANT) for each checkpoint of the
@@ -199,8 +228,8 @@ DAY=$(basename "$(find "$TPL/records" -name '*.log' | head -n 1)" .log)
 ID_DUP1=${FILL_IDS[0]}
 ID_DUP2=${FILL_IDS[$(( N - 1 ))]}
 SHA_DUP=$(sha_of "$ID_DUP1")
-check_eq "the twice-stored message has one blob" "$SHA_DUP" "$(sha_of "$ID_DUP2")"
-check_eq "two messages share that blob" 2 "$(ids_of_sha "$SHA_DUP" | wc -l)"
+check_eq "the twice-stored message has one content hash" "$SHA_DUP" "$(sha_of "$ID_DUP2")"
+check_eq "two messages have that content" 2 "$(ids_of_sha "$SHA_DUP" | wc -l)"
 ID_A=${FILL_IDS[3]};  SHA_A=$(sha_of "$ID_A")
 ID_B=${FILL_IDS[5]};  SHA_B=$(sha_of "$ID_B")
 ID_C=${FILL_IDS[7]}
@@ -209,6 +238,24 @@ ID_R2=${FILL_IDS[11]}
 if [ "$SHA_A" = "$SHA_B" ] || [ "$SHA_A" = "$SHA_DUP" ] || [ "$SHA_B" = "$SHA_DUP" ]; then
 	bail "corpus: messages 4, 6 and 1 are not distinct"
 fi
+
+# SPANS: "ID FILE OFFSET LENGTH" of every message, from the template's
+# index (it_span); verify itself takes them from the signed records.
+SPANS=$T/spans.txt
+for id in "${FILL_IDS[@]}"; do
+	echo "$id $(it_span "$TPL" "$id")"
+done > "$SPANS"
+check_eq "every message has a span in a segment" "$N" \
+    "$(awk 'NF == 4 && $2 ~ /^content\/forever\/[0-9][0-9][0-9][0-9][0-9][0-9]\.seg$/' "$SPANS" | wc -l)"
+SEG=$(awk 'NR == 1 { print $2 }' "$SPANS")
+check_eq "every span is in one segment ($SEG)" "$N" "$(awk -v f="$SEG" '$2 == f' "$SPANS" | wc -l)"
+check_eq "the twice-stored message's two records name one span" "$(span_of "$ID_DUP1")" "$(span_of "$ID_DUP2")"
+check_eq "every other message has a span of its own" "$(( N - 1 ))" \
+    "$(awk '{ print $2, $3, $4 }' "$SPANS" | sort -u | wc -l)"
+check_eq "the spans cover the segment, one after another from 0" "$(stat -c %s "$TPL/$SEG")" \
+    "$(awk '{ print $3, $4 }' "$SPANS" | sort -u -n | awk 'BEGIN { e = 0 } $1 != e { print "gap at " e; exit } { e = $1 + $2 } END { print e }')"
+read -r _ OFF_A LEN_A < <(span_of "$ID_A")
+read -r _ OFF_DUP LEN_DUP < <(span_of "$ID_DUP1")
 
 # ---------------------------------------------------------------------
 # 0. The untouched archive.
@@ -220,7 +267,7 @@ check_eq "untouched: ok true" true "$(vj .ok)"
 check_eq "untouched: no problems" 0 "$(vj '.problems | length')"
 check_eq "untouched: every record checked" "$N" "$(vj .records)"
 check_eq "untouched: every index row checked" "$N" "$(vj .index_rows)"
-check_eq "untouched: every blob checked (one shared)" "$(( N - 1 ))" "$(vj .blobs)"
+check_eq "untouched: every distinct span checked (one shared by two messages)" "$(( N - 1 ))" "$(vj .blobs)"
 check_eq "untouched: every ledger entry checked (and verify's own, written first)" "$(( LEDGER_N + 1 ))" "$(vj .ledger_entries)"
 check_eq "untouched: every checkpoint checked" "$N_CP" "$(vj .checkpoints)"
 [ "$(vj '.problems | length')" = 0 ] || note "$(problems_text | head -n 10)"
@@ -233,30 +280,55 @@ esac
 rm -rf "$C"
 
 # ---------------------------------------------------------------------
-# 1. A bit flipped in a blob: the blob, and each message that has it.
+# 1. A bit flipped in a span of the segment: named (kind content) by the
+#    first message that names the span, the detail saying where.
 
-size_a=$(stat -c %s "$TPL/$(blob_of "$SHA_A")")
-[ "$size_a" -gt 60 ] || bail "blob of $ID_A is only $size_a bytes"
-for spec in "ciphertext:$(( 28 + (size_a - 44) / 2 )):$SHA_A" \
-	    "GCM tag:$(( size_a - 1 )):$SHA_A" \
-	    "header magic:0:$SHA_DUP" \
-	    "header compression flag:7:$SHA_DUP" \
-	    "header key generation:15:$SHA_DUP" \
-	    "header nonce:20:$SHA_DUP"; do
-	what=${spec%%:*}; rest=${spec#*:}; off=${rest%%:*}; sha=${rest#*:}
-	case_dir blobflip
-	flip_bit "$C/$(blob_of "$sha")" "$off" 4
-	WANT=(); blob_wants "$sha"
-	expect "blob: a bit of the $what (byte $off) flipped" "$C" "${WANT[@]}"
+[ "$LEN_A" -gt 60 ] || bail "span of $ID_A is only $LEN_A bytes"
+for spec in "ciphertext:$(( 28 + (LEN_A - 44) / 2 )):$ID_A" \
+	    "GCM tag:$(( LEN_A - 1 )):$ID_A" \
+	    "header magic:0:$ID_DUP1" \
+	    "header compression flag:7:$ID_DUP1" \
+	    "header cipher:8:$ID_DUP1" \
+	    "header key generation:15:$ID_DUP1" \
+	    "header nonce:20:$ID_DUP1"; do
+	what=${spec%%:*}; rest=${spec#*:}; off=${rest%%:*}; id=${rest#*:}
+	read -r file soff slen < <(span_of "$id")
+	case_dir spanflip
+	flip_bit "$C/$file" $(( soff + off )) 4
+	WANT=(); span_wants "$file" "$soff" "$slen"
+	expect "content: a bit of the $what (byte $off of the span of $id) flipped" "$C" "${WANT[@]}"
+	content_detail "$(span_ids "$file" "$soff" "$slen" | head -n 1)" "$file at $soff"
 done
 
 # ---------------------------------------------------------------------
-# 2. A blob deleted: each message whose content it was.
+# 2. The segment deleted: every span named (the first message of each);
+#    the segment cut short in the middle of a span: that span and every
+#    one after it named, none before.
 
-case_dir blobdel
-rm "$C/$(blob_of "$SHA_DUP")"
-expect "blob deleted (shared by two messages)" "$C" \
-    want blob "$ID_DUP1" want blob "$ID_DUP2"
+case_dir segdel
+rm "$C/$SEG"
+WANT=()
+while read -r file soff slen; do
+	span_wants "$file" "$soff" "$slen"
+done < <(awk '{ print $2, $3, $4 }' "$SPANS" | sort -u)
+check_eq "segment deleted: one want per distinct span" "$(( N - 1 ))" \
+    "$(printf '%s\n' "${WANT[@]}" | grep -cx want)"
+expect "content: $SEG deleted (every span, one shared by two messages)" "$C" "${WANT[@]}"
+content_detail "$(span_ids "$SEG" "$OFF_DUP" "$LEN_DUP" | head -n 1)" "$SEG at $OFF_DUP"
+
+CUT=$(( OFF_A + LEN_A / 2 ))
+case_dir segcut
+truncate -s "$CUT" "$C/$SEG" || bail "truncate $SEG"
+WANT=()
+while read -r file soff slen; do
+	span_wants "$file" "$soff" "$slen"
+done < <(awk -v c="$CUT" '$3 + $4 > c { print $2, $3, $4 }' "$SPANS" | sort -u)
+n_cut=$(printf '%s\n' "${WANT[@]}" | grep -cx want)
+if [ "$n_cut" -lt 1 ] || [ "$n_cut" -ge $(( N - 1 )) ]; then
+	note "segment cut at $CUT: $n_cut of $(( N - 1 )) spans cut ($ID_A's span is the first one)"
+fi
+expect "content: $SEG cut short at byte $CUT, in the span of $ID_A ($n_cut spans cut)" "$C" "${WANT[@]}"
+content_detail "$ID_A" "$SEG at $OFF_A"
 
 # ---------------------------------------------------------------------
 # 3. The index edited with sqlite3: the message id, kind index.
@@ -278,11 +350,13 @@ if command -v sqlite3 > /dev/null; then
 	    "INSERT INTO recipients (message, pos, addr, addr_lc, domain) VALUES ('$ID_A', 99, 'spy@evil.test', 'spy@evil.test', 'evil.test')" "$ID_A"
 	idx "a role added" \
 	    "INSERT INTO roles (message, role) VALUES ('$ID_B', 'everyone')" "$ID_B"
+	idx "a row's content span pointed at another message's span" \
+	    "UPDATE messages SET (content_file, content_off, content_len) = (SELECT content_file, content_off, content_len FROM messages WHERE id = '$ID_B') WHERE id = '$ID_A'" "$ID_A"
 	idx "a messages row deleted" \
 	    "DELETE FROM messages WHERE id = '$ID_C'" "$ID_C"
 	fake=feedfacefeedfacefeedface
 	idx "a fake row inserted" \
-	    "INSERT INTO messages SELECT '$fake', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256 FROM messages WHERE id = '$ID_A'" "$fake"
+	    "INSERT INTO messages SELECT '$fake', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len FROM messages WHERE id = '$ID_A'" "$fake"
 else
 	note "SKIP the index cases: sqlite3 not installed (apt-get install sqlite3)"
 fi
@@ -378,13 +452,31 @@ expect "ledger: entry $(( S + 1 )) without its prev" "$C" \
     want ledger "ledger seq $(( S + 1 ))" "${WANT[@]}"
 
 # ---------------------------------------------------------------------
-# 5. Two blobs swapped: both named, and their messages.
+# 5. The bytes of two spans swapped within the segment (a span's record
+#    cannot be pointed elsewhere: the span is in the signed record): the
+#    span of A and the one after it (or before it, when A's is the
+#    last) each hold the other's bytes or part of them; both are named,
+#    no other span.
 
-case_dir blobswap
-pa=$C/$(blob_of "$SHA_A"); pb=$C/$(blob_of "$SHA_B")
-{ mv "$pa" "$C/swap.tmp" && mv "$pb" "$pa" && mv "$C/swap.tmp" "$pb"; } || bail "swap blobs"
-WANT=(); blob_wants "$SHA_A"; blob_wants "$SHA_B"
-expect "blob: two blobs swapped" "$C" "${WANT[@]}"
+read -r OFF_N LEN_N < <(awk -v e="$(( OFF_A + LEN_A ))" '$3 == e { print $3, $4; exit }' "$SPANS")
+if [ -n "${OFF_N:-}" ]; then
+	lo=$OFF_A; l1=$LEN_A; l2=$LEN_N
+else
+	read -r lo l1 < <(awk -v e="$OFF_A" '$3 + $4 == e { print $3, $4; exit }' "$SPANS")
+	[ -n "${lo:-}" ] || bail "no span next to $ID_A's"
+	l2=$LEN_A
+fi
+case_dir spanswap
+{ head -c "$lo" "$TPL/$SEG"
+  tail -c +$(( lo + l1 + 1 )) "$TPL/$SEG" | head -c "$l2"
+  tail -c +$(( lo + 1 )) "$TPL/$SEG" | head -c "$l1"
+  tail -c +$(( lo + l1 + l2 + 1 )) "$TPL/$SEG"; } > "$C/swap.tmp" || bail "swap spans"
+check_eq "spans swapped: the segment keeps its size" "$(stat -c %s "$TPL/$SEG")" "$(stat -c %s "$C/swap.tmp")"
+check_eq "spans swapped: only the bytes of the two spans differ" 1 \
+    "$(cmp -l "$TPL/$SEG" "$C/swap.tmp" | awk -v a="$lo" -v b="$(( lo + l1 + l2 ))" '$1 - 1 < a || $1 - 1 >= b { bad = 1 } END { print bad ? 0 : 1 }')"
+mv "$C/swap.tmp" "$C/$SEG" || bail "swap spans"
+WANT=(); span_wants "$SEG" "$lo" "$l1"; span_wants "$SEG" $(( lo + l1 )) "$l2"
+expect "content: the bytes of two spans ($lo+$l1, $(( lo + l1 ))+$l2) swapped" "$C" "${WANT[@]}"
 
 # ---------------------------------------------------------------------
 # 6. The ledger truncated below the last checkpoint.
@@ -418,11 +510,17 @@ else
 	note "SKIP the signing key case: openssl not installed"
 fi
 
-case_dir datakey
-head -c 32 /dev/urandom > "$C/keys/data-1.key"
+# The day key of the group (here forever) seals both the group's records
+# and its content spans (cipher 2): replaced, every record fails to
+# open (so no span can be named, and every index row lacks its record).
+case_dir daykey
+head -c 32 /dev/urandom > "$C/keys/record-forever.key"
 WANT=()
-while read -r sha; do blob_wants "$sha"; done < <(jq -r '.[].sha256' "$T/search.json" | sort -u)
-expect "key: data-1.key replaced by 32 random bytes (every blob)" "$C" "${WANT[@]}"
+for id in "${FILL_IDS[@]}"; do
+	WANT+=(want record "$id" allow index "$id")
+done
+expect "key: record-forever.key (the day key of records and content) replaced by 32 random bytes (every message)" \
+    "$C" "${WANT[@]}" allow record "records/$DAY.log"
 
 # ---------------------------------------------------------------------
 # 8. Records: a byte of one record's data changed; a record line deleted.
@@ -493,7 +591,7 @@ if command -v sqlite3 > /dev/null; then
 	sqlite3 -bail "$C/index.sqlite" \
 	    "UPDATE messages SET mail_from = 'x@evil.test' WHERE id = '$ID_A';
 	     DELETE FROM recipients WHERE message = '$ID_B';
-	     INSERT INTO messages SELECT 'feedfacefeedfacefeedface', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256 FROM messages WHERE id = '$ID_C'" \
+	     INSERT INTO messages SELECT 'feedfacefeedfacefeedface', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len FROM messages WHERE id = '$ID_C'" \
 	    || bail "sqlite3 on the rebuilt index"
 	it_verify "$C"
 	check_eq "tampered index: verify names 3 messages" 3 \
