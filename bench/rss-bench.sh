@@ -49,8 +49,9 @@
 #	The table gives, per case: messages accepted (qmgr "queue active"
 #	lines in Postfix's log), the median peak VmHWM and each run's, the
 #	median baseline VmRSS, the most threads and the most messages being
-#	spooled at once (files in the archive's spool/; in full mode each
-#	holds a compression context) seen by the sampler, and the median
+#	spooled at once (the milter's non-empty spool files, anonymous files
+#	in the archive's spool/; in full mode each holds a compression
+#	context) seen by the sampler, and the median
 #	peak against issue 10's 64 MiB (PASS below it, FAIL otherwise: a
 #	figure, not a verdict).  Sizes are MiB (KiB from /proc / 1024).  The
 #	script's exit status does not depend on the figures.
@@ -213,12 +214,26 @@ stop_milter() {
 # status_kib PID FIELD - a field of /proc/PID/status (kB for Vm*)
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
+# spooling PID - the milter's spool files that hold a message: its open
+#	anonymous files in spool/ ("spool/#N (deleted)"), not empty (those
+#	kept for the next message are emptied)
+spooling() {
+	local f t n=0
+	for f in /proc/"$1"/fd/*; do
+		t=$(readlink "$f" 2>/dev/null) || continue
+		case $t in
+		*/spool/'#'*) [ "$(stat -L -c %s "$f" 2>/dev/null || echo 0)" -gt 0 ] && n=$(( n + 1 ));;
+		esac
+	done
+	echo "$n"
+}
+
 # sampler PID OUT - "seconds VmRSS VmHWM Threads spooling" every
-#	RSS_INTERVAL s; spooling: files in the archive's spool/ (messages
-#	being received in full mode, each holding a compression context)
+#	RSS_INTERVAL s; spooling: messages being received in full mode
+#	(spooling(): each holds a compression context until its content is
+#	compressed)
 sampler() {
 	local pid=$1 out=$2 k v rss hwm thr sp
-	local -a f
 	while [ -r "/proc/$pid/status" ]; do
 		rss='' hwm='' thr=''
 		while read -r k v _; do
@@ -226,8 +241,7 @@ sampler() {
 			VmRSS:) rss=$v;; VmHWM:) hwm=$v;; Threads:) thr=$v;;
 			esac
 		done < "/proc/$pid/status" 2>/dev/null || break
-		f=("$D"/archive/spool/msg.*)
-		sp=${#f[@]}; [ -e "${f[0]}" ] || sp=0
+		sp=$(spooling "$pid")
 		echo "$EPOCHREALTIME $rss $hwm $thr $sp"
 		sleep "$RSS_INTERVAL"
 	done > "$out"
