@@ -87,7 +87,8 @@ content_file_valid(const char *rel, char group[CONTENT_GROUP_MAX])
 	return true;
 }
 
-/* content_day_key - the day key of group into key */
+/* content_day_key - the day key of group into key (the record key of
+ * that day: keys_record_key_name) */
 int
 content_day_key(archive *ar, const char *group, bool create,
 		unsigned char key[KEYS_AES], mk_error *err)

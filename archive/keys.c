@@ -285,19 +285,15 @@ ed25519_verify(const unsigned char pub[KEYS_PUBLIC], const void *msg,
 	return ok ? 0 : -1;
 }
 
-/* keys_record_key_name - the name of the record key for retain_until */
+/* keys_record_key_name - the name of the day key of retain_until's
+ * group (content.c): record-YYYY-MM-DD.key or record-forever.key */
 void
 keys_record_key_name(int64_t retain_until, char name[KEYS_NAME_MAX])
 {
-	time_t t = (time_t)retain_until;
-	struct tm tm;
+	char group[CONTENT_GROUP_MAX];
 
-	if (retain_until <= 0) {
-		snprintf(name, KEYS_NAME_MAX, "record-forever.key");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(name, KEYS_NAME_MAX, "record-%Y-%m-%d.key", &tm);
+	content_group(retain_until, group);
+	snprintf(name, KEYS_NAME_MAX, "record-%s.key", group);
 }
 
 /* cached_record_key - the cached key called name, or NULL; locked */

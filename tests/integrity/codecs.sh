@@ -233,36 +233,29 @@ for i in "${!RUN_OF[@]}"; do
 done
 [ -n "$id" ] || bail "no message of run 1 has a span of its own"
 
-if forge trail 19 1; then
-	it_verify "$T/trail"
-	check_eq "a byte after the zstd frame: verify exits 1" 1 "$VERIFY_RC"
-	check_eq "a byte after the zstd frame: verify names $id (kind content)" 1 \
-	    "$(content_problems "$id")"
-	check_eq "... and nothing else" 1 "$(vj '.problems | length')"
-	if vj '.problems[0].detail' | grep -q "after the zstd frame"; then
-		pass "... as a byte after the frame ($(vj '.problems[0].detail'))"
-	else
-		fail "... detail: $(vj '.problems[0].detail')"
+# forged_case NAME WLOG TRAIL WHAT DETAIL - a blob forged by forge (window
+#	2^WLOG, TRAIL bytes after the frame) is named by verify, as WHAT, with
+#	a detail matching the (case-insensitive) grep pattern DETAIL
+forged_case() {
+	local name=$1 what=$4 detail=$5
+	if ! forge "$name" "$2" "$3"; then
+		fail "$what: no frame could be crafted"
+		return
 	fi
-else
-	fail "a byte after the zstd frame: no frame could be crafted"
-fi
-
-# a window of 4 MiB (the content is smaller: zstd -d reads it at once)
-if forge window 22 0; then
-	it_verify "$T/window"
-	check_eq "a zstd frame with a 4 MiB window: verify exits 1" 1 "$VERIFY_RC"
-	check_eq "a zstd frame with a 4 MiB window: verify names $id (kind content)" 1 \
-	    "$(content_problems "$id")"
+	it_verify "$T/$name"
+	check_eq "$what: verify exits 1" 1 "$VERIFY_RC"
+	check_eq "$what: verify names $id (kind content)" 1 "$(content_problems "$id")"
 	check_eq "... and nothing else" 1 "$(vj '.problems | length')"
-	if vj '.problems[0].detail' | grep -qi "memory"; then
-		pass "... as needing too much memory ($(vj '.problems[0].detail'))"
+	if vj '.problems[0].detail' | grep -qi "$detail"; then
+		pass "... as $detail ($(vj '.problems[0].detail'))"
 	else
 		fail "... detail: $(vj '.problems[0].detail // "nothing"')"
 	fi
-else
-	fail "a zstd frame with a 4 MiB window: no frame could be crafted"
-fi
+}
+
+forged_case trail 19 1 "a byte after the zstd frame" "after the zstd frame"
+# a window of 4 MiB (the content is smaller: zstd -d reads it at once)
+forged_case window 22 0 "a zstd frame with a 4 MiB window" "memory"
 
 # the control: the same crafting with a window of 512 KiB and no byte
 # after the frame is a blob every reader takes (so the two cases above
