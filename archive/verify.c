@@ -70,6 +70,9 @@ typedef struct verify {
 	merkle_hash chain_leaf;		/* ... and its leaf hash */
 	sqlite3 *mem;			/* the index the records make */
 	index_inserter ins;		/* ... and its statements */
+	blob_span seg;			/* the segment open in phase 5 */
+	char seg_file[CONTENT_FILE_MAX];	/* ... its name ("": none) */
+	unsigned char seg_key[KEYS_AES];	/* ... its day key */
 	char (*blobs)[ARCHIVE_SHA256_HEX + 1];	/* good blobs, sorted */
 	size_t n_blobs, blobs_cap;
 	bool oom;
@@ -665,6 +668,29 @@ span_hash(verify *v, const blob_span *span, char hex[ARCHIVE_SHA256_HEX + 1],
 	return rc;
 }
 
+/* open_span - v->seg set to a span of file (kept open from the span
+ * before when it is in the same file: the rows come in file order) */
+static int
+open_span(verify *v, const char *file, int64_t off, int64_t len,
+	  mk_error *why)
+{
+	if (v->seg.fd >= 0 && strcmp(file, v->seg_file) == 0 && off >= 0
+	    && len >= BLOB_HEADER) {
+		v->seg.off = off;
+		v->seg.len = len;
+		return 0;
+	}
+	if (v->seg.fd >= 0)
+		close(v->seg.fd);
+	v->seg_file[0] = '\0';
+	if (content_open(v->ar, file, off, len, v->seg_key, &v->seg, why) != 0) {
+		v->seg.fd = -1;
+		return -1;
+	}
+	snprintf(v->seg_file, sizeof(v->seg_file), "%s", file);
+	return 0;
+}
+
 /* check_span - one span that records name (row of spans_sql) */
 static void
 check_span(verify *v, sqlite3_stmt *st)
@@ -672,25 +698,19 @@ check_span(verify *v, sqlite3_stmt *st)
 	const char *file = (const char *)sqlite3_column_text(st, 0);
 	const char *want = (const char *)sqlite3_column_text(st, 3);
 	const char *id = (const char *)sqlite3_column_text(st, 4);
-	unsigned char key[KEYS_AES];
+	int64_t off = sqlite3_column_int64(st, 1);
 	char hex[ARCHIVE_SHA256_HEX + 1];
-	blob_span span = { -1, 0, 0, NULL };
 	mk_error why;
 
 	v->stats->blobs++;
-	if (content_open(v->ar, file, sqlite3_column_int64(st, 1),
-			 sqlite3_column_int64(st, 2), key, &span, &why) != 0
-	    || span_hash(v, &span, hex, &why) != 0)
-		report(v, "content", id, "%s at %lld: %s", file,
-		       (long long)sqlite3_column_int64(st, 1), why.msg);
+	if (open_span(v, file, off, sqlite3_column_int64(st, 2), &why) != 0
+	    || span_hash(v, &v->seg, hex, &why) != 0)
+		report(v, "content", id, "%s at %lld: %s", file, (long long)off,
+		       why.msg);
 	else if (want == NULL || strcmp(hex, want) != 0)
 		report(v, "content", id, "%s at %lld hashes to %s, not to the"
-		       " record's %s (altered)", file,
-		       (long long)sqlite3_column_int64(st, 1), hex,
+		       " record's %s (altered)", file, (long long)off, hex,
 		       want != NULL ? want : "null");
-	if (span.fd >= 0)
-		close(span.fd);
-	OPENSSL_cleanse(key, sizeof(key));
 }
 
 /* Every distinct span the signed records name, in file order, with the
@@ -711,12 +731,16 @@ verify_spans(verify *v, mk_error *err)
 
 	if (sqlite3_prepare_v2(v->mem, spans_sql, -1, &st, NULL) != SQLITE_OK)
 		return mk_error_set(err, "spans: %s", sqlite3_errmsg(v->mem));
+	v->seg.fd = -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		check_span(v, st);
 		if ((++n & 255) == 0)
 			progress(v, "content", n, 0);
 	}
 	sqlite3_finalize(st);
+	if (v->seg.fd >= 0)
+		close(v->seg.fd);
+	OPENSSL_cleanse(v->seg_key, sizeof(v->seg_key));
 	progress(v, "content", n, n);
 	return rc == SQLITE_DONE ? 0 : mk_error_set(err, "spans: %s",
 						      sqlite3_errmsg(v->mem));
