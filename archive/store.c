@@ -96,6 +96,28 @@ spool_pool_free(archive *ar)
 		close(ar->spools.fds[--ar->spools.n]);
 }
 
+/* named_then_unlinked - a new file in dir, removed at once (where the
+ * file system has no O_TMPFILE); -1 with errno */
+static int
+named_then_unlinked(const char *dir)
+{
+	char *path = path_join(dir, "msg.XXXXXX");
+	int fd, saved;
+
+	if (path == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) >= 0 && unlink(path) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 /* spool_open - an empty spool file: one kept from an earlier message, or
  * a new anonymous file in spool/ (nothing to remove after a crash) */
 static int
@@ -114,6 +136,8 @@ spool_open(archive *ar, mk_error *err)
 	if ((dir = path_join(ar->dir, "spool")) == NULL)
 		return mk_error_set(err, "out of memory");
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
+		fd = named_then_unlinked(dir);	/* no O_TMPFILE there */
 	if (fd < 0)
 		mk_error_errno(err, "cannot create a spool file in %s", dir);
 	free(dir);
