@@ -222,6 +222,9 @@ check_options(const archive_options *o, mk_error *err)
 	if (o->checkpoint_entries < 1 || o->checkpoint_seconds < 1)
 		return mk_error_set(err, "checkpoints need at least 1 entry"
 				    " and 1 second");
+	if (o->segment_bytes < 1)
+		return mk_error_set(err, "content segments need at least"
+				    " 1 byte");
 	return 0;
 }
 

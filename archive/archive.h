@@ -182,6 +182,9 @@ typedef struct archive_options {
 	unsigned checkpoint_seconds;	/* ... or T seconds */
 	int sign;			/* records signed and sealed; 0 only
 					   for benchmarks (verify rejects) */
+	int64_t segment_bytes;		/* a content segment is full at this
+					   size (docs/FORMAT.md 2.2: 1 GiB);
+					   smaller only for tests */
 	void (*warn)(void *ctx, const char *msg);	/* what the committer
 					   thread has to say that fails no
 					   commit (the index fell behind and
@@ -190,7 +193,8 @@ typedef struct archive_options {
 } archive_options;
 #define ARCHIVE_OPTIONS_DEFAULT { .encrypt = 1, .codec = MK_DEFAULT_CODEC, \
 	.compression = MK_DEFAULT_LEVEL, .checkpoint_entries = 1000, \
-	.checkpoint_seconds = 300, .sign = 1, .warn = NULL, .warn_ctx = NULL }
+	.checkpoint_seconds = 300, .sign = 1, .segment_bytes = 1LL << 30, \
+	.warn = NULL, .warn_ctx = NULL }
 
 /* archive_options_of - the options mailkeep.conf sets */
 void archive_options_of(const mk_config *cfg, archive_options *opts);

@@ -6,7 +6,7 @@
  * ("YYYY-MM-DD", or "forever"): what expires together is stored together,
  * under that day's key (keys/record-GROUP.key), in append-only files
  * content/GROUP/000001.seg, 000002.seg, ...; a file is closed for new
- * blobs once it holds CONTENT_SEGMENT_MAX bytes.
+ * blobs once it holds segment_bytes (archive_options: 1 GiB).
  *
  * The thread that received a message places its blob (content_place):
  * when the group already holds the same content (the index says where),
@@ -157,7 +157,7 @@ group_dir(archive *ar, const char *group, mk_error *err)
 }
 
 /* open_segment - the segment to append to in group: its last one while
- * under CONTENT_SEGMENT_MAX, else a new one after it (after: a number
+ * under segment_bytes, else a new one after it (after: a number
  * that is full already, 0 for none) */
 static content_seg *
 open_segment(archive *ar, const char *group, unsigned after, mk_error *err)
@@ -182,7 +182,7 @@ open_segment(archive *ar, const char *group, unsigned after, mk_error *err)
 		mk_error_errno(err, "open %s", path);
 		goto fail;
 	}
-	if (st.st_size >= CONTENT_SEGMENT_MAX) {	/* full: the next */
+	if (st.st_size >= ar->opts.segment_bytes) {	/* full: the next */
 		close(seg->fd);
 		free(dir);
 		free(path);
@@ -270,7 +270,8 @@ current_segment(archive *ar, const char *group, off_t len, mk_error *err)
 	for (seg = cs->segs; seg != NULL; seg = seg->next)
 		if (!seg->retired && strcmp(seg->group, group) == 0)
 			break;
-	if (seg != NULL && seg->end > 0 && seg->end + len > CONTENT_SEGMENT_MAX) {
+	if (seg != NULL && seg->end > 0
+	    && seg->end + len > ar->opts.segment_bytes) {
 		after = seg->number;
 		retire(cs, seg);
 		seg = NULL;

@@ -76,7 +76,6 @@
 #define CONTENT_DIR		"content"
 #define CONTENT_GROUP_MAX	16	/* "YYYY-MM-DD" or "forever" */
 #define CONTENT_FILE_MAX	48	/* "content/GROUP/NNNNNN.seg" */
-#define CONTENT_SEGMENT_MAX	((off_t)1 << 30)	/* a new file after */
 #define CONTENT_OPEN_MAX	8	/* segments kept open for writing */
 
 /* Compression contexts kept for reuse (blob.c): starting one (zlib's

@@ -391,6 +391,96 @@ verify_clean(archive *ar)
 	return st.index_behind;
 }
 
+/* store_until - one message of text kept until retain_until */
+static void
+store_until(archive *ar, const char *text, int64_t retain_until,
+	    char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *rcpts[] = { "r@example.com" };
+	archive_envelope env = { .mail_from = "s@example.com", .rcpts = rcpts,
+				 .n_rcpts = 1,
+				 .policy = { .content = ARCHIVE_FULL,
+					     .retain_until = retain_until } };
+	archive_spool *sp;
+	mk_error err;
+
+	ck_assert_msg((sp = archive_spool_begin(ar, retain_until, &err)) != NULL,
+		      "%s", err.msg);
+	ck_assert_int_eq(archive_spool_write(sp, text, strlen(text), &err), 0);
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s", err.msg);
+}
+
+/* group_files - "GROUPS FILES LARGEST": group directories under content/,
+ * segment files, and the largest segment's size */
+static void
+group_files(char *out, size_t size)
+{
+	char cmd[512];
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s/content' && echo $(ls | wc -l)"
+		 " $(find . -type f | wc -l) $(find . -type f -printf '%%s\\n'"
+		 " | sort -n | tail -n 1)", dir);
+	ck_assert_ptr_nonnull(fp = popen(cmd, "r"));
+	ck_assert_ptr_nonnull(fgets(out, (int)size, fp));
+	out[strcspn(out, "\n")] = '\0';
+	pclose(fp);
+}
+
+#define ROT_MSGS 60
+#define ROT_GROUPS 12	/* more than CONTENT_OPEN_MAX: segments evicted */
+START_TEST(segments_rotate_and_groups_evict)
+{
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+	char ids[ROT_MSGS + 1][ARCHIVE_ID_LEN + 1], text[ROT_MSGS + 1][1200];
+	char layout[128];
+	int64_t day0 = 2000000000 / 86400 * 86400;
+	int groups, files, largest, i;
+	archive_message *m;
+	buffer b;
+	mk_error err;
+	archive *ar;
+
+	opts.segment_bytes = 2048;	/* a few blobs a segment */
+	opts.codec = MK_CODEC_NONE;	/* sizes as written */
+	opts.compression = 0;
+	ck_assert_msg((ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err))
+		      != NULL, "%s", err.msg);
+	for (i = 0; i < ROT_MSGS; i++) {
+		snprintf(text[i], sizeof(text[i]), "Subject: %d\r\n\r\n%0*d\r\n",
+			 i, 600 + 7 * i, i);
+		store_until(ar, text[i], day0 + (i % ROT_GROUPS) * 86400, ids[i]);
+	}
+	verify_clean(ar);
+	archive_close(ar);
+	group_files(layout, sizeof(layout));
+	ck_assert_int_eq(sscanf(layout, "%d %d %d", &groups, &files, &largest), 3);
+	ck_assert_int_eq(groups, ROT_GROUPS);
+	ck_assert_msg(files > ROT_GROUPS, "no segment was full: %s", layout);
+	/* a segment takes blobs until the next would cross 2048 bytes; one
+	 * blob is at most 1200 + header and tag */
+	ck_assert_msg(largest <= 2048 + 1300, "a segment grew past its size: %s",
+		      layout);
+	/* a new writer appends to each group's last segment or starts one */
+	ck_assert_msg((ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err))
+		      != NULL, "%s", err.msg);
+	snprintf(text[ROT_MSGS], sizeof(text[ROT_MSGS]), "after reopening");
+	store_until(ar, text[ROT_MSGS], day0, ids[ROT_MSGS]);
+	for (i = 0; i <= ROT_MSGS; i++) {
+		b = (buffer){ 0 };
+		ck_assert_int_eq(archive_read(ar, ids[i], collect, &b, &err), 0);
+		ck_assert(b.len == strlen(text[i])
+			  && memcmp(b.data, text[i], b.len) == 0);
+		free(b.data);
+	}
+	ck_assert_int_eq(archive_lookup(ar, ids[ROT_MSGS], &m, &err), 0);
+	ck_assert_ptr_nonnull(strstr(m->content_file, "content/"));
+	archive_message_free(m);
+	verify_clean(ar);
+	archive_close(ar);
+}
+END_TEST
+
 START_TEST(index_failure_after_the_ledger_is_stored_and_caught_up)
 {
 	const char *rcpts[] = { "a@example.com" };
@@ -806,6 +896,7 @@ main(void)
 	tcase_add_test(tc, index_failure_after_the_ledger_is_stored_and_caught_up);
 	tcase_add_test(tc, torn_record_line_is_cut_before_the_next_append);
 	tcase_add_test(tc, writer_ledger_cache_sees_other_appends);
+	tcase_add_test(tc, segments_rotate_and_groups_evict);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
