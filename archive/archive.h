@@ -48,6 +48,7 @@
 #ifndef MAILKEEP_ARCHIVE_H
 #define MAILKEEP_ARCHIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -351,6 +352,34 @@ int archive_public_keys(archive *ar, archive_key_fn fn, void *ctx,
 /* Progress of a long operation: phase, done so far, of total (0: unknown). */
 typedef void (*archive_progress_fn)(const char *phase, uint64_t done,
 				    uint64_t total, void *ctx);
+
+/*
+ * archive_expire - forget every message whose retention is over and that
+ * is not held (docs/FORMAT.md 1.2): for each group of messages that
+ * expire the same day, an "expired" ledger entry a message, then its
+ * index rows (zeroed), its content segments and its day key, which also
+ * makes its records unreadable.  A group one of whose messages is held
+ * stays whole.  Runs beside the writer; refuses while the index is
+ * behind the ledger.  A run that stopped anywhere is finished by the
+ * next.  dry_run: count only, change nothing.
+ */
+typedef bool (*archive_held_fn)(const char *id, void *ctx);
+typedef struct archive_expire_options {
+	int64_t now;			/* seconds since the epoch */
+	bool dry_run;
+	archive_held_fn held;		/* is this message held? or NULL */
+	archive_progress_fn progress;	/* or NULL */
+	void *ctx;			/* of held and progress */
+} archive_expire_options;
+typedef struct archive_expire_stats {
+	uint64_t groups;		/* days whose messages went */
+	uint64_t messages;		/* ... those messages */
+	uint64_t bytes;			/* ... their original size */
+	uint64_t bytes_freed;		/* segment bytes removed */
+	uint64_t kept_held;		/* due, but kept for a hold */
+} archive_expire_stats;
+int archive_expire(archive *ar, const archive_expire_options *opts,
+		   archive_expire_stats *stats, mk_error *err);
 
 /* What verify looked at. */
 typedef struct archive_verify_stats {

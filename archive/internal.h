@@ -423,6 +423,7 @@ int ed25519_verify(const unsigned char pub[KEYS_PUBLIC], const void *msg,
 void keys_record_key_name(int64_t retain_until, char name[KEYS_NAME_MAX]);
 int keyring_record_key(keyring *kr, const char *name, bool create,
 		       unsigned char key[KEYS_AES], mk_error *err);
+void keyring_forget(keyring *kr, const char *name);
 int aead_seal(const unsigned char key[KEYS_AES],
 	      const unsigned char nonce[KEYS_NONCE], const void *aad,
 	      size_t aad_len, const void *in, size_t len, unsigned char *out,

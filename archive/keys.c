@@ -353,6 +353,25 @@ keyring_record_key(keyring *kr, const char *name, bool create,
 	return rk != NULL ? 0 : -1;
 }
 
+/* keyring_forget - drop the cached record key called name (its file was
+ * destroyed: expire.c), its bytes wiped */
+void
+keyring_forget(keyring *kr, const char *name)
+{
+	struct record_key **p, *rk;
+
+	pthread_mutex_lock(&kr->lock);
+	for (p = &kr->record_keys; *p != NULL; p = &(*p)->next)
+		if (strcmp((*p)->name, name) == 0) {
+			rk = *p;
+			*p = rk->next;
+			OPENSSL_cleanse(rk, sizeof(*rk));
+			free(rk);
+			break;
+		}
+	pthread_mutex_unlock(&kr->lock);
+}
+
 /* aead_seal - AES-256-GCM of in into out (same length) and tag */
 int
 aead_seal(const unsigned char key[KEYS_AES],

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -78,6 +79,18 @@ spool_key(archive *ar, int64_t retain_until, unsigned char key[KEYS_AES],
 	}
 	content_group(retain_until, group);
 	return content_day_key(ar, group, true, key, err) == 0 ? key : NULL;
+}
+
+/* retention_over - is a retention that ends at retain_until over?  No
+ * message is stored into a group whose day has come: expiry (expire.c)
+ * removes such groups beside the writer, and their keys */
+static int
+retention_over(int64_t retain_until, mk_error *err)
+{
+	if (retain_until <= 0 || retain_until > (int64_t)time(NULL))
+		return 0;
+	return mk_error_set(err, "its retention ended at %lld, before it was"
+			    " stored: not kept", (long long)retain_until);
 }
 
 /* spool_pool_init - no spool file kept yet */
@@ -175,6 +188,8 @@ archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 		mk_error_set(err, "archive opened read-only");
 		return NULL;
 	}
+	if (retention_over(retain_until, err) != 0)
+		return NULL;
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
 		mk_error_set(err, "out of memory");
 		return NULL;
@@ -284,6 +299,8 @@ prepare_req(const archive_envelope *env, commit_req *req, mk_error *err)
 	if (env->n_rcpts > ARCHIVE_MAX_RCPTS)
 		return mk_error_set(err, "%zu recipients, more than the limit of %d",
 				    env->n_rcpts, ARCHIVE_MAX_RCPTS);
+	if (retention_over(env->policy.retain_until, err) != 0)
+		return -1;
 	req->env = env;
 	req->received_at = env->received_at ? env->received_at : now_micros();
 	return new_message_id(req->received_at, req->id, err);

@@ -46,8 +46,9 @@
  *	of its own, then its bytes; COUNT (if given) stops early.  -P
  *	evaluates the policy file POLICY for each message, as the milter
  *	does: a message it keeps as metadata is stored with
- *	archive_store_metadata(), one it keeps nothing of is skipped, and
- *	the decision (roles, retention, parties) is stored with it.  With
+ *	archive_store_metadata(), one it keeps nothing of (or whose
+ *	retention is over already) is skipped, and the decision (roles,
+ *	retention, parties) is stored with it.  With
  *	-g, no ids are printed; a progress line goes to stderr every
  *	100,000 messages, and the summary line adds the counts of
  *	metadata-only and skipped messages.
@@ -293,7 +294,10 @@ store_gen(fill *f, gen_msg *g, uint64_t *bytes, mk_error *err)
 		if (policy_evaluate(f->pol, g->from, rcpts, env.n_rcpts,
 				    g->received_at / 1000000, &d, err) != 0)
 			return -1;
-		if (d.mode == POLICY_NONE) {
+		/* nothing of it, or its retention already over (the archive
+		 * would refuse it, as import skips it) */
+		if (d.mode == POLICY_NONE || (d.retain_until > 0
+					      && d.retain_until <= time(NULL))) {
 			pthread_mutex_lock(&f->lock);
 			f->skipped++;
 			pthread_mutex_unlock(&f->lock);

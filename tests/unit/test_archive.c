@@ -378,6 +378,15 @@ keep_warning(void *ctx, const char *msg)
 	snprintf(w->last, sizeof(w->last), "%s", msg);
 }
 
+/* print_problem - archive_problem_fn: on stderr, for the log */
+static void
+print_problem(const char *kind, const char *object, const char *detail,
+	      void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "PROBLEM %s %s: %s\n", kind, object, detail);
+}
+
 /* verify_clean - archive_verify finds nothing; how many are not indexed */
 static uint64_t
 verify_clean(archive *ar)
@@ -385,8 +394,8 @@ verify_clean(archive *ar)
 	archive_verify_stats st;
 	mk_error err;
 
-	ck_assert_msg(archive_verify(ar, NULL, NULL, NULL, NULL, &st, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(archive_verify(ar, NULL, print_problem, NULL, NULL, &st,
+				     &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(st.problems, 0);
 	return st.index_behind;
 }
@@ -478,6 +487,129 @@ START_TEST(segments_rotate_and_groups_evict)
 	archive_message_free(m);
 	verify_clean(ar);
 	archive_close(ar);
+}
+END_TEST
+
+/* store_token - a message from sender with token in its body, kept until
+ * retain_until */
+static void
+store_token(archive *ar, const char *sender, const char *token,
+	    int64_t retain_until, char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *rcpts[] = { "r@example.com" };
+	archive_envelope env = { .mail_from = sender, .rcpts = rcpts,
+				 .n_rcpts = 1, .subject = "expiry",
+				 .policy = { .content = ARCHIVE_FULL,
+					     .retain_until = retain_until } };
+	char text[256];
+	archive_spool *sp;
+	mk_error err;
+
+	snprintf(text, sizeof(text), "Subject: expiry\r\n\r\n%s\r\n", token);
+	ck_assert_msg((sp = archive_spool_begin(ar, retain_until, &err)) != NULL,
+		      "%s", err.msg);
+	ck_assert_int_eq(archive_spool_write(sp, text, strlen(text), &err), 0);
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s", err.msg);
+}
+
+/* found_in_archive - does any file under the archive hold text? */
+static bool
+found_in_archive(const char *text)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "grep -rqaF '%s' '%s'", text, dir);
+	return system(cmd) == 0;
+}
+
+/* held_is - archive_held_fn: the message whose id is ctx is held */
+static bool
+held_is(const char *id, void *ctx)
+{
+	return strcmp(id, ctx) == 0;
+}
+
+START_TEST(expiry_forgets_whole_groups)
+{
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+	archive_expire_options eo = { 0 };
+	archive_expire_stats st;
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	char a1[ARCHIVE_ID_LEN + 1], a2[ARCHIVE_ID_LEN + 1];
+	char b1[ARCHIVE_ID_LEN + 1], c1[ARCHIVE_ID_LEN + 1], path[512];
+	archive_message *m;
+	archive *ar, *ex;
+	mk_error err;
+
+	opts.encrypt = 0;		/* the tokens in clear in the segments */
+	opts.codec = MK_CODEC_NONE;
+	opts.compression = 0;
+	ck_assert_msg((ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err))
+		      != NULL, "%s", err.msg);
+	store_token(ar, "uniq-a1@sender.test", "TOKEN-A1-XYZZY", day0, a1);
+	store_token(ar, "uniq-a2@sender.test", "TOKEN-A2-XYZZY", day0, a2);
+	store_token(ar, "uniq-b1@sender.test", "TOKEN-B1-XYZZY", day0 + 86400, b1);
+	store_token(ar, "uniq-c1@sender.test", "TOKEN-C1-XYZZY", 0, c1);
+	ck_assert(found_in_archive("TOKEN-A1-XYZZY"));
+	/* a retention already over is refused, not stored into a past day */
+	ck_assert_ptr_null(archive_spool_begin(ar, 1000000000, &err));
+	ck_assert_msg(strstr(err.msg, "retention ended") != NULL, "%s", err.msg);
+
+	/* expiry runs beside the writer, on a handle of its own */
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	eo.now = day0 + 60;
+	ck_assert_msg(archive_expire(ex, &eo, &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.groups, 1);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_uint_gt(st.bytes_freed, 0);
+	ck_assert_int_eq(archive_lookup(ex, a1, &m, &err), -1);
+	ck_assert_int_eq(archive_lookup(ex, a2, &m, &err), -1);
+	ck_assert_int_eq(archive_lookup(ex, b1, &m, &err), 0);
+	archive_message_free(m);
+	snprintf(path, sizeof(path), "%s/content/2033-05-18", dir);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/keys/record-2033-05-18.key", dir);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	/* nothing of them in any file: segments, index and its log, records */
+	ck_assert(!found_in_archive("TOKEN-A1-XYZZY"));
+	ck_assert(!found_in_archive("uniq-a1@sender.test"));
+	ck_assert(!found_in_archive("uniq-a2@sender.test"));
+	ck_assert(found_in_archive("TOKEN-B1-XYZZY"));
+	verify_clean(ex);
+
+	/* again: nothing more; a dry run of the next day changes nothing */
+	ck_assert_int_eq(archive_expire(ex, &eo, &st, &err), 0);
+	ck_assert_uint_eq(st.groups, 0);
+	eo.now = day0 + 86400 + 60;
+	eo.dry_run = true;
+	ck_assert_int_eq(archive_expire(ex, &eo, &st, &err), 0);
+	ck_assert_uint_eq(st.messages, 1);
+	ck_assert(found_in_archive("TOKEN-B1-XYZZY"));
+	/* held, it stays; released, it goes */
+	eo.dry_run = false;
+	eo.held = held_is;
+	eo.ctx = b1;
+	ck_assert_int_eq(archive_expire(ex, &eo, &st, &err), 0);
+	ck_assert_uint_eq(st.groups, 0);
+	ck_assert_uint_eq(st.kept_held, 1);
+	ck_assert(found_in_archive("TOKEN-B1-XYZZY"));
+	eo.held = NULL;
+	ck_assert_int_eq(archive_expire(ex, &eo, &st, &err), 0);
+	ck_assert_uint_eq(st.messages, 1);
+	ck_assert(!found_in_archive("TOKEN-B1-XYZZY"));
+	ck_assert(!found_in_archive("uniq-b1@sender.test"));
+	verify_clean(ex);
+	archive_close(ex);
+	/* kept forever: still there, and the writer goes on */
+	ck_assert_int_eq(archive_lookup(ar, c1, &m, &err), 0);
+	archive_message_free(m);
+	store_token(ar, "later@sender.test", "TOKEN-LATER", day0 + 5 * 86400, a1);
+	archive_close(ar);
+	/* verify in a process of its own: the writer still holds in memory
+	 * the day keys it used (FORMAT.md 1.2) */
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	verify_clean(ex);
+	archive_close(ex);
 }
 END_TEST
 
@@ -897,6 +1029,7 @@ main(void)
 	tcase_add_test(tc, torn_record_line_is_cut_before_the_next_append);
 	tcase_add_test(tc, writer_ledger_cache_sees_other_appends);
 	tcase_add_test(tc, segments_rotate_and_groups_evict);
+	tcase_add_test(tc, expiry_forgets_whole_groups);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
