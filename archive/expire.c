@@ -71,17 +71,6 @@ group_start(const char *group)
 	return (int64_t)timegm(&tm);
 }
 
-/* map_line - ledger_line_fn: into the run's map */
-static int
-map_line(int64_t seq, const char *line, size_t len, void *ctx)
-{
-	expire_run *run = ctx;
-	char why[LEDGER_WHY];
-
-	(void)len;
-	return ledger_map_line(&run->map, seq, line, why) < 0 ? -1 : 0;
-}
-
 /* index_caught_up - does the index have a row of every stored message
  * that has not expired?  0 yes, -1 with err */
 static int
@@ -463,11 +452,7 @@ archive_expire(archive *ar, const archive_expire_options *o,
 	err->msg[0] = '\0';
 	if ((lock = take_expire_lock(ar, err)) < 0)
 		return -1;
-	if (ledger_scan(ar->dir, map_line, &run, err) != 0) {
-		if (err->msg[0] == '\0')
-			mk_error_set(err, "out of memory");
-	} else {
-		ledger_map_done(&run.map);
+	if (ledger_map_load(ar->dir, &run.map, err) == 0) {
 		if (index_caught_up(&run, err) == 0
 		    && expire_groups(&run, err) == 0 && sweep(&run, err) == 0)
 			rc = 0;

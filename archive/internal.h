@@ -405,6 +405,9 @@ typedef struct ledger_map {
 int ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 		    char why[LEDGER_WHY]);
 void ledger_map_done(ledger_map *m);
+/* ledger_map_load - the whole ledger of dir, mapped and done (bad lines
+ * passed over: verify names them) */
+int ledger_map_load(const char *dir, ledger_map *m, mk_error *err);
 ledger_msg *ledger_map_find(const ledger_map *m, const char *id);
 void ledger_map_free(ledger_map *m);
 

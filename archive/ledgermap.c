@@ -159,6 +159,28 @@ ledger_map_line(ledger_map *m, int64_t pos, const char *line,
 	return rc;
 }
 
+/* load_line - ledger_line_fn: one line into the map; a bad line is
+ * verify's to name */
+static int
+load_line(int64_t seq, const char *line, size_t len, void *ctx)
+{
+	char why[LEDGER_WHY];
+
+	(void)len;
+	return ledger_map_line(ctx, seq, line, why) < 0 ? -1 : 0;
+}
+
+/* ledger_map_load - map the whole ledger of dir into m, done */
+int
+ledger_map_load(const char *dir, ledger_map *m, mk_error *err)
+{
+	err->msg[0] = '\0';
+	if (ledger_scan(dir, load_line, m, err) != 0)
+		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
+	ledger_map_done(m);
+	return 0;
+}
+
 /* ledger_map_done - sort the messages and mark the expired ones */
 void
 ledger_map_done(ledger_map *m)

@@ -40,17 +40,6 @@ typedef struct rebuild {
 	bool failed;
 } rebuild;
 
-/* map_line - ledger_line_fn: into the map; bad lines are verify's */
-static int
-map_line(int64_t seq, const char *line, size_t len, void *ctx)
-{
-	rebuild *rb = ctx;
-	char why[LEDGER_WHY];
-
-	(void)len;
-	return ledger_map_line(&rb->map, seq, line, why) < 0 ? -1 : 0;
-}
-
 /* record_checks - is ro the signed record the ledger says msg has? */
 static bool
 record_checks(const rebuild *rb, const ledger_msg *msg, const record_opened *ro)
@@ -172,11 +161,10 @@ rebuild_locked(rebuild *rb, mk_error *err)
 
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	if (ledger_scan(rb->ar->dir, map_line, rb, err) != 0) {
+	if (ledger_map_load(rb->ar->dir, &rb->map, err) != 0) {
 		free(path);
 		return -1;
 	}
-	ledger_map_done(&rb->map);
 	rc = build(rb, path, err);
 	index_inserter_close(&rb->ins);
 	if (rc == 0) {
