@@ -51,6 +51,11 @@ policy_canonical_domain(const char *name)
 
 	if (name == NULL || *name == '\0')
 		return NULL;
+	/* g_hostname_to_ascii() takes valid UTF-8 only: given a bad
+	 * sequence (an envelope address, a policy file) it reads past the
+	 * end of its buffer (fuzz_policy, ASan) */
+	if (!g_utf8_validate(name, -1, NULL))
+		return NULL;
 	if ((ascii = g_hostname_to_ascii(name)) == NULL)
 		return NULL;
 	lower = g_ascii_strdown(ascii, -1);

@@ -392,6 +392,31 @@ START_TEST(four_eyes_from_the_parties_domains)
 }
 END_TEST
 
+START_TEST(invalid_utf8_domain_is_no_domain)
+{
+	/* GLib's g_hostname_to_ascii() reads past its buffer on bad UTF-8
+	 * (fuzz_policy under ASan found it): such a name is no domain, in
+	 * a policy file and in an envelope address alike */
+	const char *bad_file = "[defaults]\nmode = full\n"
+		"local_domains = e.c+\xf3\xf3\xf3\xf3\xf3\xf3\xf3\xf3\n";
+	const char *to[] = { "x@\xf3\xf3\xf3.example", "y@example.com" };
+	policy_decision d;
+	mk_error err;
+	policy *p;
+
+	ck_assert_ptr_null(policy_canonical_domain("e.c+\xf3\xf3\xf3\xf3"));
+	ck_assert_ptr_null(policy_canonical_domain("\xc3"));
+	ck_assert_ptr_null(parse(bad_file, &err));
+	ck_assert_msg(strstr(err.msg, "test.policy:3:") != NULL, "%s", err.msg);
+	ck_assert_msg((p = parse(sample, &err)) != NULL, "%s", err.msg);
+	ck_assert_int_eq(policy_evaluate(p, "s@\xf3\xf3remote.test", to, 2, 0, &d,
+					 &err), 0);
+	ck_assert_int_eq(d.n_parties, 1);	/* y@example.com only */
+	policy_decision_free(&d);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(long_lines_and_nul_bytes)
 {
 	char *text = malloc(90000), *o = text;
@@ -498,6 +523,7 @@ main(void)
 	tcase_add_test(tc, four_eyes_from_the_parties_domains);
 	tcase_add_test(tc, unreadable_file);
 	tcase_add_test(tc, long_lines_and_nul_bytes);
+	tcase_add_test(tc, invalid_utf8_domain_is_no_domain);
 	tcase_add_test(tc, ten_thousand_domains_hashed);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
