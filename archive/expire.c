@@ -18,8 +18,8 @@
  * with no index row left has its files and key removed.
  *
  * It runs beside the writer, without the writer lock: no writer stores
- * into a group whose day has come (store.c refuses a retention that is
- * over), the ledger is appended under its own lock, the index through
+ * into a group whose day has come (store.c refuses a retention that ends
+ * on a day that has begun), the ledger is appended under its own lock, the index through
  * SQLite's.  Two runs at once are kept apart by expire.lock.  It refuses
  * to run while the index is behind the ledger: a stored message without
  * its row would otherwise lose its content without an entry.
@@ -378,8 +378,8 @@ sweep(expire_run *run, mk_error *err)
 		snprintf(g.name, sizeof(g.name), "%.*s", CONTENT_GROUP_MAX - 1,
 			 de->d_name);
 		g.start = group_start(g.name);
-		if (g.start < 0 || g.start + SEC_PER_DAY > run->now)
-			continue;	/* forever, not a day, or not over */
+		if (g.start < 0 || g.start > run->now)
+			continue;	/* forever, not a day, or to come */
 		g.n = 0;
 		if ((rc = group_take(run, &g, err)) == 0 && g.n == 0
 		    && !run->dry_run)

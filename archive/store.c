@@ -81,16 +81,18 @@ spool_key(archive *ar, int64_t retain_until, unsigned char key[KEYS_AES],
 	return content_day_key(ar, group, true, key, err) == 0 ? key : NULL;
 }
 
-/* retention_over - is a retention that ends at retain_until over?  No
- * message is stored into a group whose day has come: expiry (expire.c)
- * removes such groups beside the writer, and their keys */
+/* retention_over - does a retention that ends at retain_until end on a
+ * day that has begun?  No message is stored into a group whose day has
+ * come: expiry (expire.c) removes such groups beside the writer, and
+ * their keys */
 static int
 retention_over(int64_t retain_until, mk_error *err)
 {
-	if (retain_until <= 0 || retain_until > (int64_t)time(NULL))
+	if (retain_until <= 0
+	    || retain_until - retain_until % 86400 > (int64_t)time(NULL))
 		return 0;
-	return mk_error_set(err, "its retention ended at %lld, before it was"
-			    " stored: not kept", (long long)retain_until);
+	return mk_error_set(err, "its retention ends at %lld, on a day that"
+			    " has begun: not kept", (long long)retain_until);
 }
 
 /* spool_pool_init - no spool file kept yet */

@@ -297,7 +297,8 @@ store_gen(fill *f, gen_msg *g, uint64_t *bytes, mk_error *err)
 		/* nothing of it, or its retention already over (the archive
 		 * would refuse it, as import skips it) */
 		if (d.mode == POLICY_NONE || (d.retain_until > 0
-					      && d.retain_until <= time(NULL))) {
+					      && d.retain_until - d.retain_until % 86400
+					      <= time(NULL))) {
 			pthread_mutex_lock(&f->lock);
 			f->skipped++;
 			pthread_mutex_unlock(&f->lock);
