@@ -17,7 +17,8 @@
  *
  * DESCRIPTION
  *	The shim wraps, by their libc names: write, pwrite, pwrite64,
- *	writev, pwritev, pwritev64, copy_file_range (the data writes); fsync, fdatasync;
+ *	writev, pwritev, pwritev64, copy_file_range (the data writes);
+ *	fsync, fdatasync;
  *	rename, renameat, renameat2; link, linkat; open, open64, openat,
  *	openat64 (and the fortified __open_2 forms); ftruncate,
  *	ftruncate64.  A call's PATH is the file its descriptor names
@@ -463,6 +464,18 @@ torn_len(const fi_fate *f, size_t len)
 	return f->fire && f->action == FI_TORN ? len / 2 : len;
 }
 
+/* FATED - the end of a wrapper whose fate f was decided for path: fail
+ * without making the call, or make it (call, an expression, which may
+ * shorten a torn write through f) and note what it returned */
+#define FATED(type, name, path, call) do { \
+	type rc_; \
+	if (before(&f)) \
+		return (type)traced(name, path, -1); \
+	rc_ = (call); \
+	after(&f); \
+	return (type)traced(name, path, rc_); \
+} while (0)
+
 /* write - write(2) */
 ssize_t
 write(int fd, const void *buf, size_t len)
@@ -470,13 +483,8 @@ write(int fd, const void *buf, size_t len)
 	REAL(write);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_WRITE, "write", fd, path, sizeof(path));
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("write", path, -1);
-	rc = real_write(fd, buf, torn_len(&f, len));
-	after(&f);
-	return traced("write", path, rc);
+	FATED(ssize_t, "write", path, real_write(fd, buf, torn_len(&f, len)));
 }
 
 /* pwrite - pwrite(2) */
@@ -486,13 +494,9 @@ pwrite(int fd, const void *buf, size_t len, off_t off)
 	REAL(pwrite);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_PWRITE, "pwrite", fd, path, sizeof(path));
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("pwrite", path, -1);
-	rc = real_pwrite(fd, buf, torn_len(&f, len), off);
-	after(&f);
-	return traced("pwrite", path, rc);
+	FATED(ssize_t, "pwrite", path,
+	      real_pwrite(fd, buf, torn_len(&f, len), off));
 }
 
 /* pwrite64 - pwrite(2) with a 64-bit offset (SQLite's) */
@@ -502,13 +506,9 @@ pwrite64(int fd, const void *buf, size_t len, off64_t off)
 	REAL(pwrite64);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_PWRITE64, "pwrite64", fd, path, sizeof(path));
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("pwrite64", path, -1);
-	rc = real_pwrite64(fd, buf, torn_len(&f, len), off);
-	after(&f);
-	return traced("pwrite64", path, rc);
+	FATED(ssize_t, "pwrite64", path,
+	      real_pwrite64(fd, buf, torn_len(&f, len), off));
 }
 
 /* copy_file_range - copy_file_range(2): a data write to fd_out (the
@@ -521,14 +521,10 @@ copy_file_range(int fd_in, off64_t *off_in, int fd_out, off64_t *off_out,
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_COPY, "copy_file_range", fd_out, path,
 			    sizeof(path));
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("copy_file_range", path, -1);
-	rc = real_copy_file_range(fd_in, off_in, fd_out, off_out,
-				  torn_len(&f, len), flags);
-	after(&f);
-	return traced("copy_file_range", path, rc);
+	FATED(ssize_t, "copy_file_range", path,
+	      real_copy_file_range(fd_in, off_in, fd_out, off_out,
+				   torn_len(&f, len), flags));
 }
 
 /* iov_torn - a torn writev writes the first half of the first buffer */
@@ -551,14 +547,9 @@ writev(int fd, const struct iovec *iov, int n)
 	fi_fate f = fd_fate(FI_WRITEV, "writev", fd, path, sizeof(path));
 	struct iovec one;
 	int k;
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("writev", path, -1);
-	k = iov_torn(&f, iov, n, &one);
-	rc = real_writev(fd, k == n ? iov : &one, k);
-	after(&f);
-	return traced("writev", path, rc);
+	FATED(ssize_t, "writev", path, (k = iov_torn(&f, iov, n, &one),
+	      real_writev(fd, k == n ? iov : &one, k)));
 }
 
 /* pwritev - pwritev(2) */
@@ -570,14 +561,9 @@ pwritev(int fd, const struct iovec *iov, int n, off_t off)
 	fi_fate f = fd_fate(FI_PWRITEV, "pwritev", fd, path, sizeof(path));
 	struct iovec one;
 	int k;
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("pwritev", path, -1);
-	k = iov_torn(&f, iov, n, &one);
-	rc = real_pwritev(fd, k == n ? iov : &one, k, off);
-	after(&f);
-	return traced("pwritev", path, rc);
+	FATED(ssize_t, "pwritev", path, (k = iov_torn(&f, iov, n, &one),
+	      real_pwritev(fd, k == n ? iov : &one, k, off)));
 }
 
 /* pwritev64 - pwritev(2) with a 64-bit offset */
@@ -589,14 +575,9 @@ pwritev64(int fd, const struct iovec *iov, int n, off64_t off)
 	fi_fate f = fd_fate(FI_PWRITEV, "pwritev", fd, path, sizeof(path));
 	struct iovec one;
 	int k;
-	ssize_t rc;
 
-	if (before(&f))
-		return traced("pwritev", path, -1);
-	k = iov_torn(&f, iov, n, &one);
-	rc = real_pwritev64(fd, k == n ? iov : &one, k, off);
-	after(&f);
-	return traced("pwritev", path, rc);
+	FATED(ssize_t, "pwritev", path, (k = iov_torn(&f, iov, n, &one),
+	      real_pwritev64(fd, k == n ? iov : &one, k, off)));
 }
 
 /* fsync - fsync(2) */
@@ -606,13 +587,8 @@ fsync(int fd)
 	REAL(fsync);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_FSYNC, "fsync", fd, path, sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("fsync", path, -1);
-	rc = real_fsync(fd);
-	after(&f);
-	return (int)traced("fsync", path, rc);
+	FATED(int, "fsync", path, real_fsync(fd));
 }
 
 /* fdatasync - fdatasync(2) */
@@ -622,13 +598,8 @@ fdatasync(int fd)
 	REAL(fdatasync);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_FDATASYNC, "fdatasync", fd, path, sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("fdatasync", path, -1);
-	rc = real_fdatasync(fd);
-	after(&f);
-	return (int)traced("fdatasync", path, rc);
+	FATED(int, "fdatasync", path, real_fdatasync(fd));
 }
 
 /* ftruncate - ftruncate(2) */
@@ -638,13 +609,8 @@ ftruncate(int fd, off_t len)
 	REAL(ftruncate);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_FTRUNCATE, "ftruncate", fd, path, sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("ftruncate", path, -1);
-	rc = real_ftruncate(fd, len);
-	after(&f);
-	return (int)traced("ftruncate", path, rc);
+	FATED(int, "ftruncate", path, real_ftruncate(fd, len));
 }
 
 /* ftruncate64 - ftruncate(2) with a 64-bit length */
@@ -654,13 +620,8 @@ ftruncate64(int fd, off64_t len)
 	REAL(ftruncate64);
 	char path[FI_PATH_MAX];
 	fi_fate f = fd_fate(FI_FTRUNCATE, "ftruncate", fd, path, sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("ftruncate", path, -1);
-	rc = real_ftruncate64(fd, len);
-	after(&f);
-	return (int)traced("ftruncate", path, rc);
+	FATED(int, "ftruncate", path, real_ftruncate64(fd, len));
 }
 
 /* abs_path - path made absolute: relative to dirfd's directory, or to
@@ -713,13 +674,8 @@ rename(const char *from, const char *to)
 	char path[2 * FI_PATH_MAX];
 	fi_fate f = pair_fate(FI_RENAME, "rename", AT_FDCWD, from, AT_FDCWD, to,
 				path, sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("rename", path, -1);
-	rc = real_rename(from, to);
-	after(&f);
-	return (int)traced("rename", path, rc);
+	FATED(int, "rename", path, real_rename(from, to));
 }
 
 /* renameat - renameat(2) */
@@ -730,13 +686,8 @@ renameat(int fromdir, const char *from, int todir, const char *to)
 	char path[2 * FI_PATH_MAX];
 	fi_fate f = pair_fate(FI_RENAMEAT, "renameat", fromdir, from, todir, to, path,
 			      sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("renameat", path, -1);
-	rc = real_renameat(fromdir, from, todir, to);
-	after(&f);
-	return (int)traced("renameat", path, rc);
+	FATED(int, "renameat", path, real_renameat(fromdir, from, todir, to));
 }
 
 /* renameat2 - renameat2(2) */
@@ -748,13 +699,9 @@ renameat2(int fromdir, const char *from, int todir, const char *to,
 	char path[2 * FI_PATH_MAX];
 	fi_fate f = pair_fate(FI_RENAMEAT2, "renameat2", fromdir, from, todir, to, path,
 			      sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("renameat2", path, -1);
-	rc = real_renameat2(fromdir, from, todir, to, flags);
-	after(&f);
-	return (int)traced("renameat2", path, rc);
+	FATED(int, "renameat2", path,
+	      real_renameat2(fromdir, from, todir, to, flags));
 }
 
 /* link - link(2) */
@@ -765,13 +712,8 @@ link(const char *from, const char *to)
 	char path[2 * FI_PATH_MAX];
 	fi_fate f = pair_fate(FI_LINK, "link", AT_FDCWD, from, AT_FDCWD, to, path,
 			     sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("link", path, -1);
-	rc = real_link(from, to);
-	after(&f);
-	return (int)traced("link", path, rc);
+	FATED(int, "link", path, real_link(from, to));
 }
 
 /* linkat - linkat(2) (also how an O_TMPFILE file is given its name) */
@@ -782,13 +724,9 @@ linkat(int fromdir, const char *from, int todir, const char *to, int flags)
 	char path[2 * FI_PATH_MAX];
 	fi_fate f = pair_fate(FI_LINKAT, "linkat", fromdir, from, todir, to, path,
 			     sizeof(path));
-	int rc;
 
-	if (before(&f))
-		return (int)traced("linkat", path, -1);
-	rc = real_linkat(fromdir, from, todir, to, flags);
-	after(&f);
-	return (int)traced("linkat", path, rc);
+	FATED(int, "linkat", path,
+	      real_linkat(fromdir, from, todir, to, flags));
 }
 
 /* open_mode - the mode argument open takes with O_CREAT or O_TMPFILE */
