@@ -129,7 +129,9 @@ typedef enum {
 	DQ_SMALLER,		/* smaller:SIZE fewer than SIZE bytes */
 	DQ_CLIENT_IP,		/* client-ip: an IPv4 or IPv6 address */
 	DQ_QUEUE_ID,		/* queue-id: */
-	DQ_HOLD			/* hold:NAME */
+	DQ_HOLD,		/* hold:NAME   a legal hold's messages */
+	DQ_PARTY		/* party:     envelope sender or any recipient
+				   (a custodian), addr or @domain */
 } discovery_field;
 
 /*
@@ -309,6 +311,110 @@ typedef int (*discovery_hit_fn)(const char *id, int64_t seq, void *ctx);
 int discovery_index_match(discovery_index *di, const discovery_query *q,
 			  bool newest, discovery_hit_fn fn, void *ctx,
 			  bool *used, mk_error *err);
+
+/*
+ * Legal holds (holds.c).  The ledger is their record: the access service
+ * writes a hold's creation and release as audit entries and hands each
+ * to the index here, where two tables say what every hold covers, so
+ * that expiry and search ask one place:
+ *
+ *   holds         number (the ledger seq of the entry that made it),
+ *                 name, terms (a canonical query: discovery_query_format),
+ *                 who made it, when and why; the same of its release
+ *   hold_members  hold number, message seq and id
+ *
+ * A hold covers every message its terms match: those indexed when it is
+ * made (discovery_hold_create()) and each one indexed later while it is
+ * open (discovery_index_step(), in the transaction that indexes it).  A
+ * message whose text could not be indexed is covered when the terms'
+ * envelope part matches it: what cannot be read cannot be ruled out.
+ */
+typedef struct discovery_hold {
+	int64_t number;			/* ledger seq of its "hold" entry */
+	const char *name;
+	const char *terms;		/* canonical query text */
+	int64_t time;			/* usec */
+	const char *by;			/* user name */
+	const char *reason;
+	int64_t released;		/* seq of its "release" entry; 0 open */
+	int64_t released_time;
+	const char *released_by;
+	const char *release_reason;
+	int64_t members;		/* messages it covers (listing) */
+} discovery_hold;
+
+/* discovery_hold_create - h (number, name, terms, time, by, reason) into
+ * di with every message of ar it covers now (*members: how many), and
+ * the ledger read up to ledger_end (discovery_hold_synced()), in one
+ * transaction.  A hold whose number is already there is left as it is. */
+int discovery_hold_create(discovery_index *di, archive *ar,
+			  const discovery_hold *h, int64_t ledger_end,
+			  int64_t ledger_lines, int64_t *members,
+			  mk_error *err);
+
+/* discovery_hold_release - hold h->number released (h->released,
+ * released_time, released_by, release_reason), and the ledger read up
+ * to ledger_end, in one transaction */
+int discovery_hold_release(discovery_index *di, const discovery_hold *h,
+			   int64_t ledger_end, int64_t ledger_lines,
+			   mk_error *err);
+
+/* discovery_hold_synced - how far holds have taken the ledger: the byte
+ * offset after the last entry taken and the number of lines before it
+ * (0, 0 at first); discovery_hold_set_synced() moves it on */
+int discovery_hold_synced(discovery_index *di, int64_t *offset,
+			  int64_t *lines, mk_error *err);
+int discovery_hold_set_synced(discovery_index *di, int64_t offset,
+			      int64_t lines, mk_error *err);
+
+/* discovery_hold_list - fn(hold, ctx) for the hold named name (NULL:
+ * every hold, oldest first), with its members counted; the hold's
+ * strings are valid during the call.  fn returns non-zero to stop. */
+typedef int (*discovery_hold_fn)(const discovery_hold *h, void *ctx);
+int discovery_hold_list(discovery_index *di, const char *name,
+			discovery_hold_fn fn, void *ctx, mk_error *err);
+
+/* discovery_held - must message id be kept for a hold?  Yes when an open
+ * hold covers it, and when the index has not taken it yet (no hold has
+ * been weighed against it) */
+int discovery_held(discovery_index *di, const char *id, bool *held,
+		   mk_error *err);
+
+/*
+ * Forgetting (forget.c): the full-text side of expiry.  A contentless
+ * FTS5 table forgets a row only when given the values it was given, so
+ * each message's text is extracted again (the digest kept in docs says
+ * whether it came out the same) and handed to FTS5's 'delete'; its docs
+ * row and hold memberships go in the same transaction, which makes a
+ * repeat harmless.  discovery_forget_end() then rewrites the words into
+ * one segment ('optimize'), so the deleted tokens leave the file, with
+ * secure_delete zeroing every freed page, and truncates the WAL.
+ */
+typedef struct discovery_forget discovery_forget;
+typedef struct discovery_forget_stats {
+	uint64_t messages;		/* docs rows removed */
+	uint64_t words;			/* ... of which words were deleted */
+	uint64_t mismatched;		/* text came out different: its
+					   words could not be deleted (the
+					   index needs a rebuild) */
+} discovery_forget_stats;
+
+/* discovery_forget_begin - a forgetting run on di, reading through ar */
+discovery_forget *discovery_forget_begin(discovery_index *di, archive *ar,
+					 mk_error *err);
+
+/* discovery_forget_message - msg's words, docs row and hold memberships
+ * out, in the run's open transaction (nothing when it has none) */
+int discovery_forget_message(discovery_forget *f, const archive_message *msg,
+			     mk_error *err);
+
+/* discovery_forget_commit - make what was forgotten so far durable */
+int discovery_forget_commit(discovery_forget *f, mk_error *err);
+
+/* discovery_forget_end - commit, scrub (above) when anything went, free;
+ * its counts into st (may be NULL); f may be NULL */
+int discovery_forget_end(discovery_forget *f, discovery_forget_stats *st,
+			 mk_error *err);
 
 /*
  * Exports (export_writer.c, export.c, verify_export.c; docs/FORMAT.md,

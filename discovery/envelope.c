@@ -73,6 +73,9 @@ term_holds(const discovery_term *t, const archive_message *msg)
 	switch (t->field) {
 	case DQ_FROM: return address_matches(msg->mail_from, t->value);
 	case DQ_TO: return any_rcpt(msg, t->value);
+	case DQ_PARTY:
+		return address_matches(msg->mail_from, t->value)
+		    || any_rcpt(msg, t->value);
 	case DQ_MESSAGE_ID:
 		return msg->message_id != NULL
 		    && strcmp(msg->message_id, t->value) == 0;
@@ -93,8 +96,8 @@ bool
 discovery_is_envelope_field(discovery_field f)
 {
 	switch (f) {
-	case DQ_FROM: case DQ_TO: case DQ_MESSAGE_ID: case DQ_AFTER:
-	case DQ_BEFORE: case DQ_LARGER: case DQ_SMALLER: case DQ_CLIENT_IP:
+	case DQ_FROM: case DQ_TO: case DQ_PARTY: case DQ_MESSAGE_ID:
+	case DQ_AFTER: case DQ_BEFORE: case DQ_LARGER: case DQ_SMALLER: case DQ_CLIENT_IP:
 	case DQ_QUEUE_ID:
 		return true;
 	default:

@@ -46,14 +46,11 @@
 #include <sqlite3.h>
 
 #include "common/timeparse.h"
-#include "discovery/discovery.h"
+#include "discovery/fulltext.h"
 
 #define BUSY_MS		10000
-
-struct discovery_index {
-	sqlite3 *db;
-	char *path;
-};
+#define STRINGIFY_(x)	#x
+#define STRINGIFY(x)	STRINGIFY_(x)
 
 static const char schema_sql[] =
 	"CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5("
@@ -61,8 +58,22 @@ static const char schema_sql[] =
 	" tokenize='unicode61 remove_diacritics 2');"
 	"CREATE TABLE IF NOT EXISTS docs(seq INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL, attachments INTEGER NOT NULL,"
-	" failed INTEGER NOT NULL, note TEXT);"
-	"CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v);";
+	" failed INTEGER NOT NULL, note TEXT, digest TEXT);"
+	"CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v);"
+	"CREATE TABLE IF NOT EXISTS holds(number INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE, terms TEXT NOT NULL,"
+	" time INTEGER NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL,"
+	" released INTEGER, released_time INTEGER, released_by TEXT,"
+	" release_reason TEXT);"
+	"CREATE TABLE IF NOT EXISTS hold_members(hold INTEGER NOT NULL,"
+	" msg INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY(hold, msg))"
+	" WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS hold_members_id ON hold_members(id);";
+
+/* An index made before the holds: docs gets the digest of the words
+ * (NULL in older rows) and an index by id. */
+static const char upgrade_sql[] =
+	"CREATE INDEX IF NOT EXISTS docs_id ON docs(id);";
 
 /* is_cjk - a character of a script written without spaces between words
  * (Han, kana, Hangul), which the unicode61 tokenizer would keep in one
@@ -98,22 +109,27 @@ cjk_spaced(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-/* One message's text while it is extracted. */
-typedef struct doc_text {
-	char *field[5];			/* subject, body, attachment, from, to */
-	size_t len[5], cap[5];
-	size_t attachments;
-	bool nomem;
-} doc_text;
-
-enum { F_SUBJECT, F_BODY, F_ATTACHMENT, F_FROM, F_TO };
-
-/* db_fail - err from the index's last error; -1 */
-static int
-db_fail(discovery_index *di, const char *what, mk_error *err)
+/* fulltext_fail - err from the index's last error; -1 */
+int
+fulltext_fail(discovery_index *di, const char *what, mk_error *err)
 {
 	return mk_error_set(err, "%s: %s: %s", di->path, what,
 			    sqlite3_errmsg(di->db));
+}
+
+/* add_digest_column - docs.digest in an index made before it */
+static int
+add_digest_column(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	bool has = sqlite3_prepare_v2(db, "SELECT digest FROM docs LIMIT 0", -1,
+				      &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	if (has)
+		return 0;
+	return sqlite3_exec(db, "ALTER TABLE docs ADD COLUMN digest TEXT", NULL,
+			    NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 /* discovery_index_open - open (create) dir's full-text index */
@@ -139,8 +155,10 @@ discovery_index_open(const char *dir, mk_error *err)
 	    || sqlite3_exec(di->db, "PRAGMA journal_mode=WAL;"
 			    "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL)
 	    != SQLITE_OK
-	    || sqlite3_exec(di->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(di, "open", err);
+	    || sqlite3_exec(di->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK
+	    || add_digest_column(di->db) != 0
+	    || sqlite3_exec(di->db, upgrade_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		fulltext_fail(di, "open", err);
 		discovery_index_close(di);
 		return NULL;
 	}
@@ -166,7 +184,7 @@ append(doc_text *d, int f, const char *s, size_t n)
 	size_t total = 0;
 	int i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < F_COUNT; i++)
 		total += d->len[i];
 	if (total + n + 1 > DISCOVERY_MAX_TEXT)
 		return;
@@ -254,12 +272,10 @@ keep_content(const void *buf, size_t len, void *ctx)
 	return 0;
 }
 
-/* extract_message - the text of msg into d: 0 (note: "" or a remark on
- * its MIME), 1 when it could not be indexed (note: why), -1 when memory
- * ran out */
-static int
-extract_message(archive *ar, const archive_message *msg, doc_text *d,
-		char note[MK_ERROR_MAX])
+/* fulltext_extract - the text of msg into d (fulltext.h) */
+int
+fulltext_extract(archive *ar, const archive_message *msg, doc_text *d,
+		 char note[MK_ERROR_MAX])
 {
 	discovery_sink sink = { on_header, on_text, on_attachment, d };
 	content_buf c = { NULL, 0, 0 };
@@ -289,6 +305,7 @@ typedef struct batch {
 	discovery_index *di;
 	archive *ar;
 	sqlite3_stmt *text, *doc, *state;
+	hold_set *holds;		/* the open holds, to place each in */
 	size_t done;
 	int64_t last_seq;
 	bool failed;
@@ -324,25 +341,51 @@ record_error(batch *b, const archive_message *msg, const char *note)
 	return rc;
 }
 
+/* fulltext_bind_text - d's fields, CJK spaced, from parameter first */
+void
+fulltext_bind_text(sqlite3_stmt *st, int first, const doc_text *d)
+{
+	int i;
+
+	for (i = 0; i < F_COUNT; i++)
+		sqlite3_bind_text(st, first + i, cjk_spaced(d->field[i] ?
+				  d->field[i] : ""), -1, g_free);
+}
+
+/* fulltext_digest - SHA-256 of the fields as bound, each ended by NUL */
+void
+fulltext_digest(const doc_text *d, char out[ARCHIVE_SHA256_HEX + 1])
+{
+	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char *spaced;
+	int i;
+
+	for (i = 0; i < F_COUNT; i++) {
+		spaced = cjk_spaced(d->field[i] ? d->field[i] : "");
+		g_checksum_update(sum, (const guchar *)spaced, strlen(spaced) + 1);
+		g_free(spaced);
+	}
+	snprintf(out, ARCHIVE_SHA256_HEX + 1, "%s", g_checksum_get_string(sum));
+	g_checksum_free(sum);
+}
+
 /* insert_text - the text row of seq */
 static int
 insert_text(batch *b, int64_t seq, const doc_text *d)
 {
-	int i;
-
 	sqlite3_reset(b->text);
 	sqlite3_bind_int64(b->text, 1, seq);
-	for (i = 0; i < 5; i++)
-		sqlite3_bind_text(b->text, i + 2, cjk_spaced(d->field[i] ?
-				  d->field[i] : ""), -1, g_free);
+	fulltext_bind_text(b->text, 2, d);
 	return sqlite3_step(b->text) == SQLITE_DONE ? 0 : -1;
 }
 
-/* insert_doc - the docs row of seq */
+/* insert_doc - the docs row of seq; words: whether d went into words */
 static int
 insert_doc(batch *b, int64_t seq, const archive_message *msg,
-	   const doc_text *d, bool failed, const char *note)
+	   const doc_text *d, bool failed, bool words, const char *note)
 {
+	char digest[ARCHIVE_SHA256_HEX + 1];
+
 	sqlite3_reset(b->doc);
 	sqlite3_bind_int64(b->doc, 1, seq);
 	sqlite3_bind_text(b->doc, 2, msg->id, -1, SQLITE_STATIC);
@@ -352,16 +395,21 @@ insert_doc(batch *b, int64_t seq, const archive_message *msg,
 		sqlite3_bind_text(b->doc, 5, note, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(b->doc, 5);
+	if (words) {
+		fulltext_digest(d, digest);
+		sqlite3_bind_text(b->doc, 6, digest, -1, SQLITE_TRANSIENT);
+	} else
+		sqlite3_bind_null(b->doc, 6);
 	return sqlite3_step(b->doc) == SQLITE_DONE ? 0 : -1;
 }
 
-/* free_text - the fields of d */
-static void
-free_text(doc_text *d)
+/* fulltext_free_text - the fields of d */
+void
+fulltext_free_text(doc_text *d)
 {
 	int i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < F_COUNT; i++)
 		free(d->field[i]);
 }
 
@@ -373,17 +421,22 @@ take_message(const archive_message *msg, int64_t seq, void *ctx)
 	doc_text d;
 	char note[MK_ERROR_MAX] = "metadata only: no content was kept";
 	int rc = 0, got = 0;
+	bool words = false;
+	mk_error why;
 
 	memset(&d, 0, sizeof(d));
 	if (msg->content == ARCHIVE_FULL) {
-		got = extract_message(b->ar, msg, &d, note);
-		rc = got < 0 ? -1 : got == 0 ? insert_text(b, seq, &d) : 0;
+		got = fulltext_extract(b->ar, msg, &d, note);
+		words = got == 0;
+		rc = got < 0 ? -1 : words ? insert_text(b, seq, &d) : 0;
 	}
 	if (rc == 0)
-		rc = insert_doc(b, seq, msg, &d, got == 1, note);
+		rc = insert_doc(b, seq, msg, &d, got == 1, words, note);
 	if (rc == 0 && got == 1)
 		rc = record_error(b, msg, note);
-	free_text(&d);
+	fulltext_free_text(&d);
+	if (rc == 0)	/* a failure here is the index's: b->failed */
+		rc = hold_set_place(b->holds, b->di, msg, seq, got == 1, &why);
 	if (rc != 0) {
 		b->failed = true;
 		return -1;
@@ -421,8 +474,8 @@ prepare_batch(batch *b)
 				  " VALUES(?, ?, ?, ?, ?, ?)", -1, &b->text,
 				  NULL) == SQLITE_OK
 	    && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO docs(seq, id,"
-				  " attachments, failed, note)"
-				  " VALUES(?, ?, ?, ?, ?)", -1,
+				  " attachments, failed, note, digest)"
+				  " VALUES(?, ?, ?, ?, ?, ?)", -1,
 				  &b->doc, NULL) == SQLITE_OK
 	    && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO state(k, v)"
 				  " VALUES(?, ?)", -1, &b->state, NULL)
@@ -436,6 +489,7 @@ finalize_batch(batch *b)
 	sqlite3_finalize(b->text);
 	sqlite3_finalize(b->doc);
 	sqlite3_finalize(b->state);
+	hold_set_free(b->holds);
 }
 
 /* run_batch - the messages after the last seq, in the open transaction */
@@ -445,14 +499,16 @@ run_batch(batch *b, size_t size, mk_error *err)
 	mk_error why;
 
 	if (prepare_batch(b) != 0)
-		return db_fail(b->di, "prepare", err);
+		return fulltext_fail(b->di, "prepare", err);
+	if ((b->holds = hold_set_load(b->di, err)) == NULL)
+		return -1;
 	why.msg[0] = '\0';
 	if (archive_each_stored(b->ar, b->last_seq, size, take_message, b,
 				&why) != 0)
-		return b->failed ? db_fail(b->di, "insert", err)
+		return b->failed ? fulltext_fail(b->di, "insert", err)
 		    : mk_error_set(err, "%s", why.msg);
 	if (b->done > 0 && set_state(b, "last_seq", b->last_seq, NULL) != 0)
-		return db_fail(b->di, "save progress", err);
+		return fulltext_fail(b->di, "save progress", err);
 	return 0;
 }
 
@@ -466,12 +522,12 @@ discovery_index_step(discovery_index *di, archive *ar, size_t size,
 
 	*done = 0;
 	if (sqlite3_exec(di->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(di, "begin", err);
+		return fulltext_fail(di, "begin", err);
 	b.last_seq = state_int(di, "last_seq");
 	rc = run_batch(&b, size, err);
 	finalize_batch(&b);
 	if (rc == 0 && sqlite3_exec(di->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = db_fail(di, "commit", err);
+		rc = fulltext_fail(di, "commit", err);
 	if (rc != 0)
 		sqlite3_exec(di->db, "ROLLBACK", NULL, NULL, NULL);
 	else
@@ -562,12 +618,23 @@ static const struct {
 #define N_TEXT_FIELDS (sizeof(text_fields) / sizeof(text_fields[0]))
 
 /* The MATCH expressions of a query: what must match, and what must not
- * (a field with negated terms only, discovery.h). */
+ * (a field with negated terms only, discovery.h); and its hold: terms. */
 typedef struct match_exprs {
 	char *must;			/* NULL: nothing positive */
 	char *must_not[N_TEXT_FIELDS];
 	size_t n_not;
+	bool attachments;		/* has:attachment */
+	const char *hold_in[DISCOVERY_MAX_TERMS];	/* names: one of them */
+	size_t n_in;
+	const char *hold_out[DISCOVERY_MAX_TERMS];	/* none of them */
+	size_t n_out;
+	int64_t one;			/* only this seq; 0: every one */
 } match_exprs;
+
+/* The parameters of a match's statement: ?1 must, ?2.. the must_nots,
+ * then ONE_PARAM, then the hold names from HOLD_PARAM on. */
+#define ONE_PARAM	9
+#define HOLD_PARAM	10
 
 /* scoped - expr for column (NULL: every column), CJK spaced as in the
  * index (every value in expr is an FTS5 string, so the spaces land
@@ -616,6 +683,46 @@ add_field(const discovery_query *q, size_t k, match_exprs *m)
 	return rc;
 }
 
+/* add_others - q's has:attachment and hold: terms into m */
+static void
+add_others(const discovery_query *q, match_exprs *m)
+{
+	const discovery_term *t;
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		t = &q->terms[i];
+		if (t->field == DQ_HAS_ATTACHMENT && !t->negated)
+			m->attachments = true;
+		else if (t->field == DQ_HOLD && t->negated)
+			m->hold_out[m->n_out++] = t->value;
+		else if (t->field == DQ_HOLD)
+			m->hold_in[m->n_in++] = t->value;
+	}
+}
+
+/* match_build - m from q; -1 when out of memory */
+static int
+match_build(const discovery_query *q, match_exprs *m)
+{
+	size_t k;
+
+	memset(m, 0, sizeof(*m));
+	add_others(q, m);
+	for (k = 0; k < N_TEXT_FIELDS; k++)
+		if (add_field(q, k, m) != 0)
+			return -1;
+	return 0;
+}
+
+/* match_used - has m anything for the index to answer? */
+static bool
+match_used(const match_exprs *m)
+{
+	return m->must != NULL || m->n_not > 0 || m->attachments
+	    || m->n_in > 0 || m->n_out > 0;
+}
+
 /* match_free - the expressions */
 static void
 match_free(match_exprs *m)
@@ -627,66 +734,108 @@ match_free(match_exprs *m)
 		free(m->must_not[i]);
 }
 
-/* match_sql - the SELECT of seq and id for m and has:attachment */
-static char *
-match_sql(const match_exprs *m, bool attachments, bool newest)
+/* hold_clause - " AND d.seq [NOT] IN (the members of n holds named by
+ * the parameters from first on)" into buf */
+static void
+hold_clause(char *buf, size_t size, bool in, size_t first, size_t n)
 {
-	char nots[N_TEXT_FIELDS * 80] = "", *sql = NULL;
+	size_t i, len;
+
+	snprintf(buf, size, " AND d.seq %sIN (SELECT m.msg FROM hold_members m"
+		 " JOIN holds h ON h.number = m.hold WHERE h.name IN (",
+		 in ? "" : "NOT ");
+	for (i = 0; i < n; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s?%zu", i ? "," : "", first + i);
+	}
+	len = strlen(buf);
+	snprintf(buf + len, size - len, "))");
+}
+
+/* match_sql - the SELECT of seq and id for m */
+static char *
+match_sql(const match_exprs *m, bool newest)
+{
+	char nots[N_TEXT_FIELDS * 80] = "", in[2048] = "", out[2048] = "";
+	char *sql = NULL;
 	size_t i;
 
 	for (i = 0; i < m->n_not; i++)
 		snprintf(nots + strlen(nots), sizeof(nots) - strlen(nots),
 			 " AND d.seq NOT IN (SELECT rowid FROM words"
 			 " WHERE words MATCH ?%zu)", i + 2);
+	if (m->n_in > 0)
+		hold_clause(in, sizeof(in), true, HOLD_PARAM, m->n_in);
+	if (m->n_out > 0)
+		hold_clause(out, sizeof(out), false, HOLD_PARAM + m->n_in,
+			    m->n_out);
 	/* Ordered by words.rowid, not d.seq (the same number), when there is
 	 * a MATCH: FTS5 then hands the hits in that order itself and the
 	 * first ones come at once; ordered by d.seq, SQLite collected and
-	 * sorted every hit first (a common word: most of the archive). */
-	if (asprintf(&sql, "SELECT d.seq, d.id FROM docs d%s WHERE %s%s%s"
+	 * sorted every hit first (a common word: most of the archive).  A
+	 * hold's messages are its messages, indexed or not (failed). */
+	if (asprintf(&sql, "SELECT d.seq, d.id FROM docs d%s WHERE %s%s%s%s%s%s"
 		     " ORDER BY %s %s",
 		     m->must ? " JOIN words ON words.rowid = d.seq" : "",
-		     m->must ? "words MATCH ?1" : "NOT d.failed",
-		     attachments ? " AND d.attachments" : "", nots,
+		     m->must ? "words MATCH ?1" : m->n_in ? "1" : "NOT d.failed",
+		     m->attachments ? " AND d.attachments" : "", nots, in, out,
+		     m->one ? " AND d.seq = ?" STRINGIFY(ONE_PARAM) : "",
 		     m->must ? "words.rowid" : "d.seq",
 		     newest ? "DESC" : "ASC") < 0)
 		return NULL;
 	return sql;
 }
 
-/* has_attachment_term - does q ask for has:attachment? */
-static bool
-has_attachment_term(const discovery_query *q)
+/* match_prepare - m's statement, its parameters bound; NULL and err */
+static sqlite3_stmt *
+match_prepare(discovery_index *di, const match_exprs *m, bool newest,
+	      mk_error *err)
 {
-	size_t i;
-
-	for (i = 0; i < q->n; i++)
-		if (q->terms[i].field == DQ_HAS_ATTACHMENT && !q->terms[i].negated)
-			return true;
-	return false;
-}
-
-/* run_match - step through the hits */
-static int
-run_match(discovery_index *di, const char *sql, const match_exprs *m,
-	  discovery_hit_fn fn, void *ctx, mk_error *err)
-{
+	char *sql = match_sql(m, newest);
 	sqlite3_stmt *st = NULL;
-	int rc, stop = 0;
 	size_t i;
 
+	if (sql == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
 	if (sqlite3_prepare_v2(di->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(di, "prepare search", err);
+		fulltext_fail(di, "prepare search", err);
+	free(sql);
+	if (st == NULL)
+		return NULL;
 	if (m->must != NULL)
 		sqlite3_bind_text(st, 1, m->must, -1, SQLITE_STATIC);
 	for (i = 0; i < m->n_not; i++)
 		sqlite3_bind_text(st, (int)i + 2, m->must_not[i], -1,
 				  SQLITE_STATIC);
+	for (i = 0; i < m->n_in; i++)
+		sqlite3_bind_text(st, HOLD_PARAM + (int)i, m->hold_in[i], -1,
+				  SQLITE_STATIC);
+	for (i = 0; i < m->n_out; i++)
+		sqlite3_bind_text(st, HOLD_PARAM + (int)(m->n_in + i),
+				  m->hold_out[i], -1, SQLITE_STATIC);
+	if (m->one)
+		sqlite3_bind_int64(st, ONE_PARAM, m->one);
+	return st;
+}
+
+/* run_match - step through the hits */
+static int
+run_match(discovery_index *di, const match_exprs *m, bool newest,
+	  discovery_hit_fn fn, void *ctx, mk_error *err)
+{
+	sqlite3_stmt *st = match_prepare(di, m, newest, err);
+	int rc = SQLITE_DONE, stop = 0;
+
+	if (st == NULL)
+		return -1;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		stop = fn((const char *)sqlite3_column_text(st, 1),
 			  sqlite3_column_int64(st, 0), ctx);
 	sqlite3_finalize(st);
 	if (!stop && rc != SQLITE_DONE)
-		return db_fail(di, "search", err);
+		return fulltext_fail(di, "search", err);
 	return 0;
 }
 
@@ -696,22 +845,53 @@ discovery_index_match(discovery_index *di, const discovery_query *q,
 		      bool newest, discovery_hit_fn fn, void *ctx, bool *used,
 		      mk_error *err)
 {
-	bool attachments = has_attachment_term(q);
-	match_exprs m = { NULL, { NULL }, 0 };
-	char *sql = NULL;
-	size_t k;
+	match_exprs m;
 	int rc = 0;
 
-	for (k = 0; rc == 0 && k < N_TEXT_FIELDS; k++)
-		rc = add_field(q, k, &m);
-	*used = m.must != NULL || m.n_not > 0 || attachments;
-	if (rc == 0 && *used && (sql = match_sql(&m, attachments, newest)) == NULL)
-		rc = -1;
-	if (rc != 0)
+	if (match_build(q, &m) != 0)
 		rc = mk_error_set(err, "out of memory");
-	else if (*used)
-		rc = run_match(di, sql, &m, fn, ctx, err);
-	free(sql);
+	else if ((*used = match_used(&m)))
+		rc = run_match(di, &m, newest, fn, ctx, err);
+	match_free(&m);
+	return rc;
+}
+
+/* fulltext_has_text_terms - a term of the words, has: or hold: */
+bool
+fulltext_has_text_terms(const discovery_query *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		if (!discovery_is_envelope_field(q->terms[i].field))
+			return true;
+	return false;
+}
+
+/* fulltext_matches_one - q's index terms against the message of seq */
+int
+fulltext_matches_one(discovery_index *di, const discovery_query *q,
+		     int64_t seq, bool *hit, mk_error *err)
+{
+	match_exprs m;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+
+	*hit = false;
+	if (match_build(q, &m) != 0)
+		rc = mk_error_set(err, "out of memory");
+	else if (!match_used(&m))
+		*hit = true;
+	else {
+		m.one = seq;
+		if ((st = match_prepare(di, &m, false, err)) == NULL)
+			rc = -1;
+		else if ((step = sqlite3_step(st)) == SQLITE_ROW)
+			*hit = true;
+		else if (step != SQLITE_DONE)
+			rc = fulltext_fail(di, "match", err);
+		sqlite3_finalize(st);
+	}
 	match_free(&m);
 	return rc;
 }

@@ -118,11 +118,12 @@ static const struct {
 	[DQ_CLIENT_IP] = {"client-ip", V_IP, false},
 	[DQ_QUEUE_ID] = {"queue-id", V_WORD, false},
 	[DQ_HOLD] = {"hold", V_WORD, false},
+	[DQ_PARTY] = {"party", V_ADDRESS, false},
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 #define KNOWN_FIELDS "from to header-from header-to subject message-id " \
-	"attachment has after before larger smaller client-ip queue-id hold"
+	"attachment has after before larger smaller client-ip queue-id hold party"
 
 #define SHOW_MAX 60		/* bytes of a value quoted in an error */
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <sqlite3.h>
 
 #include "discovery/discovery.h"
 #include "tests/unit/archive_fixture.h"
@@ -314,6 +315,10 @@ START_TEST(envelope_terms)
 		{"larger:1k smaller:3k", true}, {"client-ip:2001:db8:0::1", true},
 		{"queue-id:4abc", true}, {"after:@4 before:@6", true},
 		{"after:@6", false}, {"merger", true},	/* not an envelope term */
+		{"party:alice@a.test", true}, {"party:@example.com", true},
+		{"party:carol@a.test", false},
+		{"party:carol@a.test party:boss@example.com", true},	/* OR */
+		{"-party:@example.com", false},
 	};
 	size_t i;
 
@@ -324,6 +329,171 @@ START_TEST(envelope_terms)
 			      "%s", cases[i].text);
 		discovery_query_free(&q);
 	}
+}
+END_TEST
+
+
+/* held - discovery_held() of id */
+static bool
+held(discovery_index *di, const char *id)
+{
+	mk_error err;
+	bool yes;
+
+	ck_assert_msg(discovery_held(di, id, &yes, &err) == 0, "%s", err.msg);
+	return yes;
+}
+
+/* hold_of - a hold as the service would hand it over */
+static discovery_hold
+hold_of(int64_t number, const char *name, const char *terms)
+{
+	discovery_hold h = { .number = number, .name = name, .terms = terms,
+			     .time = 1, .by = "root", .reason = "case 1" };
+
+	return h;
+}
+
+/* counted - discovery_hold_fn: the members of the hold listed */
+static int
+counted(const discovery_hold *h, void *ctx)
+{
+	*(int64_t *)ctx = h->members;
+	return 0;
+}
+
+/* A hold covers what matches when it is made and what is indexed after,
+ * the envelope alone when the text could not be read; released, it
+ * covers nothing that expiry asks about. */
+START_TEST(holds_cover_now_and_later)
+{
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1], c[ARCHIVE_ID_LEN + 1];
+	char d[ARCHIVE_ID_LEN + 1], e[ARCHIVE_ID_LEN + 1];
+	discovery_hold h = hold_of(1000, "case-1", "party:alice@a.test merger");
+	discovery_hold env = hold_of(1001, "bob", "from:bob@a.test");
+	int64_t members, offset, lines;
+	discovery_index *di;
+	mk_error err;
+	size_t done;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	hits found;
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	store(ar, "Subject: x\r\n\r\nthe merger\r\n", "alice@a.test", "y@b.test", 1, a);
+	store(ar, "Subject: x\r\n\r\nthe merger\r\n", "bob@a.test", "y@b.test", 2, b);
+	store(ar, "Subject: x\r\n\r\nlunch\r\n", "y@b.test", "alice@a.test", 3, c);
+	ck_assert_ptr_nonnull(di = discovery_index_open(dir, &err));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_msg(discovery_hold_create(di, ar, &h, 500, 7, &members, &err)
+		      == 0, "%s", err.msg);
+	ck_assert_int_eq(members, 1);
+	ck_assert(held(di, a) && !held(di, b) && !held(di, c));
+	ck_assert_int_eq(discovery_hold_synced(di, &offset, &lines, &err), 0);
+	ck_assert(offset == 500 && lines == 7);
+	/* made again (a repeat after a crash): left as it is */
+	ck_assert_int_eq(discovery_hold_create(di, ar, &h, 600, 8, &members,
+					       &err), 0);
+	ck_assert_int_eq(members, 0);
+	/* later mail: weighed as it is indexed; not yet indexed: kept */
+	store(ar, "Subject: merger\r\n\r\nhi\r\n", "y@b.test", "Alice@A.test", 4, d);
+	ck_assert(held(di, d));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert(held(di, d));
+	/* envelope terms only: the archive's search, indexed or not */
+	store(ar, "Subject: q\r\n\r\nbody\r\n", "bob@a.test", "z@b.test", 5, e);
+	ck_assert_int_eq(discovery_hold_create(di, ar, &env, 700, 9, &members,
+					       &err), 0);
+	ck_assert_int_eq(members, 2);
+	found = match(di, "hold:case-1");
+	ck_assert_int_eq(found.n, 2);
+	ck_assert_str_eq(found.ids[0], d);
+	ck_assert_str_eq(found.ids[1], a);
+	ck_assert_int_eq(match(di, "hold:case-1 lunch").n, 0);
+	ck_assert_int_eq(match(di, "merger -hold:bob").n, 2);
+	ck_assert_int_eq(discovery_hold_list(di, "case-1", counted, &members,
+					     &err), 0);
+	ck_assert_int_eq(members, 2);
+	/* released: no longer kept, still listed */
+	h.released = 2000;
+	h.released_by = "root";
+	h.release_reason = "settled";
+	ck_assert_int_eq(discovery_hold_release(di, &h, 800, 10, &err), 0);
+	ck_assert(!held(di, a) && !held(di, d) && held(di, b));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert(!held(di, c));
+	discovery_index_close(di);
+	archive_close(ar);
+}
+END_TEST
+
+/* file_has - does the file at dir/name (or its WAL) hold text? */
+static bool
+file_has(const char *name, const char *text)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cat '%s/%s' '%s/%s-wal' 2>/dev/null |"
+		 " grep -qaF '%s'", dir, name, dir, name, text);
+	return system(cmd) == 0;
+}
+
+/* fts_ok - FTS5's own integrity check of the words table */
+static void
+fts_ok(void)
+{
+	char path[256], *msg = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, DISCOVERY_INDEX_FILE);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, "INSERT INTO words(words) VALUES("
+				   "'integrity-check')", NULL, NULL, &msg)
+		      == SQLITE_OK, "%s", msg ? msg : "");
+	sqlite3_close(db);
+}
+
+/* Forgetting takes a message's words out of every file of the index,
+ * leaves the others findable, and may be repeated. */
+START_TEST(forget_takes_the_words_out)
+{
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1];
+	discovery_forget_stats st;
+	discovery_forget *f;
+	discovery_index *di;
+	archive_message *m;
+	mk_error err;
+	size_t done;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	int i;
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	store(ar, "Subject: Zanzibarquux\r\n\r\nplover qwertyuniq 日本語\r\n",
+	      "x@a.test", "y@b.test", 1, a);
+	store(ar, "Subject: x\r\n\r\nplover keepme\r\n", "x@a.test", "y@b.test", 2, b);
+	ck_assert_ptr_nonnull(di = discovery_index_open(dir, &err));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(match(di, "qwertyuniq").n, 1);
+	ck_assert(file_has(DISCOVERY_INDEX_FILE, "qwertyuniq"));
+	ck_assert_int_eq(archive_lookup(ar, a, &m, &err), 0);
+	for (i = 0; i < 2; i++) {	/* the second time: nothing to do */
+		ck_assert_ptr_nonnull(f = discovery_forget_begin(di, ar, &err));
+		ck_assert_msg(discovery_forget_message(f, m, &err) == 0, "%s",
+			      err.msg);
+		ck_assert_msg(discovery_forget_end(f, &st, &err) == 0, "%s",
+			      err.msg);
+		ck_assert_uint_eq(st.messages, i == 0);
+		ck_assert_uint_eq(st.words, i == 0);
+		ck_assert_uint_eq(st.mismatched, 0);
+	}
+	archive_message_free(m);
+	ck_assert_int_eq(match(di, "qwertyuniq").n, 0);
+	ck_assert_int_eq(match(di, "plover").n, 1);
+	ck_assert_int_eq(match(di, "keepme").n, 1);
+	ck_assert(!file_has(DISCOVERY_INDEX_FILE, "qwertyuniq"));
+	ck_assert(!file_has(DISCOVERY_INDEX_FILE, "zanzibarquux"));
+	fts_ok();
+	discovery_index_close(di);
+	archive_close(ar);
 }
 END_TEST
 
@@ -341,6 +511,8 @@ main(void)
 	tcase_add_test(tc, index_trails_the_archive);
 	tcase_add_test(tc, hits_in_order_either_way);
 	tcase_add_test(tc, envelope_terms);
+	tcase_add_test(tc, holds_cover_now_and_later);
+	tcase_add_test(tc, forget_takes_the_words_out);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

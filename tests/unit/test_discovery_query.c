@@ -159,6 +159,8 @@ START_TEST(every_field)
 	expect_field("client-ip:192.0.2.1", DQ_CLIENT_IP, "192.0.2.1");
 	expect_field("queue-id:4Fq2xK1z9Bz6", DQ_QUEUE_ID, "4Fq2xK1z9Bz6");
 	expect_field("hold:case-17", DQ_HOLD, "case-17");
+	expect_field("party:Alice@Example.COM", DQ_PARTY, "Alice@Example.COM");
+	expect_field("party:@example.com", DQ_PARTY, "@example.com");
 	expect_field("merger", DQ_TEXT, "merger");
 	expect_field("\"board meeting\"", DQ_TEXT, "board meeting");
 }
@@ -385,7 +387,7 @@ START_TEST(words_with_colons)
 	expect_error("form:alice", "at byte 0: unknown field 'form:' (did you "
 		     "mean 'from:'?); the fields are from to header-from "
 		     "header-to subject message-id attachment has after before "
-		     "larger smaller client-ip queue-id hold; put a word with a "
+		     "larger smaller client-ip queue-id hold party; put a word with a "
 		     "colon in quotes");
 	expect_error("merger subjct:x", "at byte 7: unknown field 'subjct:' "
 		     "(did you mean 'subject:'?)");
