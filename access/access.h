@@ -74,6 +74,8 @@
 #define ACCESS_READ_SECONDS	10	/* to send the request */
 #define ACCESS_WRITE_SECONDS	60	/* for one frame to leave */
 #define ACCESS_MAX_USER		64	/* bytes of a user name */
+#define ACCESS_MAX_HOLD_NAME	64	/* bytes of a hold's name: letters,
+					   digits, '.', '_', '-' */
 
 /* Frame types. */
 #define ACCESS_FRAME_ITEM	'J'
@@ -96,8 +98,12 @@ typedef enum {
 	ACCESS_OP_APPROVE,	/* release someone else's request */
 	ACCESS_OP_DENY,		/* refuse someone else's request */
 	ACCESS_OP_STATUS,	/* how far the full-text index has got */
-	ACCESS_OP_EXPORT	/* content, manifest data and proofs of the
+	ACCESS_OP_EXPORT,	/* content, manifest data and proofs of the
 				   matching messages the caller may get */
+	ACCESS_OP_HOLD,		/* place a legal hold (admin) */
+	ACCESS_OP_HOLDS,	/* the holds, or one (admin, auditor) */
+	ACCESS_OP_RELEASE,	/* release a legal hold (admin) */
+	ACCESS_OP_EXPIRE	/* forget what is due and not held (admin) */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with
@@ -119,6 +125,8 @@ typedef struct access_request {
 	bool newest;			/* search: newest first */
 	size_t offset;			/* search: visible matches passed over */
 	bool count;			/* search: the number only */
+	char *name;			/* hold, holds, release: the hold */
+	bool dry_run;			/* expire: count, change nothing */
 } access_request;
 
 /* access_op_name - the request's word ("search", ...); "" for none */
@@ -180,7 +188,8 @@ typedef enum {
 	ACCESS_NOT_PERMITTED,	/* the operation needs admin or auditor */
 	ACCESS_SELF_APPROVAL,	/* approving or denying one's own request */
 	ACCESS_NOT_NEEDED,	/* a request where four-eyes does not apply */
-	ACCESS_NO_ROLES		/* status: the caller holds no role at all */
+	ACCESS_NO_ROLES,	/* status: the caller holds no role at all */
+	ACCESS_NEEDS_ADMIN	/* holds and expiry are the admin's */
 } access_verdict;
 
 /* access_decide - may who do op (on msg, NULL for verify and audit)?
@@ -210,6 +219,8 @@ typedef struct access_audit {
 	const char *reason;		/* request: the requester's reason */
 	int64_t number;			/* approve, deny: the request */
 	int64_t until;			/* approve: release ends (usec) */
+	const char *hold;		/* hold, release: the hold's name */
+	const char *terms;		/* hold: its terms, canonical */
 } access_audit;
 
 /* access_audit_write - the audit entry of who's action into ar's ledger,

@@ -63,6 +63,13 @@ add_extras(json_t *obj, const access_audit *a)
 		bad |= json_object_set_new(obj, "reason", a->reason ?
 					   json_string(a->reason) : json_null());
 	}
+	if (a->hold != NULL)
+		bad |= json_object_set_new(obj, "hold", json_string(a->hold));
+	if (a->terms != NULL)
+		bad |= json_object_set_new(obj, "terms", json_string(a->terms));
+	if (a->hold != NULL && a->op != ACCESS_OP_HOLDS)
+		bad |= json_object_set_new(obj, "reason", a->reason ?
+					   json_string(a->reason) : json_null());
 	if (a->number > 0)
 		bad |= json_object_set_new(obj, "request", json_integer(a->number));
 	if (a->until > 0)
@@ -158,6 +165,9 @@ access_audit_query(const access_request *rq)
 	put_number(q, "offset", (int64_t)rq->offset);
 	if (rq->count)
 		json_object_set_new(q, "count", json_true());
+	put_term(q, "name", rq->name);
+	if (rq->dry_run)
+		json_object_set_new(q, "dry_run", json_true());
 	if (rq->keys_pem != NULL)
 		json_object_set_new(q, "pinned_keys", json_true());
 	if (json_object_size(q) > 0)

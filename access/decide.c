@@ -213,8 +213,13 @@ access_decide(const access_identity *who, access_op op,
 	switch (op) {
 	case ACCESS_OP_VERIFY:
 	case ACCESS_OP_AUDIT:
+	case ACCESS_OP_HOLDS:
 		return who->admin || who->auditor ? ACCESS_OK
 		    : ACCESS_NOT_PERMITTED;
+	case ACCESS_OP_HOLD:
+	case ACCESS_OP_RELEASE:
+	case ACCESS_OP_EXPIRE:
+		return who->admin ? ACCESS_OK : ACCESS_NEEDS_ADMIN;
 	case ACCESS_OP_WHOAMI:
 	case ACCESS_OP_REQUESTS:
 		return ACCESS_OK;
@@ -240,6 +245,7 @@ access_verdict_text(access_verdict v)
 	case ACCESS_NO_ROLES: return "holds no role";
 	case ACCESS_SELF_APPROVAL: return "one's own request";
 	case ACCESS_NOT_NEEDED: return "four-eyes does not apply";
+	case ACCESS_NEEDS_ADMIN: return "needs the role admin";
 	}
 	return "refused";
 }

@@ -74,6 +74,7 @@ struct access_service {
 	pthread_mutex_t policy_lock;
 	policy_ref *current;		/* replaced by set_policy */
 	access_book book;
+	pthread_mutex_t holds_lock;	/* one hold change or expiry at a time */
 };
 
 /* service_policy_take - the current policy, held until dropped */
@@ -81,6 +82,48 @@ policy_ref *service_policy_take(access_service *s);
 
 /* service_policy_drop - let go of r; the last user frees it */
 void service_policy_drop(access_service *s, policy_ref *r);
+
+/* One answer being given (service.c). */
+typedef struct answer {
+	access_service *s;
+	const access_identity *who;
+	const access_request *rq;
+	const policy *pol;
+	archive *ar;
+	access_emit_fn emit;
+	void *ctx;
+	bool gone;			/* emit failed: the client left */
+} answer;
+
+/* answer_frame - one frame to the client; -1 once it is gone */
+int answer_frame(answer *a, char type, const void *buf, size_t len);
+
+/* answer_json - obj (consumed) as a frame of type */
+int answer_json(answer *a, char type, json_t *obj);
+
+/* answer_ok - the end frame of a good answer, with extra's members
+ * (consumed; NULL: none) */
+int answer_ok(answer *a, json_t *extra);
+
+/* answer_error - the end frame of a refused or failed answer */
+int answer_error(answer *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* answer_audit - write the entry of this answer; 0, or -1 after telling
+ * the client that the access is refused for want of its record */
+int answer_audit(answer *a, access_audit *entry, int64_t *seq);
+
+/* answer_permitted - an operation without a message (verify, audit,
+ * status, holds, expire): decided and audited; 0 when granted, else -1
+ * with the client told */
+int answer_permitted(answer *a);
+
+/* serve_hold, serve_holds, serve_release, serve_expire - legal holds
+ * and expiry (holds.c) */
+int serve_hold(answer *a);
+int serve_holds(answer *a);
+int serve_release(answer *a);
+int serve_expire(answer *a);
 
 /* wire_strings - strings as a JSON array (those that are not UTF-8 as
  * {"base64": ...}); NULL when out of memory */

@@ -27,6 +27,12 @@
  *	  audit                  user, action, message, since, until, limit
  *	  request                asks ("get" or "show"), id, reason
  *	  approve, deny          request (the request's number)
+ *	  hold                   name, reason (both required), and the terms
+ *	                         of a search: from, to, message_id, since,
+ *	                         until, q
+ *	  holds                  name (one hold; none: every hold)
+ *	  release                name, reason (both required)
+ *	  expire                 dry_run (true: count, change nothing)
  *
  * DIAGNOSTICS
  *	access_request_parse() returns -1 with the problem in err.
@@ -65,6 +71,11 @@ static const struct {
 	{ACCESS_OP_STATUS, "status", ""},
 	{ACCESS_OP_EXPORT, "export",
 	 " from to message_id since until limit q newest "},
+	{ACCESS_OP_HOLD, "hold",
+	 " name reason from to message_id since until q "},
+	{ACCESS_OP_HOLDS, "holds", " name "},
+	{ACCESS_OP_RELEASE, "release", " name reason "},
+	{ACCESS_OP_EXPIRE, "expire", " dry_run "},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -282,6 +293,57 @@ parse_four_eyes_request(json_t *obj, access_request *rq, mk_error *err)
 	return 0;
 }
 
+/* get_hold_name - member name as a hold's name (required or not) */
+static int
+get_hold_name(json_t *obj, bool required, access_request *rq, mk_error *err)
+{
+	const char *p;
+
+	if (get_text(obj, "name", ACCESS_MAX_HOLD_NAME, false, &rq->name,
+		     err) != 0)
+		return -1;
+	if (rq->name == NULL)
+		return required ? mk_error_set(err, "a hold needs a name") : 0;
+	for (p = rq->name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return mk_error_set(err, "a hold's name is letters,"
+					    " digits, '.', '_' and '-'");
+	return 0;
+}
+
+/* parse_hold - hold: name, reason, the search's terms; release: name,
+ * reason; holds: name */
+static int
+parse_hold(json_t *obj, access_op op, access_request *rq, mk_error *err)
+{
+	char *from, *to, *mid;
+
+	if (get_hold_name(obj, op != ACCESS_OP_HOLDS, rq, err) != 0)
+		return -1;
+	if (op == ACCESS_OP_HOLDS)
+		return 0;
+	if (get_text(obj, "reason", ACCESS_MAX_REASON, true, &rq->reason,
+		     err) != 0)
+		return -1;
+	if (rq->reason == NULL)
+		return mk_error_set(err, "a hold's %s needs a reason",
+				    op == ACCESS_OP_HOLD ? "creation" : "release");
+	if (op == ACCESS_OP_RELEASE)
+		return 0;
+	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
+		return -1;
+	rq->query.from = from;
+	if (get_text(obj, "to", MAX_TEXT, false, &to, err) != 0)
+		return -1;
+	rq->query.to = to;
+	if (get_text(obj, "message_id", MAX_TEXT, false, &mid, err) != 0)
+		return -1;
+	rq->query.message_id = mid;
+	if (get_text(obj, "q", DISCOVERY_MAX_QUERY, false, &rq->q, err) != 0)
+		return -1;
+	return parse_times(obj, rq, err);
+}
+
 /* parse_members - the members of operation k into rq */
 static int
 parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
@@ -302,6 +364,16 @@ parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
 		    : parse_times(obj, rq, err);
 	case ACCESS_OP_REQUEST:
 		return parse_four_eyes_request(obj, rq, err);
+	case ACCESS_OP_HOLD:
+	case ACCESS_OP_HOLDS:
+	case ACCESS_OP_RELEASE:
+		return parse_hold(obj, ops[k].op, rq, err);
+	case ACCESS_OP_EXPIRE:
+		if (json_object_get(obj, "dry_run") != NULL
+		    && !json_is_boolean(json_object_get(obj, "dry_run")))
+			return mk_error_set(err, "dry_run must be true or false");
+		rq->dry_run = json_is_true(json_object_get(obj, "dry_run"));
+		return 0;
 	case ACCESS_OP_APPROVE:
 	case ACCESS_OP_DENY:
 		if (get_count(obj, "request", 1, INT64_MAX / 2, &rq->number,
@@ -375,7 +447,7 @@ format_members(json_t *obj, const access_request *rq)
 		json_object_set_new(obj, "count", json_true());
 	put_count(obj, "offset", (int64_t)rq->offset);
 	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT
-	    || rq->op == ACCESS_OP_EXPORT) {
+	    || rq->op == ACCESS_OP_EXPORT || rq->op == ACCESS_OP_HOLD) {
 		put_count(obj, "since", rq->since);
 		put_count(obj, "until", rq->until);
 		put_count(obj, "limit", (int64_t)rq->limit);
@@ -391,6 +463,9 @@ format_members(json_t *obj, const access_request *rq)
 		put_text(obj, "asks", access_op_name(rq->asks));
 	put_text(obj, "reason", rq->reason);
 	put_count(obj, "request", rq->number);
+	put_text(obj, "name", rq->name);
+	if (rq->dry_run)
+		json_object_set_new(obj, "dry_run", json_true());
 }
 
 /* access_request_format - rq as one line of JSON and its newline */
@@ -424,5 +499,6 @@ access_request_free(access_request *rq)
 	free(rq->user);
 	free(rq->action);
 	free(rq->q);
+	free(rq->name);
 	memset(rq, 0, sizeof(*rq));
 }

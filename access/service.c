@@ -44,30 +44,18 @@
 
 #define DATA_CHUNK	65536	/* bytes of content in one 'D' frame */
 
-/* One answer being given. */
-typedef struct answer {
-	access_service *s;
-	const access_identity *who;
-	const access_request *rq;
-	const policy *pol;
-	archive *ar;
-	access_emit_fn emit;
-	void *ctx;
-	bool gone;			/* emit failed: the client left */
-} answer;
-
-/* put_frame - one frame to the client, once it is gone no more */
-static int
-put_frame(answer *a, char type, const void *buf, size_t len)
+/* answer_frame - one frame to the client, once it is gone no more */
+int
+answer_frame(answer *a, char type, const void *buf, size_t len)
 {
 	if (!a->gone && a->emit(type, buf, len, a->ctx) != 0)
 		a->gone = true;
 	return a->gone ? -1 : 0;
 }
 
-/* put_json - obj (consumed) as a frame of type */
-static int
-put_json(answer *a, char type, json_t *obj)
+/* answer_json - obj (consumed) as a frame of type */
+int
+answer_json(answer *a, char type, json_t *obj)
 {
 	char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)
 			 : NULL;
@@ -75,29 +63,26 @@ put_json(answer *a, char type, json_t *obj)
 
 	json_decref(obj);
 	if (text == NULL)
-		return put_frame(a, ACCESS_FRAME_END,
+		return answer_frame(a, ACCESS_FRAME_END,
 				 "{\"ok\":false,\"error\":\"out of memory\"}", 37);
-	rc = put_frame(a, type, text, strlen(text));
+	rc = answer_frame(a, type, text, strlen(text));
 	free(text);
 	return rc;
 }
 
-/* finish_ok - the end frame of a good answer, with extra members */
-static int
-finish_ok(answer *a, json_t *extra)
+/* answer_ok - the end frame of a good answer, with extra members */
+int
+answer_ok(answer *a, json_t *extra)
 {
 	json_t *obj = extra ? extra : json_object();
 
 	json_object_set_new(obj, "ok", json_true());
-	return put_json(a, ACCESS_FRAME_END, obj);
+	return answer_json(a, ACCESS_FRAME_END, obj);
 }
 
-/* finish_error - the end frame of a refused or failed answer */
-static int
-finish_error(answer *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int
-finish_error(answer *a, const char *fmt, ...)
+/* answer_error - the end frame of a refused or failed answer */
+int
+answer_error(answer *a, const char *fmt, ...)
 {
 	char msg[MK_ERROR_MAX];
 	va_list ap;
@@ -105,14 +90,14 @@ finish_error(answer *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return put_json(a, ACCESS_FRAME_END,
+	return answer_json(a, ACCESS_FRAME_END,
 			json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
-/* audit - write the entry of this answer; 0, or -1 after telling the
+/* answer_audit - write the entry of this answer; 0, or -1 after telling the
  * client that the access is refused for want of its record */
-static int
-audit(answer *a, access_audit *entry, int64_t *seq)
+int
+answer_audit(answer *a, access_audit *entry, int64_t *seq)
 {
 	char *query = access_audit_query(a->rq);
 	mk_error err;
@@ -123,7 +108,7 @@ audit(answer *a, access_audit *entry, int64_t *seq)
 	rc = access_audit_write(a->ar, a->who, entry, seq, &err);
 	free(query);
 	if (rc != 0)
-		finish_error(a, "cannot record the access, refusing it: %s",
+		answer_error(a, "cannot record the access, refusing it: %s",
 			     err.msg);
 	return rc;
 }
@@ -196,16 +181,16 @@ refuse(answer *a, access_verdict v, const char *id)
 {
 	switch (v) {
 	case ACCESS_NEEDS_APPROVAL:
-		return finish_error(a, "message %s is released only after a"
+		return answer_error(a, "message %s is released only after a"
 				    " second person approves: mailkeep request"
 				    " %s %s --reason TEXT", id,
 				    a->rq->op == ACCESS_OP_GET ? "get" : "show",
 				    id);
 	case ACCESS_NOT_NEEDED:
-		return finish_error(a, "message %s needs no approval: four-eyes"
+		return answer_error(a, "message %s needs no approval: four-eyes"
 				    " does not apply to it", id);
 	default:
-		return finish_error(a, "no message %s", id);
+		return answer_error(a, "no message %s", id);
 	}
 }
 
@@ -234,7 +219,7 @@ lookup_decided(answer *a, access_op op, archive_message **msg,
 	entry.reason = a->rq->reason;
 	if (op == ACCESS_OP_REQUEST && v == ACCESS_OK)
 		return 0;	/* its entry is the request: serve_request */
-	recorded = audit(a, &entry, NULL) == 0;	/* else audit() refused it */
+	recorded = answer_audit(a, &entry, NULL) == 0;	/* else answer_audit() refused it */
 	if (recorded && v != ACCESS_OK)
 		refuse(a, v, a->rq->id);
 	if (!recorded || v != ACCESS_OK || a->gone) {
@@ -258,10 +243,10 @@ serve_show(answer *a)
 	text = access_message_json(msg, NULL);
 	archive_message_free(msg);
 	if (text == NULL)
-		return finish_error(a, "out of memory");
-	put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+		return answer_error(a, "out of memory");
+	answer_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* content_sink - archive_read: content bytes as 'D' frames */
@@ -274,7 +259,7 @@ content_sink(const void *buf, size_t len, void *ctx)
 
 	while (len > 0) {
 		n = len > DATA_CHUNK ? DATA_CHUNK : len;
-		if (put_frame(a, ACCESS_FRAME_DATA, p, n) != 0)
+		if (answer_frame(a, ACCESS_FRAME_DATA, p, n) != 0)
 			return -1;
 		p += n;
 		len -= n;
@@ -293,8 +278,8 @@ failed_after_grant(answer *a, const char *why)
 
 	if (a->gone)
 		return 0;
-	if (audit(a, &failed, NULL) == 0)
-		finish_error(a, "%s", why);
+	if (answer_audit(a, &failed, NULL) == 0)
+		answer_error(a, "%s", why);
 	return 0;
 }
 
@@ -318,7 +303,7 @@ serve_get(answer *a)
 	rc = archive_read(a->ar, msg->id, content_sink, a, &err);
 	archive_message_free(msg);
 	if (rc == 0)
-		return finish_ok(a, NULL);
+		return answer_ok(a, NULL);
 	return failed_after_grant(a, err.msg);
 }
 
@@ -336,30 +321,33 @@ serve_proof(answer *a)
 	archive_message_free(msg);
 	if (archive_ledger_proof(a->ar, a->rq->id, &p, &err) != 0)
 		return failed_after_grant(a, err.msg);
-	put_json(a, ACCESS_FRAME_ITEM, access_proof_json(p));
+	answer_json(a, ACCESS_FRAME_ITEM, access_proof_json(p));
 	archive_proof_free(p);
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
-/* permitted - verify, audit, status: decided and audited; 0 when
- * granted */
-static int
-permitted(answer *a)
+/* answer_permitted - verify, audit, status, holds, expire: decided and
+ * audited; 0 when granted */
+int
+answer_permitted(answer *a)
 {
 	access_verdict v = access_decide(a->who, a->rq->op, NULL);
 	access_audit entry = { .outcome = v == ACCESS_OK ? ACCESS_GRANTED
 						      : ACCESS_REFUSED,
 			       .why = access_verdict_text(v) };
 
-	if (audit(a, &entry, NULL) != 0)
+	if (answer_audit(a, &entry, NULL) != 0)
 		return -1;
 	if (v == ACCESS_OK)
 		return 0;
 	if (v == ACCESS_NO_ROLES)
-		finish_error(a, "permission denied: %s needs a role in the"
+		answer_error(a, "permission denied: %s needs a role in the"
 			     " policy", access_op_name(a->rq->op));
+	else if (v == ACCESS_NEEDS_ADMIN)
+		answer_error(a, "permission denied: %s needs the role admin",
+			     access_op_name(a->rq->op));
 	else
-		finish_error(a, "permission denied: %s needs the role auditor"
+		answer_error(a, "permission denied: %s needs the role auditor"
 			     " or admin", access_op_name(a->rq->op));
 	return -1;
 }
@@ -369,7 +357,7 @@ static void
 verify_problem(const char *kind, const char *object, const char *detail,
 	       void *ctx)
 {
-	put_json(ctx, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s, s:s}", "kind",
+	answer_json(ctx, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s, s:s}", "kind",
 		 kind, "object", object, "detail", detail));
 }
 
@@ -380,7 +368,7 @@ verify_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 {
 	if (total > 100 && done % (total / 100) != 0 && done != total)
 		return;
-	put_json(ctx, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
+	answer_json(ctx, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
 		 "phase", phase, "done", (json_int_t)done,
 		 "total", (json_int_t)total));
 }
@@ -392,19 +380,19 @@ serve_verify(answer *a)
 	archive_verify_stats st;
 	mk_error err;
 
-	if (permitted(a) != 0)
+	if (answer_permitted(a) != 0)
 		return 0;
 	if (archive_verify(a->ar, a->rq->keys_pem, verify_problem,
 			   verify_progress, a, &st, &err) != 0)
-		return finish_error(a, "verify could not finish: %s", err.msg);
-	return finish_ok(a, access_verify_json(&st));
+		return answer_error(a, "verify could not finish: %s", err.msg);
+	return answer_ok(a, access_verify_json(&st));
 }
 
 /* audit_item - access_entry_fn: one audit entry as an item */
 static int
 audit_item(const char *entry, size_t len, void *ctx)
 {
-	return put_frame(ctx, ACCESS_FRAME_ITEM, entry, len) != 0 ? -1 : 0;
+	return answer_frame(ctx, ACCESS_FRAME_ITEM, entry, len) != 0 ? -1 : 0;
 }
 
 /* serve_audit - the audit trail, for auditors and admins */
@@ -416,15 +404,15 @@ serve_audit(answer *a)
 				  rq->since, rq->until, rq->limit };
 	mk_error err;
 
-	if (permitted(a) != 0)
+	if (answer_permitted(a) != 0)
 		return 0;
 	err.msg[0] = '\0';
 	if (access_audit_list(a->ar, &f, audit_item, a, &err) != 0) {
 		if (a->gone)
 			return 0;
-		return finish_error(a, "reading the ledger: %s", err.msg);
+		return answer_error(a, "reading the ledger: %s", err.msg);
 	}
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* serve_status - how far the full-text index has got */
@@ -436,16 +424,16 @@ serve_status(answer *a)
 	mk_error err;
 	int rc;
 
-	if (permitted(a) != 0)
+	if (answer_permitted(a) != 0)
 		return 0;
 	if ((di = discovery_index_open(a->s->archive_dir, &err)) == NULL)
-		return finish_error(a, "%s", err.msg);
+		return answer_error(a, "%s", err.msg);
 	rc = discovery_index_status(di, a->ar, &st, &err);
 	discovery_index_close(di);
 	if (rc != 0)
-		return finish_error(a, "%s", err.msg);
-	put_json(a, ACCESS_FRAME_ITEM, access_status_json(&st));
-	return finish_ok(a, NULL);
+		return answer_error(a, "%s", err.msg);
+	answer_json(a, ACCESS_FRAME_ITEM, access_status_json(&st));
+	return answer_ok(a, NULL);
 }
 
 /* serve_whoami - the caller as the service sees them */
@@ -457,10 +445,10 @@ serve_whoami(answer *a)
 
 	for (i = 0; i < a->who->n_roles; i++)
 		json_array_append_new(roles, json_string(a->who->roles[i]));
-	put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:I, s:s, s:o, s:s}",
+	answer_json(a, ACCESS_FRAME_ITEM, json_pack("{s:I, s:s, s:o, s:s}",
 		 "uid", (json_int_t)a->who->uid, "user", a->who->user,
 		 "roles", roles, "via", a->who->via));
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* The ids a search may show, and which of them are withheld. */
@@ -536,7 +524,7 @@ audit_search(answer *a, const found_ids *f, int64_t *seq)
 	int rc = -1;
 
 	if (ptrs == NULL || copies == NULL)
-		finish_error(a, "out of memory");
+		answer_error(a, "out of memory");
 	else {
 		for (i = 0; i < f->n; i++) {
 			memcpy(copies[i], f->ids[i], ARCHIVE_ID_LEN);
@@ -544,7 +532,7 @@ audit_search(answer *a, const found_ids *f, int64_t *seq)
 		}
 		entry.ids = ptrs;
 		entry.n_ids = f->n;
-		rc = audit(a, &entry, seq);
+		rc = answer_audit(a, &entry, seq);
 	}
 	free(ptrs);
 	free(copies);
@@ -572,7 +560,7 @@ show_one(const archive_message *msg, void *ctx)
 	if (hit == NULL)
 		return 0;
 	if ((*hit)[ARCHIVE_ID_LEN] == '1')
-		return put_json(sh->f->a, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s}",
+		return answer_json(sh->f->a, ACCESS_FRAME_ITEM, json_pack("{s:s, s:s}",
 				"id", msg->id, "withheld", "four-eyes")) != 0
 		    || ++sh->sent == sh->f->n;
 	snippet = sh->dq != NULL && sh->sent < DISCOVERY_SNIPPETS
@@ -581,7 +569,7 @@ show_one(const archive_message *msg, void *ctx)
 	free(snippet);
 	if (text == NULL)
 		return 1;
-	rc = put_frame(sh->f->a, ACCESS_FRAME_ITEM, text, strlen(text));
+	rc = answer_frame(sh->f->a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
 	return rc != 0 || ++sh->sent == sh->f->n;
 }
@@ -695,17 +683,11 @@ needs_fulltext(const discovery_query *dq)
 static int
 plan_search(answer *a, search_plan *p, mk_error *err)
 {
-	size_t i;
-
 	memset(p, 0, sizeof(*p));
 	p->q = a->rq->query;
 	p->q.limit = 0;		/* the caller's limit counts what it may see */
 	if (a->rq->q != NULL && discovery_query_parse(a->rq->q, &p->dq, err) != 0)
 		return -1;
-	for (i = 0; i < p->dq.n; i++)
-		if (p->dq.terms[i].field == DQ_HOLD)
-			return mk_error_set(err, "hold: there are no legal holds"
-					    " yet");
 	if (!needs_fulltext(&p->dq))
 		return 0;
 	if (member_terms(p, err) != 0)
@@ -730,19 +712,19 @@ search_planned(answer *a, search_plan *p, found_ids *f)
 	mk_error err;
 
 	if (plan_walk_all(a, p, collect, f, &err) != 0)
-		finish_error(a, "%s", err.msg);
+		answer_error(a, "%s", err.msg);
 	else if (f->nomem)
-		finish_error(a, "out of memory collecting search results");
+		answer_error(a, "out of memory collecting search results");
 	else if (audit_search(a, f, NULL) == 0) {
 		if (f->n > 0)
 			qsort(f->ids, f->n, sizeof(*f->ids), compare_found);
 		if (a->rq->count)	/* the number only, no item */
-			finish_ok(a, json_pack("{s:I, s:b}", "count",
+			answer_ok(a, json_pack("{s:I, s:b}", "count",
 				  (json_int_t)f->n, "truncated", f->truncated));
 		else if (f->n > 0 && plan_walk_all(a, p, show_one, &sh, &err) != 0)
-			finish_error(a, "%s", err.msg);
+			answer_error(a, "%s", err.msg);
 		else if (!a->gone)
-			finish_ok(a, json_pack("{s:I, s:b}", "count",
+			answer_ok(a, json_pack("{s:I, s:b}", "count",
 				  (json_int_t)sh.sent, "truncated", f->truncated));
 	}
 }
@@ -764,8 +746,8 @@ serve_planned(answer *a, size_t skip,
 		f.max = a->rq->query.limit;
 	if (plan_search(a, &p, &err) != 0) {
 		refused.why = err.msg;
-		if (audit(a, &refused, NULL) == 0)
-			finish_error(a, "%s", err.msg);
+		if (answer_audit(a, &refused, NULL) == 0)
+			answer_error(a, "%s", err.msg);
 	} else
 		run(a, &p, &f);
 	plan_free(&p);
@@ -827,7 +809,7 @@ put_keys(answer *a, archive_prover *pv, int64_t seq, mk_error *err)
 		json_decref(keys);
 		return mk_error_set(err, "out of memory");
 	}
-	return put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "keys",
+	return answer_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "keys",
 			keys, "custody", custody));
 }
 
@@ -854,7 +836,7 @@ export_item(answer *a, archive_prover *pv, const archive_message *msg,
 		json_decref(m);
 		return -1;
 	}
-	put_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "message", m,
+	answer_json(a, ACCESS_FRAME_ITEM, json_pack("{s:o, s:o}", "message", m,
 		 "proof", access_proof_json(p)));
 	archive_proof_free(p);
 	return 0;
@@ -887,8 +869,8 @@ export_failed(answer *a, const char *why)
 {
 	access_audit failed = { .outcome = ACCESS_ERROR, .why = why };
 
-	if (!a->gone && audit(a, &failed, NULL) == 0)
-		finish_error(a, "export failed: %s", why);
+	if (!a->gone && answer_audit(a, &failed, NULL) == 0)
+		answer_error(a, "export failed: %s", why);
 }
 
 /* export_planned - collect, audit, sign a checkpoint, stream */
@@ -900,9 +882,9 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 	mk_error err;
 
 	if (plan_walk_all(a, p, collect_export, f, &err) != 0)
-		finish_error(a, "%s", err.msg);
+		answer_error(a, "%s", err.msg);
 	else if (f->nomem)
-		finish_error(a, "out of memory collecting the export");
+		answer_error(a, "out of memory collecting the export");
 	else if (audit_search(a, f, &seq) != 0)
 		return;
 	else if (archive_checkpoint_now(a->ar, &err) != 0
@@ -920,7 +902,7 @@ export_planned(answer *a, search_plan *p, found_ids *f)
 			export_failed(a, "a message to export left the archive"
 				      " while it was being exported");
 		else if (!a->gone)
-			finish_ok(a, json_pack("{s:I, s:b, s:I}", "count",
+			answer_ok(a, json_pack("{s:I, s:b, s:I}", "count",
 				  (json_int_t)ex.sent, "truncated", f->truncated,
 				  "withheld", (json_int_t)f->withheld));
 	}
@@ -964,18 +946,18 @@ serve_request(answer *a)
 		return 0;
 	archive_message_free(msg);
 	pthread_mutex_lock(&b->lock);
-	rc = audit(a, &entry, &number);
+	rc = answer_audit(a, &entry, &number);
 	if (rc == 0 && book_sync(b, a->ar, &err) == 0)
 		text = entry_text(b, number);
 	pthread_mutex_unlock(&b->lock);
 	if (rc != 0)
 		return 0;
 	if (text == NULL)
-		return finish_error(a, "request %lld is in the ledger, but could"
+		return answer_error(a, "request %lld is in the ledger, but could"
 				    " not be read back", (long long)number);
-	put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+	answer_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* may_decide - does who cover the message of request e (and so see it in
@@ -1007,14 +989,14 @@ serve_requests(answer *a)
 	char *text;
 	int rc;
 
-	if (audit(a, &entry, NULL) != 0)
+	if (answer_audit(a, &entry, NULL) != 0)
 		return 0;
 	pthread_mutex_lock(&b->lock);
 	rc = book_sync(b, a->ar, &err);
 	n = b->n;
 	pthread_mutex_unlock(&b->lock);
 	if (rc != 0)
-		return finish_error(a, "reading the ledger: %s", err.msg);
+		return answer_error(a, "reading the ledger: %s", err.msg);
 	for (i = 0; i < n && !a->gone; i++) {
 		book_entry e;
 
@@ -1024,10 +1006,10 @@ serve_requests(answer *a)
 		    ? book_entry_json(&e, now) : NULL;
 		pthread_mutex_unlock(&b->lock);
 		if (text != NULL)
-			put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+			answer_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
 		free(text);
 	}
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* decide_request - the verdict on approving or denying e (book locked:
@@ -1069,17 +1051,17 @@ settle(answer *a, const book_entry *e)
 	if (approve && entry.outcome == ACCESS_GRANTED)
 		entry.until = now + (fe.content ? fe.seconds
 			: POLICY_DEFAULT_FOUR_EYES_HOURS * 3600) * 1000000;
-	if (audit(a, &entry, NULL) != 0)
+	if (answer_audit(a, &entry, NULL) != 0)
 		return -1;
 	if (v == ACCESS_SELF_APPROVAL)
-		return finish_error(a, "request %lld is your own: a second"
+		return answer_error(a, "request %lld is your own: a second"
 				    " person must decide it",
 				    (long long)e->number), -1;
 	if (v != ACCESS_OK)
-		return finish_error(a, "no request %lld",
+		return answer_error(a, "no request %lld",
 				    (long long)e->number), -1;
 	if (entry.outcome != ACCESS_GRANTED)
-		return finish_error(a, "request %lld is not pending",
+		return answer_error(a, "request %lld is not pending",
 				    (long long)e->number), -1;
 	return 0;
 }
@@ -1100,12 +1082,12 @@ serve_decision(answer *a)
 	pthread_mutex_lock(&b->lock);
 	if (book_sync(b, a->ar, &err) != 0) {
 		pthread_mutex_unlock(&b->lock);
-		return finish_error(a, "reading the ledger: %s", err.msg);
+		return answer_error(a, "reading the ledger: %s", err.msg);
 	}
 	if ((e = book_find(b, a->rq->number)) == NULL) {
 		pthread_mutex_unlock(&b->lock);
-		if (audit(a, &entry, NULL) == 0)
-			finish_error(a, "no request %lld",
+		if (answer_audit(a, &entry, NULL) == 0)
+			answer_error(a, "no request %lld",
 				     (long long)a->rq->number);
 		return 0;
 	}
@@ -1116,9 +1098,9 @@ serve_decision(answer *a)
 	if (rc != 0)
 		return 0;
 	if (text != NULL)
-		put_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
+		answer_frame(a, ACCESS_FRAME_ITEM, text, strlen(text));
 	free(text);
-	return finish_ok(a, NULL);
+	return answer_ok(a, NULL);
 }
 
 /* dispatch - the handler of rq's operation */
@@ -1139,7 +1121,11 @@ dispatch(answer *a)
 	case ACCESS_OP_REQUESTS: return serve_requests(a);
 	case ACCESS_OP_APPROVE:
 	case ACCESS_OP_DENY: return serve_decision(a);
-	default: return finish_error(a, "unknown operation");
+	case ACCESS_OP_HOLD: return serve_hold(a);
+	case ACCESS_OP_HOLDS: return serve_holds(a);
+	case ACCESS_OP_RELEASE: return serve_release(a);
+	case ACCESS_OP_EXPIRE: return serve_expire(a);
+	default: return answer_error(a, "unknown operation");
 	}
 }
 
@@ -1155,7 +1141,7 @@ access_serve(access_service *s, const access_identity *who,
 	a.pol = ref->pol;
 	a.ar = archive_open_with(s->archive_dir, ARCHIVE_READ, &s->opts, &err);
 	if (a.ar == NULL)
-		finish_error(&a, "cannot open the archive: %s", err.msg);
+		answer_error(&a, "cannot open the archive: %s", err.msg);
 	else {
 		dispatch(&a);
 		archive_close(a.ar);
@@ -1240,6 +1226,7 @@ access_service_new(const mk_config *cfg, policy *pol, mk_error *err)
 	archive_options_of(cfg, &s->opts);
 	pthread_mutex_init(&s->policy_lock, NULL);
 	pthread_mutex_init(&s->book.lock, NULL);
+	pthread_mutex_init(&s->holds_lock, NULL);
 	access_service_set_policy(s, pol);
 	err->msg[0] = '\0';
 	ar = archive_open_with(s->archive_dir, ARCHIVE_READ, &s->opts, err);
@@ -1265,6 +1252,7 @@ access_service_free(access_service *s)
 	book_free(&s->book);
 	pthread_mutex_destroy(&s->policy_lock);
 	pthread_mutex_destroy(&s->book.lock);
+	pthread_mutex_destroy(&s->holds_lock);
 	free(s->archive_dir);
 	free(s);
 }

@@ -364,10 +364,17 @@ typedef void (*archive_progress_fn)(const char *phase, uint64_t done,
  * next.  dry_run: count only, change nothing.
  */
 typedef bool (*archive_held_fn)(const char *id, void *ctx);
+typedef int (*archive_forget_fn)(const archive_message *msg, void *ctx,
+				 mk_error *err);
 typedef struct archive_expire_options {
 	int64_t now;			/* seconds since the epoch */
 	bool dry_run;
 	archive_held_fn held;		/* is this message held? or NULL */
+	archive_forget_fn forget;	/* or NULL: each message of a group
+					   that goes, after its entry and
+					   while its row and content are
+					   still there; then NULL: make that
+					   durable.  -1 stops the run. */
 	archive_progress_fn progress;	/* or NULL */
 	void *ctx;			/* of held and progress */
 } archive_expire_options;

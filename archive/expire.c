@@ -50,6 +50,7 @@ typedef struct expire_run {
 	int64_t now;			/* seconds */
 	bool dry_run;
 	archive_held_fn held;
+	archive_forget_fn forget;
 	void *held_ctx;
 	archive_progress_fn progress;
 	void *ctx;
@@ -194,6 +195,26 @@ write_entries(expire_run *run, day_group *g, mk_error *err)
 	return 0;
 }
 
+/* forget_group - between steps 1 and 2: each message of g, whole, to
+ * the caller's forget (the full-text index's words go), then NULL */
+static int
+forget_group(expire_run *run, const day_group *g, mk_error *err)
+{
+	archive_message *msg;
+	size_t i;
+	int rc = 0;
+
+	if (run->forget == NULL)
+		return 0;
+	for (i = 0; rc == 0 && i < g->n; i++) {
+		if (archive_lookup(run->ar, g->msgs[i].id, &msg, err) != 0)
+			return -1;
+		rc = run->forget(msg, run->held_ctx, err);
+		archive_message_free(msg);
+	}
+	return rc == 0 ? run->forget(NULL, run->held_ctx, err) : -1;
+}
+
 /* delete_rows - step 2: g's index rows, zeroed (secure_delete) */
 static int
 delete_rows(expire_run *run, const day_group *g, mk_error *err)
@@ -303,7 +324,8 @@ expire_group(expire_run *run, day_group *g, mk_error *err)
 		run->stats->bytes += (uint64_t)g->msgs[i].size;
 	if (run->dry_run)
 		return 0;
-	if (write_entries(run, g, err) != 0 || delete_rows(run, g, err) != 0
+	if (write_entries(run, g, err) != 0 || forget_group(run, g, err) != 0
+	    || delete_rows(run, g, err) != 0
 	    || remove_group_files(run->ar, g->name, &freed, err) != 0)
 		return -1;
 	run->stats->bytes_freed += freed;
@@ -443,7 +465,8 @@ archive_expire(archive *ar, const archive_expire_options *o,
 	       archive_expire_stats *stats, mk_error *err)
 {
 	expire_run run = { .ar = ar, .now = o->now, .dry_run = o->dry_run,
-			   .held = o->held, .held_ctx = o->ctx,
+			   .held = o->held, .forget = o->forget,
+			   .held_ctx = o->ctx,
 			   .progress = o->progress, .ctx = o->ctx,
 			   .stats = stats };
 	int lock, rc = -1;

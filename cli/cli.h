@@ -88,6 +88,8 @@ typedef struct cli_request {
 	char msgid_buf[CLI_MAX_ARG + 3];	/* --message-id with <> */
 	const char *format;	/* export --format: eml, mbox */
 	const char *out;	/* export --out PATH */
+	const char *hold_name;	/* hold create|show|release NAME */
+	int dry_run;		/* expire --dry-run */
 } cli_request;
 
 /* A subcommand: returns the exit status.  cfg is NULL only for a
@@ -131,6 +133,11 @@ int cli_cmd_status(const mk_config *cfg, const cli_request *rq);
 int cli_print_listed_header(access_op op);
 int cli_print_listed(access_op op, json_t *obj);
 int cli_print_single(access_op op, json_t *obj, int json);
+
+/* holds.c: legal holds and expiry, for people */
+int cli_print_hold_header(void);
+int cli_print_hold(json_t *obj, int json, int detailed);
+int cli_print_hold_end(access_op op, json_t *end, int json);
 
 /* The progress line of a long operation on stderr (a terminal only). */
 typedef struct cli_progress {

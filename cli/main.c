@@ -85,13 +85,17 @@ enum {
 	OPT_QUEUE_ID = 1 << 26,
 	OPT_LARGER = 1 << 27,
 	OPT_SMALLER = 1 << 28,
+	OPT_TERMS = 1 << 29,	/* --party, --hold: query terms, repeatable */
+	OPT_DRY_RUN = 1 << 30,
 	OPT_REPEATABLE = OPT_HEADER_FROM | OPT_HEADER_TO | OPT_CLIENT_IP |
-			 OPT_QUEUE_ID,
+			 OPT_QUEUE_ID | OPT_TERMS,
 	OPT_SEARCH = OPT_FROM | OPT_TO | OPT_SINCE | OPT_UNTIL | OPT_MSGID |
 		     OPT_LIMIT | OPT_JSON | OPT_TEXT | OPT_SUBJECT |
 		     OPT_ATTACHMENT | OPT_HAS_ATTACHMENT | OPT_NEWEST |
 		     OPT_COUNT | OPT_OFFSET | OPT_REPEATABLE | OPT_LARGER |
 		     OPT_SMALLER,
+	OPT_HOLD_TERMS = (OPT_SEARCH & ~(OPT_LIMIT | OPT_NEWEST | OPT_COUNT |
+					 OPT_OFFSET | OPT_JSON)),
 	OPT_AUDIT = OPT_USER | OPT_MESSAGE | OPT_ACTION | OPT_SINCE | OPT_UNTIL |
 		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
@@ -103,7 +107,9 @@ typedef enum {
 	ARGS_FILE,		/* at most one file name */
 	ARGS_SIZES,		/* two ledger sizes, OLD NEW */
 	ARGS_NUMBER,		/* one four-eyes request number */
-	ARGS_QUERY		/* words of a query (search) */
+	ARGS_QUERY,		/* words of a query (search) */
+	ARGS_NAME,		/* a hold's name */
+	ARGS_NAME_QUERY		/* a hold's name, then words of a query */
 } cli_operands;
 
 /* What a command needs besides its options. */
@@ -120,7 +126,8 @@ enum {
 	LO_LIMIT, LO_JSON, LO_KEYS, LO_OFFLINE, LO_REASON, LO_USER, LO_MESSAGE,
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
 	LO_NEWEST, LO_COUNT, LO_OFFSET, LO_FORMAT, LO_OUT, LO_HEADER_FROM,
-	LO_HEADER_TO, LO_CLIENT_IP, LO_QUEUE_ID, LO_LARGER, LO_SMALLER
+	LO_HEADER_TO, LO_CLIENT_IP, LO_QUEUE_ID, LO_LARGER, LO_SMALLER,
+	LO_PARTY, LO_HOLD, LO_DRY_RUN
 };
 
 static const struct option long_options[] = {
@@ -155,6 +162,9 @@ static const struct option long_options[] = {
 	{"queue-id", required_argument, NULL, LO_QUEUE_ID},
 	{"larger", required_argument, NULL, LO_LARGER},
 	{"smaller", required_argument, NULL, LO_SMALLER},
+	{"party", required_argument, NULL, LO_PARTY},
+	{"hold", required_argument, NULL, LO_HOLD},
+	{"dry-run", no_argument, NULL, LO_DRY_RUN},
 	{NULL, 0, NULL, 0}
 };
 
@@ -192,6 +202,9 @@ static const struct {
 	{OPT_QUEUE_ID, LO_QUEUE_ID, "--queue-id"},
 	{OPT_LARGER, LO_LARGER, "--larger"},
 	{OPT_SMALLER, LO_SMALLER, "--smaller"},
+	{OPT_TERMS, LO_PARTY, "--party"},
+	{OPT_TERMS, LO_HOLD, "--hold"},
+	{OPT_DRY_RUN, LO_DRY_RUN, "--dry-run"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -259,6 +272,17 @@ static const struct cli_command {
 	 OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
 	{"ledger checkpoints", ACCESS_OP_NONE, 0, cli_cmd_ledger_checkpoints,
 	 OPT_JSON, 0, ARGS_NONE, CMD_ARCHIVE},
+	{"hold create", ACCESS_OP_HOLD, 0, NULL,
+	 OPT_HOLD_TERMS | OPT_REASON | OPT_JSON, OPT_REASON, ARGS_NAME_QUERY,
+	 CMD_ARCHIVE},
+	{"hold list", ACCESS_OP_HOLDS, 0, NULL, OPT_JSON, 0, ARGS_NONE,
+	 CMD_ARCHIVE},
+	{"hold show", ACCESS_OP_HOLDS, 0, NULL, OPT_JSON, 0, ARGS_NAME,
+	 CMD_ARCHIVE},
+	{"hold release", ACCESS_OP_RELEASE, 0, NULL, OPT_REASON | OPT_JSON,
+	 OPT_REASON, ARGS_NAME, CMD_ARCHIVE},
+	{"expire", ACCESS_OP_EXPIRE, 0, NULL, OPT_DRY_RUN | OPT_JSON, 0,
+	 ARGS_NONE, CMD_ARCHIVE},
 };
 
 /* The commands of two words, by their first: and what follows it. */
@@ -271,6 +295,7 @@ static const struct {
 	{"keys", "rotate or export-public"},
 	{"ledger", "proof, consistency, checkpoint or checkpoints"},
 	{"request", "get or show"},
+	{"hold", "create, list, show or release"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -362,6 +387,15 @@ print_help(void)
 "                       proof that checkpoint NEW extends checkpoint OLD\n"
 "  ledger checkpoint    sign a checkpoint of the whole ledger now\n"
 "  ledger checkpoints   list the signed checkpoints\n"
+"  hold create NAME --reason TEXT [QUERY] [search options]\n"
+"                       place a legal hold on what the query matches, now\n"
+"                       and on arrival (role admin)\n"
+"  hold list, hold show NAME\n"
+"                       the holds, or one (roles admin, auditor)\n"
+"  hold release NAME --reason TEXT\n"
+"                       lift a hold: its messages may expire again (admin)\n"
+"  expire [--dry-run]   forget every message past its retention and under\n"
+"                       no hold (role admin); --dry-run: count only\n"
 "Every command but init, get and policy takes --json.\n"
 "search, show, get, ledger proof, verify and audit go through the access\n"
 "service (mailkeep-access), which decides by your roles; --offline opens\n"
@@ -382,6 +416,8 @@ print_help(void)
 "  --header-to TEXT     a To or Cc header holds TEXT\n"
 "  --client-ip IP       sent from IP (IPv4 or IPv6)\n"
 "  --queue-id ID        the MTA's queue id\n"
+"  --party ADDR|@DOMAIN the sender or any recipient (a custodian)\n"
+"  --hold NAME          the messages a legal hold covers\n"
 "  --larger SIZE        more than SIZE bytes (k, M, G suffixes)\n"
 "  --smaller SIZE       fewer than SIZE bytes\n"
 "  --newest             newest first\n"
@@ -684,6 +720,13 @@ take_option(cli_line *cl, int val, const char *arg)
 		return add_query_term(rq, "larger:", arg);
 	case LO_SMALLER:
 		return add_query_term(rq, "smaller:", arg);
+	case LO_PARTY:
+		return add_query_term(rq, "party:", arg);
+	case LO_HOLD:
+		return add_query_term(rq, "hold:", arg);
+	case LO_DRY_RUN:
+		rq->dry_run = 1;
+		return 0;
 	case LO_NEWEST:
 		rq->query.newest = 1;
 		return 0;
@@ -846,6 +889,23 @@ set_id(cli_request *rq, const char *arg)
 	return 0;
 }
 
+/* set_hold_name - a hold's name operand: letters, digits, '.', '_', '-' */
+static int
+set_hold_name(cli_request *rq, const char *arg)
+{
+	const char *p;
+
+	if (*arg == '\0' || strlen(arg) > ACCESS_MAX_HOLD_NAME)
+		return usage_error("a hold's name is 1 to %d characters",
+				   ACCESS_MAX_HOLD_NAME);
+	for (p = arg; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return usage_error("'%s': a hold's name is letters,"
+					   " digits, '.', '_' and '-'", arg);
+	rq->hold_name = arg;
+	return 0;
+}
+
 /* check_options - the options given fit cmd; 0 or an exit status */
 static int
 check_options(const struct cli_command *cmd, const cli_line *cl)
@@ -877,8 +937,8 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	      char **args)
 {
 	int max = cmd->operands == ARGS_NONE ? 0
-	    : cmd->operands == ARGS_QUERY ? nargs
-	    : cmd->operands == ARGS_SIZES ? 2 : 1;
+	    : cmd->operands == ARGS_QUERY || cmd->operands == ARGS_NAME_QUERY
+	    ? nargs : cmd->operands == ARGS_SIZES ? 2 : 1;
 	int i, rc;
 
 	cl->rq.asks = cmd->asks;
@@ -893,9 +953,20 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	if (cmd->operands == ARGS_NUMBER && nargs == 0)
 		return usage_error("'%s' needs a request number (see 'mailkeep"
 				   " requests')", cmd->name);
+	if ((cmd->operands == ARGS_NAME || cmd->operands == ARGS_NAME_QUERY)
+	    && nargs == 0)
+		return usage_error("'%s' needs the hold's name", cmd->name);
 	if (nargs > max)
 		return usage_error("'%s': unexpected argument '%s'", cmd->name,
 				   args[max]);
+	if (cmd->operands == ARGS_NAME || cmd->operands == ARGS_NAME_QUERY) {
+		if ((rc = set_hold_name(&cl->rq, args[0])) != 0)
+			return rc;
+		for (i = 1; i < nargs; i++)
+			if ((rc = add_query_raw(&cl->rq, args[i])) != 0)
+				return rc;
+		return 0;
+	}
 	if (cmd->operands == ARGS_ID)
 		return set_id(&cl->rq, args[0]);
 	if (cmd->operands == ARGS_SIZES)

@@ -72,6 +72,8 @@ cli_to_request(access_op op, const cli_request *rq, access_request *out)
 	if (rq->audit_message != NULL)
 		snprintf(out->message, sizeof(out->message), "%s",
 			 rq->audit_message);
+	out->name = (char *)rq->hold_name;
+	out->dry_run = rq->dry_run;
 }
 
 /* print_search_line - a search result, with its snippet when it has one
@@ -151,6 +153,11 @@ print_json_item(remote_out *ro, const char *buf, size_t len)
 		rc = ro->rq->json ? cli_json_put_object(&ro->js, obj)
 		    : cli_print_listed(ro->op, obj);
 		break;
+	case ACCESS_OP_HOLDS:
+		rc = ro->rq->json && ro->rq->hold_name == NULL
+		    ? cli_json_put_object(&ro->js, obj)
+		    : cli_print_hold(obj, ro->rq->json, ro->rq->hold_name != NULL);
+		break;
 	default:	/* whoami, request, approve, deny */
 		rc = cli_print_single(ro->op, obj, ro->rq->json);
 	}
@@ -158,12 +165,15 @@ print_json_item(remote_out *ro, const char *buf, size_t len)
 	return rc;
 }
 
-/* is_listing - does op print a JSON array with --json? */
+/* is_listing - does the answer print a JSON array with --json? */
 static int
-is_listing(access_op op)
+is_listing(const remote_out *ro)
 {
+	access_op op = ro->op;
+
 	return op == ACCESS_OP_SEARCH || op == ACCESS_OP_AUDIT
-	    || op == ACCESS_OP_REQUESTS;
+	    || op == ACCESS_OP_REQUESTS
+	    || (op == ACCESS_OP_HOLDS && ro->rq->hold_name == NULL);
 }
 
 /* begin_output - what comes before the items, once: when the first item
@@ -173,11 +183,13 @@ begin_output(remote_out *ro)
 {
 	if (ro->begun++ || ro->rq->count)
 		return 0;
-	if (ro->rq->json && is_listing(ro->op))
+	if (ro->rq->json && is_listing(ro))
 		return cli_json_begin(&ro->js, stdout);
 	if (!ro->rq->json && ro->op == ACCESS_OP_SEARCH)
 		return cli_human_header(stdout);
-	if (!ro->rq->json && is_listing(ro->op))
+	if (!ro->rq->json && ro->op == ACCESS_OP_HOLDS && is_listing(ro))
+		return cli_print_hold_header();
+	if (!ro->rq->json && is_listing(ro))
 		return cli_print_listed_header(ro->op);
 	return 0;
 }
@@ -259,11 +271,16 @@ finish(remote_out *ro, const char *buf, size_t len)
 				   strerror(errno ? errno : EIO));
 	else if (ro->rq->count)
 		status = print_count(end, ro->rq->json);
-	else if (ro->rq->json && is_listing(ro->op) && cli_json_end(&ro->js) < 0)
+	else if (ro->rq->json && is_listing(ro) && cli_json_end(&ro->js) < 0)
 		status = cli_error("writing to standard output: %s",
 				   strerror(errno ? errno : EIO));
 	else if (ro->op == ACCESS_OP_VERIFY)
 		status = cli_print_verify(&ro->vo, end);
+	else if ((ro->op == ACCESS_OP_HOLD || ro->op == ACCESS_OP_RELEASE
+		  || ro->op == ACCESS_OP_EXPIRE)
+		 && cli_print_hold_end(ro->op, end, ro->rq->json) < 0)
+		status = cli_error("writing to standard output: %s",
+				   strerror(errno ? errno : EIO));
 	else if (ro->op == ACCESS_OP_SEARCH
 		 && json_is_true(json_object_get(end, "truncated")))
 		fprintf(stderr, "mailkeep: only the first %d messages are"

@@ -17,6 +17,8 @@ PACKAGES=(
 	libinih-dev libjansson-dev libarchive-dev check
 	# tests and benchmark (smtp-source comes with postfix)
 	postfix miltertest swaks python3 libpython3.11-testsuite jq
+	# expiry tests move the clock of mailkeep-access forward
+	faketime
 	# tests/integrity: sqlite3 edits an index, openssl checks signatures,
 	# zstd decompresses blobs (codecs.sh)
 	sqlite3 openssl zstd

@@ -143,6 +143,59 @@ START_TEST(requests_are_parsed_strictly)
 }
 END_TEST
 
+
+/* Holds and expiry: admin changes, auditor lists; requests are strict. */
+START_TEST(holds_are_the_admins)
+{
+	char *admin[] = { "admin", NULL }, *auditor[] = { "auditor", NULL };
+	char *legal[] = { "legal", NULL };
+	access_identity ad = who(1, admin), au = who(2, auditor), l = who(3, legal);
+	access_request rq;
+	mk_error err;
+	char *line;
+
+	ck_assert_int_eq(access_decide(&ad, ACCESS_OP_HOLD, NULL), ACCESS_OK);
+	ck_assert_int_eq(access_decide(&ad, ACCESS_OP_EXPIRE, NULL), ACCESS_OK);
+	ck_assert_int_eq(access_decide(&au, ACCESS_OP_HOLD, NULL),
+			 ACCESS_NEEDS_ADMIN);
+	ck_assert_int_eq(access_decide(&au, ACCESS_OP_RELEASE, NULL),
+			 ACCESS_NEEDS_ADMIN);
+	ck_assert_int_eq(access_decide(&l, ACCESS_OP_EXPIRE, NULL),
+			 ACCESS_NEEDS_ADMIN);
+	ck_assert_int_eq(access_decide(&au, ACCESS_OP_HOLDS, NULL), ACCESS_OK);
+	ck_assert_int_eq(access_decide(&l, ACCESS_OP_HOLDS, NULL),
+			 ACCESS_NOT_PERMITTED);
+
+	ck_assert_int_eq(parse("{\"op\":\"hold\",\"name\":\"case-7.a_b\",\"reason\":"
+			       "\"r\",\"q\":\"party:a@b\",\"since\":5}", &rq, &err), 0);
+	ck_assert_int_eq(rq.op, ACCESS_OP_HOLD);
+	ck_assert_str_eq(rq.name, "case-7.a_b");
+	line = access_request_format(&rq);
+	ck_assert_str_eq(line, "{\"op\":\"hold\",\"q\":\"party:a@b\",\"since\":5,"
+			 "\"reason\":\"r\",\"name\":\"case-7.a_b\"}\n");
+	free(line);
+	access_request_free(&rq);
+	ck_assert_int_eq(parse("{\"op\":\"hold\",\"name\":\"x\"}", &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "reason"));
+	ck_assert_int_eq(parse("{\"op\":\"hold\",\"reason\":\"r\"}", &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "name"));
+	ck_assert_int_eq(parse("{\"op\":\"hold\",\"name\":\"a b\",\"reason\":\"r\"}",
+			       &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "letters"));
+	ck_assert_int_eq(parse("{\"op\":\"release\",\"name\":\"x\",\"reason\":\"r\","
+			       "\"q\":\"a\"}", &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "takes no member"));
+	ck_assert_int_eq(parse("{\"op\":\"holds\"}", &rq, &err), 0);
+	ck_assert_ptr_null(rq.name);
+	access_request_free(&rq);
+	ck_assert_int_eq(parse("{\"op\":\"expire\",\"dry_run\":true}", &rq, &err), 0);
+	ck_assert(rq.dry_run);
+	access_request_free(&rq);
+	ck_assert_int_eq(parse("{\"op\":\"expire\",\"dry_run\":1}", &rq, &err), -1);
+	ck_assert_int_eq(parse("{\"op\":\"expire\",\"now\":1}", &rq, &err), -1);
+}
+END_TEST
+
 START_TEST(messages_travel_byte_exact)
 {
 	char *rcpts[] = { "a@example.com", "b@example.com", NULL };
@@ -182,6 +235,7 @@ main(void)
 	tcase_add_test(tc, four_eyes_needs_a_second_person);
 	tcase_add_test(tc, requests_are_parsed_strictly);
 	tcase_add_test(tc, messages_travel_byte_exact);
+	tcase_add_test(tc, holds_are_the_admins);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
