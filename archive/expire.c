@@ -276,13 +276,11 @@ note_disk_group(const char *group, void *ctx)
  * the newest of the day's groups when there are several (a stopped run
  * was moving into it), else the next generation of the only one */
 static int
-choose_target(expire_run *run, day_group *g, mk_error *err)
+choose_target(day_group *g, mk_error *err)
 {
 	unsigned gen, newest = 0;
 	size_t i, at = 0;
 
-	if (each_disk_group(run->ar, note_disk_group, g, err) != 0)
-		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
 	for (i = 0; i < g->n_groups; i++)
 		if ((gen = content_group_generation(g->groups[i])) >= newest) {
 			newest = gen;
@@ -610,6 +608,19 @@ plan_day(expire_run *run, day_group *g, size_t *moves)
 	run->stats->groups += gone > 0;
 }
 
+/* all_held - is every message of g held, and the day one group (on
+ * disk too: no group a stopped run left)? */
+static bool
+all_held(const day_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (!g->msgs[i].held)
+			return false;
+	return g->n > 0 && g->n_groups == 1;
+}
+
 /* expire_day - the due day g: its held messages moved, the rest gone,
  * and every group of the day but the target */
 static int
@@ -618,7 +629,11 @@ expire_day(expire_run *run, day_group *g, mk_error *err)
 	uint64_t freed = 0;
 	size_t i, moves;
 
-	if (g->held && choose_target(run, g, err) != 0)
+	if (g->held && each_disk_group(run->ar, note_disk_group, g, err) != 0)
+		return err->msg[0] ? -1 : mk_error_set(err, "out of memory");
+	if (all_held(g))	/* nothing goes: nothing to move */
+		snprintf(g->target, sizeof(g->target), "%s", g->groups[0]);
+	else if (g->held && choose_target(g, err) != 0)
 		return -1;
 	plan_day(run, g, &moves);
 	if (run->dry_run)
