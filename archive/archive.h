@@ -307,7 +307,8 @@ int archive_read(archive *ar, const char *id, archive_sink_fn sink,
 /*
  * archive_log_event - append one entry to the ledger, durably: a compact
  * JSON object text with an "event" member (the archive's own events -
- * created, stored, keys_rotated, index_rebuilt, policy, expired - are
+ * created, stored, keys_rotated, index_rebuilt, policy, expired,
+ * rekeyed - are
  * refused, as are "seq" and "prev", which the ledger writes).  Its seq
  * into *seq (may be NULL).  access/ writes the audit trail through this.
  */
@@ -358,10 +359,12 @@ typedef void (*archive_progress_fn)(const char *phase, uint64_t done,
  * is not held (docs/FORMAT.md 1.2): for each group of messages that
  * expire the same day, an "expired" ledger entry a message, then its
  * index rows (zeroed), its content segments and its day key, which also
- * makes its records unreadable.  A group one of whose messages is held
- * stays whole.  Runs beside the writer; refuses while the index is
- * behind the ledger.  A run that stopped anywhere is finished by the
- * next.  dry_run: count only, change nothing.
+ * makes its records unreadable.  The held messages of such a group are
+ * first re-keyed (1.3) into a fresh group of the same day, YYYY-MM-DD.N:
+ * content and record copied under its new key, a "rekeyed" ledger entry,
+ * the index row; they keep their ids.  Runs beside the writer; refuses
+ * while the index is behind the ledger.  A run that stopped anywhere is
+ * finished by the next.  dry_run: count only, change nothing.
  */
 typedef bool (*archive_held_fn)(const char *id, void *ctx);
 typedef int (*archive_forget_fn)(const archive_message *msg, void *ctx,
@@ -384,6 +387,8 @@ typedef struct archive_expire_stats {
 	uint64_t bytes;			/* ... their original size */
 	uint64_t bytes_freed;		/* segment bytes removed */
 	uint64_t kept_held;		/* due, but kept for a hold */
+	uint64_t rekeyed;		/* ... of those, moved into a new group
+					   by this run (FORMAT.md 1.3) */
 } archive_expire_stats;
 int archive_expire(archive *ar, const archive_expire_options *opts,
 		   archive_expire_stats *stats, mk_error *err);

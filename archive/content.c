@@ -17,6 +17,11 @@
  * wrote into once, before the batch's records (content_sync).  A span
  * whose message failed, or that a crash left half written, is named by no
  * record and is never read.
+ *
+ * Expiry writes too, into the re-key groups YYYY-MM-DD.N of a day (FORMAT.md
+ * 1.3): content_recopy reads a held message's blob under its old group's
+ * key and writes it anew into the fresh group, so that the old group can
+ * go whole.
  */
 #include "config.h"
 
@@ -29,6 +34,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "archive/fsutil.h"
 #include "archive/internal.h"
@@ -50,21 +57,36 @@ content_group(int64_t retain_until, char group[CONTENT_GROUP_MAX])
 	strftime(group, CONTENT_GROUP_MAX, "%Y-%m-%d", &tm);
 }
 
-/* group_valid - g is "forever" or a date YYYY-MM-DD (digits in place) */
-static bool
-group_valid(const char *g, size_t len)
+/* content_group_valid - g (len bytes) is "forever", a date YYYY-MM-DD
+ * (digits in place), or a re-key group YYYY-MM-DD.N (N from 1 to
+ * CONTENT_REKEY_MAX, no leading zero) */
+bool
+content_group_valid(const char *g, size_t len)
 {
 	static const char shape[] = "DDDD-DD-DD";
-	size_t i;
+	size_t i, day = sizeof(shape) - 1;
 
 	if (len == 7 && strncmp(g, "forever", 7) == 0)
 		return true;
-	if (len != sizeof(shape) - 1)
+	if (len < day || (len > day && (len < day + 2 || len > day + 7
+					 || g[day] != '.' || g[day + 1] == '0')))
 		return false;
-	for (i = 0; i < len; i++)
+	for (i = 0; i < day; i++)
 		if (shape[i] == 'D' ? g[i] < '0' || g[i] > '9' : g[i] != shape[i])
 			return false;
+	for (i = day + 1; i < len; i++)
+		if (g[i] < '0' || g[i] > '9')
+			return false;
 	return true;
+}
+
+/* content_group_generation - N of a re-key group "YYYY-MM-DD.N", else 0 */
+unsigned
+content_group_generation(const char *group)
+{
+	const char *dot = strchr(group, '.');
+
+	return dot != NULL ? (unsigned)strtoul(dot + 1, NULL, 10) : 0;
 }
 
 /* content_file_valid - rel is "content/GROUP/NNNNNN.seg" */
@@ -76,7 +98,7 @@ content_file_valid(const char *rel, char group[CONTENT_GROUP_MAX])
 
 	if (strncmp(rel, CONTENT_DIR "/", sizeof(CONTENT_DIR)) != 0
 	    || (slash = strchr(g, '/')) == NULL
-	    || !group_valid(g, (size_t)(slash - g)))
+	    || !content_group_valid(g, (size_t)(slash - g)))
 		return false;
 	for (i = 1; i <= 6; i++)
 		if (slash[i] < '0' || slash[i] > '9')
@@ -513,4 +535,145 @@ content_open(archive *ar, const char *file, int64_t off, int64_t len,
 	span->day_key = content_day_key(ar, group, false, key, &why) == 0
 	    ? key : NULL;	/* needed only by an encrypted blob */
 	return 0;
+}
+
+/* The state of a re-copy: the new blob, and the hash of what it holds. */
+typedef struct recopy {
+	blob_writer *w;
+	EVP_MD_CTX *sha;
+} recopy;
+
+/* recopy_sink - archive_sink_fn: the old blob's bytes into the new */
+static int
+recopy_sink(const void *buf, size_t len, void *ctx)
+{
+	recopy *rc = ctx;
+	mk_error why;
+
+	if (EVP_DigestUpdate(rc->sha, buf, len) != 1)
+		return -1;
+	return blob_writer_write(rc->w, buf, len, &why);
+}
+
+/* blob_codec - the compression (codec and level) and whether a day key
+ * encrypts the blob at span (its header), for writing it anew */
+static int
+blob_codec(archive *ar, const blob_span *span, mk_codec *codec, int *level,
+	   bool *encrypted, mk_error *err)
+{
+	unsigned char h[BLOB_HEADER];
+
+	if (pread(span->fd, h, sizeof(h), span->off) != (ssize_t)sizeof(h)
+	    || memcmp(h, "MKBLOB", 6) != 0 || h[7] > MK_CODEC_ZSTD)
+		return mk_error_set(err, "not a blob header");
+	*codec = (mk_codec)h[7];
+	*encrypted = h[8] != BLOB_CIPHER_NONE;
+	*level = *codec == ar->opts.codec ? ar->opts.compression
+	    : *codec == MK_CODEC_ZLIB ? 6 : *codec == MK_CODEC_ZSTD
+	    ? MK_DEFAULT_LEVEL : 0;
+	return 0;
+}
+
+/* recopy_into - the blob at from, written at the end of seg (fd at its
+ * end), its content checked against sha256 */
+static int
+recopy_into(archive *ar, const blob_span *from, const char *sha256,
+	    content_seg *seg, const unsigned char *key, mk_codec codec,
+	    int level, mk_error *err)
+{
+	recopy rc = { NULL, EVP_MD_CTX_new() };
+	unsigned char md[32];
+	char hex[ARCHIVE_SHA256_HEX + 1];
+	int ok = -1;
+
+	if (rc.sha == NULL || EVP_DigestInit_ex(rc.sha, EVP_sha256(), NULL) != 1)
+		mk_error_set(err, "out of memory");
+	else if ((rc.w = blob_writer_new(seg->fd, codec, level, key, 0,
+					 &ar->codecs, err)) != NULL
+		 && blob_read(from, &ar->keys, &ar->codecs, recopy_sink, &rc,
+			      err) == 0
+		 && blob_writer_finish(rc.w, err) == 0
+		 && EVP_DigestFinal_ex(rc.sha, md, NULL) == 1) {
+		hex_encode(md, sizeof(md), hex);
+		ok = strcmp(hex, sha256) == 0 ? 0 : mk_error_set(err, "content"
+			" hashes to %s, not to its record's %s", hex, sha256);
+	}
+	blob_writer_free(rc.w);
+	EVP_MD_CTX_free(rc.sha);
+	return ok;
+}
+
+/* find_in_group - the span of sha256's content that group already holds
+ * (the index knows it): 1 found, 0 not, -1 with err */
+static int
+find_in_group(archive *ar, const char *sha256, const char *group,
+	      char file[CONTENT_FILE_MAX], int64_t *off, int64_t *len,
+	      mk_error *err)
+{
+	char lo[CONTENT_FILE_MAX], hi[CONTENT_FILE_MAX];
+	const unsigned char *f;
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	snprintf(lo, sizeof(lo), CONTENT_DIR "/%s/", group);
+	snprintf(hi, sizeof(hi), CONTENT_DIR "/%s0", group);	/* '/' + 1 */
+	if (sqlite3_prepare_v2(ar->db, "SELECT content_file, content_off,"
+			       " content_len FROM messages WHERE sha256 = ?1"
+			       " AND content_file >= ?2 AND content_file < ?3"
+			       " LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return mk_error_set(err, "index: %s", sqlite3_errmsg(ar->db));
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, hi, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW
+	    && (f = sqlite3_column_text(st, 0)) != NULL
+	    && strlen((const char *)f) < CONTENT_FILE_MAX) {
+		snprintf(file, CONTENT_FILE_MAX, "%s", (const char *)f);
+		*off = sqlite3_column_int64(st, 1);
+		*len = sqlite3_column_int64(st, 2);
+		rc = 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* content_recopy - the blob at from anew in group (internal.h).  Only
+ * expiry writes into a re-key group, one run at a time (expire.lock), so
+ * the segment is appended to here without the writer's reservations. */
+int
+content_recopy(archive *ar, const blob_span *from, const char *sha256,
+	       const char *group, char file[CONTENT_FILE_MAX], int64_t *off,
+	       int64_t *len, mk_error *err)
+{
+	unsigned char key[KEYS_AES];
+	content_seg *seg;
+	bool encrypted = false;
+	mk_codec codec = MK_CODEC_NONE;
+	int level = 0, rc;
+	off_t end = 0;
+
+	if ((rc = find_in_group(ar, sha256, group, file, off, len, err)) != 0)
+		return rc > 0 ? 0 : -1;		/* deduplicated */
+	if (blob_codec(ar, from, &codec, &level, &encrypted, err) != 0
+	    || (encrypted && content_day_key(ar, group, true, key, err) != 0))
+		return -1;
+	if ((seg = open_segment(ar, group, 0, err)) == NULL) {
+		OPENSSL_cleanse(key, sizeof(key));
+		return -1;
+	}
+	rc = lseek(seg->fd, seg->end, SEEK_SET) < 0 ? mk_error_errno(err, "seek")
+	    : recopy_into(ar, from, sha256, seg, encrypted ? key : NULL, codec,
+			  level, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc == 0 && ((end = lseek(seg->fd, 0, SEEK_CUR)) < 0
+			|| fdatasync(seg->fd) != 0))
+		rc = mk_error_errno(err, "fdatasync a segment of %s", group);
+	if (rc == 0) {
+		segment_rel(group, seg->number, file);
+		*off = seg->end;
+		*len = end - seg->end;
+	}
+	close(seg->fd);
+	free(seg);
+	return rc;
 }

@@ -245,6 +245,33 @@ bind_content(sqlite3_stmt *st, int col, json_t *content)
 	sqlite3_bind_int64(st, col + 2, json_integer_value(len));
 }
 
+/* index_set_record - id's row from a newer record of it: a re-key
+ * changes its record hash and its content span, nothing else
+ * (internal.h) */
+int
+index_set_record(sqlite3 *db, const char *id, json_t *record,
+		 const char *record_sha256, mk_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "UPDATE messages SET record_sha256 = ?1,"
+			       " content_file = ?2, content_off = ?3,"
+			       " content_len = ?4 WHERE id = ?5 AND"
+			       " record_sha256 IS NOT ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return mk_error_set(err, "index: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, record_sha256, -1, SQLITE_STATIC);
+	bind_content(st, 2, json_object_get(record, "content"));
+	sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return mk_error_set(err, "index: the row of %s: %s", id,
+				    sqlite3_errmsg(db));
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
 /* insert_message - one row into messages, from a record */
 static int
 insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)

@@ -74,7 +74,9 @@
 /* Content segments (content.c): one append-only file after another per
  * group of messages that expire on the same day. */
 #define CONTENT_DIR		"content"
-#define CONTENT_GROUP_MAX	16	/* "YYYY-MM-DD" or "forever" */
+#define CONTENT_GROUP_MAX	24	/* "YYYY-MM-DD", "YYYY-MM-DD.N" (a
+					   re-key group) or "forever" */
+#define CONTENT_REKEY_MAX	999999	/* the highest generation N */
 #define CONTENT_FILE_MAX	48	/* "content/GROUP/NNNNNN.seg" */
 #define CONTENT_OPEN_MAX	8	/* segments kept open for writing */
 
@@ -244,6 +246,17 @@ void spool_pool_free(archive *ar);
 /* content.c */
 /* content_group - the group of retain_until: "YYYY-MM-DD" or "forever" */
 void content_group(int64_t retain_until, char group[CONTENT_GROUP_MAX]);
+/* content_group_valid - g is "forever", "YYYY-MM-DD" or "YYYY-MM-DD.N" */
+bool content_group_valid(const char *g, size_t len);
+/* content_group_generation - N of "YYYY-MM-DD.N"; 0 of a day or forever */
+unsigned content_group_generation(const char *group);
+/* content_recopy - the blob at from (its content hashing to sha256, or
+ * -1) written anew into group's segment, under its day key when cipher
+ * says so (or the span group already holds of that content); the new
+ * span into file, off, len, durable when it returns 0 */
+int content_recopy(archive *ar, const blob_span *from, const char *sha256,
+		   const char *group, char file[CONTENT_FILE_MAX],
+		   int64_t *off, int64_t *len, mk_error *err);
 /* content_file_valid - rel is "content/GROUP/NNNNNN.seg"; its group out */
 bool content_file_valid(const char *rel, char group[CONTENT_GROUP_MAX]);
 /* content_day_key - the key of a group (create: make it if new) */
@@ -313,6 +326,31 @@ void record_day_free(record_day_map *d);
 /* record_find - the record of id, in the segment of the day received_at */
 int record_find(archive *ar, const char *id, int64_t received_at,
 		record_opened *out, mk_error *err);
+/* record_day_open_hash - the record of id in d's segment whose text
+ * hashes to want (lines that do not open are passed over) */
+int record_day_open_hash(archive *ar, record_day_map *d, const char *id,
+			 const char *want, record_opened *out, mk_error *err);
+/* record_find_hash - the same in the segment of the day received_at */
+int record_find_hash(archive *ar, const char *id, int64_t received_at,
+		     const char *want, record_opened *out, mk_error *err);
+/* A record sealed anew (expire.c: a held message re-keyed). */
+typedef struct record_resealed {
+	char *line;			/* its line for records/, allocated */
+	char sha256[ARCHIVE_SHA256_HEX + 1];	/* of the signed text */
+	unsigned signer;
+} record_resealed;
+/* record_reseal - text signed by the current key and sealed under the
+ * record key called key_name (made if missing) */
+int record_reseal(archive *ar, const char *id, const char *text,
+		  const char *key_name, record_resealed *out, mk_error *err);
+/* record_append_line - append line to the segment of received_at's day
+ * (a torn last line cut first) and fdatasync it; not for the writer's
+ * batches (record_append_batch) */
+int record_append_line(archive *ar, int64_t received_at, const char *line,
+		       mk_error *err);
+/* record_key_group - the group of a records/ line's key name
+ * ("record-GROUP.key") into group; false when it names none */
+bool record_key_group(const char *line, char group[CONTENT_GROUP_MAX]);
 /* record_scan - call fn with every line of every records/ segment, in
  * file name order; fn returns 0 to go on */
 typedef int (*record_line_fn)(const char *file, const char *line, void *ctx);
@@ -388,12 +426,31 @@ typedef struct ledger_msg {
 	unsigned signer;
 	bool expired;			/* an "expired" entry follows */
 	bool has_record;		/* seen by whoever scans records/ */
+	/* a message re-keyed by expiry (FORMAT.md 1.3): record above is
+	 * then its last "rekeyed" entry's, signer that record's */
+	int64_t rekey_seq;		/* of that entry; 0: never re-keyed */
+	char group[CONTENT_GROUP_MAX];	/* the group it moved into */
+	char prev_record[ARCHIVE_SHA256_HEX + 1];	/* the record before */
+	char stored_record[ARCHIVE_SHA256_HEX + 1];	/* of "stored" */
+	bool row_behind;		/* verify: its index row names
+					   prev_record (a run that stopped) */
+	bool has_prev;			/* verify: prev_record seen */
 } ledger_msg;
+/* A "rekeyed" entry, kept until the map is done. */
+typedef struct ledger_rekey {
+	char id[ARCHIVE_ID_LEN + 1];
+	char group[CONTENT_GROUP_MAX];
+	char record[ARCHIVE_SHA256_HEX + 1];
+	unsigned signer;
+	int64_t seq;
+} ledger_rekey;
 typedef struct ledger_map {
 	ledger_msg *msgs;		/* sorted by id after ledger_map_done */
 	size_t n, cap;
 	char (*expired)[ARCHIVE_ID_LEN + 1];
 	size_t n_expired, expired_cap;
+	ledger_rekey *rekeys;		/* in ledger order */
+	size_t n_rekeys, rekeys_cap;
 	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
 	size_t n_keys, keys_cap;
 	int64_t last_seq;		/* of the line before */
@@ -470,6 +527,16 @@ void index_inserter_close(index_inserter *ins);
 int index_insert_record(index_inserter *ins, json_t *record,
 			int64_t ledger_seq, const char *record_sha256,
 			mk_error *err);
+/* index_set_record - the row of id now from a newer record of it (a
+ * re-key: its hash and content span); 1 when a row changed, 0 when none
+ * did (no row, or already so), -1 with err */
+int index_set_record(sqlite3 *db, const char *id, json_t *record,
+		     const char *record_sha256, mk_error *err);
+
+/* expire.c: archive_expire_fault - NULL, or a test's hook called at each
+ * step of a run ("rekey-copied", "rekey-record", "rekey-entry",
+ * "rekey-row", "entries", "rows"): a unit test stops the run there */
+extern void (*archive_expire_fault)(const char *step);
 
 /* rebuild.c: index_roll_forward - give the index the rows of messages
  * whose "stored" ledger entry is on disk but whose index insert never

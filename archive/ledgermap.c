@@ -1,7 +1,8 @@
 /*
  * ledgermap.c - what the ledger says about the archive, in memory: each
  * stored message (its seq, content hash, record hash, whether it has
- * expired) and the public key of each key generation.  verify.c and
+ * expired, and, when expiry re-keyed it, the group it is in and its
+ * newest record) and the public key of each key generation.  verify.c and
  * rebuild.c read the ledger once into a map and check or rebuild the rest
  * against it.  About 200 bytes a message.
  */
@@ -59,7 +60,30 @@ add_stored(ledger_map *m, int64_t seq, json_t *obj, const char *id)
 	msg->seq = seq;
 	copy_hex(obj, "sha256", msg->sha256);
 	copy_hex(obj, "record", msg->record);
+	memcpy(msg->stored_record, msg->record, sizeof(msg->record));
 	msg->signer = (unsigned)json_integer_value(json_object_get(obj, "signer"));
+	return 0;
+}
+
+/* add_rekey - a "rekeyed" entry, applied to its message when the map is
+ * done (the message is found by id only then) */
+static int
+add_rekey(ledger_map *m, int64_t seq, json_t *obj, const char *id)
+{
+	const char *group = json_string_value(json_object_get(obj, "group"));
+	ledger_rekey *rk;
+
+	if (group == NULL || !content_group_valid(group, strlen(group)))
+		return 0;	/* not a re-key: verify's to name */
+	if (grow((void **)&m->rekeys, &m->rekeys_cap, m->n_rekeys,
+		 sizeof(*m->rekeys)) != 0)
+		return -1;
+	rk = &m->rekeys[m->n_rekeys++];
+	snprintf(rk->id, sizeof(rk->id), "%s", id);
+	snprintf(rk->group, sizeof(rk->group), "%s", group);
+	copy_hex(obj, "record", rk->record);
+	rk->signer = (unsigned)json_integer_value(json_object_get(obj, "signer"));
+	rk->seq = seq;
 	return 0;
 }
 
@@ -102,6 +126,9 @@ map_event(ledger_map *m, json_t *obj, int64_t seq, const char *event,
 		snprintf(m->expired[m->n_expired++], ARCHIVE_ID_LEN + 1, "%s", id);
 		return 0;
 	}
+	if (strcmp(event, "rekeyed") == 0 && id != NULL
+	    && strlen(id) == ARCHIVE_ID_LEN)
+		return add_rekey(m, seq, obj, id);
 	if (strcmp(event, "created") == 0 || strcmp(event, "keys_rotated") == 0)
 		return add_key(m, obj, why);
 	return 0;
@@ -181,10 +208,12 @@ ledger_map_load(const char *dir, ledger_map *m, mk_error *err)
 	return 0;
 }
 
-/* ledger_map_done - sort the messages and mark the expired ones */
+/* ledger_map_done - sort the messages, then mark the expired ones and
+ * give the re-keyed ones their newest record, in ledger order */
 void
 ledger_map_done(ledger_map *m)
 {
+	ledger_rekey *rk;
 	ledger_msg *msg;
 	size_t i;
 
@@ -193,6 +222,16 @@ ledger_map_done(ledger_map *m)
 	for (i = 0; i < m->n_expired; i++)
 		if ((msg = ledger_map_find(m, m->expired[i])) != NULL)
 			msg->expired = true;
+	for (i = 0; i < m->n_rekeys; i++) {
+		rk = &m->rekeys[i];
+		if ((msg = ledger_map_find(m, rk->id)) == NULL || rk->seq < msg->seq)
+			continue;
+		memcpy(msg->prev_record, msg->record, sizeof(msg->record));
+		memcpy(msg->record, rk->record, sizeof(msg->record));
+		memcpy(msg->group, rk->group, sizeof(msg->group));
+		msg->signer = rk->signer;
+		msg->rekey_seq = rk->seq;
+	}
 }
 
 /* ledger_map_find - the stored message id, or NULL */
@@ -213,6 +252,7 @@ ledger_map_free(ledger_map *m)
 {
 	free(m->msgs);
 	free(m->expired);
+	free(m->rekeys);
 	free(m->keys);
 	memset(m, 0, sizeof(*m));
 }

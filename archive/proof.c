@@ -42,6 +42,15 @@ struct archive_prover {
 					   end of line cp.size at [cp.size] */
 	int fd;				/* ledger.log */
 	record_day_map day;		/* the records segment last read */
+	struct moved *moved;		/* re-keyed messages, by id */
+	size_t n_moved, moved_cap;
+};
+
+/* A message re-keyed by expiry (FORMAT.md 1.3): its last "rekeyed"
+ * entry, the one that names its current record. */
+struct moved {
+	char id[ARCHIVE_ID_LEN + 1];
+	int64_t seq;
 };
 
 /* is_stored_entry - is line the "stored" entry of message id? */
@@ -53,6 +62,58 @@ is_stored_entry(const char *line, const char *id)
 	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
 	return strstr(line, "\"event\":\"stored\"") != NULL
 	    && strstr(line, needle) != NULL;
+}
+
+/* by_moved_id - qsort/bsearch order of struct moved: id, then seq */
+static int
+by_moved_id(const void *a, const void *b)
+{
+	const struct moved *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* note_moved - a "rekeyed" entry line at seq into pv's list */
+static int
+note_moved(archive_prover *pv, int64_t seq, const char *line)
+{
+	const char *p = strstr(line, "\"id\":\"");
+	struct moved *grown;
+
+	if (p == NULL || strlen(p += 6) <= ARCHIVE_ID_LEN
+	    || p[ARCHIVE_ID_LEN] != '"')
+		return 0;
+	if (pv->n_moved == pv->moved_cap) {
+		pv->moved_cap = pv->moved_cap ? 2 * pv->moved_cap : 64;
+		grown = realloc(pv->moved, pv->moved_cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		pv->moved = grown;
+	}
+	memcpy(pv->moved[pv->n_moved].id, p, ARCHIVE_ID_LEN);
+	pv->moved[pv->n_moved].id[ARCHIVE_ID_LEN] = '\0';
+	pv->moved[pv->n_moved++].seq = seq;
+	return 0;
+}
+
+/* last_move - the seq of id's last "rekeyed" entry, or 0 */
+static int64_t
+last_move(const archive_prover *pv, const char *id)
+{
+	size_t lo = 0, hi = pv->n_moved, mid;
+	int64_t seq = 0;
+
+	while (lo < hi) {	/* the first of id */
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(pv->moved[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < pv->n_moved && strcmp(pv->moved[lo].id, id) == 0; lo++)
+		seq = pv->moved[lo].seq;
+	return seq;
 }
 
 /* add_leaf - ledger_line_fn collecting leaf hashes */
@@ -193,7 +254,10 @@ scan_line(int64_t seq, const char *line, size_t len, void *ctx)
 	if (ps->want_id != NULL && ps->found_seq == 0
 	    && is_stored_entry(line, ps->want_id))
 		ps->found_seq = seq;
-	return seq >= pv->cp.size && (ps->want_id == NULL || ps->found_seq > 0);
+	if (strstr(line, "\"event\":\"rekeyed\"") != NULL
+	    && note_moved(pv, seq, line) != 0)
+		return -1;
+	return 0;	/* to the end: a "rekeyed" entry may come later */
 }
 
 /* prover_alloc - the arrays for cp.size leaves */
@@ -223,6 +287,8 @@ prover_load(archive_prover *pv, prover_scan *ps, mk_error *err)
 		return mk_error_set(err, "the ledger has fewer entries than the"
 				    " %lld of its latest checkpoint",
 				    (long long)pv->cp.size);
+	if (pv->n_moved > 0)
+		qsort(pv->moved, pv->n_moved, sizeof(*pv->moved), by_moved_id);
 	if (merkle_tree_build(&pv->tree, &ps->hash, (uint64_t)pv->cp.size) != 0)
 		return mk_error_set(err, "out of memory");
 	merkle_tree_root(&pv->tree, root);
@@ -345,20 +411,46 @@ prove_path(archive_prover *pv, archive_proof *p, mk_error *err)
 	return 0;
 }
 
-/* prove_record - the signed record of p->id (in the segment of the day
- * its entry's time says) into p */
+/* entry_time - the "time" of the ledger entry at seq (covered) */
 static int
-prove_record(archive_prover *pv, archive_proof *p, mk_error *err)
+entry_time(archive_prover *pv, int64_t seq, int64_t *when, mk_error *err)
+{
+	char *line = read_entry(pv, seq, err);
+	json_t *entry;
+
+	if (line == NULL)
+		return -1;
+	entry = json_loads(line, 0, NULL);
+	*when = json_integer_value(json_object_get(entry, "time"));
+	json_decref(entry);
+	free(line);
+	return 0;
+}
+
+/* prove_record - the signed record of p->id into p: the one its entry
+ * names, in the segment of the day its "stored" entry's time says
+ * (stored: the entry p proves, or the one a "rekeyed" entry names) */
+static int
+prove_record(archive_prover *pv, archive_proof *p, int64_t stored,
+	     mk_error *err)
 {
 	json_t *entry = json_loads(p->entry, 0, NULL);
+	const char *named = json_string_value(json_object_get(entry, "record"));
+	char want[ARCHIVE_SHA256_HEX + 1];
 	int64_t when = json_integer_value(json_object_get(entry, "time"));
 	record_opened ro;
+	int rc;
 
+	snprintf(want, sizeof(want), "%s", named != NULL ? named : "");
 	json_decref(entry);
+	if (stored != p->seq && entry_time(pv, stored, &when, err) != 0)
+		return -1;
 	if (!record_day_holds(&pv->day, when)
 	    && record_day_load(pv->ar, when, &pv->day, err) != 0)
 		return -1;
-	if (record_day_open(pv->ar, &pv->day, p->id, &ro, err) != 0)
+	rc = stored == p->seq ? record_day_open(pv->ar, &pv->day, p->id, &ro, err)
+	    : record_day_open_hash(pv->ar, &pv->day, p->id, want, &ro, err);
+	if (rc != 0)
 		return -1;
 	p->record = ro.text;
 	p->record_signer = ro.signer;
@@ -404,25 +496,43 @@ prove_entry(archive_prover *pv, int64_t seq, mk_error *err)
 	return p;
 }
 
-/* prove_seq - the proof of id, whose "stored" entry is at seq */
+/* is_entry_of - is line the entry of message id that p must prove: its
+ * "stored" entry, or (moved) its last "rekeyed" one? */
+static bool
+is_entry_of(const char *line, const char *id, bool moved)
+{
+	char needle[ARCHIVE_ID_LEN + 16];
+
+	if (!moved)
+		return is_stored_entry(line, id);
+	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
+	return strstr(line, "\"event\":\"rekeyed\"") != NULL
+	    && strstr(line, needle) != NULL;
+}
+
+/* prove_seq - the proof of id, whose "stored" entry is at seq: of that
+ * entry, or of its last "rekeyed" entry when expiry re-keyed it (that
+ * one names its current record, FORMAT.md 4.4) */
 static int
 prove_seq(archive_prover *pv, const char *id, int64_t seq,
 	  archive_proof **out, mk_error *err)
 {
+	int64_t moved = last_move(pv, id), proved = moved > 0 ? moved : seq;
 	archive_proof *p;
 
 	*out = NULL;
-	if (covered(pv, seq, id, err) != 0
-	    || (p = prove_entry(pv, seq, err)) == NULL)
+	if (covered(pv, proved, id, err) != 0
+	    || (p = prove_entry(pv, proved, err)) == NULL)
 		return -1;
 	snprintf(p->id, sizeof(p->id), "%s", id);
-	if (!is_stored_entry(p->entry, id)) {
-		mk_error_set(err, "ledger entry %lld is not the \"stored\" entry"
-			     " of %s (run mailkeep verify)", (long long)seq, id);
+	if (!is_entry_of(p->entry, id, moved > 0)) {
+		mk_error_set(err, "ledger entry %lld is not the \"%s\" entry"
+			     " of %s (run mailkeep verify)", (long long)proved,
+			     moved > 0 ? "rekeyed" : "stored", id);
 		archive_proof_free(p);
 		return -1;
 	}
-	if (prove_record(pv, p, err) != 0) {
+	if (prove_record(pv, p, seq, err) != 0) {
 		archive_proof_free(p);
 		return -1;
 	}
@@ -461,6 +571,7 @@ archive_prover_free(archive_prover *pv)
 	if (pv->fd >= 0)
 		close(pv->fd);
 	record_day_free(&pv->day);
+	free(pv->moved);
 	free(pv);
 }
 

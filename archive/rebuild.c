@@ -8,8 +8,10 @@
  * taken only when it opens, its Ed25519 signature holds under the key the
  * ledger recorded, and its SHA-256 is the one in its "stored" entry; a
  * record without such an entry belongs to a commit that failed and is
- * skipped.  Rows go through index_insert_record(), the function the
- * committer uses, so a rebuilt index is the index the commits made.
+ * skipped.  Of a message expiry re-keyed (FORMAT.md 1.3), the record taken
+ * is the one its last "rekeyed" entry names (ledgermap.c).  Rows go
+ * through index_insert_record(), the function the committer uses, so a
+ * rebuilt index is the index the commits made.
  *
  * The new index is written beside the old one (index.sqlite.rebuild) and
  * renamed over it only when complete, under the writer lock.
@@ -218,7 +220,50 @@ typedef struct roll {
 	mk_error err;
 } roll;
 
-/* roll_entry - ledger_line_fn: the row of one stored, unindexed message */
+/* row_received - the received_at of id's index row, or -1 */
+static int64_t
+row_received(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st;
+	int64_t at = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT received_at FROM messages WHERE"
+			       " id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		at = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return at;
+}
+
+/* roll_rekeyed - a "rekeyed" entry after the index's last row: the row
+ * of its message, if there is one, from the record it names (FORMAT.md
+ * 1.3).  Never a row inserted: a message without one has expired since,
+ * or waits for its "stored" entry's turn */
+static int
+roll_rekeyed(roll *r, const char *line)
+{
+	json_t *entry = json_loads(line, 0, NULL), *rec = NULL;
+	const char *id = json_string_value(json_object_get(entry, "id"));
+	const char *want = json_string_value(json_object_get(entry, "record"));
+	record_opened ro = { .text = NULL };
+	int64_t at;
+	int rc = 0;
+
+	if (id != NULL && want != NULL
+	    && (at = row_received(r->ar->db, id)) >= 0
+	    && record_find_hash(r->ar, id, at, want, &ro, &r->err) == 0
+	    && (rec = json_loads(ro.text, 0, NULL)) != NULL)
+		rc = index_set_record(r->ar->db, id, rec, want, &r->err);
+	json_decref(rec);
+	record_opened_free(&ro);
+	json_decref(entry);
+	return rc < 0 ? -1 : 0;	/* what cannot be found is verify's */
+}
+
+/* roll_entry - ledger_line_fn: the row of one stored, unindexed message,
+ * or the newer record of a re-keyed one */
 static int
 roll_entry(int64_t pos, const char *line, size_t len, void *ctx)
 {
@@ -230,6 +275,8 @@ roll_entry(int64_t pos, const char *line, size_t len, void *ctx)
 	int rc = 0;
 
 	(void)len;
+	if (pos > r->indexed && strstr(line, "\"event\":\"rekeyed\"") != NULL)
+		return roll_rekeyed(r, line);
 	if (pos <= r->indexed || strstr(line, "\"event\":\"stored\"") == NULL)
 		return 0;
 	entry = json_loads(line, 0, NULL);

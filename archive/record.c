@@ -208,28 +208,28 @@ record_json(const commit_req *req)
 	return obj;
 }
 
-/* seal_payload - the encrypted line of a signed payload for req */
+/* seal_payload - the encrypted line of message id's signed payload,
+ * under the record key called name */
 static char *
-seal_payload(archive *ar, const commit_req *req, const char *payload,
-	     mk_error *err)
+seal_payload(archive *ar, const char *id, const char *name,
+	     const char *payload, mk_error *err)
 {
 	unsigned char key[KEYS_AES], nonce[KEYS_NONCE], *ct;
-	char name[KEYS_NAME_MAX], *nonce64 = NULL, *data64 = NULL, *line = NULL;
+	char *nonce64 = NULL, *data64 = NULL, *line = NULL;
 	size_t len = strlen(payload);
 
-	keys_record_key_name(req->env->policy.retain_until, name);
 	if (keyring_record_key(&ar->keys, name, true, key, err) != 0)
 		return NULL;
 	if ((ct = malloc(len + KEYS_TAG)) == NULL
 	    || RAND_bytes(nonce, sizeof(nonce)) != 1
-	    || aead_seal(key, nonce, req->id, strlen(req->id), payload, len,
+	    || aead_seal(key, nonce, id, strlen(id), payload, len,
 			 ct, ct + len) != 0) {
-		mk_error_set(err, "cannot encrypt the record of %s", req->id);
+		mk_error_set(err, "cannot encrypt the record of %s", id);
 	} else if ((nonce64 = base64_encode(nonce, sizeof(nonce))) == NULL
 		   || (data64 = base64_encode(ct, len + KEYS_TAG)) == NULL
 		   || asprintf(&line, "{\"v\":%d,\"id\":\"%s\",\"key\":\"%s\","
 			       "\"nonce\":\"%s\",\"data\":\"%s\"}\n",
-			       ARCHIVE_FORMAT, req->id, name, nonce64,
+			       ARCHIVE_FORMAT, id, name, nonce64,
 			       data64) < 0) {
 		mk_error_set(err, "out of memory");
 		line = NULL;
@@ -241,21 +241,23 @@ seal_payload(archive *ar, const commit_req *req, const char *payload,
 	return line;
 }
 
-/* signed_payload - {"record":TEXT,"signer":N,"sig":B64} of text */
+/* signed_payload - {"record":TEXT,"signer":N,"sig":B64} of text, signed
+ * by the current key (its generation into *signer) */
 static char *
-signed_payload(archive *ar, commit_req *req, const char *text, mk_error *err)
+signed_payload(archive *ar, unsigned *signer, const char *text,
+	       mk_error *err)
 {
 	unsigned char sig[KEYS_SIG];
 	json_t *obj;
 	char *sig64, *out = NULL;
 
-	req->signer = ar->keys.n;
-	if (keyring_sign(&ar->keys, req->signer, text, strlen(text), sig,
+	*signer = ar->keys.n;
+	if (keyring_sign(&ar->keys, *signer, text, strlen(text), sig,
 			 err) != 0)
 		return NULL;
 	if ((sig64 = base64_encode(sig, sizeof(sig))) != NULL
 	    && (obj = json_pack("{s:s, s:i, s:s}", "record", text, "signer",
-				(int)req->signer, "sig", sig64)) != NULL) {
+				(int)*signer, "sig", sig64)) != NULL) {
 		out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(obj);
 	}
@@ -267,12 +269,12 @@ signed_payload(archive *ar, commit_req *req, const char *text, mk_error *err)
 
 /* plain_line - the line of an unsigned, unencrypted record (sign = 0) */
 static char *
-plain_line(const commit_req *req, const char *text, mk_error *err)
+plain_line(const char *id, const char *text, mk_error *err)
 {
 	char *line;
 
 	if (asprintf(&line, "{\"v\":%d,\"id\":\"%s\",\"key\":null,"
-		     "\"record\":%s}\n", ARCHIVE_FORMAT, req->id, text) < 0) {
+		     "\"record\":%s}\n", ARCHIVE_FORMAT, id, text) < 0) {
 		mk_error_set(err, "out of memory");
 		return NULL;
 	}
@@ -283,7 +285,7 @@ plain_line(const commit_req *req, const char *text, mk_error *err)
 int
 record_seal(archive *ar, commit_req *req, mk_error *err)
 {
-	char *text, *payload = NULL;
+	char *text, *payload = NULL, name[KEYS_NAME_MAX];
 
 	if ((req->record = record_json(req)) == NULL)
 		return mk_error_set(err, "cannot encode the record of %s",
@@ -293,13 +295,46 @@ record_seal(archive *ar, commit_req *req, mk_error *err)
 	if (text == NULL)
 		return mk_error_set(err, "out of memory");
 	sha256_hex(text, strlen(text), req->record_sha256);
+	keys_record_key_name(req->env->policy.retain_until, name);
 	if (!ar->opts.sign)
-		req->record_line = plain_line(req, text, err);
-	else if ((payload = signed_payload(ar, req, text, err)) != NULL)
-		req->record_line = seal_payload(ar, req, payload, err);
+		req->record_line = plain_line(req->id, text, err);
+	else if ((payload = signed_payload(ar, &req->signer, text, err)) != NULL)
+		req->record_line = seal_payload(ar, req->id, name, payload, err);
 	free(payload);
 	free(text);
 	return req->record_line != NULL ? 0 : -1;
+}
+
+/* record_reseal - a record text of id signed anew and sealed under the
+ * record key called key_name (internal.h) */
+int
+record_reseal(archive *ar, const char *id, const char *text,
+	      const char *key_name, record_resealed *out, mk_error *err)
+{
+	char *payload = NULL;
+
+	memset(out, 0, sizeof(*out));
+	sha256_hex(text, strlen(text), out->sha256);
+	if (!ar->opts.sign)
+		out->line = plain_line(id, text, err);
+	else if ((payload = signed_payload(ar, &out->signer, text, err)) != NULL)
+		out->line = seal_payload(ar, id, key_name, payload, err);
+	free(payload);
+	return out->line != NULL ? 0 : -1;
+}
+
+/* record_key_group - the group a records/ line is sealed for: GROUP of
+ * its "key":"record-GROUP.key" */
+bool
+record_key_group(const char *line, char group[CONTENT_GROUP_MAX])
+{
+	const char *p = strstr(line, "\"key\":\"record-"), *end;
+
+	if (p == NULL || (end = strstr(p += 14, ".key\"")) == NULL
+	    || !content_group_valid(p, (size_t)(end - p)))
+		return false;
+	snprintf(group, CONTENT_GROUP_MAX, "%.*s", (int)(end - p), p);
+	return true;
 }
 
 /* commit_req_release - free what record_seal() made */
@@ -783,6 +818,80 @@ record_day_open(archive *ar, record_day_map *d, const char *id,
 	line[n - 1] = '\0';
 	rc = record_open(ar, line, out, err);
 	free(line);
+	return rc;
+}
+
+/* record_day_open_hash - the record of id in d whose text hashes to
+ * want: each line of id in turn (an earlier record sealed under a key
+ * that is gone does not open, and is passed over) */
+int
+record_day_open_hash(archive *ar, record_day_map *d, const char *id,
+		     const char *want, record_opened *out, mk_error *err)
+{
+	const record_line_at *hit = first_line_of(d, id), *end = d->lines + d->n;
+	char *line = NULL, hex[ARCHIVE_SHA256_HEX + 1];
+	size_t cap = 0;
+	ssize_t n;
+	mk_error why;
+
+	for (; hit != NULL && hit < end && strcmp(hit->id, id) == 0; hit++) {
+		if (fseeko(d->fp, hit->at, SEEK_SET) != 0
+		    || (n = getline(&line, &cap, d->fp)) <= 0
+		    || line[n - 1] != '\n')
+			break;
+		line[n - 1] = '\0';
+		if (record_open(ar, line, out, &why) != 0)
+			continue;
+		sha256_hex(out->text, strlen(out->text), hex);
+		if (strcmp(hex, want) == 0) {
+			free(line);
+			return 0;
+		}
+		record_opened_free(out);
+	}
+	free(line);
+	return mk_error_set(err, "no record of %s with SHA-256 %s that opens"
+			    " in %s", id, want, d->rel);
+}
+
+/* record_find_hash - the record of id whose hash is want, in the
+ * segment of the day received_at */
+int
+record_find_hash(archive *ar, const char *id, int64_t received_at,
+		 const char *want, record_opened *out, mk_error *err)
+{
+	record_day_map d = { .fp = NULL };
+	int rc;
+
+	rc = record_day_load(ar, received_at, &d, err) == 0
+	    ? record_day_open_hash(ar, &d, id, want, out, err) : -1;
+	record_day_free(&d);
+	return rc;
+}
+
+/* record_append_line - one line appended to the segment of received_at's
+ * day, fdatasynced (internal.h).  Expiry's: the segment of a day that is
+ * over, which no writer appends to any more */
+int
+record_append_line(archive *ar, int64_t received_at, const char *line,
+		   mk_error *err)
+{
+	char day[11], *path;
+	off_t end;
+	int fd, rc;
+
+	record_day(received_at, day);
+	if ((path = segment_path(ar, day)) == NULL)
+		return mk_error_set(err, "out of memory");
+	if ((fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)) < 0)
+		rc = mk_error_errno(err, "open %s", path);
+	else if ((rc = fd_cut_torn_line(fd, path, &end, err)) == 0
+		 && (write_all(fd, line, strlen(line)) != 0
+		     || fdatasync(fd) != 0))
+		rc = mk_error_errno(err, "append to %s", path);
+	if (fd >= 0)
+		close(fd);
+	free(path);
 	return rc;
 }
 

@@ -15,8 +15,11 @@
  *   2. keys	the key files in keys/ are the ones the ledger recorded (and
  *		the pinned public keys, when given).
  *   3. records	each record opens (AES-256-GCM), its signature holds, and
- *		its SHA-256 is the one in its "stored" entry; every stored,
- *		unexpired message has its record.
+ *		its SHA-256 is the one in its "stored" entry (of a message
+ *		expiry re-keyed: in its last "rekeyed" entry); every stored,
+ *		unexpired message has its record.  A re-keyed message's
+ *		earlier records are expected not to open (their group went);
+ *		one that does must be one the ledger named.
  *   4. index	the index is compared with an index built in memory from
  *		the signed records (the rows the committer would have
  *		written): every row there, and nothing else, and no row of
@@ -314,19 +317,60 @@ verify_keys(verify *v, const char *pinned)
 		check_pinned(v, pinned);
 }
 
-/* line_of_expired - is this records/ line the record of a message the
- * ledger says expired?  Its day key is destroyed (FORMAT.md 1.2): that
- * it cannot be opened is what expiry is for */
+/* line_of_gone - is this records/ line the record of a message the
+ * ledger says expired, or an earlier record of one it says was re-keyed?
+ * Its day key is destroyed (FORMAT.md 1.2, 1.3): that it cannot be
+ * opened is what expiry is for.  (A re-keyed message's current record
+ * must open: verify_records names it when none does.) */
 static bool
-line_of_expired(verify *v, const char *line)
+line_of_gone(verify *v, const char *line)
 {
 	json_t *obj = json_loads(line, 0, NULL);
 	const char *id = json_string_value(json_object_get(obj, "id"));
 	ledger_msg *msg = id != NULL ? ledger_map_find(&v->map, id) : NULL;
-	bool expired = msg != NULL && msg->expired;
+	bool gone = msg != NULL && (msg->expired || msg->rekey_seq > 0);
 
 	json_decref(obj);
-	return expired;
+	return gone;
+}
+
+/* signature_holds - does ro's signature hold under the ledger's key? */
+static bool
+signature_holds(const verify *v, const record_opened *ro)
+{
+	return ro->signer >= 1 && ro->signer <= v->map.n_keys
+	    && ed25519_verify(v->map.keys[ro->signer - 1], ro->text,
+			      strlen(ro->text), ro->sig) == 0;
+}
+
+/* earlier_record - ro (hashing to hex, not msg's current record) is an
+ * earlier record of the re-keyed msg, or a re-key that never committed
+ * (sealed under a re-key group's key, signed, named by no entry): fine
+ * (FORMAT.md 1.3).  Its row when the index still names it: kept */
+static bool
+earlier_record(verify *v, ledger_msg *msg, const record_opened *ro,
+	       const char *hex, const char *line)
+{
+	char group[CONTENT_GROUP_MAX];
+	json_t *rec;
+	mk_error why;
+
+	if (!ro->is_signed || !signature_holds(v, ro))
+		return false;
+	if (msg->rekey_seq > 0 && (strcmp(hex, msg->prev_record) == 0
+				   || strcmp(hex, msg->stored_record) == 0)) {
+		if (msg->row_behind && !msg->has_prev
+		    && strcmp(hex, msg->prev_record) == 0
+		    && (rec = json_loads(ro->text, 0, NULL)) != NULL) {
+			msg->has_prev = true;
+			if (index_insert_record(&v->ins, rec, msg->seq,
+						msg->prev_record, &why) != 0)
+				report(v, "record", ro->id, "%s", why.msg);
+			json_decref(rec);
+		}
+		return true;
+	}
+	return record_key_group(line, group) && content_group_generation(group) > 0;
 }
 
 /* record_line - record_line_fn: phase 3 for one record */
@@ -342,7 +386,7 @@ record_line(const char *file, const char *line, void *ctx)
 
 	v->stats->records++;
 	if (record_open(v->ar, line, &ro, &why) != 0) {
-		if (!line_of_expired(v, line)) {
+		if (!line_of_gone(v, line)) {
 			snprintf(object, sizeof(object), "records/%s", file);
 			report(v, "record", object, "%s", why.msg);
 		}
@@ -354,18 +398,20 @@ record_line(const char *file, const char *line, void *ctx)
 		;	/* a commit that failed: the MTA was told to retry */
 	else if (!ro.is_signed)
 		report(v, "record", ro.id, "is not signed");
+	else if (strcmp(hex, msg->record) != 0
+		 && earlier_record(v, msg, &ro, hex, line))
+		;	/* re-keyed: counted, not reported */
 	else if (strcmp(hex, msg->record) != 0)
 		report(v, "record", ro.id, "SHA-256 %s is not the %s of its"
 		       " ledger entry (seq %lld)", hex, msg->record,
 		       (long long)msg->seq);
-	else if (ro.signer < 1 || ro.signer > v->map.n_keys
-		 || ed25519_verify(v->map.keys[ro.signer - 1], ro.text,
-				   strlen(ro.text), ro.sig) != 0)
+	else if (!signature_holds(v, &ro))
 		report(v, "record", ro.id, "signature does not verify with key %u",
 		       ro.signer);
 	else if (!msg->has_record && (rec = json_loads(ro.text, 0, NULL)) != NULL) {
 		msg->has_record = true;
-		if (index_insert_record(&v->ins, rec, msg->seq, msg->record, &why) != 0)
+		if (!msg->row_behind
+		    && index_insert_record(&v->ins, rec, msg->seq, msg->record, &why) != 0)
 			report(v, "record", ro.id, "%s", why.msg);
 	}
 	json_decref(rec);
@@ -373,6 +419,38 @@ record_line(const char *file, const char *line, void *ctx)
 	if ((v->stats->records & 1023) == 0)
 		progress(v, "records", v->stats->records, v->map.n);
 	return 0;
+}
+
+/* rows_behind - mark each re-keyed message whose index row still names
+ * its previous record (a run that stopped between its "rekeyed" entry
+ * and its row, FORMAT.md 1.3): its row is compared with that record */
+static void
+rows_behind(verify *v)
+{
+	sqlite3_stmt *st = NULL;
+	ledger_msg *msg;
+	size_t i;
+
+	if (v->ar->db == NULL || sqlite3_prepare_v2(v->ar->db, "SELECT"
+			" record_sha256 FROM messages WHERE id = ?1", -1, &st,
+			NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return;
+	}
+	for (i = 0; i < v->map.n; i++) {
+		msg = &v->map.msgs[i];
+		if (msg->rekey_seq == 0 || msg->expired
+		    || strcmp(msg->prev_record, msg->record) == 0)
+			continue;
+		sqlite3_bind_text(st, 1, msg->id, -1, SQLITE_STATIC);
+		msg->row_behind = sqlite3_step(st) == SQLITE_ROW
+		    && sqlite3_column_text(st, 0) != NULL
+		    && strcmp((const char *)sqlite3_column_text(st, 0),
+			      msg->prev_record) == 0;
+		v->stats->index_behind += msg->row_behind;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
 }
 
 /* verify_records - phase 3 */
@@ -383,6 +461,7 @@ verify_records(verify *v, mk_error *err)
 
 	int rc = -1;
 
+	rows_behind(v);
 	if (index_open_file(v->ar, ":memory:", &v->mem, true, err) == 0
 	    && index_inserter_open(&v->ins, v->mem, err) == 0
 	    && sqlite3_exec(v->mem, "BEGIN", NULL, NULL, NULL) == SQLITE_OK
@@ -461,7 +540,7 @@ count_behind(verify *v)
 			       " WHERE ledger_seq > (SELECT coalesce("
 			       "max(ledger_seq), 0) FROM dm)", -1, &st, NULL)
 	    == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v->stats->index_behind = (uint64_t)sqlite3_column_int64(st, 0);
+		v->stats->index_behind += (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 }
 

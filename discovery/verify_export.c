@@ -10,6 +10,7 @@
  *
  *	  1. the proof: the record's Ed25519 signature under the key of its
  *	     generation; the ledger entry is the "stored" entry of this id
+ *	     (or the "rekeyed" entry of its current record, FORMAT.md 1.3)
  *	     and names the record's SHA-256; the inclusion path folds the
  *	     entry's leaf hash to the root of the checkpoint; the
  *	     checkpoint's signature holds and its text says that size and
@@ -260,7 +261,8 @@ sha256_hex(const char *text, size_t len, char out[ARCHIVE_SHA256_HEX + 1])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* check_entry - the ledger entry is this record's "stored" entry */
+/* check_entry - the ledger entry is this record's "stored" entry, or
+ * the "rekeyed" entry of its current record (FORMAT.md 1.3, 4.4) */
 static bool
 check_entry(vx *v, const char *id, json_t *proof, json_t *rec,
 	    const char *text)
@@ -273,7 +275,8 @@ check_entry(vx *v, const char *id, json_t *proof, json_t *rec,
 	sha256_hex(text, strlen(text), hash);
 	ok = json_is_object(e)
 	    && json_is_string(json_object_get(e, "event"))
-	    && strcmp(json_string_value(json_object_get(e, "event")), "stored") == 0
+	    && (strcmp(json_string_value(json_object_get(e, "event")), "stored") == 0
+		|| strcmp(json_string_value(json_object_get(e, "event")), "rekeyed") == 0)
 	    && json_is_string(json_object_get(e, "id"))
 	    && strcmp(json_string_value(json_object_get(e, "id")), id) == 0
 	    && json_is_string(json_object_get(e, "record"))

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -20,6 +21,9 @@
 #include "archive/archive.h"
 #include "tests/unit/archive_fixture.h"
 #include "tests/unit/unit.h"
+
+/* expire.c's test hook (archive/internal.h) */
+extern void (*archive_expire_fault)(const char *step);
 
 /* store_bytes - archive one message with content text; its id into id */
 static void
@@ -693,6 +697,356 @@ START_TEST(expiry_stopped_midway_is_finished_by_the_next_run)
 }
 END_TEST
 
+/* held_in - archive_held_fn: the message is one of the NULL-ended list
+ * of ids ctx */
+static bool
+held_in(const char *id, void *ctx)
+{
+	char **ids = ctx;
+
+	for (; *ids != NULL; ids++)
+		if (strcmp(id, *ids) == 0)
+			return true;
+	return false;
+}
+
+/* count_entries - ledger entries of event in the archive at path */
+static int
+count_entries(const char *path, const char *event)
+{
+	char cmd[512], out[32] = "";
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "grep -c '\"event\":\"%s\"' '%s/ledger/ledger.log'",
+		 event, path);
+	ck_assert_ptr_nonnull(fp = popen(cmd, "r"));
+	if (fgets(out, sizeof(out), fp) == NULL)
+		out[0] = '\0';
+	pclose(fp);
+	return atoi(out);
+}
+
+/* exists_in - does path/rel exist? */
+static bool
+exists_in(const char *path, const char *rel)
+{
+	char full[512];
+
+	snprintf(full, sizeof(full), "%s/%s", path, rel);
+	return access(full, F_OK) == 0;
+}
+
+/* reads_back - message id of ar reads back as the token's text */
+static void
+reads_back(archive *ar, const char *id, const char *token)
+{
+	char text[256];
+	buffer b = { 0 };
+	mk_error err;
+
+	snprintf(text, sizeof(text), "Subject: expiry\r\n\r\n%s\r\n", token);
+	ck_assert_msg(archive_read(ar, id, collect, &b, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(b.len, strlen(text));
+	ck_assert_int_eq(memcmp(b.data, text, b.len), 0);
+	free(b.data);
+}
+
+/* gone - message id no longer in the index */
+static void
+gone(archive *ar, const char *id)
+{
+	archive_message *m;
+	mk_error err;
+
+	ck_assert_int_eq(archive_lookup(ar, id, &m, &err), -1);
+}
+
+/* in_group - message id's content is in a segment of group */
+static void
+in_group(archive *ar, const char *id, const char *group)
+{
+	char want[64];
+	archive_message *m;
+	mk_error err;
+
+	ck_assert_msg(archive_lookup(ar, id, &m, &err) == 0, "%s", err.msg);
+	snprintf(want, sizeof(want), "content/%s/", group);
+	ck_assert_msg(strncmp(m->content_file, want, strlen(want)) == 0,
+		      "%s is in %s, not in %s", id, m->content_file, want);
+	archive_message_free(m);
+}
+
+/* store_meta - a metadata-only message from sender kept until retain_until */
+static void
+store_meta(archive *ar, const char *sender, int64_t retain_until,
+	   char id[ARCHIVE_ID_LEN + 1])
+{
+	const char *rcpts[] = { "r@example.com" };
+	archive_envelope env = { .mail_from = sender, .rcpts = rcpts,
+				 .n_rcpts = 1,
+				 .policy = { .content = ARCHIVE_METADATA,
+					     .retain_until = retain_until } };
+	mk_error err;
+
+	ck_assert_msg(archive_store_metadata(ar, &env, 123, id, &err) == 0,
+		      "%s", err.msg);
+}
+
+/* expire_at - one run of archive_expire on dir at now, ids held */
+static archive_expire_stats
+expire_at(archive *ex, int64_t now, char **held, bool dry_run)
+{
+	archive_expire_options eo = { .now = now, .dry_run = dry_run,
+				      .held = held != NULL ? held_in : NULL,
+				      .ctx = held };
+	archive_expire_stats st;
+	mk_error err;
+
+	ck_assert_msg(archive_expire(ex, &eo, &st, &err) == 0, "%s", err.msg);
+	return st;
+}
+
+START_TEST(expiry_rekeys_held_messages_so_the_rest_goes)
+{
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	char h1[ARCHIVE_ID_LEN + 1], h2[ARCHIVE_ID_LEN + 1];
+	char u1[ARCHIVE_ID_LEN + 1], u2[ARCHIVE_ID_LEN + 1];
+	char hm[ARCHIVE_ID_LEN + 1], later[ARCHIVE_ID_LEN + 1];
+	char *held3[] = { h1, h2, hm, NULL }, *held1[] = { h1, NULL };
+	archive_rebuild_stats rs;
+	archive_expire_stats st;
+	archive_message *m;
+	archive_proof *p;
+	archive *ar, *ex;
+	mk_error err;
+
+	/* encrypted, compressed (the defaults): the copies are cipher 2 */
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "h1@sender.test", "SHARED-BODY", day0, h1);
+	store_token(ar, "u1@sender.test", "SHARED-BODY", day0, u1);
+	store_token(ar, "h2@sender.test", "BODY-OF-H2", day0, h2);
+	store_token(ar, "u2@sender.test", "BODY-OF-U2", day0, u2);
+	store_meta(ar, "hm@sender.test", day0, hm);
+	store_token(ar, "l@sender.test", "BODY-LATER", day0 + 86400, later);
+	archive_close(ar);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+
+	/* a dry run counts and changes nothing */
+	st = expire_at(ex, day0 + 60, held3, true);
+	ck_assert_uint_eq(st.rekeyed, 3);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_int_eq(count_entries(dir, "rekeyed"), 0);
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.1.key"));
+	ck_assert(!exists_in(dir, "content/2033-05-18.1"));
+
+	/* 1: three held move to 2033-05-18.1, the two others go */
+	st = expire_at(ex, day0 + 60, held3, false);
+	ck_assert_uint_eq(st.rekeyed, 3);
+	ck_assert_uint_eq(st.kept_held, 3);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_uint_eq(st.groups, 1);
+	ck_assert_int_eq(count_entries(dir, "rekeyed"), 3);
+	ck_assert_int_eq(count_entries(dir, "expired"), 2);
+	gone(ex, u1);
+	gone(ex, u2);
+	reads_back(ex, h1, "SHARED-BODY");
+	reads_back(ex, h2, "BODY-OF-H2");
+	in_group(ex, h1, "2033-05-18.1");
+	ck_assert_int_eq(archive_lookup(ex, hm, &m, &err), 0);
+	ck_assert_str_eq(m->mail_from, "hm@sender.test");
+	archive_message_free(m);
+	ck_assert(!exists_in(dir, "content/2033-05-18"));
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.key"));
+	ck_assert(exists_in(dir, "keys/record-2033-05-18.1.key"));
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	/* the proof of a moved message is that of its rekeyed entry */
+	ck_assert_msg(archive_ledger_proof(ex, h1, &p, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(strstr(p->entry, "\"event\":\"rekeyed\""));
+	ck_assert_ptr_nonnull(strstr(p->record, "content/2033-05-18.1/"));
+	archive_proof_free(p);
+	archive_close(ex);
+	/* a rebuilt index takes the moved messages' newest records */
+	ck_assert_msg(archive_rebuild_index(dir, NULL, NULL, &rs, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(rs.messages, 4);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	in_group(ex, h2, "2033-05-18.1");
+	reads_back(ex, h1, "SHARED-BODY");
+	ck_assert_uint_eq(verify_clean(ex), 0);
+
+	/* 2: h1 still held moves on to .2, h2 and hm go; .1 goes */
+	st = expire_at(ex, day0 + 120, held1, true);
+	ck_assert_uint_eq(st.rekeyed, 1);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert(exists_in(dir, "content/2033-05-18.1"));
+	st = expire_at(ex, day0 + 120, held1, false);
+	ck_assert_uint_eq(st.rekeyed, 1);
+	ck_assert_uint_eq(st.messages, 2);
+	gone(ex, h2);
+	gone(ex, hm);
+	reads_back(ex, h1, "SHARED-BODY");
+	in_group(ex, h1, "2033-05-18.2");
+	ck_assert(!exists_in(dir, "content/2033-05-18.1"));
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.1.key"));
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	/* every message of the day held: nothing moves */
+	st = expire_at(ex, day0 + 180, held1, false);
+	ck_assert_uint_eq(st.rekeyed, 0);
+	ck_assert_uint_eq(st.kept_held, 1);
+	in_group(ex, h1, "2033-05-18.2");
+
+	/* 3: released, it goes with its group */
+	st = expire_at(ex, day0 + 240, NULL, false);
+	ck_assert_uint_eq(st.messages, 1);
+	gone(ex, h1);
+	ck_assert(!exists_in(dir, "content/2033-05-18.2"));
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.2.key"));
+	ck_assert_int_eq(count_entries(dir, "rekeyed"), 4);
+	ck_assert_int_eq(count_entries(dir, "expired"), 5);
+	reads_back(ex, later, "BODY-LATER");
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+START_TEST(expiry_rekey_leaves_nothing_of_the_unheld_in_clear)
+{
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	char h1[ARCHIVE_ID_LEN + 1], u1[ARCHIVE_ID_LEN + 1];
+	char u2[ARCHIVE_ID_LEN + 1], *held[] = { h1, NULL };
+	archive_expire_stats st;
+	archive *ar, *ex;
+	mk_error err;
+
+	opts.encrypt = 0;		/* the tokens in clear in the segments */
+	opts.codec = MK_CODEC_NONE;
+	opts.compression = 0;
+	ck_assert_ptr_nonnull(ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err));
+	store_token(ar, "held-h1@sender.test", "TOKEN-SHARED-QQQ", day0, h1);
+	store_token(ar, "gone-u1@sender.test", "TOKEN-SHARED-QQQ", day0, u1);
+	store_token(ar, "gone-u2@sender.test", "TOKEN-UNIQUE-U2-QQQ", day0, u2);
+	archive_close(ar);
+	ck_assert(found_in_archive("TOKEN-UNIQUE-U2-QQQ"));
+	ck_assert(found_in_archive("gone-u2@sender.test"));
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	st = expire_at(ex, day0 + 60, held, false);
+	ck_assert_uint_eq(st.rekeyed, 1);
+	ck_assert_uint_eq(st.messages, 2);
+	archive_close(ex);
+	/* no file under the archive, SQLite's included, holds them */
+	ck_assert(!found_in_archive("TOKEN-UNIQUE-U2-QQQ"));
+	ck_assert(!found_in_archive("gone-u2@sender.test"));
+	ck_assert(!found_in_archive("gone-u1@sender.test"));
+	ck_assert(found_in_archive("TOKEN-SHARED-QQQ"));	/* h1's copy */
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	gone(ex, u1);
+	reads_back(ex, h1, "TOKEN-SHARED-QQQ");
+	in_group(ex, h1, "2033-05-18.1");
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+/* The step a child run is stopped at, and the how-manieth time. */
+static const char *stop_step;
+static int stop_nth;
+
+/* stop_at - archive_expire_fault: end the process at the chosen step,
+ * as a SIGKILL there would */
+static void
+stop_at(const char *step)
+{
+	if (strcmp(step, stop_step) == 0 && --stop_nth == 0)
+		_exit(42);
+}
+
+/* stopped_run - a run on path killed at the nth step */
+static void
+stopped_run(const char *path, int64_t now, char **held, const char *step,
+	    int nth)
+{
+	archive_expire_stats st;
+	mk_error err;
+	archive *ex;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		archive_expire_options eo = { .now = now, .held = held_in,
+					      .ctx = held };
+
+		stop_step = step;
+		stop_nth = nth;
+		archive_expire_fault = stop_at;
+		if ((ex = archive_open(path, ARCHIVE_READ, &err)) == NULL)
+			_exit(1);
+		archive_expire(ex, &eo, &st, &err);
+		_exit(2);		/* never stopped: the test fails */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		      "step %s #%d was not reached (status %d)", step, nth, status);
+}
+
+START_TEST(expiry_rekey_stopped_anywhere_is_finished_by_the_next_run)
+{
+	static const struct { const char *step; int nth; bool clean; } at[] = {
+		{ "rekey-copied", 1, true }, { "rekey-record", 1, true },
+		{ "rekey-entry", 1, true }, { "rekey-row", 1, true },
+		{ "rekey-copied", 2, true }, { "rekey-record", 2, true },
+		{ "rekey-entry", 2, true }, { "rekey-row", 2, true },
+		{ "entries", 1, false }, { "rows", 1, false },
+	};
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	char h1[ARCHIVE_ID_LEN + 1], h2[ARCHIVE_ID_LEN + 1];
+	char u1[ARCHIVE_ID_LEN + 1], *held[] = { h1, h2, NULL };
+	char work[128], cmd[512];
+	archive_expire_stats st;
+	archive *ar, *ex;
+	mk_error err;
+	size_t i;
+
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "k-h1@sender.test", "KILL-SHARED", day0, h1);
+	store_token(ar, "k-u1@sender.test", "KILL-SHARED", day0, u1);
+	store_token(ar, "k-h2@sender.test", "KILL-H2", day0, h2);
+	archive_close(ar);
+	snprintf(work, sizeof(work), "%s.work", dir);
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'",
+			 work, dir, work);
+		ck_assert_int_eq(system(cmd), 0);
+		stopped_run(work, day0 + 60, held, at[i].step, at[i].nth);
+		ck_assert_ptr_nonnull(ex = archive_open(work, ARCHIVE_READ, &err));
+		if (at[i].clean)	/* the moves: verify clean at once */
+			verify_clean(ex);
+		reads_back(ex, h1, "KILL-SHARED");
+		reads_back(ex, h2, "KILL-H2");
+		st = expire_at(ex, day0 + 60, held, false);
+		/* nothing moved twice, nothing expired twice */
+		ck_assert_int_eq(count_entries(work, "rekeyed"), 2);
+		ck_assert_int_eq(count_entries(work, "expired"), 1);
+		gone(ex, u1);
+		reads_back(ex, h1, "KILL-SHARED");
+		reads_back(ex, h2, "KILL-H2");
+		in_group(ex, h1, "2033-05-18.1");
+		in_group(ex, h2, "2033-05-18.1");
+		ck_assert_msg(!exists_in(work, "content/2033-05-18")
+			      && !exists_in(work, "keys/record-2033-05-18.key")
+			      && !exists_in(work, "keys/record-2033-05-18.2.key"),
+			      "stopped at %s #%d: a group is left", at[i].step,
+			      at[i].nth);
+		ck_assert_uint_eq(verify_clean(ex), 0);
+		archive_close(ex);
+		(void)st;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(index_failure_after_the_ledger_is_stored_and_caught_up)
 {
 	const char *rcpts[] = { "a@example.com" };
@@ -1111,6 +1465,9 @@ main(void)
 	tcase_add_test(tc, segments_rotate_and_groups_evict);
 	tcase_add_test(tc, expiry_forgets_whole_groups);
 	tcase_add_test(tc, expiry_stopped_midway_is_finished_by_the_next_run);
+	tcase_add_test(tc, expiry_rekeys_held_messages_so_the_rest_goes);
+	tcase_add_test(tc, expiry_rekey_leaves_nothing_of_the_unheld_in_clear);
+	tcase_add_test(tc, expiry_rekey_stopped_anywhere_is_finished_by_the_next_run);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
