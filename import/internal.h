@@ -22,10 +22,21 @@
 
 #include "import/import.h"
 
+/* The buffer sizes, smaller in the fuzz target (-D) so that its inputs
+ * cross buffer and header-block boundaries. */
+#ifndef READER_BUF
+#define READER_BUF	IMPORT_READ_BUF
+#endif
+#ifndef HEADER_MAX
+#define HEADER_MAX	IMPORT_MAX_HEADER
+#endif
+_Static_assert(READER_BUF > IMPORT_MAX_FROM_LINE + 1,
+	       "the reader must hold a whole separator line and more");
+
 /* A FILE read through a buffer that can be looked into ahead. */
 typedef struct reader {
 	FILE *f;
-	char *buf;			/* IMPORT_READ_BUF bytes */
+	char *buf;			/* READER_BUF bytes */
 	size_t pos, len;		/* unread bytes: buf[pos..len) */
 	int64_t off;			/* the file offset of buf[0] */
 	bool eof;
@@ -47,7 +58,7 @@ typedef struct msgout {
 	int64_t mtime;			/* the file's, microseconds */
 	msg_phase phase;
 	const char *reason;		/* why MSG_DISCARD */
-	char *hdr;			/* IMPORT_MAX_HEADER bytes */
+	char *hdr;			/* HEADER_MAX bytes */
 	size_t hdr_len, scan;		/* scan: where the blank line search
 					   goes on */
 	char *out;			/* IMPORT_CHUNK bytes */

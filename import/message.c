@@ -31,7 +31,7 @@ int
 msg_init(msgout *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->hdr = malloc(IMPORT_MAX_HEADER);
+	m->hdr = malloc(HEADER_MAX);
 	m->out = malloc(IMPORT_CHUNK);
 	return m->hdr == NULL || m->out == NULL ? -1 : 0;
 }
@@ -188,15 +188,15 @@ blank_line(msgout *m)
 static size_t
 head_put(msgout *m, const char *buf, size_t len)
 {
-	size_t n = IMPORT_MAX_HEADER - m->hdr_len < len
-		   ? IMPORT_MAX_HEADER - m->hdr_len : len;
+	size_t n = HEADER_MAX - m->hdr_len < len
+		   ? HEADER_MAX - m->hdr_len : len;
 	size_t end;
 	int first;
 
 	memcpy(m->hdr + m->hdr_len, buf, n);
 	m->hdr_len += n;
 	first = first_line(m->hdr, m->hdr_len);
-	if (first == 0 || (first < 0 && m->hdr_len == IMPORT_MAX_HEADER)) {
+	if (first == 0 || (first < 0 && m->hdr_len == HEADER_MAX)) {
 		msg_discard(m, NO_HEADER);
 		return len;
 	}
@@ -204,7 +204,7 @@ head_put(msgout *m, const char *buf, size_t len)
 		return n;
 	if ((end = blank_line(m)) > 0)
 		head_done(m, end);
-	else if (m->hdr_len == IMPORT_MAX_HEADER) {
+	else if (m->hdr_len == HEADER_MAX) {
 		m->notes |= IMPORT_NOTE_HEADER_CUT;
 		head_done(m, m->hdr_len);
 	}

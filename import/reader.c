@@ -26,7 +26,7 @@ reader_init(reader *rd, FILE *f)
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->f = f;
-	rd->buf = malloc(IMPORT_READ_BUF);
+	rd->buf = malloc(READER_BUF);
 	return rd->buf == NULL ? -1 : 0;
 }
 
@@ -38,7 +38,7 @@ reader_free(reader *rd)
 	rd->buf = NULL;
 }
 
-/* reader_avail - make at least want (<= IMPORT_READ_BUF) bytes
+/* reader_avail - make at least want (< READER_BUF) bytes
  * available if the file has them; how many are */
 size_t
 reader_avail(reader *rd, size_t want)
@@ -52,7 +52,7 @@ reader_avail(reader *rd, size_t want)
 			rd->len -= rd->pos;
 			rd->pos = 0;
 		}
-		n = fread(rd->buf + rd->len, 1, IMPORT_READ_BUF - rd->len, rd->f);
+		n = fread(rd->buf + rd->len, 1, READER_BUF - rd->len, rd->f);
 		rd->len += n;
 		if (n > 0)
 			clearerr(rd->f);	/* an error shows at the next read */

@@ -622,6 +622,9 @@ START_TEST(test_big_message)
 	ck_assert(nth(r, 0)->ended);
 	ck_assert_uint_eq(nth(r, 0)->size, BIG_SIZE);
 	ck_assert_uint_eq(r->bytes, BIG_SIZE);
+	fprintf(stderr, "big: %llu bytes, largest chunk %zu, RSS +%ld KiB\n",
+		(unsigned long long)r->bytes, r->max_chunk,
+		after.ru_maxrss - before.ru_maxrss);
 	ck_assert_str_eq(g_checksum_get_string(b.sha),
 			 g_checksum_get_string(r->sha));
 	ck_assert_uint_le(r->max_chunk, IMPORT_CHUNK);
