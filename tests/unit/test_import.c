@@ -178,14 +178,64 @@ on_skip(const char *reason, void *ctx)
 static const import_sink sink = { on_begin, on_envelope, on_chunk, on_end,
 	on_skip };
 
-/* rec_new - an empty recording */
+static GPtrArray *recs;		/* every recording of a test, freed after it */
+
+/* item_free - one item and its copies */
+static void
+item_free(gpointer p)
+{
+	item *it = p;
+	size_t i;
+
+	g_string_free(it->bytes, TRUE);
+	free(it->reason);
+	free(it->path);
+	free(it->from_sender);
+	for (i = 0; i < it->env.n_rcpts; i++)
+		free(it->env.rcpts[i]);
+	free(it->env.rcpts);
+	free(it->env.mail_from);
+	free(it->env.message_id);
+	free(it->env.subject);
+	free(it->env.date);
+	free(it);
+}
+
+/* rec_free - a recording and its items */
+static void
+rec_free(gpointer p)
+{
+	rec *r = p;
+
+	g_ptr_array_unref(r->items);
+	if (r->sha != NULL)
+		g_checksum_free(r->sha);
+	free(r);
+}
+
+/* setup - no recordings yet */
+static void
+setup(void)
+{
+	recs = g_ptr_array_new_with_free_func(rec_free);
+}
+
+/* teardown - free the test's recordings */
+static void
+teardown(void)
+{
+	g_ptr_array_unref(recs);
+}
+
+/* rec_new - an empty recording, freed after the test */
 static rec *
 rec_new(void)
 {
 	rec *r = calloc(1, sizeof(*r));
 
-	r->items = g_ptr_array_new();
+	r->items = g_ptr_array_new_with_free_func(item_free);
 	r->keep = true;
+	g_ptr_array_add(recs, r);
 	return r;
 }
 
@@ -634,6 +684,7 @@ START_TEST(test_big_message)
 	ck_assert_str_eq(nth(r, 0)->env.rcpts[0], "b@x");
 	import_source_close(src);
 	g_string_free(b.pending, TRUE);
+	g_checksum_free(b.sha);
 }
 END_TEST
 
@@ -1050,6 +1101,7 @@ import_suite(void)
 	TCase *tc = tcase_create("import");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip_corpus);
 	tcase_add_test(tc, test_from_in_body);
 	tcase_add_test(tc, test_quoted_from);
