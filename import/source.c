@@ -214,12 +214,14 @@ read_file(import_source *s, const import_sink *sink, void *ctx, FILE *f,
 	return 1;
 }
 
-/* open_file - one message file; 1, or -1 when stopped */
+/* open_file - one message file (a symbolic link followed only when
+ * follow: the path the user named); 1, or -1 when stopped */
 static int
 open_file(import_source *s, const import_sink *sink, void *ctx,
-	  const char *path, mk_error *err)
+	  const char *path, bool follow, mk_error *err)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC
+		      | (follow ? 0 : O_NOFOLLOW));
 	struct stat st;
 	FILE *f;
 	int rc;
@@ -263,7 +265,8 @@ entry(import_source *s, const import_sink *sink, void *ctx, mk_error *err)
 	base = base ? base + 1 : name;
 	if (f->dir != NULL && base[0] == '.')
 		return skip_entry(s, sink, ctx, s->cur_path, "hidden file", err);
-	if (lstat(s->cur_path, &st) != 0)
+	if ((f->dir != NULL ? lstat(s->cur_path, &st) : stat(s->cur_path, &st))
+	    != 0)
 		return skip_errno(s, sink, ctx, s->cur_path, "cannot read", err);
 	if (S_ISDIR(st.st_mode) && s->kind == IMPORT_EML) {
 		if (s->depth > IMPORT_MAX_DEPTH)
@@ -277,7 +280,7 @@ entry(import_source *s, const import_sink *sink, void *ctx, mk_error *err)
 	if (!S_ISREG(st.st_mode))
 		return skip_entry(s, sink, ctx, s->cur_path,
 				  "not a regular file", err);
-	return open_file(s, sink, ctx, s->cur_path, err);
+	return open_file(s, sink, ctx, s->cur_path, f->dir == NULL, err);
 }
 
 /* walk_next - the next message of a directory walk */

@@ -786,6 +786,17 @@ START_TEST(test_eml_dir)
 	ck_assert_int_eq(nth(r, 0)->env.received_from, IMPORT_TIME_MTIME);
 	ck_assert_int_gt(nth(r, 0)->env.received_at, 0);
 	g_free(one);
+	/* a symbolic link the user names is followed; one in a directory not */
+	one = g_build_filename(dir, "link.eml", NULL);
+	ck_assert_int_eq(symlink("a.eml", one), 0);
+	r = read_source(IMPORT_EML, one);
+	ck_assert_uint_eq(r->items->len, 1);
+	is_str(r, 0, "Subject: a\n\n");
+	r = read_source(IMPORT_EML, dir);
+	ck_assert_uint_eq(r->items->len, 6);
+	is_skip(r, 4, "not a regular file");
+	ck_assert(g_str_has_suffix(nth(r, 4)->path, "/link.eml"));
+	g_free(one);
 	g_free(sub);
 	rm_tree(dir);
 	g_free(dir);
