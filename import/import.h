@@ -50,7 +50,8 @@
  *	In a directory, an entry whose name starts with "." is skipped as a
  *	"hidden file", and anything that is not a regular file or directory
  *	(a symbolic link, a FIFO, a socket, a device) is skipped as "not a
- *	regular file": symbolic links are never followed.  A file that
+ *	regular file": a symbolic link is followed only when it is the path
+ *	the caller named.  A file that
  *	cannot be opened or read is skipped with the system's reason.
  *
  *   mbox
