@@ -154,7 +154,7 @@ typedef enum {
 } import_time_source;
 
 /* What was noticed about a message (bits of import_done.notes). */
-#define IMPORT_NOTE_NO_NEWLINE	0x01	/* ends inside a line (truncated) */
+#define IMPORT_NOTE_NO_NEWLINE	0x01	/* the last line has no line end */
 #define IMPORT_NOTE_HEADER_CUT	0x02	/* header block over IMPORT_MAX_HEADER */
 #define IMPORT_NOTE_NO_BODY	0x04	/* no blank line after the headers */
 #define IMPORT_NOTE_RCPTS_CUT	0x08	/* over IMPORT_MAX_RCPTS recipients */
