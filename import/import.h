@@ -78,7 +78,7 @@
  *	line ended in "\r\n" (a CRLF mbox) and those are the bytes, else
  *	"\n".  So an export of mailkeep reads back byte-exact, and its
  *	manifest digests match.  A file ending inside a line (truncated)
- *	hands its last message over byte-exact with IMPORT_NOTE_NO_NEWLINE.
+ *	hands its last message over byte-exact with IMPORT_NOTE_TRUNCATED.
  *	Content-Length: (mboxcl2) is ignored: it is often wrong after
  *	editing, and a wrong one loses messages; mboxcl2 writers that do not
  *	quote "From " lines are read by the separator rule above.  Bytes
