@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,23 +183,69 @@ upgrade_marker(archive *ar, mk_error *err)
 	return rc;
 }
 
-/* take_writer_lock - the exclusive right to append to the archive */
+/* try_writer_lock - the exclusive right to append to the archive;
+ * *busy when another open file description holds it */
 int
-take_writer_lock(archive *ar, mk_error *err)
+try_writer_lock(archive *ar, bool *busy, mk_error *err)
 {
 	char *path = path_join(ar->dir, ARCHIVE_LOCK_FILE);
 	int rc = 0;
 
+	*busy = false;
 	if (path == NULL)
 		return mk_error_set(err, "out of memory");
-	ar->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (ar->lock_fd < 0)
+		ar->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (ar->lock_fd < 0)
 		rc = mk_error_errno(err, "open %s", path);
-	else if (flock(ar->lock_fd, LOCK_EX | LOCK_NB) != 0)
+	else if (flock(ar->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		*busy = errno == EWOULDBLOCK;
 		rc = mk_error_errno(err, "%s is in use by another writer",
 				    ar->dir);
+	}
 	free(path);
 	return rc;
+}
+
+/* take_writer_lock - the exclusive right to append to the archive */
+int
+take_writer_lock(archive *ar, mk_error *err)
+{
+	bool busy;
+
+	return try_writer_lock(ar, &busy, err);
+}
+
+/* writer_or_forwarder - the writer lock; or, for ARCHIVE_WRITE while
+ * another process holds it, a writer that takes this process's stores
+ * (forward.c): ar->forwarding.  A writer that has just taken the lock
+ * may not serve yet: wait for it up to FORWARD_OPEN_MS, and take the
+ * lock if it goes meanwhile. */
+static int
+writer_or_forwarder(archive *ar, archive_mode mode, mk_error *err)
+{
+	int waited = 0, rc;
+	mk_error why;
+	bool busy;
+
+	for (;;) {
+		if (try_writer_lock(ar, &busy, err) == 0)
+			return 0;
+		if (!busy || mode == ARCHIVE_WRITE_ALONE)
+			return -1;
+		if ((rc = forward_probe(ar, &why)) == 0) {
+			ar->forwarding = true;
+			return 0;
+		}
+		if (rc == -2)	/* a writer that refuses us */
+			return mk_error_set(err, "%s", why.msg);
+		if (waited >= FORWARD_OPEN_MS)
+			return mk_error_set(err, "%s is in use by another writer,"
+					    " which takes no stores from other"
+					    " processes (%s)", ar->dir, why.msg);
+		poll(NULL, 0, 50);
+		waited += 50;
+	}
 }
 
 /* check_options - are the options usable? */
@@ -249,6 +296,32 @@ archive_open(const char *dir, archive_mode mode, mk_error *err)
 	return archive_open_with(dir, mode, &opts, err);
 }
 
+/* writer_prepare - what a writer does before it opens the index: keep
+ * the ledger open, say format 4, clear the spool */
+static int
+writer_prepare(archive *ar, mk_error *err)
+{
+	ledger_keep(ar);
+	if (ar->format != ARCHIVE_FORMAT && upgrade_marker(ar, err) != 0)
+		return -1;
+	spool_cleanup(ar);
+	return 0;
+}
+
+/* writer_start - the writer's index brought up to date, its content
+ * segments and committer started, and (ARCHIVE_WRITE) its socket for
+ * the stores of other processes */
+static int
+writer_start(archive *ar, archive_mode mode, mk_error *err)
+{
+	if (index_upgrade(ar, err) != 0 || index_roll_forward(ar, err) != 0
+	    || content_start(ar, err) != 0 || committer_start(ar, err) != 0)
+		return -1;
+	if (mode == ARCHIVE_WRITE)
+		forward_start(ar);
+	return 0;
+}
+
 /* archive_open_with - open an existing archive for reading or writing */
 archive *
 archive_open_with(const char *dir, archive_mode mode,
@@ -265,31 +338,27 @@ archive_open_with(const char *dir, archive_mode mode,
 		mk_error_set(err, "out of memory");
 		return NULL;
 	}
-	ar->mode = mode;
+	ar->mode = mode == ARCHIVE_READ ? ARCHIVE_READ : ARCHIVE_WRITE;
 	ar->opts = *opts;
 	codec_pools_init(&ar->codecs);
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
 	spool_pool_init(ar);
-	if (mode == ARCHIVE_WRITE)
-		ledger_keep(ar);
 	if (check_marker(dir, &ar->format, err) != 0
 	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE && take_writer_lock(ar, err) != 0)
+	if (mode != ARCHIVE_READ && writer_or_forwarder(ar, mode, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE && ar->format != ARCHIVE_FORMAT
-	    && upgrade_marker(ar, err) != 0)
+	if (ar->forwarding) {	/* reads here, stores at the writer */
+		ar->mode = ARCHIVE_READ;
+		close(ar->lock_fd);
+		ar->lock_fd = -1;
+	}
+	if (ar->mode == ARCHIVE_WRITE && writer_prepare(ar, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE)
-		spool_cleanup(ar);
 	if (index_open(ar, false, err) != 0)
 		goto fail;
-	if (mode == ARCHIVE_WRITE && (index_upgrade(ar, err) != 0
-				      || index_roll_forward(ar, err) != 0))
-		goto fail;
-	if (mode == ARCHIVE_WRITE && (content_start(ar, err) != 0
-				      || committer_start(ar, err) != 0))
+	if (ar->mode == ARCHIVE_WRITE && writer_start(ar, mode, err) != 0)
 		goto fail;
 	return ar;
 fail:
@@ -306,6 +375,7 @@ archive_close(archive *ar)
 
 	if (ar == NULL)
 		return;
+	forward_stop(ar);	/* its last stores go through the committer */
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
 		(void)ledger_checkpoint_due(ar, true, &err);	/* best effort */

@@ -28,6 +28,9 @@
  *	  spool/                messages being received; leftovers are removed
  *	                        when a writer opens the archive
  *	  keys/                 key material (0700)
+ *	  writer.lock           held (flock) by the one process that writes
+ *	  writer.sock           where that writer takes the stores of other
+ *	                        processes of the archive's account (0600)
  *
  *	docs/FORMAT.md describes every file byte by byte.
  *
@@ -36,6 +39,21 @@
  *	the envelope.  Commit returns 0 only once the blob, the record, the
  *	ledger entry and the index row are on disk; commits from many threads
  *	are batched so that one round of fsyncs serves them all.
+ *
+ *	One process writes an archive: the one that holds writer.lock (an
+ *	exclusive flock, for as long as it has the archive open).  It also
+ *	stores for other processes of the archive's account (the
+ *	directory's owner, and root): a process that opens the archive
+ *	ARCHIVE_WRITE while another holds the lock gets a forwarding
+ *	handle, which reads on its own as ARCHIVE_READ does and sends
+ *	archive_spool_begin/write/commit/discard and archive_store_metadata
+ *	to the writer over writer.sock.  The writer stores them through its
+ *	own spool and committer, exactly as its own messages; commit returns
+ *	0 only once the writer's commit returned 0, and otherwise -1 with
+ *	the writer's error, or with the broken connection's (a writer that
+ *	stops or dies keeps nothing of a message it had not committed).
+ *	docs/FORMAT.md 1.4 describes the protocol.  ARCHIVE_WRITE_ALONE
+ *	takes the lock or fails, and serves nobody.
  *
  *	Readers search the index, look up one message and stream its content.
  *	The archive decides nothing about who may read: access/ does, and
@@ -70,7 +88,17 @@ typedef struct archive_spool archive_spool;	/* opaque */
 /* How archive_open() opens the directory. */
 typedef enum {
 	ARCHIVE_READ = 0,	/* search, lookup, read, log access */
-	ARCHIVE_WRITE = 1	/* also store; starts the committer thread */
+	ARCHIVE_WRITE = 1,	/* also store: with the writer lock, start the
+				   committer thread and take the stores of
+				   other processes on writer.sock; while
+				   another process holds the lock, send the
+				   stores to it (waits up to 5 s for a writer
+				   that has just taken the lock to serve;
+				   fails, "in use by another writer", when
+				   the lock's holder serves nobody) */
+	ARCHIVE_WRITE_ALONE = 2	/* the lock or "in use by another writer":
+				   no forwarding either way (for what needs
+				   the archive to itself) */
 } archive_mode;
 
 /* What is kept of a message. */
@@ -225,7 +253,9 @@ archive *archive_open(const char *dir, archive_mode mode, mk_error *err);
 archive *archive_open_with(const char *dir, archive_mode mode,
 			   const archive_options *opts, mk_error *err);
 
-/* archive_close - finish pending commits, stop the committer, free */
+/* archive_close - stop taking others' stores (those being received
+ * fail, those being committed finish; writer.sock removed), finish
+ * pending commits, stop the committer, free */
 void archive_close(archive *ar);
 
 /* archive_spool_begin - start receiving one message that is to be kept

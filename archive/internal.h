@@ -21,6 +21,11 @@
  *	proof.c		inclusion and consistency proofs, checkpoint lists
  *	verify.c	archive_verify: everything checked against everything
  *	rebuild.c	archive_rebuild_index: the index from records + ledger
+ *	forward.c	writer forwarding, the other process's side: its
+ *			stores sent over writer.sock to the writer
+ *	serve.c		writer forwarding, the writer's side: writer.sock,
+ *			the peers' stores through the writer's own spool
+ *	envelope.c	an archive_envelope as JSON, and back (strictly)
  *
  * Commit order, and why: blob (copied into its content segment by the
  * submitting thread; the committer fdatasyncs each segment of a batch
@@ -56,6 +61,34 @@
 #define ARCHIVE_LINGER_US	300	/* a batch waits at most this long for
 					   messages still being received */
 #define ARCHIVE_BUSY_MS		10000	/* SQLite busy timeout */
+
+/* Writer forwarding (forward.c, serve.c; docs/FORMAT.md 1.4): the
+ * writer serves stores of other processes of the archive's account on
+ * writer.sock.  A frame is a type byte, a 32-bit big-endian length and
+ * that many bytes. */
+#define ARCHIVE_SOCK_FILE	"writer.sock"
+#define FORWARD_CHUNK		65536	/* content bytes of a data frame, at
+					   most */
+#define FORWARD_MAX_JSON	(8 << 20)	/* bytes of an envelope frame */
+#define FORWARD_PEERS_MAX	32	/* connections a writer serves at once */
+#define FORWARD_IDLE_SECONDS	300	/* the writer waits this long for a
+					   peer's next frame (as an MTA's
+					   milter_content_timeout) */
+#define FORWARD_ANSWER_SECONDS	600	/* a peer waits this long for the
+					   answer to a commit */
+#define FORWARD_OPEN_MS		5000	/* an opener waits this long for the
+					   writer's socket (a writer that has
+					   just taken the lock) */
+/* Frame types: from the peer, ... */
+#define FWD_PING	'P'	/* empty: is a writer serving, and me? */
+#define FWD_BEGIN	'B'	/* 8 bytes: retain_until, signed */
+#define FWD_DATA	'D'	/* 1 to FORWARD_CHUNK content bytes */
+#define FWD_COMMIT	'C'	/* the envelope (JSON, envelope.c) */
+#define FWD_METADATA	'M'	/* {"size": N, "envelope": {...}} */
+/* ... and from the writer */
+#define FWD_OK		'O'	/* empty: served (ping, begin) */
+#define FWD_ID		'I'	/* ARCHIVE_ID_LEN hex digits: stored */
+#define FWD_ERROR	'E'	/* the writer's error text; it closes */
 
 /* Sizes of key material (keys.c) and of the blob format (blob.c). */
 #define KEYS_AES	32
@@ -141,6 +174,28 @@ typedef struct spool_pool {
 	int fds[SPOOL_POOL_MAX];
 	int n;
 } spool_pool;
+
+/* One connection the writer serves (serve.c). */
+typedef struct forward_peer {
+	struct archive *ar;
+	int fd;
+	pthread_t thread;
+	bool used;			/* a thread runs or ran in this slot */
+	bool done;			/* ... and has finished: join it */
+} forward_peer;
+
+/* The writer's side of forwarding (serve.c). */
+typedef struct forward_server {
+	int listen_fd;			/* -1: not serving */
+	int wake[2];			/* a byte in wake[1] at stop wakes
+					   every poll; -1: none */
+	pthread_t thread;		/* accepts connections */
+	bool running;
+	uid_t owner;			/* served: the directory's owner, root */
+	char *sock_path;		/* removed at stop */
+	pthread_mutex_t lock;		/* guards peers[].done */
+	forward_peer peers[FORWARD_PEERS_MAX];
+} forward_server;
 
 /* Where a blob is: a file (blobs/, format 3) from off to its end (len
  * -1), or a span of a content segment, whose day key it may need. */
@@ -232,11 +287,66 @@ struct archive {
 	char records_day[11];		/* its date, YYYY-MM-DD */
 	ledger_cache ledger;		/* zeroed: not kept (ledger.c) */
 	committer com;
+	bool forwarding;		/* opened ARCHIVE_WRITE while another
+					   process writes: mode is
+					   ARCHIVE_READ, stores go to it */
+	forward_server serve;		/* writer: serving others' stores */
 };
 
 /* archive.c */
 int check_marker(const char *dir, int *format, mk_error *err);
 int take_writer_lock(archive *ar, mk_error *err);
+/* try_writer_lock - take_writer_lock(), *busy set when another process
+ * holds the lock */
+int try_writer_lock(archive *ar, bool *busy, mk_error *err);
+
+/* serve.c: forward_start - serve others' stores on writer.sock (a
+ * stale socket replaced); a failure to is told to opts.warn, not fatal:
+ * the writer then works alone.  forward_stop - stop accepting, fail the
+ * stores still being received, wait for those being committed, remove
+ * writer.sock (before the lock goes) */
+void forward_start(archive *ar);
+void forward_stop(archive *ar);
+
+/* forward.c: the side of a process that does not hold the lock */
+/* forward_probe - does a writer serve this process on writer.sock? */
+int forward_probe(archive *ar, mk_error *err);
+/* forward_begin - a connection with a spool begun at the writer; the
+ * socket, or -1 */
+int forward_begin(archive *ar, int64_t retain_until, mk_error *err);
+/* forward_write - content to the writer in FORWARD_CHUNK frames */
+int forward_write(int fd, const void *buf, size_t len, mk_error *err);
+/* forward_commit - the envelope; 0 and the id once the writer's commit
+ * returned 0 (durable); fd closed */
+int forward_commit(int fd, const archive_envelope *env,
+		   char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
+/* forward_metadata - archive_store_metadata() at the writer */
+int forward_metadata(archive *ar, const archive_envelope *env, int64_t size,
+		     char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
+/* Frames, both sides (forward.c). */
+int frame_send(int fd, char type, const void *buf, size_t len);
+/* frame_recv - one frame: its type, its bytes into *buf (malloc'ed when
+ * len > 0, else NULL), if its length is within limit(type) (-1: type not
+ * allowed); waits at most ms (-1: forever) and stops when wake_fd (or
+ * -1) becomes readable.  0, or -1 with why ("closed", "timed out", ...) */
+typedef long (*frame_limit_fn)(char type);
+int frame_recv(int fd, int wake_fd, int ms, frame_limit_fn limit,
+	       char *type, char **buf, size_t *len, mk_error *why);
+/* forward_addr - the socket address of dir's writer.sock (through
+ * /proc/self/fd/ of dir_fd when the path is too long); 0 or -1 */
+struct sockaddr_un;
+int forward_addr(const char *dir, int dir_fd, struct sockaddr_un *sa,
+		 mk_error *err);
+
+/* envelope.c */
+/* envelope_json - env as a new JSON object (strings that are not UTF-8
+ * as {"base64": ...}); NULL when out of memory */
+json_t *envelope_json(const archive_envelope *env);
+/* envelope_parse - a JSON object made by envelope_json into env, every
+ * string and array allocated (envelope_free); strictly: an unknown
+ * member, a wrong type, a NUL in a string is an error naming it */
+int envelope_parse(json_t *obj, archive_envelope *env, mk_error *err);
+void envelope_free(archive_envelope *env);
 
 /* store.c */
 void spool_cleanup(archive *ar);

@@ -37,6 +37,8 @@
 
 struct archive_spool {
 	archive *ar;
+	int peer_fd;			/* forwarding: the connection to the
+					   writer (forward.c); else -1 */
 	int fd;				/* anonymous (O_TMPFILE) */
 	bool reusable;			/* its blob was placed: keep fd */
 	bool counted;			/* in ar->spools_open */
@@ -178,6 +180,26 @@ spool_keep(archive *ar, int fd)
 		close(fd);
 }
 
+/* forwarded_begin - a spool begun at the writer of the archive, which
+ * another process holds (forward.c) */
+static archive_spool *
+forwarded_begin(archive *ar, int64_t retain_until, mk_error *err)
+{
+	archive_spool *sp = calloc(1, sizeof(*sp));
+
+	if (sp == NULL) {
+		mk_error_set(err, "out of memory");
+		return NULL;
+	}
+	sp->ar = ar;
+	sp->fd = -1;
+	sp->retain_until = retain_until;
+	if ((sp->peer_fd = forward_begin(ar, retain_until, err)) >= 0)
+		return sp;
+	free(sp);
+	return NULL;
+}
+
 /* archive_spool_begin - create the spool file of a new message */
 archive_spool *
 archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
@@ -186,6 +208,8 @@ archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 	const unsigned char *k;
 	archive_spool *sp;
 
+	if (ar->forwarding)
+		return forwarded_begin(ar, retain_until, err);
 	if (ar->mode != ARCHIVE_WRITE) {
 		mk_error_set(err, "archive opened read-only");
 		return NULL;
@@ -197,6 +221,7 @@ archive_spool_begin(archive *ar, int64_t retain_until, mk_error *err)
 		return NULL;
 	}
 	sp->ar = ar;
+	sp->peer_fd = -1;
 	sp->fd = -1;
 	sp->retain_until = retain_until;
 	if ((sp->sha = EVP_MD_CTX_new()) == NULL
@@ -229,6 +254,8 @@ archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 {
 	mk_error why;
 
+	if (sp->peer_fd >= 0)
+		return forward_write(sp->peer_fd, buf, len, err);
 	if (EVP_DigestUpdate(sp->sha, buf, len) != 1)
 		return mk_error_set(err, "SHA-256 update failed");
 	sp->size += (int64_t)len;
@@ -243,6 +270,8 @@ archive_spool_discard(archive_spool *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->peer_fd >= 0)	/* the writer discards its spool */
+		close(sp->peer_fd);
 	blob_writer_free(sp->blob);
 	if (sp->counted)
 		committer_spools(sp->ar, -1);
@@ -333,6 +362,12 @@ archive_spool_commit(archive_spool *sp, const archive_envelope *env,
 	commit_req req = { 0 };
 	int rc = -1;
 
+	if (sp->peer_fd >= 0) {	/* the writer checks and commits */
+		rc = forward_commit(sp->peer_fd, env, id_out, err);
+		sp->peer_fd = -1;	/* closed */
+		archive_spool_discard(sp);
+		return rc;
+	}
 	if (env->policy.content != ARCHIVE_FULL)
 		mk_error_set(err, "content spooled for a metadata-only message");
 	else if (env->policy.retain_until != sp->retain_until)
@@ -354,6 +389,8 @@ archive_store_metadata(archive *ar, const archive_envelope *env, int64_t size,
 {
 	commit_req req = { 0 };
 
+	if (ar->forwarding)
+		return forward_metadata(ar, env, size, id_out, err);
 	if (ar->mode != ARCHIVE_WRITE)
 		return mk_error_set(err, "archive opened read-only");
 	if (env->policy.content != ARCHIVE_METADATA)
