@@ -7,12 +7,17 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1440,11 +1445,725 @@ START_TEST(keys_created_private)
 }
 END_TEST
 
-int
-main(void)
+/*
+ * Writer forwarding (archive/forward.c, serve.c): a process that holds
+ * the writer lock stores for another that opens the archive
+ * ARCHIVE_WRITE.  The holder is a real process: forked, or (for the
+ * fault shim, which must be preloaded) this program run again with
+ * --holder DIR.
+ */
+
+/* A holder process: its pid, the pipe that stops it (closed: stop). */
+typedef struct holder {
+	pid_t pid;
+	int stop_fd;
+} holder;
+
+/* holder_main - open dir for writing, say "R" on ready_fd (or "F" and
+ * why), wait until stop_fd reaches its end, close; the exit status */
+static int
+holder_main(const char *path, int ready_fd, int stop_fd)
 {
-	Suite *s = suite_create("archive");
-	TCase *tc = tcase_create("core");
+	archive *ar;
+	mk_error err;
+	char c;
+
+	if ((ar = archive_open(path, ARCHIVE_WRITE, &err)) == NULL) {
+		if (write(ready_fd, "F", 1) < 0 || write(ready_fd, err.msg,
+			  strlen(err.msg)) < 0)
+			return 2;
+		return 1;
+	}
+	if (write(ready_fd, "R", 1) != 1)
+		return 2;
+	while (read(stop_fd, &c, 1) > 0)
+		;
+	archive_close(ar);
+	return 0;
+}
+
+/* holder_start - a holder of the archive for writing in a new process;
+ * with preload (a shim) and fault (MK_FAULT), this program run anew */
+static holder
+holder_start(const char *preload, const char *fault, const char *flag)
+{
+	int ready[2], stop[2];
+	char buf[600] = "", rfd[16], sfd[16];
+	holder h;
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(stop), 0);
+	ck_assert_int_ge(h.pid = fork(), 0);
+	if (h.pid == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		if (preload == NULL)
+			_exit(holder_main(dir, ready[1], stop[0]));
+		snprintf(rfd, sizeof(rfd), "%d", ready[1]);
+		snprintf(sfd, sizeof(sfd), "%d", stop[0]);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("MK_FAULT", fault, 1);
+		setenv("MK_FAULT_FLAG", flag, 1);
+		setenv("MK_FAULT_LOG", "/dev/null", 1);
+		execl("/proc/self/exe", "test_archive", "--holder", dir, rfd,
+		      sfd, (char *)NULL);
+		_exit(3);
+	}
+	close(ready[1]);
+	close(stop[0]);
+	n = read(ready[0], buf, sizeof(buf) - 1);
+	close(ready[0]);
+	ck_assert_msg(n > 0 && buf[0] == 'R', "holder: %s", n > 0 ? buf : "died");
+	h.stop_fd = stop[1];
+	return h;
+}
+
+/* holder_stop - close the holder's archive; its exit status */
+static int
+holder_stop(holder *h)
+{
+	int status;
+
+	close(h->stop_fd);
+	ck_assert_int_eq(waitpid(h->pid, &status, 0), h->pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* sock_exists - is there a socket at dir/writer.sock, mode 0600? */
+static bool
+sock_exists(void)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/writer.sock", dir);
+	if (stat(path, &st) != 0)
+		return false;
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	return true;
+}
+
+/* Pseudo-random content, made again to check it: xorshift64. */
+typedef struct noise {
+	uint64_t x;
+	size_t left;			/* bytes still expected */
+	bool differs;
+} noise;
+
+/* noise_fill - the next len bytes of the stream into buf */
+static void
+noise_fill(noise *g, unsigned char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		g->x ^= g->x << 13;
+		g->x ^= g->x >> 7;
+		g->x ^= g->x << 17;
+		buf[i] = (unsigned char)g->x;
+	}
+}
+
+/* noise_check - archive_sink_fn comparing with the stream */
+static int
+noise_check(const void *buf, size_t len, void *ctx)
+{
+	noise *g = ctx;
+	unsigned char want[65536];
+	size_t n;
+
+	for (n = 0; !g->differs && n < len; n += sizeof(want)) {
+		size_t k = len - n < sizeof(want) ? len - n : sizeof(want);
+
+		if (k > g->left) {
+			g->differs = true;
+			break;
+		}
+		noise_fill(g, want, k);
+		g->differs = memcmp(want, (const char *)buf + n, k) != 0;
+		g->left -= k;
+	}
+	return 0;
+}
+
+/* store_noise - a message of size bytes of noise from seed, written in
+ * pieces of 1 MiB (never whole in memory); 0 and its id, or -1 with err */
+static int
+store_noise(archive *ar, uint64_t seed, size_t size,
+	    char id[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	static unsigned char piece[1 << 20];
+	const char *rcpts[] = { "big@example.com" };
+	archive_envelope env = { .mail_from = "s@example.net", .rcpts = rcpts,
+				 .n_rcpts = 1, .subject = "noise" };
+	noise g = { .x = seed };
+	archive_spool *sp = archive_spool_begin(ar, 0, err);
+	size_t n;
+
+	if (sp == NULL)
+		return -1;
+	for (; size > 0; size -= n) {
+		n = size < sizeof(piece) ? size : sizeof(piece);
+		noise_fill(&g, piece, n);
+		if (archive_spool_write(sp, piece, n, err) != 0) {
+			archive_spool_discard(sp);
+			return -1;
+		}
+	}
+	return archive_spool_commit(sp, &env, id, err);
+}
+
+/* reads_noise - message id reads back as size bytes of seed's noise */
+static void
+reads_noise(archive *ar, const char *id, uint64_t seed, size_t size)
+{
+	noise g = { .x = seed, .left = size };
+	mk_error err;
+
+	ck_assert_msg(archive_read(ar, id, noise_check, &g, &err) == 0, "%s",
+		      err.msg);
+	ck_assert(!g.differs);
+	ck_assert_uint_eq(g.left, 0);
+}
+
+/* The whole envelope of a forwarded message, strings that are not UTF-8
+ * among them. */
+static const char *const fw_rcpts[] = { "a@example.com", "B@Example.ORG" };
+static const char *const fw_roles[] = { "compliance", "legal" };
+static const archive_party fw_parties[] = {
+	{ "a@example.com", "domain example.com" }, { "s@example.net", NULL },
+};
+static const archive_envelope fw_env = {
+	.queue_id = "4QID", .client_addr = "192.0.2.7",
+	.client_name = "mx.example.net", .helo = "h\xffo",
+	.auth_user = "alice", .tls_version = "TLSv1.3",
+	.mail_from = "s@example.net", .rcpts = fw_rcpts, .n_rcpts = 2,
+	.message_id = "<fw@example.net>", .subject = "Caf\xe9",
+	.date = "Tue, 1 Dec 2026 10:00:00 +0000",
+	.received_at = 1795000000123456LL,
+	.policy = { .content = ARCHIVE_FULL, .direction = "inbound",
+		    .retain_until = 4102444800LL, .roles = fw_roles,
+		    .n_roles = 2, .parties = fw_parties, .n_parties = 2 },
+};
+
+/* envelope_kept - the index has fw_env's members for id */
+static void
+envelope_kept(archive *ar, const char *id, archive_content content)
+{
+	archive_message *m;
+	mk_error err;
+
+	ck_assert_msg(archive_lookup(ar, id, &m, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(m->queue_id, "4QID");
+	ck_assert_str_eq(m->client_addr, "192.0.2.7");
+	ck_assert_str_eq(m->client_name, "mx.example.net");
+	ck_assert_str_eq(m->helo, "h\xef\xbf\xbdo");	/* U+FFFD: it came */
+	ck_assert_str_eq(m->auth_user, "alice");
+	ck_assert_str_eq(m->tls_version, "TLSv1.3");
+	ck_assert_str_eq(m->mail_from, "s@example.net");
+	ck_assert_int_eq(m->n_rcpts, 2);
+	ck_assert_str_eq(m->rcpts[1], "B@Example.ORG");
+	ck_assert_str_eq(m->message_id, "<fw@example.net>");
+	ck_assert_str_eq(m->date, "Tue, 1 Dec 2026 10:00:00 +0000");
+	ck_assert_int_eq(m->received_at, 1795000000123456LL);
+	ck_assert_int_eq(m->retain_until, 4102444800LL);
+	ck_assert_int_eq(m->content, content);
+	ck_assert_int_eq(m->n_roles, 2);
+	ck_assert_str_eq(m->roles[1], "legal");
+	ck_assert_ptr_nonnull(strstr(m->policy_json, "\"direction\":\"inbound\""));
+	ck_assert_ptr_nonnull(strstr(m->policy_json,
+				     "{\"address\":\"a@example.com\",\"rule\":"
+				     "\"domain example.com\"}"));
+	if (content == ARCHIVE_FULL)
+		ck_assert_str_eq(m->subject, "Caf\xef\xbf\xbd");
+	else
+		ck_assert_ptr_null(m->subject);
+	archive_message_free(m);
+}
+
+/* max_rss_kb - the largest resident set of this process so far */
+static long
+max_rss_kb(void)
+{
+	struct rusage ru;
+
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+START_TEST(forwarded_stores_are_the_holders)
+{
+	static const char small[] = "Subject: x\r\n\r\nNUL\0and \xff bytes\r\n";
+	enum { N_NOISE = 3 };
+	static const size_t sizes[N_NOISE] = { 1, 20 << 20, 200000 };
+	char ids[N_NOISE + 2][ARCHIVE_ID_LEN + 1];
+	archive *fw, *rd;
+	archive_spool *sp;
+	buffer b = { 0 };
+	holder h = holder_start(NULL, NULL, NULL);
+	long rss_before;
+	mk_error err;
+	int i;
+
+	ck_assert(sock_exists());
+	fw = archive_open(dir, ARCHIVE_WRITE, &err);
+	ck_assert_msg(fw != NULL, "%s", err.msg);
+	rss_before = max_rss_kb();
+	for (i = 0; i < N_NOISE; i++)
+		ck_assert_msg(store_noise(fw, 77 + i, sizes[i], ids[i], &err) == 0,
+			      "%s", err.msg);
+	/* 20 MiB went through in frames: the sender never held it whole */
+	ck_assert_int_lt(max_rss_kb() - rss_before, 10 * 1024);
+	sp = archive_spool_begin(fw, fw_env.policy.retain_until, &err);
+	ck_assert_msg(sp != NULL, "%s", err.msg);
+	ck_assert_int_eq(archive_spool_write(sp, small, sizeof(small) - 1, &err), 0);
+	ck_assert_msg(archive_spool_commit(sp, &fw_env, ids[N_NOISE], &err) == 0,
+		      "%s", err.msg);
+	{
+		archive_envelope md = fw_env;
+
+		md.policy.content = ARCHIVE_METADATA;
+		ck_assert_msg(archive_store_metadata(fw, &md, 4242,
+			      ids[N_NOISE + 1], &err) == 0, "%s", err.msg);
+	}
+	/* a discarded spool and a refused one store nothing */
+	sp = archive_spool_begin(fw, 0, &err);
+	ck_assert_int_eq(archive_spool_write(sp, "gone", 4, &err), 0);
+	archive_spool_discard(sp);
+	ck_assert_ptr_null(archive_spool_begin(fw, 86400, &err));
+	ck_assert_msg(strstr(err.msg, "on a day that has begun") != NULL, "%s",
+		      err.msg);
+	/* through the forwarding handle and a reader of its own */
+	rd = archive_open(dir, ARCHIVE_READ, &err);
+	for (i = 0; i < N_NOISE; i++) {
+		reads_noise(fw, ids[i], 77 + i, sizes[i]);
+		reads_noise(rd, ids[i], 77 + i, sizes[i]);
+	}
+	envelope_kept(fw, ids[N_NOISE], ARCHIVE_FULL);
+	envelope_kept(rd, ids[N_NOISE + 1], ARCHIVE_METADATA);
+	ck_assert_int_eq(archive_read(rd, ids[N_NOISE], collect, &b, &err), 0);
+	ck_assert_int_eq(b.len, sizeof(small) - 1);
+	ck_assert_int_eq(memcmp(b.data, small, b.len), 0);
+	free(b.data);
+	archive_close(rd);
+	archive_close(fw);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert(!sock_exists());	/* the holder removed it */
+	ck_assert_int_eq(count_entries(dir, "stored"), N_NOISE + 2);
+	rd = archive_open(dir, ARCHIVE_WRITE, &err);	/* the lock is free */
+	ck_assert_uint_eq(verify_clean(rd), 0);
+	archive_close(rd);
+}
+END_TEST
+
+/* spool_some - a forwarded spool begun, with 1 MiB of content */
+static archive_spool *
+spool_some(archive *fw)
+{
+	static unsigned char piece[1 << 20];
+	archive_spool *sp;
+	mk_error err;
+
+	memset(piece, 'x', sizeof(piece));
+	ck_assert_msg((sp = archive_spool_begin(fw, 0, &err)) != NULL, "%s",
+		      err.msg);
+	ck_assert_msg(archive_spool_write(sp, piece, sizeof(piece), &err) == 0,
+		      "%s", err.msg);
+	return sp;
+}
+
+START_TEST(forwarded_store_fails_whole_when_the_holder_does)
+{
+	const char *rcpts[] = { "a@example.com" };
+	archive_envelope env = { .mail_from = "s@x", .rcpts = rcpts, .n_rcpts = 1 };
+	char id[ARCHIVE_ID_LEN + 1];
+	archive_spool *sp;
+	archive *fw, *ar;
+	mk_error err;
+	holder h;
+
+	/* the holder is killed in the middle of a message */
+	h = holder_start(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	sp = spool_some(fw);
+	kill(h.pid, SIGKILL);
+	ck_assert_int_eq(holder_stop(&h), 128 + SIGKILL);
+	ck_assert(sock_exists());	/* a stale one: nobody removed it */
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
+	ck_assert_msg(strstr(err.msg, "writer") != NULL, "%s", err.msg);
+	ck_assert_ptr_null(archive_spool_begin(fw, 0, &err));
+	ck_assert_msg(strstr(err.msg, "no writer of") != NULL, "%s", err.msg);
+	/* the holder closes while a message is being received */
+	h = holder_start(NULL, NULL, NULL);	/* replaced the stale socket */
+	sp = spool_some(fw);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert(!sock_exists());
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
+	ck_assert_msg(strstr(err.msg, "writer is closing") != NULL
+		      || strstr(err.msg, "broke") != NULL, "%s", err.msg);
+	archive_close(fw);
+	ck_assert_int_eq(count_entries(dir, "stored"), 0);
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_uint_eq(verify_clean(ar), 0);
+	archive_close(ar);
+}
+END_TEST
+
+START_TEST(forwarded_store_fails_with_the_holders_write_error)
+{
+	const char *shim = getenv("FAULTINJECT");
+	char flag[128], id[ARCHIVE_ID_LEN + 1];
+	archive_envelope env = fw_env;
+	archive_spool *sp;
+	archive *fw;
+	mk_error err;
+	holder h;
+	int fd;
+
+	if (shim == NULL || access(shim, R_OK) != 0) {
+		fprintf(stderr, "skipped: FAULTINJECT (tests/tools/faultinject.so)"
+			" not set: run through make check\n");
+		return;
+	}
+	snprintf(flag, sizeof(flag), "%s.armed", dir);
+	h = holder_start(shim, "fdatasync|fsync:ledger.log:1+:EIO", flag);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_int_ge(fd = open(flag, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	env.policy.retain_until = 0;	/* spool_some's */
+	sp = spool_some(fw);
+	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
+	ck_assert_msg(strstr(err.msg, "Input/output error") != NULL, "%s",
+		      err.msg);
+	ck_assert_int_eq(unlink(flag), 0);	/* the disk is well again */
+	sp = spool_some(fw);
+	ck_assert_msg(archive_spool_commit(sp, &env, id, &err) == 0, "%s",
+		      err.msg);
+	archive_close(fw);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert_int_eq(count_entries(dir, "stored"), 1);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_uint_eq(verify_clean(fw), 0);
+	archive_close(fw);
+}
+END_TEST
+
+/* raw_connect - a connection to writer.sock, as the test speaks it (not
+ * through archive/forward.c: the protocol of FORMAT.md 1.4 by hand) */
+static int
+raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 10, 0 };	/* no answer: a failure, not a hang */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/writer.sock", dir);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* raw_send - a frame: type, 32-bit big-endian length (said), bytes */
+static void
+raw_send(int fd, char type, uint32_t said, const void *buf, size_t len)
+{
+	unsigned char head[5] = { (unsigned char)type, said >> 24, said >> 16,
+				  said >> 8, said };
+
+	ck_assert_int_eq(send(fd, head, 5, MSG_NOSIGNAL), 5);
+	if (len > 0)
+		ck_assert_int_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* raw_answer - the writer's answer: its type (0: the connection closed)
+ * and text into text[size] */
+static char
+raw_answer(int fd, char *text, size_t size)
+{
+	unsigned char head[5];
+	size_t len;
+
+	text[0] = '\0';
+	if (recv(fd, head, 5, MSG_WAITALL) != 5)
+		return 0;
+	len = (size_t)head[1] << 24 | head[2] << 16 | head[3] << 8 | head[4];
+	ck_assert_uint_lt(len, size);
+	if (len > 0)	/* a recv of 0 bytes would wait for some */
+		ck_assert_int_eq(recv(fd, text, len, MSG_WAITALL), (ssize_t)len);
+	text[len] = '\0';
+	return (char)head[0];
+}
+
+/* raw_refused - the answer is E saying why, then the writer hangs up */
+static void
+raw_refused(int fd, const char *why)
+{
+	char text[1024];
+
+	ck_assert_int_eq(raw_answer(fd, text, sizeof(text)), 'E');
+	ck_assert_msg(strstr(text, why) != NULL, "%s", text);
+	ck_assert_int_eq(raw_answer(fd, text, sizeof(text)), 0);
+	close(fd);
+}
+
+/* raw_begin - a connection with a spool begun (retention forever) */
+static int
+raw_begin(void)
+{
+	static const unsigned char forever[8];
+	char text[64];
+	int fd = raw_connect();
+
+	raw_send(fd, 'B', 8, forever, 8);
+	ck_assert_int_eq(raw_answer(fd, text, sizeof(text)), 'O');
+	return fd;
+}
+
+START_TEST(malformed_frames_close_the_connection_and_change_nothing)
+{
+	static const char bad_env[] = "{\"mail_from\":\"s@x\",\"rcpts\":[],"
+	    "\"sender_score\":1}";
+	static const char nul_env[] = "{\"mail_from\":{\"base64\":\"YQBi\"}}";
+	static const char bad_md[] = "{\"size\":-1,\"envelope\":{}}";
+	char id[ARCHIVE_ID_LEN + 1];
+	holder h = holder_start(NULL, NULL, NULL);
+	archive *fw;
+	mk_error err;
+	int fd;
+
+	fd = raw_connect();
+	raw_send(fd, 'X', 0, NULL, 0);
+	raw_refused(fd, "type 0x58");
+	fd = raw_connect();
+	raw_send(fd, 'B', 7, "1234567", 7);
+	raw_refused(fd, "a begin frame of 7 bytes");
+	fd = raw_begin();
+	raw_send(fd, 'D', 0xffffffffu, NULL, 0);
+	raw_refused(fd, "more than 65536");
+	fd = raw_begin();
+	raw_send(fd, 'D', 0, NULL, 0);
+	raw_refused(fd, "empty content");
+	fd = raw_begin();
+	raw_send(fd, 'D', 5, "hello", 5);
+	raw_send(fd, 'C', 5, "{not", 5);
+	raw_refused(fd, "not a JSON object");
+	fd = raw_begin();
+	raw_send(fd, 'D', 5, "hello", 5);
+	raw_send(fd, 'C', sizeof(bad_env) - 1, bad_env, sizeof(bad_env) - 1);
+	raw_refused(fd, "envelope's sender_score is not valid");
+	fd = raw_begin();
+	raw_send(fd, 'D', 5, "hello", 5);
+	raw_send(fd, 'C', sizeof(nul_env) - 1, nul_env, sizeof(nul_env) - 1);
+	raw_refused(fd, "envelope's mail_from is not valid");
+	fd = raw_begin();
+	raw_send(fd, 'B', 8, "\0\0\0\0\0\0\0\0", 8);	/* begin twice */
+	raw_refused(fd, "type 0x42");
+	fd = raw_connect();
+	raw_send(fd, 'M', sizeof(bad_md) - 1, bad_md, sizeof(bad_md) - 1);
+	raw_refused(fd, "a metadata frame is");
+	fd = raw_begin();	/* content, then hanging up: nothing kept */
+	raw_send(fd, 'D', 5, "hello", 5);
+	close(fd);
+	/* the holder serves on */
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_msg(store_noise(fw, 5, 1000, id, &err) == 0, "%s", err.msg);
+	reads_noise(fw, id, 5, 1000);
+	archive_close(fw);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert_int_eq(count_entries(dir, "stored"), 1);
+}
+END_TEST
+
+/* exit_status - wait for the child pid; its exit status (-1: killed) */
+static int
+exit_status(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* as_user_stores - in a child process as uid: open dir ARCHIVE_WRITE
+ * and store a message; 0 when it was stored, 1 when the open failed, 2
+ * when the store did; why into why[size] */
+static int
+as_user_stores(uid_t uid, char *why, size_t size)
+{
+	int p[2], status;
+	char id[ARCHIVE_ID_LEN + 1];
+	mk_error err = { "" };
+	archive *fw;
+	pid_t pid;
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		int rc = 1;
+
+		close(p[0]);
+		if (setgid(uid) != 0 || setuid(uid) != 0)
+			_exit(9);
+		if ((fw = archive_open(dir, ARCHIVE_WRITE, &err)) != NULL) {
+			rc = store_noise(fw, 9, 100, id, &err) == 0 ? 0 : 2;
+			archive_close(fw);
+		}
+		if (write(p[1], err.msg, strlen(err.msg)) < 0)
+			rc = 8;
+		_exit(rc);
+	}
+	close(p[1]);
+	n = read(p[0], why, size - 1);
+	why[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(only_the_owner_and_root_are_served)
+{
+	const uid_t nobody = 65534;
+	char cmd[256], why[600];
+	holder h;
+	int fd;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: only_the_owner_and_root_are_served"
+			" needs root (a client of another uid)\n");
+		return;
+	}
+	/* the archive is root's; the socket made reachable for the test,
+	 * so that the uid check is what refuses */
+	h = holder_start(NULL, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "chmod 0711 '%s' && chmod 0666"
+		 " '%s/writer.sock'", dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_ge(fd = fork(), 0);	/* fd: a pid, here */
+	if (fd == 0) {	/* as nobody: told why at once, and hung up on */
+		int s, ok;
+		char text[600];
+
+		if (setgid(nobody) != 0 || setuid(nobody) != 0)
+			_exit(9);
+		s = raw_connect();
+		ok = raw_answer(s, text, sizeof(text)) == 'E'
+		    && strstr(text, "uid 65534 may not store") != NULL
+		    && raw_answer(s, text, sizeof(text)) == 0;
+		close(s);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(exit_status(fd), 0);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert_int_eq(count_entries(dir, "stored"), 0);
+	/* an archive of nobody's: nobody is served by root's holder */
+	snprintf(cmd, sizeof(cmd), "chmod 0700 '%s' && chown -R %u '%s'", dir,
+		 (unsigned)nobody, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	h = holder_start(NULL, NULL, NULL);
+	ck_assert_msg(as_user_stores(nobody, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert_int_eq(count_entries(dir, "stored"), 1);
+}
+END_TEST
+
+/* stale_socket - a socket at writer.sock that nobody listens on */
+static void
+stale_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/writer.sock", dir);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+}
+
+START_TEST(stale_socket_replaced_and_a_lone_writer_refuses)
+{
+	char id[ARCHIVE_ID_LEN + 1], why[600];
+	archive *ar, *alone;
+	mk_error err;
+	holder h;
+
+	/* a stale socket does not fool the next opener: it takes the lock,
+	 * replaces the socket, and serves */
+	stale_socket();
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert(sock_exists());
+	h.pid = fork();
+	if (h.pid == 0) {
+		archive *fw = archive_open(dir, ARCHIVE_WRITE, &err);
+
+		_exit(fw != NULL && store_noise(fw, 3, 3000, id, &err) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(exit_status(h.pid), 0);
+	archive_close(ar);
+	ck_assert(!sock_exists());
+	ck_assert_int_eq(count_entries(dir, "stored"), 1);
+	/* a writer that serves nobody: an opener waits, then says so */
+	ck_assert_ptr_nonnull(alone = archive_open(dir, ARCHIVE_WRITE_ALONE, &err));
+	ck_assert(!sock_exists());
+	ck_assert_ptr_null(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_msg(strstr(err.msg, "in use by another writer, which takes no"
+			     " stores") != NULL, "%s", err.msg);
+	archive_close(alone);
+	(void)why;
+}
+END_TEST
+
+/* store_ten - a thread of a forwarding process storing ten messages */
+static void *
+store_ten(void *p)
+{
+	archive *fw = p;
+	char id[ARCHIVE_ID_LEN + 1];
+	mk_error err;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (store_noise(fw, 1000 + i, 5000 + i, id, &err) != 0)
+			return strdup(err.msg);
+	return NULL;
+}
+
+START_TEST(forwarding_threads_store_at_once)
+{
+	holder h = holder_start(NULL, NULL, NULL);
+	pthread_t t[4];
+	archive *fw;
+	mk_error err;
+	void *why;
+	int i;
+
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, store_ten, fw), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], &why);
+		ck_assert_msg(why == NULL, "%s", (char *)why);
+	}
+	ck_assert_int_eq(search_count(fw, (archive_query){ 0 }), 40);
+	archive_close(fw);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert_int_eq(count_entries(dir, "stored"), 40);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	Suite *s;
+	TCase *tc, *fwd;
+
+	if (argc == 5 && strcmp(argv[1], "--holder") == 0)	/* holder_start */
+		return holder_main(argv[2], atoi(argv[3]), atoi(argv[4]));
+	s = suite_create("archive");
+	tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -1471,5 +2190,16 @@ main(void)
 	tcase_add_test(tc, expiry_rekey_leaves_nothing_of_the_unheld_in_clear);
 	tcase_add_test(tc, expiry_rekey_stopped_anywhere_is_finished_by_the_next_run);
 	suite_add_tcase(s, tc);
+	fwd = tcase_create("forward");
+	tcase_add_checked_fixture(fwd, setup, teardown);
+	tcase_set_timeout(fwd, 120);
+	tcase_add_test(fwd, forwarded_stores_are_the_holders);
+	tcase_add_test(fwd, forwarded_store_fails_whole_when_the_holder_does);
+	tcase_add_test(fwd, forwarded_store_fails_with_the_holders_write_error);
+	tcase_add_test(fwd, malformed_frames_close_the_connection_and_change_nothing);
+	tcase_add_test(fwd, only_the_owner_and_root_are_served);
+	tcase_add_test(fwd, stale_socket_replaced_and_a_lone_writer_refuses);
+	tcase_add_test(fwd, forwarding_threads_store_at_once);
+	suite_add_tcase(s, fwd);
 	return run_suite(s);
 }
