@@ -344,6 +344,7 @@ archive_open_with(const char *dir, archive_mode mode,
 	ar->lock_fd = -1;
 	ar->records_fd = -1;
 	spool_pool_init(ar);
+	pthread_mutex_init(&ar->promote_lock, NULL);
 	if (check_marker(dir, &ar->format, err) != 0
 	    || keyring_load(&ar->keys, dir, err) != 0)
 		goto fail;
@@ -375,6 +376,7 @@ archive_close(archive *ar)
 
 	if (ar == NULL)
 		return;
+	archive_close(ar->inner);	/* the writer a forwarder became */
 	forward_stop(ar);	/* its last stores go through the committer */
 	committer_stop(ar);
 	if (ar->mode == ARCHIVE_WRITE && ar->com.wrote)
@@ -392,6 +394,7 @@ archive_close(archive *ar)
 		close(ar->records_fd);
 	if (ar->lock_fd >= 0)
 		close(ar->lock_fd);
+	pthread_mutex_destroy(&ar->promote_lock);
 	free(ar->dir);
 	free(ar);
 }

@@ -52,6 +52,8 @@
  *	0 only once the writer's commit returned 0, and otherwise -1 with
  *	the writer's error, or with the broken connection's (a writer that
  *	stops or dies keeps nothing of a message it had not committed).
+ *	When the writer has gone, the forwarding handle's next store takes
+ *	the lock and makes this process the writer.
  *	docs/FORMAT.md 1.4 describes the protocol.  ARCHIVE_WRITE_ALONE
  *	takes the lock or fails, and serves nobody.
  *

@@ -300,7 +300,8 @@ forward_probe(archive *ar, mk_error *err)
 	return rc;
 }
 
-/* forward_begin - a spool begun at the writer: the connection, or -1 */
+/* forward_begin - a spool begun at the writer: the connection; -1, or
+ * -2 when no writer listens */
 int
 forward_begin(archive *ar, int64_t retain_until, mk_error *err)
 {
@@ -309,7 +310,7 @@ forward_begin(archive *ar, int64_t retain_until, mk_error *err)
 	int fd, i;
 
 	if ((fd = connect_writer(ar, err)) < 0)
-		return -1;
+		return -2;
 	for (i = 7; i >= 0; i--, v >>= 8)
 		be[i] = (unsigned char)v;
 	if (frame_send(fd, FWD_BEGIN, be, sizeof(be)) != 0)
@@ -406,7 +407,8 @@ forward_commit(int fd, const archive_envelope *env,
 	return rc;
 }
 
-/* forward_metadata - archive_store_metadata() at the writer */
+/* forward_metadata - archive_store_metadata() at the writer; -2 when
+ * no writer listens */
 int
 forward_metadata(archive *ar, const archive_envelope *env, int64_t size,
 		 char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
@@ -424,11 +426,53 @@ forward_metadata(archive *ar, const archive_envelope *env, int64_t size,
 	json_decref(e);
 	if ((fd = connect_writer(ar, err)) < 0) {
 		json_decref(obj);
-		return -1;
+		return -2;
 	}
 	if (send_json(fd, FWD_METADATA, obj, err) == 0)
 		rc = await_answer(fd, FORWARD_ANSWER_SECONDS * 1000, FWD_ID,
 				  id_out, err) == 0 ? 0 : -1;
 	close(fd);
 	return rc;
+}
+
+/* forward_writer - the writer this handle became (forward_promote), or
+ * NULL */
+archive *
+forward_writer(archive *ar)
+{
+	archive *w;
+
+	pthread_mutex_lock(&ar->promote_lock);
+	w = ar->inner;
+	pthread_mutex_unlock(&ar->promote_lock);
+	return w;
+}
+
+/* forward_promote - no writer listens any more (it closed the archive,
+ * or died): this handle opens the archive for writing inside itself and
+ * stores there from now on (and serves others in turn).  The writer, or
+ * NULL with err (another process took the lock meanwhile: the next store
+ * forwards to it) */
+archive *
+forward_promote(archive *ar, mk_error *err)
+{
+	mk_error why = { "" };
+	archive *w;
+
+	pthread_mutex_lock(&ar->promote_lock);
+	if ((w = ar->inner) == NULL) {
+		w = archive_open_with(ar->dir, ARCHIVE_WRITE, &ar->opts, &why);
+		if (w != NULL && w->forwarding) {
+			archive_close(w);
+			w = NULL;
+			mk_error_set(&why, "another process has just taken the"
+				     " writer lock");
+		}
+		ar->inner = w;
+	}
+	pthread_mutex_unlock(&ar->promote_lock);
+	if (w == NULL)
+		mk_error_set(err, "the archive's writer has gone, and this"
+			     " process cannot become it: %s", why.msg);
+	return w;
 }

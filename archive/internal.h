@@ -291,6 +291,10 @@ struct archive {
 					   process writes: mode is
 					   ARCHIVE_READ, stores go to it */
 	forward_server serve;		/* writer: serving others' stores */
+	pthread_mutex_t promote_lock;	/* guards inner */
+	archive *inner;			/* forwarding, the writer gone: this
+					   process's own writer, where stores
+					   go from then on (forward_promote) */
 };
 
 /* archive.c */
@@ -312,7 +316,7 @@ void forward_stop(archive *ar);
 /* forward_probe - does a writer serve this process on writer.sock? */
 int forward_probe(archive *ar, mk_error *err);
 /* forward_begin - a connection with a spool begun at the writer; the
- * socket, or -1 */
+ * socket, or -1; -2 when no writer listens (then forward_promote) */
 int forward_begin(archive *ar, int64_t retain_until, mk_error *err);
 /* forward_write - content to the writer in FORWARD_CHUNK frames */
 int forward_write(int fd, const void *buf, size_t len, mk_error *err);
@@ -320,9 +324,15 @@ int forward_write(int fd, const void *buf, size_t len, mk_error *err);
  * returned 0 (durable); fd closed */
 int forward_commit(int fd, const archive_envelope *env,
 		   char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
-/* forward_metadata - archive_store_metadata() at the writer */
+/* forward_metadata - archive_store_metadata() at the writer (-2: as
+ * forward_begin) */
 int forward_metadata(archive *ar, const archive_envelope *env, int64_t size,
 		     char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
+/* forward_writer - the writer a forwarding handle became, or NULL */
+archive *forward_writer(archive *ar);
+/* forward_promote - the writer gone: become it (ar->inner); NULL with err
+ * when another process holds the lock again */
+archive *forward_promote(archive *ar, mk_error *err);
 /* Frames, both sides (forward.c). */
 int frame_send(int fd, char type, const void *buf, size_t len);
 /* frame_recv - one frame: its type, its bytes into *buf (malloc'ed when

@@ -185,9 +185,12 @@ spool_keep(archive *ar, int fd)
 static archive_spool *
 forwarded_begin(archive *ar, int64_t retain_until, mk_error *err)
 {
-	archive_spool *sp = calloc(1, sizeof(*sp));
+	archive *w = forward_writer(ar);
+	archive_spool *sp;
 
-	if (sp == NULL) {
+	if (w != NULL)	/* this process became the writer */
+		return archive_spool_begin(w, retain_until, err);
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
 		mk_error_set(err, "out of memory");
 		return NULL;
 	}
@@ -196,8 +199,26 @@ forwarded_begin(archive *ar, int64_t retain_until, mk_error *err)
 	sp->retain_until = retain_until;
 	if ((sp->peer_fd = forward_begin(ar, retain_until, err)) >= 0)
 		return sp;
+	w = sp->peer_fd == -2 ? forward_promote(ar, err) : NULL;
 	free(sp);
-	return NULL;
+	return w != NULL ? archive_spool_begin(w, retain_until, err) : NULL;
+}
+
+/* forwarded_metadata - archive_store_metadata() at the writer, or at the
+ * writer this process became */
+static int
+forwarded_metadata(archive *ar, const archive_envelope *env, int64_t size,
+		   char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	archive *w = forward_writer(ar);
+	int rc;
+
+	if (w == NULL && (rc = forward_metadata(ar, env, size, id_out,
+						 err)) != -2)
+		return rc;
+	if (w == NULL && (w = forward_promote(ar, err)) == NULL)
+		return -1;
+	return archive_store_metadata(w, env, size, id_out, err);
 }
 
 /* archive_spool_begin - create the spool file of a new message */
@@ -390,7 +411,7 @@ archive_store_metadata(archive *ar, const archive_envelope *env, int64_t size,
 	commit_req req = { 0 };
 
 	if (ar->forwarding)
-		return forward_metadata(ar, env, size, id_out, err);
+		return forwarded_metadata(ar, env, size, id_out, err);
 	if (ar->mode != ARCHIVE_WRITE)
 		return mk_error_set(err, "archive opened read-only");
 	if (env->policy.content != ARCHIVE_METADATA)

@@ -1519,6 +1519,16 @@ holder_start(const char *preload, const char *fault, const char *flag)
 	return h;
 }
 
+/* exit_status - wait for the child pid; its exit status (-1: killed) */
+static int
+exit_status(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* holder_stop - close the holder's archive; its exit status */
 static int
 holder_stop(holder *h)
@@ -1780,7 +1790,7 @@ START_TEST(forwarded_store_fails_whole_when_the_holder_does)
 	archive_envelope env = { .mail_from = "s@x", .rcpts = rcpts, .n_rcpts = 1 };
 	char id[ARCHIVE_ID_LEN + 1];
 	archive_spool *sp;
-	archive *fw, *ar;
+	archive *fw;
 	mk_error err;
 	holder h;
 
@@ -1793,10 +1803,10 @@ START_TEST(forwarded_store_fails_whole_when_the_holder_does)
 	ck_assert(sock_exists());	/* a stale one: nobody removed it */
 	ck_assert_int_eq(archive_spool_commit(sp, &env, id, &err), -1);
 	ck_assert_msg(strstr(err.msg, "writer") != NULL, "%s", err.msg);
-	ck_assert_ptr_null(archive_spool_begin(fw, 0, &err));
-	ck_assert_msg(strstr(err.msg, "no writer of") != NULL, "%s", err.msg);
+	archive_close(fw);
 	/* the holder closes while a message is being received */
 	h = holder_start(NULL, NULL, NULL);	/* replaced the stale socket */
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
 	sp = spool_some(fw);
 	ck_assert_int_eq(holder_stop(&h), 0);
 	ck_assert(!sock_exists());
@@ -1805,9 +1815,71 @@ START_TEST(forwarded_store_fails_whole_when_the_holder_does)
 		      || strstr(err.msg, "broke") != NULL, "%s", err.msg);
 	archive_close(fw);
 	ck_assert_int_eq(count_entries(dir, "stored"), 0);
-	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
-	ck_assert_uint_eq(verify_clean(ar), 0);
-	archive_close(ar);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_uint_eq(verify_clean(fw), 0);
+	archive_close(fw);
+}
+END_TEST
+
+/* child_stores - in a child process, open ARCHIVE_WRITE and store one
+ * message: its exit status, 0 when stored */
+static int
+child_stores(uint64_t seed)
+{
+	char id[ARCHIVE_ID_LEN + 1];
+	mk_error err;
+	pid_t pid;
+
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		archive *fw = archive_open(dir, ARCHIVE_WRITE, &err);
+
+		_exit(fw != NULL && store_noise(fw, seed, 3000, id, &err) == 0
+		      ? 0 : 1);
+	}
+	return exit_status(pid);
+}
+
+START_TEST(a_forwarder_becomes_the_writer_when_the_holder_goes)
+{
+	char id[ARCHIVE_ID_LEN + 1];
+	archive *fw;
+	mk_error err;
+	holder h;
+
+	/* the milter started while an import held the archive: once the
+	 * import is done, the milter's next store takes the lock */
+	h = holder_start(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_msg(store_noise(fw, 1, 100, id, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(holder_stop(&h), 0);
+	ck_assert(!sock_exists());
+	ck_assert_msg(store_noise(fw, 2, 100, id, &err) == 0, "%s", err.msg);
+	reads_noise(fw, id, 2, 100);
+	ck_assert(sock_exists());	/* and it serves others in turn */
+	ck_assert_int_eq(child_stores(3), 0);
+	{
+		archive_envelope md = fw_env;
+
+		md.policy.content = ARCHIVE_METADATA;
+		ck_assert_msg(archive_store_metadata(fw, &md, 1, id, &err) == 0,
+			      "%s", err.msg);
+	}
+	archive_close(fw);
+	ck_assert(!sock_exists());
+	ck_assert_int_eq(count_entries(dir, "stored"), 4);
+	/* killed, too: the next store of a forwarder takes over */
+	h = holder_start(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	kill(h.pid, SIGKILL);
+	ck_assert_int_eq(holder_stop(&h), 128 + SIGKILL);
+	ck_assert_int_eq(archive_store_metadata(fw, &(archive_envelope){
+		.policy.content = ARCHIVE_METADATA }, 1, id, &err), 0);
+	archive_close(fw);
+	ck_assert_int_eq(count_entries(dir, "stored"), 5);
+	ck_assert_ptr_nonnull(fw = archive_open(dir, ARCHIVE_WRITE, &err));
+	ck_assert_uint_eq(verify_clean(fw), 0);
+	archive_close(fw);
 }
 END_TEST
 
@@ -1976,16 +2048,6 @@ START_TEST(malformed_frames_close_the_connection_and_change_nothing)
 	ck_assert_int_eq(count_entries(dir, "stored"), 1);
 }
 END_TEST
-
-/* exit_status - wait for the child pid; its exit status (-1: killed) */
-static int
-exit_status(pid_t pid)
-{
-	int status;
-
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* as_user_stores - in a child process as uid: open dir ARCHIVE_WRITE
  * and store a message; 0 when it was stored, 1 when the open failed, 2
@@ -2196,6 +2258,7 @@ main(int argc, char **argv)
 	tcase_add_test(fwd, forwarded_stores_are_the_holders);
 	tcase_add_test(fwd, forwarded_store_fails_whole_when_the_holder_does);
 	tcase_add_test(fwd, forwarded_store_fails_with_the_holders_write_error);
+	tcase_add_test(fwd, a_forwarder_becomes_the_writer_when_the_holder_goes);
 	tcase_add_test(fwd, malformed_frames_close_the_connection_and_change_nothing);
 	tcase_add_test(fwd, only_the_owner_and_root_are_served);
 	tcase_add_test(fwd, stale_socket_replaced_and_a_lone_writer_refuses);
