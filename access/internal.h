@@ -91,6 +91,7 @@ typedef struct answer {
 	const policy *pol;
 	archive *ar;
 	access_emit_fn emit;
+	access_recv_fn recv;		/* the client's frames, or NULL */
 	void *ctx;
 	bool gone;			/* emit failed: the client left */
 } answer;
@@ -124,6 +125,10 @@ int serve_hold(answer *a);
 int serve_holds(answer *a);
 int serve_release(answer *a);
 int serve_expire(answer *a);
+
+/* serve_import - mail that predates the milter, streamed by the client
+ * (import.c) */
+int serve_import(answer *a);
 
 /* wire_strings - strings as a JSON array (those that are not UTF-8 as
  * {"base64": ...}); NULL when out of memory */

@@ -47,6 +47,7 @@ static const struct {
 	{"subject", offsetof(archive_message, subject)},
 	{"date", offsetof(archive_message, date)},
 	{"policy_json", offsetof(archive_message, policy_json)},
+	{"origin", offsetof(archive_message, origin)},
 };
 #define N_TEXT (sizeof(text_fields) / sizeof(text_fields[0]))
 
@@ -379,4 +380,146 @@ access_frame_write(int fd, char type, const void *buf, size_t len,
 	    || (len > 0 && write_full(fd, buf, len) != 0))
 		return mk_error_errno(err, "send to the client");
 	return 0;
+}
+
+/* read_exact - len bytes from fd: 1, 0 at a clean end before any, -1 */
+static int
+read_exact(int fd, void *buf, size_t len, mk_error *err)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mk_error_errno(err, "read a frame");
+		if (n == 0)
+			return got == 0 ? 0 : mk_error_set(err, "the connection"
+							   " closed mid-frame");
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* access_frame_read - one frame of at most max bytes */
+int
+access_frame_read(int fd, char *type, char **buf, size_t *cap, size_t *len,
+		  size_t max, mk_error *err)
+{
+	unsigned char head[5];
+	size_t n;
+	char *grown;
+	int rc;
+
+	if ((rc = read_exact(fd, head, sizeof(head), err)) <= 0)
+		return rc;
+	n = (size_t)head[1] << 24 | (size_t)head[2] << 16
+	    | (size_t)head[3] << 8 | head[4];
+	if (n > max)
+		return mk_error_set(err, "a frame of %zu bytes (at most %zu)",
+				    n, max);
+	if (n + 1 > *cap) {
+		if ((grown = realloc(*buf, n + 1)) == NULL)
+			return mk_error_set(err, "out of memory");
+		*buf = grown;
+		*cap = n + 1;
+	}
+	if (n > 0 && read_exact(fd, *buf, n, err) != 1)
+		return err->msg[0] ? -1 : mk_error_set(err, "the connection"
+						       " closed mid-frame");
+	(*buf)[n] = '\0';
+	*type = (char)head[0];
+	*len = n;
+	return 1;
+}
+
+/* access_import_msg_json - m as a MESSAGE frame's text */
+char *
+access_import_msg_json(const access_import_msg *m)
+{
+	json_t *obj = json_object();
+	char *text = NULL;
+	int bad = obj == NULL;
+
+	bad |= json_object_set_new(obj, "mail_from", text_value(m->mail_from));
+	bad |= json_object_set_new(obj, "rcpts", wire_strings(
+				   (const char *const *)m->rcpts, m->n_rcpts));
+	bad |= json_object_set_new(obj, "message_id", text_value(m->message_id));
+	bad |= json_object_set_new(obj, "subject", text_value(m->subject));
+	bad |= json_object_set_new(obj, "date", text_value(m->date));
+	bad |= json_object_set_new(obj, "received_at",
+				   json_integer(m->received_at));
+	bad |= json_object_set_new(obj, "source", text_value(m->source));
+	if (!bad)
+		text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(obj);
+	return text;
+}
+
+/* import_rcpts - the rcpts array of a MESSAGE frame into out */
+static const char *
+import_rcpts(json_t *arr, access_import_msg *out)
+{
+	size_t i, n = json_array_size(arr);
+
+	if (!json_is_array(arr) || n > ARCHIVE_MAX_RCPTS)
+		return "rcpts";
+	if (n > 0 && (out->rcpts = calloc(n, sizeof(char *))) == NULL)
+		return "rcpts";
+	for (i = 0; i < n; i++, out->n_rcpts++)
+		if (text_of(json_array_get(arr, i), &out->rcpts[i]) != 0
+		    || out->rcpts[i] == NULL)
+			return "rcpts";
+	return NULL;
+}
+
+/* access_import_msg_parse - a MESSAGE frame into out */
+int
+access_import_msg_parse(const char *text, size_t len, access_import_msg *out,
+			mk_error *err)
+{
+	json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *when = json_object_get(obj, "received_at");
+	const char *bad = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj))
+		bad = "not a JSON object";
+	else if (text_of(json_object_get(obj, "mail_from"), &out->mail_from) != 0)
+		bad = "mail_from";
+	else if ((bad = import_rcpts(json_object_get(obj, "rcpts"), out)) != NULL)
+		;
+	else if (text_of(json_object_get(obj, "message_id"), &out->message_id)
+		 || text_of(json_object_get(obj, "subject"), &out->subject)
+		 || text_of(json_object_get(obj, "date"), &out->date)
+		 || text_of(json_object_get(obj, "source"), &out->source))
+		bad = "a header value";
+	else if (!json_is_integer(when) || json_integer_value(when) < 0)
+		bad = "received_at";
+	else
+		out->received_at = json_integer_value(when);
+	json_decref(obj);
+	if (bad == NULL)
+		return 0;
+	access_import_msg_free(out);
+	return mk_error_set(err, "a message's envelope: bad %s", bad);
+}
+
+/* access_import_msg_free - the strings of m */
+void
+access_import_msg_free(access_import_msg *m)
+{
+	size_t i;
+
+	free(m->mail_from);
+	for (i = 0; i < m->n_rcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	free(m->message_id);
+	free(m->subject);
+	free(m->date);
+	free(m->source);
+	memset(m, 0, sizeof(*m));
 }
