@@ -76,12 +76,30 @@
 #define ACCESS_MAX_USER		64	/* bytes of a user name */
 #define ACCESS_MAX_HOLD_NAME	64	/* bytes of a hold's name: letters,
 					   digits, '.', '_', '-' */
+#define ACCESS_MAX_SOURCES	256	/* paths named by one import */
+#define ACCESS_MAX_CHUNK	(1 << 20)	/* bytes of an import 'D' frame */
+#define ACCESS_IMPORT_WINDOW	64	/* messages an import client may have
+					   finished without their answer */
 
 /* Frame types. */
 #define ACCESS_FRAME_ITEM	'J'
 #define ACCESS_FRAME_DATA	'D'
 #define ACCESS_FRAME_PROGRESS	'P'
 #define ACCESS_FRAME_END	'E'
+
+/* What an import client sends after the service's {"ready":true} item:
+ * for each message MESSAGE (its envelope, access_import_msg_json()),
+ * DATA frames of its bytes (at most ACCESS_MAX_CHUNK each), then FINISH
+ * or CANCEL (the source could not be read to its end: drop it).  The
+ * service answers each with an item {"n": the message's number in the
+ * run, from 1, "outcome", ...}, in the order they are stored, not sent;
+ * a client may have at most ACCESS_IMPORT_WINDOW messages finished
+ * without their answer.  EXIT after the last: the remaining answers,
+ * then the END frame with the counts. */
+#define ACCESS_FRAME_MESSAGE	'M'
+#define ACCESS_FRAME_FINISH	'F'
+#define ACCESS_FRAME_CANCEL	'K'
+#define ACCESS_FRAME_EXIT	'X'
 
 /* The requests: a closed set. */
 typedef enum {
@@ -103,7 +121,9 @@ typedef enum {
 	ACCESS_OP_HOLD,		/* place a legal hold (admin) */
 	ACCESS_OP_HOLDS,	/* the holds, or one (admin, auditor) */
 	ACCESS_OP_RELEASE,	/* release a legal hold (admin) */
-	ACCESS_OP_EXPIRE	/* forget what is due and not held (admin) */
+	ACCESS_OP_EXPIRE,	/* forget what is due and not held (admin) */
+	ACCESS_OP_IMPORT	/* store mail that predates the milter,
+				   streamed by the client (admin) */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with
@@ -127,6 +147,13 @@ typedef struct access_request {
 	bool count;			/* search: the number only */
 	char *name;			/* hold, holds, release: the hold */
 	bool dry_run;			/* expire: count, change nothing */
+	char *kind;			/* import: "mbox", "maildir", "eml" */
+	char **sources;			/* import: the paths named, for the
+					   audit trail */
+	size_t n_sources;
+	int64_t received_at;		/* import: the time every message is
+					   taken to have arrived (usec), 0:
+					   each its own */
 } access_request;
 
 /* access_op_name - the request's word ("search", ...); "" for none */
@@ -318,6 +345,47 @@ typedef int (*access_emit_fn)(char type, const void *buf, size_t len,
 int access_serve(access_service *s, const access_identity *who,
 		 const access_request *rq, access_emit_fn emit, void *ctx);
 
+/*
+ * access_serve_stream - access_serve() for a request that goes on with
+ * frames from the client (import): recv(type, bytes, length, ctx) gives
+ * the next one (1, or -1 when the client is gone or sent no frame in
+ * time); the bytes stay valid until the next call.
+ */
+typedef int (*access_recv_fn)(char *type, const char **buf, size_t *len,
+			      void *ctx);
+int access_serve_stream(access_service *s, const access_identity *who,
+			const access_request *rq, access_emit_fn emit,
+			access_recv_fn recv, void *ctx);
+
+/* An imported message's envelope as it travels (the MESSAGE frame):
+ * derived from its headers by import/ on the client's side. */
+typedef struct access_import_msg {
+	char *mail_from;
+	char **rcpts;
+	size_t n_rcpts;
+	char *message_id, *subject, *date;	/* header values, or NULL */
+	int64_t received_at;		/* usec */
+	char *source;			/* where it came from, for people */
+} access_import_msg;
+
+/* access_import_msg_json - m as the MESSAGE frame's text (strings that
+ * are not UTF-8 as {"base64": ...}); malloc'ed, NULL when out of memory */
+char *access_import_msg_json(const access_import_msg *m);
+
+/* access_import_msg_parse - a MESSAGE frame into out (owned strings:
+ * access_import_msg_free()); -1 and err when it is not one */
+int access_import_msg_parse(const char *text, size_t len,
+			    access_import_msg *out, mk_error *err);
+
+/* access_import_msg_free - the strings of m (not m) */
+void access_import_msg_free(access_import_msg *m);
+
+/* access_frame_read - one frame from fd of at most max bytes into *buf
+ * (grown as needed, *cap its size; NUL-terminated): 1, 0 when the peer
+ * closed before a frame, -1 with err */
+int access_frame_read(int fd, char *type, char **buf, size_t *cap,
+		      size_t *len, size_t max, mk_error *err);
+
 /* access_frame_write - one frame to fd; 0, or -1 with err */
 int access_frame_write(int fd, char type, const void *buf, size_t len,
 		       mk_error *err);
@@ -335,6 +403,10 @@ access_client *access_client_open(const char *socket_path,
  * for a frame, 0 after the end frame was read, -1 on error. */
 int access_client_next(access_client *c, char *type, const char **buf,
 		       size_t *len, mk_error *err);
+
+/* access_client_send - one frame to the service (import) */
+int access_client_send(access_client *c, char type, const void *buf,
+		       size_t len, mk_error *err);
 
 /* access_client_fd - the connection's socket, for a signal handler to
  * shutdown(2) so that a blocked read ends (export's Ctrl-C) */

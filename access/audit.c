@@ -166,6 +166,12 @@ access_audit_query(const access_request *rq)
 	if (rq->count)
 		json_object_set_new(q, "count", json_true());
 	put_term(q, "name", rq->name);
+	put_term(q, "kind", rq->kind);
+	if (rq->n_sources > 0)
+		json_object_set_new(q, "sources", wire_strings(
+				    (const char *const *)rq->sources,
+				    rq->n_sources));
+	put_number(q, "received_at", rq->received_at);
 	if (rq->dry_run)
 		json_object_set_new(q, "dry_run", json_true());
 	if (rq->keys_pem != NULL)

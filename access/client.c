@@ -182,6 +182,14 @@ access_client_next(access_client *c, char *type, const char **buf,
 	return 1;
 }
 
+/* access_client_send - one frame to the service */
+int
+access_client_send(access_client *c, char type, const void *buf, size_t len,
+		   mk_error *err)
+{
+	return access_frame_write(c->fd, type, buf, len, err);
+}
+
 /* access_client_fd - the connection's socket */
 int
 access_client_fd(const access_client *c)

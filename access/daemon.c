@@ -113,13 +113,39 @@ bind_socket(const char *path, mk_error *err)
 	return fd;
 }
 
+/* One client's connection while its request is answered. */
+typedef struct connection {
+	int fd;
+	char *buf;			/* the last frame it sent (import) */
+	size_t cap;
+} connection;
+
 /* emit_frame - access_emit_fn: one frame to the connection */
 static int
 emit_frame(char type, const void *buf, size_t len, void *ctx)
 {
+	connection *c = ctx;
 	mk_error err;
 
-	return access_frame_write(*(int *)ctx, type, buf, len, &err);
+	return access_frame_write(c->fd, type, buf, len, &err);
+}
+
+/* recv_frame - access_recv_fn: the client's next frame, within
+ * ACCESS_READ_SECONDS (SO_RCVTIMEO) */
+static int
+recv_frame(char *type, const char **buf, size_t *len, void *ctx)
+{
+	connection *c = ctx;
+	size_t max = ARCHIVE_MAX_RCPTS * (ARCHIVE_MAX_FIELD + 16) + 65536;
+	mk_error err;
+
+	if (max < ACCESS_MAX_CHUNK)
+		max = ACCESS_MAX_CHUNK;
+	if (access_frame_read(c->fd, type, &c->buf, &c->cap, len, max,
+			      &err) != 1)
+		return -1;
+	*buf = c->buf;
+	return 1;
 }
 
 /* send_error - an end frame with an error, before any request ran */
@@ -205,6 +231,7 @@ set_timeouts(int fd)
 static void
 serve_parsed(int fd, uid_t uid, const access_request *rq)
 {
+	connection c = { .fd = fd };
 	access_identity who;
 	mk_error err;
 
@@ -213,10 +240,12 @@ serve_parsed(int fd, uid_t uid, const access_request *rq)
 		send_error(fd, err.msg);
 		return;
 	}
-	if (access_serve(service, &who, rq, emit_frame, &fd) != 0)
+	if (access_serve_stream(service, &who, rq, emit_frame, recv_frame,
+				&c) != 0)
 		mk_log(LOG_INFO, "%s (uid %lu): %s: the client left mid-answer",
 		     who.user, (unsigned long)uid, access_op_name(rq->op));
 	access_identity_free(&who);
+	free(c.buf);
 }
 
 /* serve_connection - one client: credentials, request, answer */

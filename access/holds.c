@@ -508,10 +508,11 @@ static json_t *
 expire_summary(const expiring *x, const archive_expire_stats *st,
 	       const discovery_forget_stats *fs)
 {
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "dry_run", x->a->rq->dry_run,
 			 "groups", (json_int_t)st->groups,
 			 "expired", (json_int_t)st->messages,
+			 "rekeyed", (json_int_t)st->rekeyed,
 			 "bytes", (json_int_t)st->bytes,
 			 "bytes_freed", (json_int_t)st->bytes_freed,
 			 "kept_held", (json_int_t)st->kept_held,

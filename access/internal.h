@@ -91,6 +91,7 @@ typedef struct answer {
 	const policy *pol;
 	archive *ar;
 	access_emit_fn emit;
+	access_recv_fn recv;		/* the client's frames, or NULL */
 	void *ctx;
 	bool gone;			/* emit failed: the client left */
 } answer;
@@ -124,6 +125,18 @@ int serve_hold(answer *a);
 int serve_holds(answer *a);
 int serve_release(answer *a);
 int serve_expire(answer *a);
+
+/* serve_import - mail that predates the milter, streamed by the client
+ * (import.c) */
+int serve_import(answer *a);
+
+/* wire_text - s as a JSON string, {"base64": ...} when it is not UTF-8,
+ * null when NULL; NULL when out of memory (wiretext.c) */
+json_t *wire_text(const char *s);
+
+/* wire_text_of - a value made by wire_text() back into a malloc'ed string
+ * in *out (NULL for null); -1 when it is neither */
+int wire_text_of(json_t *v, char **out);
 
 /* wire_strings - strings as a JSON array (those that are not UTF-8 as
  * {"base64": ...}); NULL when out of memory */

@@ -33,6 +33,10 @@
  *	  holds                  name (one hold; none: every hold)
  *	  release                name, reason (both required)
  *	  expire                 dry_run (true: count, change nothing)
+ *	  import                 kind ("mbox", "maildir", "eml"), sources
+ *	                         (the paths, an array of strings: for the
+ *	                         audit trail), received_at (optional); the
+ *	                         messages follow as frames (access.h)
  *
  * DIAGNOSTICS
  *	access_request_parse() returns -1 with the problem in err.
@@ -76,6 +80,7 @@ static const struct {
 	{ACCESS_OP_HOLDS, "holds", " name "},
 	{ACCESS_OP_RELEASE, "release", " name reason "},
 	{ACCESS_OP_EXPIRE, "expire", " dry_run "},
+	{ACCESS_OP_IMPORT, "import", " kind sources received_at "},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -344,6 +349,49 @@ parse_hold(json_t *obj, access_op op, access_request *rq, mk_error *err)
 	return parse_times(obj, rq, err);
 }
 
+/* parse_sources - import's sources: a non-empty array of paths */
+static int
+parse_sources(json_t *obj, access_request *rq, mk_error *err)
+{
+	json_t *list = json_object_get(obj, "sources"), *wrap, *v;
+	size_t i, n = json_array_size(list);
+	int rc = 0;
+
+	if (!json_is_array(list) || n == 0 || n > ACCESS_MAX_SOURCES)
+		return mk_error_set(err, "sources must be 1 to %d paths",
+				    ACCESS_MAX_SOURCES);
+	if ((rq->sources = calloc(n, sizeof(*rq->sources))) == NULL)
+		return mk_error_set(err, "out of memory");
+	for (i = 0; rc == 0 && i < n; i++) {
+		v = json_array_get(list, i);
+		wrap = json_pack("{s:O}", "source", v);
+		rc = get_text(wrap, "source", MAX_TEXT, false,
+			      &rq->sources[i], err);
+		json_decref(wrap);
+		if (rc == 0 && rq->sources[i] == NULL)
+			rc = mk_error_set(err, "sources must be strings");
+		rq->n_sources += rc == 0;
+	}
+	return rc;
+}
+
+/* parse_import - kind, sources, received_at */
+static int
+parse_import(json_t *obj, access_request *rq, mk_error *err)
+{
+	if (get_text(obj, "kind", 16, false, &rq->kind, err) != 0)
+		return -1;
+	if (rq->kind == NULL || (strcmp(rq->kind, "mbox") != 0
+				 && strcmp(rq->kind, "maildir") != 0
+				 && strcmp(rq->kind, "eml") != 0))
+		return mk_error_set(err, "kind must be \"mbox\", \"maildir\" or"
+				    " \"eml\"");
+	if (parse_sources(obj, rq, err) != 0)
+		return -1;
+	return get_count(obj, "received_at", 1, INT64_MAX / 2, &rq->received_at,
+			 err);
+}
+
 /* parse_members - the members of operation k into rq */
 static int
 parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
@@ -368,6 +416,8 @@ parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
 	case ACCESS_OP_HOLDS:
 	case ACCESS_OP_RELEASE:
 		return parse_hold(obj, ops[k].op, rq, err);
+	case ACCESS_OP_IMPORT:
+		return parse_import(obj, rq, err);
 	case ACCESS_OP_EXPIRE:
 		if (json_object_get(obj, "dry_run") != NULL
 		    && !json_is_boolean(json_object_get(obj, "dry_run")))
@@ -433,6 +483,29 @@ put_count(json_t *obj, const char *name, int64_t value)
 		json_object_set_new(obj, name, json_integer((json_int_t)value));
 }
 
+/* paths_json - import's sources as an array of strings (a byte that is
+ * not UTF-8 written as '?': the names are for people) */
+static json_t *
+paths_json(const access_request *rq)
+{
+	json_t *list = json_array(), *v;
+	char *copy;
+	size_t i, k;
+
+	for (i = 0; list != NULL && i < rq->n_sources; i++) {
+		if ((v = json_string(rq->sources[i])) == NULL
+		    && (copy = strdup(rq->sources[i])) != NULL) {
+			for (k = 0; copy[k]; k++)
+				if ((unsigned char)copy[k] >= 0x80)
+					copy[k] = '?';
+			v = json_string(copy);
+			free(copy);
+		}
+		json_array_append_new(list, v);
+	}
+	return list;
+}
+
 /* format_members - the members of rq's operation into obj */
 static void
 format_members(json_t *obj, const access_request *rq)
@@ -466,6 +539,10 @@ format_members(json_t *obj, const access_request *rq)
 	put_text(obj, "name", rq->name);
 	if (rq->dry_run)
 		json_object_set_new(obj, "dry_run", json_true());
+	put_text(obj, "kind", rq->kind);
+	if (rq->n_sources > 0)
+		json_object_set_new(obj, "sources", paths_json(rq));
+	put_count(obj, "received_at", rq->received_at);
 }
 
 /* access_request_format - rq as one line of JSON and its newline */
@@ -500,5 +577,9 @@ access_request_free(access_request *rq)
 	free(rq->action);
 	free(rq->q);
 	free(rq->name);
+	free(rq->kind);
+	for (size_t i = 0; rq->sources != NULL && i < rq->n_sources; i++)
+		free(rq->sources[i]);
+	free(rq->sources);
 	memset(rq, 0, sizeof(*rq));
 }

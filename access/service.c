@@ -1125,6 +1125,7 @@ dispatch(answer *a)
 	case ACCESS_OP_HOLDS: return serve_holds(a);
 	case ACCESS_OP_RELEASE: return serve_release(a);
 	case ACCESS_OP_EXPIRE: return serve_expire(a);
+	case ACCESS_OP_IMPORT: return serve_import(a);
 	default: return answer_error(a, "unknown operation");
 	}
 }
@@ -1134,7 +1135,17 @@ int
 access_serve(access_service *s, const access_identity *who,
 	     const access_request *rq, access_emit_fn emit, void *ctx)
 {
-	answer a = { .s = s, .who = who, .rq = rq, .emit = emit, .ctx = ctx };
+	return access_serve_stream(s, who, rq, emit, NULL, ctx);
+}
+
+/* access_serve_stream - answer rq for who, with the client's frames */
+int
+access_serve_stream(access_service *s, const access_identity *who,
+		    const access_request *rq, access_emit_fn emit,
+		    access_recv_fn recv, void *ctx)
+{
+	answer a = { .s = s, .who = who, .rq = rq, .emit = emit, .recv = recv,
+		     .ctx = ctx };
 	policy_ref *ref = service_policy_take(s);
 	mk_error err;
 

@@ -47,6 +47,7 @@ static const struct {
 	{"subject", offsetof(archive_message, subject)},
 	{"date", offsetof(archive_message, date)},
 	{"policy_json", offsetof(archive_message, policy_json)},
+	{"origin", offsetof(archive_message, origin)},
 };
 #define N_TEXT (sizeof(text_fields) / sizeof(text_fields[0]))
 
@@ -55,74 +56,6 @@ static char **
 field(archive_message *msg, size_t offset)
 {
 	return (char **)((char *)msg + offset);
-}
-
-/* text_value - s as a JSON string, {"base64": ...} when it is not UTF-8,
- * null when NULL */
-static json_t *
-text_value(const char *s)
-{
-	json_t *v;
-	unsigned char *b64;
-	size_t len;
-
-	if (s == NULL)
-		return json_null();
-	if ((v = json_string(s)) != NULL)
-		return v;
-	len = strlen(s);
-	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
-		return NULL;
-	EVP_EncodeBlock(b64, (const unsigned char *)s, (int)len);
-	v = json_pack("{s:s}", "base64", (char *)b64);
-	free(b64);
-	return v;
-}
-
-/* text_of - a JSON value made by text_value back into a malloc'ed string
- * in *out (NULL for null); -1 when it is neither */
-static int
-text_of(json_t *v, char **out)
-{
-	const char *b64;
-	size_t len;
-	int n;
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (json_is_string(v))
-		return (*out = strdup(json_string_value(v))) ? 0 : -1;
-	if ((b64 = json_string_value(json_object_get(v, "base64"))) == NULL)
-		return -1;
-	len = strlen(b64);
-	if (len % 4 != 0 || (*out = malloc(len / 4 * 3 + 1)) == NULL)
-		return -1;
-	n = EVP_DecodeBlock((unsigned char *)*out, (const unsigned char *)b64,
-			    (int)len);
-	if (n < 0)
-		return free(*out), *out = NULL, -1;
-	while (len > 0 && b64[--len] == '=')
-		n--;
-	(*out)[n] = '\0';
-	if (memchr(*out, '\0', (size_t)n) != NULL)
-		return free(*out), *out = NULL, -1;
-	return 0;
-}
-
-/* wire_strings - an array of texts (text_value() each) */
-json_t *
-wire_strings(const char *const *items, size_t n)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, text_value(items[i])) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
 }
 
 /* access_message_obj - msg (and a snippet, or NULL) as the wire's JSON
@@ -151,10 +84,10 @@ access_message_obj(const archive_message *msg, const char *snippet)
 							    msg->n_rcpts));
 	for (i = 0; i < N_TEXT; i++)
 		bad |= json_object_set_new(obj, text_fields[i].name,
-			text_value(*field((archive_message *)msg,
+			wire_text(*field((archive_message *)msg,
 					  text_fields[i].offset)));
 	if (snippet != NULL)
-		bad |= json_object_set_new(obj, "snippet", text_value(snippet));
+		bad |= json_object_set_new(obj, "snippet", wire_text(snippet));
 	if (bad) {
 		json_decref(obj);
 		return NULL;
@@ -186,7 +119,7 @@ list_of(json_t *arr, char ***out, size_t *n)
 	if ((*out = calloc(json_array_size(arr) + 1, sizeof(**out))) == NULL)
 		return -1;
 	for (i = 0; i < json_array_size(arr); i++, (*n)++)
-		if (text_of(json_array_get(arr, i), &(*out)[i]) != 0
+		if (wire_text_of(json_array_get(arr, i), &(*out)[i]) != 0
 		    || (*out)[i] == NULL)
 			return -1;
 	return 0;
@@ -225,7 +158,7 @@ fill_message(json_t *obj, archive_message *msg)
 	if (list_of(json_object_get(obj, "rcpts"), &msg->rcpts, &msg->n_rcpts) != 0)
 		return "rcpts";
 	for (i = 0; i < N_TEXT; i++)
-		if (text_of(json_object_get(obj, text_fields[i].name),
+		if (wire_text_of(json_object_get(obj, text_fields[i].name),
 			    field(msg, text_fields[i].offset)) != 0)
 			return text_fields[i].name;
 	return NULL;
@@ -379,4 +312,57 @@ access_frame_write(int fd, char type, const void *buf, size_t len,
 	    || (len > 0 && write_full(fd, buf, len) != 0))
 		return mk_error_errno(err, "send to the client");
 	return 0;
+}
+
+/* read_exact - len bytes from fd: 1, 0 at a clean end before any, -1 */
+static int
+read_exact(int fd, void *buf, size_t len, mk_error *err)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mk_error_errno(err, "read a frame");
+		if (n == 0)
+			return got == 0 ? 0 : mk_error_set(err, "the connection"
+							   " closed mid-frame");
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* access_frame_read - one frame of at most max bytes */
+int
+access_frame_read(int fd, char *type, char **buf, size_t *cap, size_t *len,
+		  size_t max, mk_error *err)
+{
+	unsigned char head[5];
+	size_t n;
+	char *grown;
+	int rc;
+
+	if ((rc = read_exact(fd, head, sizeof(head), err)) <= 0)
+		return rc;
+	n = (size_t)head[1] << 24 | (size_t)head[2] << 16
+	    | (size_t)head[3] << 8 | head[4];
+	if (n > max)
+		return mk_error_set(err, "a frame of %zu bytes (at most %zu)",
+				    n, max);
+	if (n + 1 > *cap) {
+		if ((grown = realloc(*buf, n + 1)) == NULL)
+			return mk_error_set(err, "out of memory");
+		*buf = grown;
+		*cap = n + 1;
+	}
+	if (n > 0 && read_exact(fd, *buf, n, err) != 1)
+		return err->msg[0] ? -1 : mk_error_set(err, "the connection"
+						       " closed mid-frame");
+	(*buf)[n] = '\0';
+	*type = (char)head[0];
+	*len = n;
+	return 1;
 }

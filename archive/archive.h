@@ -147,6 +147,9 @@ typedef struct archive_envelope {
 	const char *date;
 	int64_t received_at;		/* microseconds since the epoch, UTC */
 	archive_policy policy;
+	const char *origin;		/* NULL: an MTA's envelope (the
+					   milter); "import": derived from
+					   the headers by mailkeep import */
 } archive_envelope;
 
 /*
@@ -183,6 +186,7 @@ typedef struct archive_message {
 	char *message_id;
 	char *subject;
 	char *date;
+	char *origin;			/* NULL: an MTA's envelope; "import" */
 	char **rcpts;
 	size_t n_rcpts;
 } archive_message;
@@ -300,6 +304,14 @@ void archive_spool_discard(archive_spool *sp);
 typedef int (*archive_search_fn)(const archive_message *msg, void *ctx);
 int archive_search(archive *ar, const archive_query *q,
 		   archive_search_fn fn, void *ctx, mk_error *err);
+
+/* archive_find_same - is a message like this one archived already?  The
+ * same content (sha256 hex) kept in full; or, given sha256 NULL (metadata
+ * only: no content to compare), the same Message-ID, envelope sender and
+ * received_at.  1 with its id in id_out, 0 when none, -1 with err */
+int archive_find_same(archive *ar, const char *sha256, const char *message_id,
+		      const char *mail_from, int64_t received_at,
+		      char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
 
 /* archive_lookup - one message by id; *out owned by the caller.
  * Returns 0 and sets *out, or -1 (err says "no message ...") */

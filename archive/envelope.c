@@ -15,7 +15,8 @@
  *
  *	{"queue_id": S, "client_addr": S, "client_name": S, "helo": S,
  *	 "auth_user": S, "tls_version": S, "mail_from": S, "message_id": S,
- *	 "subject": S, "date": S, "rcpts": [S, ...], "received_at": N,
+ *	 "subject": S, "date": S, "origin": S, "rcpts": [S, ...],
+ *	 "received_at": N,
  *	 "policy": {"content": "full"|"metadata", "direction": S,
  *	            "retain_until": N, "roles": [S, ...],
  *	            "parties": [{"address": S, "rule": S}, ...]}}
@@ -53,6 +54,7 @@ static const struct {
 	{"message_id", offsetof(archive_envelope, message_id)},
 	{"subject", offsetof(archive_envelope, subject)},
 	{"date", offsetof(archive_envelope, date)},
+	{"origin", offsetof(archive_envelope, origin)},
 };
 #define N_TEXTS (sizeof(env_texts) / sizeof(env_texts[0]))
 
@@ -336,8 +338,8 @@ members_parse(json_t *obj, archive_envelope *env)
 {
 	static const char *const names[] = { "queue_id", "client_addr",
 		"client_name", "helo", "auth_user", "tls_version", "mail_from",
-		"message_id", "subject", "date", "rcpts", "received_at",
-		"policy", NULL };
+		"message_id", "subject", "date", "origin", "rcpts",
+		"received_at", "policy", NULL };
 	const char *bad = "envelope";
 	char *s;
 	size_t i;

@@ -64,7 +64,8 @@ static const char schema_sql[] =
 	" date_hdr TEXT, ledger_seq INTEGER NOT NULL,"
 	" content TEXT NOT NULL, retain_until INTEGER, direction TEXT,"
 	" policy_json TEXT NOT NULL, record_sha256 TEXT NOT NULL,"
-	" content_file TEXT, content_off INTEGER, content_len INTEGER);"
+	" content_file TEXT, content_off INTEGER, content_len INTEGER,"
+	" origin TEXT);"
 	"CREATE INDEX IF NOT EXISTS messages_retain ON messages(retain_until);"
 	"CREATE INDEX IF NOT EXISTS messages_seq ON messages(ledger_seq);"
 	"CREATE TABLE IF NOT EXISTS roles("
@@ -126,6 +127,27 @@ add_content_columns(sqlite3 *db, const char *path, mk_error *err)
 	return 0;
 }
 
+/* add_origin_column - messages.origin (where the envelope came from:
+ * NULL an MTA, "import") in an index made before it; as above */
+static int
+add_origin_column(sqlite3 *db, const char *path, mk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	bool has = sqlite3_prepare_v2(db, "SELECT origin FROM messages LIMIT 0",
+				      -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	if (has || sqlite3_exec(db, "ALTER TABLE messages ADD COLUMN origin"
+				" TEXT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	st = NULL;
+	has = sqlite3_prepare_v2(db, "SELECT origin FROM messages LIMIT 0", -1,
+				 &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return has ? 0 : mk_error_set(err, "%s: add the origin column: %s",
+				      path, sqlite3_errmsg(db));
+}
+
 /* index_open_file - open (create) an index file at path into *db, WAL
  * and full durability (index_open() relaxes it for the writer) */
 int
@@ -146,7 +168,9 @@ index_open_file(archive *ar, const char *path, sqlite3 **db, bool create,
 		return mk_error_set(err, "%s: create schema: %s", path,
 				    sqlite3_errmsg(*db));
 	(void)ar;
-	return create ? 0 : add_content_columns(*db, path, err);
+	if (!create && add_content_columns(*db, path, err) != 0)
+		return -1;
+	return create ? 0 : add_origin_column(*db, path, err);
 }
 
 /* index_open - open (create) the archive's index */
@@ -313,6 +337,7 @@ insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)
 	bind_text(st, 21, policy_text != NULL ? policy_text : "{}");
 	bind_text(st, 22, rsha);
 	bind_content(st, 23, json_object_get(rec, "content"));
+	bind_text(st, 26, jtext(rec, "origin"));
 	rc = sqlite3_step(st);
 	free(policy_text);
 	free(from_lc);
@@ -372,7 +397,7 @@ index_inserter_open(index_inserter *ins, sqlite3 *db, mk_error *err)
 	memset(ins, 0, sizeof(*ins));
 	ins->db = db;
 	if (sqlite3_prepare_v2(db, "INSERT INTO messages"
-	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    -1, &ins->msg, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db,
 	    "INSERT INTO recipients VALUES(?,?,?,?,?)", -1, &ins->rcpt, NULL) != SQLITE_OK
@@ -452,8 +477,8 @@ index_insert_batch(archive *ar, commit_req *batch, mk_error *err)
 	" m.client_name, m.helo, m.auth_user, m.tls_version, m.mail_from," \
 	" m.message_id, m.subject, m.date_hdr, m.content, m.retain_until," \
 	" m.policy_json, m.ledger_seq, m.content_file, m.content_off," \
-	" m.content_len"
-#define MESSAGE_N_COLUMNS 21	/* the columns above */
+	" m.content_len, m.origin"
+#define MESSAGE_N_COLUMNS 22	/* the columns above */
 
 /* column_dup - a copy of a text column, NULL for SQL NULL */
 static char *
@@ -546,6 +571,7 @@ row_message(sqlite3_stmt *st, list_stmts *ls)
 	msg->content_file = column_dup(st, 18);
 	msg->content_off = sqlite3_column_int64(st, 19);
 	msg->content_len = sqlite3_column_int64(st, 20);
+	msg->origin = column_dup(st, 21);
 	if (load_list(ls->rcpts, msg->id, &msg->rcpts, &msg->n_rcpts) != 0
 	    || load_list(ls->roles, msg->id, &msg->roles, &msg->n_roles) != 0) {
 		archive_message_free(msg);
@@ -572,6 +598,7 @@ archive_message_free(archive_message *msg)
 	free(msg->message_id);
 	free(msg->subject);
 	free(msg->date);
+	free(msg->origin);
 	free(msg->content_file);
 	for (i = 0; i < msg->n_rcpts; i++)
 		free(msg->rcpts[i]);
@@ -888,4 +915,45 @@ archive_stored_count(archive *ar, int64_t *count, int64_t *max_seq,
 		rc = db_error(ar, err, "count");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* archive_find_same - an archived message the same as the one described:
+ * the same content (sha256) kept in full, or - metadata only, where no
+ * content is kept to compare - the same Message-ID, sender and time */
+int
+archive_find_same(archive *ar, const char *sha256, const char *message_id,
+		  const char *mail_from, int64_t received_at,
+		  char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	id_out[0] = '\0';
+	if (sha256 == NULL && message_id == NULL)
+		return 0;	/* nothing to know it by */
+	rc = sha256 != NULL
+	    ? sqlite3_prepare_v2(ar->db, "SELECT id FROM messages WHERE"
+				 " sha256 = ?1 AND content = 'full' LIMIT 1",
+				 -1, &st, NULL)
+	    : sqlite3_prepare_v2(ar->db, "SELECT id FROM messages WHERE"
+				 " message_id = ?2 AND mail_from = ?3 AND"
+				 " received_at = ?4 LIMIT 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(ar, err, "prepare a duplicate check");
+	if (sha256 != NULL)
+		sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	else {
+		sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, mail_from ? mail_from : "", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, received_at);
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(id_out, ARCHIVE_ID_LEN + 1, "%s",
+			 sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(ar, err, "duplicate check");
+	return rc == SQLITE_ROW ? 1 : 0;
 }

@@ -199,6 +199,8 @@ record_json(const commit_req *req)
 	bad |= set_text(obj, "subject", e->policy.content == ARCHIVE_FULL
 			? e->subject : NULL);	/* metadata mode: never */
 	bad |= set_text(obj, "date", e->date);
+	if (e->origin != NULL)
+		bad |= set_text(obj, "origin", e->origin);
 	bad |= json_object_set_new(obj, "policy", policy_json(&e->policy));
 	json_decref(rcpts);
 	if (bad) {

@@ -90,6 +90,11 @@ typedef struct cli_request {
 	const char *out;	/* export --out PATH */
 	const char *hold_name;	/* hold create|show|release NAME */
 	int dry_run;		/* expire --dry-run */
+	const char *import_kind;	/* import: mbox, maildir, eml */
+	const char *const *import_paths;	/* import: PATH... (argv) */
+	size_t n_import_paths;
+	int64_t received_at;	/* import --as-received-at (usec) */
+	int has_received_at;
 } cli_request;
 
 /* A subcommand: returns the exit status.  cfg is NULL only for a
@@ -133,6 +138,9 @@ int cli_cmd_status(const mk_config *cfg, const cli_request *rq);
 int cli_print_listed_header(access_op op);
 int cli_print_listed(access_op op, json_t *obj);
 int cli_print_single(access_op op, json_t *obj, int json);
+
+/* import.c: mail that predates the milter */
+int cli_cmd_import(const mk_config *cfg, const cli_request *rq);
 
 /* holds.c: legal holds and expiry, for people */
 int cli_print_hold_header(void);

@@ -127,8 +127,10 @@ print_expiry(json_t *end)
 	       " of storage freed\n", dry ? "would expire" : "expired",
 	       number_of(end, "expired"), number_of(end, "groups"),
 	       number_of(end, "bytes"), number_of(end, "bytes_freed"));
-	printf("kept for a legal hold: %lld messages past their retention\n",
-	       number_of(end, "kept_held"));
+	printf("kept for a legal hold: %lld messages past their retention"
+	       " (%lld of them moved under a new key, so that their day's key"
+	       " could go)\n", number_of(end, "kept_held"),
+	       number_of(end, "rekeyed"));
 	if (number_of(end, "words_mismatched") > 0)
 		printf("warning: the words of %lld expired messages stay in the"
 		       " full-text index until 'mailkeep rebuild-index'\n",

@@ -86,6 +86,7 @@ enum {
 	OPT_LARGER = 1 << 27,
 	OPT_SMALLER = 1 << 28,
 	OPT_TERMS = 1 << 29,	/* --party, --hold: query terms, repeatable */
+	/* OPT_AS_RECEIVED_AT is 1u << 31, below: an enum holds an int */
 	OPT_DRY_RUN = 1 << 30,
 	OPT_REPEATABLE = OPT_HEADER_FROM | OPT_HEADER_TO | OPT_CLIENT_IP |
 			 OPT_QUEUE_ID | OPT_TERMS,
@@ -100,6 +101,8 @@ enum {
 		    OPT_LIMIT | OPT_JSON | OPT_OFFLINE
 };
 
+#define OPT_AS_RECEIVED_AT (1u << 31)
+
 /* What a command takes after its name. */
 typedef enum {
 	ARGS_NONE,		/* nothing */
@@ -109,7 +112,8 @@ typedef enum {
 	ARGS_NUMBER,		/* one four-eyes request number */
 	ARGS_QUERY,		/* words of a query (search) */
 	ARGS_NAME,		/* a hold's name */
-	ARGS_NAME_QUERY		/* a hold's name, then words of a query */
+	ARGS_NAME_QUERY,	/* a hold's name, then words of a query */
+	ARGS_IMPORT		/* mbox|maildir|eml, then one path or more */
 } cli_operands;
 
 /* What a command needs besides its options. */
@@ -127,7 +131,7 @@ enum {
 	LO_ACTION, LO_TEXT, LO_SUBJECT, LO_ATTACHMENT, LO_HAS_ATTACHMENT,
 	LO_NEWEST, LO_COUNT, LO_OFFSET, LO_FORMAT, LO_OUT, LO_HEADER_FROM,
 	LO_HEADER_TO, LO_CLIENT_IP, LO_QUEUE_ID, LO_LARGER, LO_SMALLER,
-	LO_PARTY, LO_HOLD, LO_DRY_RUN
+	LO_PARTY, LO_HOLD, LO_DRY_RUN, LO_AS_RECEIVED_AT
 };
 
 static const struct option long_options[] = {
@@ -165,6 +169,7 @@ static const struct option long_options[] = {
 	{"party", required_argument, NULL, LO_PARTY},
 	{"hold", required_argument, NULL, LO_HOLD},
 	{"dry-run", no_argument, NULL, LO_DRY_RUN},
+	{"as-received-at", required_argument, NULL, LO_AS_RECEIVED_AT},
 	{NULL, 0, NULL, 0}
 };
 
@@ -205,6 +210,7 @@ static const struct {
 	{OPT_TERMS, LO_PARTY, "--party"},
 	{OPT_TERMS, LO_HOLD, "--hold"},
 	{OPT_DRY_RUN, LO_DRY_RUN, "--dry-run"},
+	{OPT_AS_RECEIVED_AT, LO_AS_RECEIVED_AT, "--as-received-at"},
 };
 #define N_OPTION_BITS (sizeof(option_bits) / sizeof(option_bits[0]))
 
@@ -283,6 +289,8 @@ static const struct cli_command {
 	 OPT_REASON, ARGS_NAME, CMD_ARCHIVE},
 	{"expire", ACCESS_OP_EXPIRE, 0, NULL, OPT_DRY_RUN | OPT_JSON, 0,
 	 ARGS_NONE, CMD_ARCHIVE},
+	{"import", ACCESS_OP_NONE, 0, cli_cmd_import,
+	 OPT_AS_RECEIVED_AT | OPT_JSON, 0, ARGS_IMPORT, CMD_ARCHIVE},
 };
 
 /* The commands of two words, by their first: and what follows it. */
@@ -396,6 +404,9 @@ print_help(void)
 "                       lift a hold: its messages may expire again (admin)\n"
 "  expire [--dry-run]   forget every message past its retention and under\n"
 "                       no hold (role admin); --dry-run: count only\n"
+"  import mbox|maildir|eml PATH... [--as-received-at DATE]\n"
+"                       archive mail from before the milter, as if it had\n"
+"                       arrived then (role admin)\n"
 "Every command but init, get and policy takes --json.\n"
 "search, show, get, ledger proof, verify and audit go through the access\n"
 "service (mailkeep-access), which decides by your roles; --offline opens\n"
@@ -727,6 +738,9 @@ take_option(cli_line *cl, int val, const char *arg)
 	case LO_DRY_RUN:
 		rq->dry_run = 1;
 		return 0;
+	case LO_AS_RECEIVED_AT:
+		return set_date("--as-received-at", arg, &rq->received_at,
+				&rq->has_received_at);
 	case LO_NEWEST:
 		rq->query.newest = 1;
 		return 0;
@@ -906,6 +920,32 @@ set_hold_name(cli_request *rq, const char *arg)
 	return 0;
 }
 
+/* set_import - import's operands: the kind, then the paths */
+static int
+set_import(cli_request *rq, int nargs, char **args)
+{
+	int i;
+
+	if (nargs == 0 || (strcmp(args[0], "mbox") != 0
+			   && strcmp(args[0], "maildir") != 0
+			   && strcmp(args[0], "eml") != 0))
+		return usage_error("'import' needs what to read: mbox, maildir"
+				   " or eml, then the paths");
+	if (nargs < 2)
+		return usage_error("'import %s' needs a path", args[0]);
+	if (nargs - 1 > ACCESS_MAX_SOURCES)
+		return usage_error("'import': at most %d paths at once",
+				   ACCESS_MAX_SOURCES);
+	for (i = 1; i < nargs; i++)
+		if (args[i][0] == '\0' || strlen(args[i]) > CLI_MAX_ARG)
+			return usage_error("'import': a path of 1 to %d bytes",
+					   CLI_MAX_ARG);
+	rq->import_kind = args[0];
+	rq->import_paths = (const char *const *)(args + 1);
+	rq->n_import_paths = (size_t)(nargs - 1);
+	return 0;
+}
+
 /* check_options - the options given fit cmd; 0 or an exit status */
 static int
 check_options(const struct cli_command *cmd, const cli_line *cl)
@@ -953,6 +993,8 @@ check_command(const struct cli_command *cmd, cli_line *cl, int nargs,
 	if (cmd->operands == ARGS_NUMBER && nargs == 0)
 		return usage_error("'%s' needs a request number (see 'mailkeep"
 				   " requests')", cmd->name);
+	if (cmd->operands == ARGS_IMPORT)
+		return set_import(&cl->rq, nargs, args);
 	if ((cmd->operands == ARGS_NAME || cmd->operands == ARGS_NAME_QUERY)
 	    && nargs == 0)
 		return usage_error("'%s' needs the hold's name", cmd->name);

@@ -260,6 +260,8 @@ cli_message_json(const archive_message *msg)
 			cli_retention_json(msg->retain_until));
 	bad |= json_put(obj, "roles", strings_json(msg->roles, msg->n_roles));
 	bad |= json_put(obj, "policy", policy_json(msg));
+	if (msg->origin != NULL)
+		bad |= json_put(obj, "origin", json_text(msg->origin));
 	if (bad) {
 		json_decref(obj);
 		return NULL;
@@ -583,6 +585,10 @@ cli_human_show(FILE *fp, const archive_message *msg)
 	show_line(fp, "message_id", msg->message_id);
 	show_line(fp, "date", msg->date);
 	show_line(fp, "subject", msg->subject);
+	if (msg->origin != NULL)
+		show_line(fp, "origin", strcmp(msg->origin, "import") == 0
+			  ? "import (envelope derived from the headers)"
+			  : msg->origin);
 	show_policy(fp, msg);
 	return ferror(fp) ? -1 : 0;
 }

@@ -23,6 +23,7 @@
 
 #include "archive/archive.h"
 #include "common/mkconfig.h"
+#include "ingest/ingest.h"
 #include "policy/policy.h"
 
 typedef struct daemon_state {
@@ -33,23 +34,6 @@ typedef struct daemon_state {
 } daemon_state;
 
 extern daemon_state g_state;
-
-/* The policy's decision for the message under way, owned by the milter
- * (decision.c): a reload cannot pull it from under the message. */
-typedef struct kept_decision {
-	policy_mode mode;
-	bool notice;
-	char *notice_header;
-	char *direction;
-	char **roles;
-	archive_party *parties;
-	archive_policy ap;	/* points into the fields above */
-} kept_decision;
-
-int kept_decision_take(kept_decision *k, const policy_decision *d);
-void kept_decision_free(kept_decision *k);
-void kept_decision_notice(const kept_decision *k, const char *id, char *buf,
-			  size_t size);
 
 /* mlog - log a line: syslog (mail facility), or stderr in the foreground */
 void mlog(int priority, const char *fmt, ...)

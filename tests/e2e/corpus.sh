@@ -11,23 +11,6 @@
 e2e_init corpus
 
 PYDATA=${PYTHON_EMAIL_DATA:-/usr/lib/python3.11/test/test_email/data}
-SA_EX=usr/share/doc/spamassassin/examples
-
-# sa_samples - print the directory holding SpamAssassin's samples, fetching
-#	and unpacking the package into the build tree when not there yet
-sa_samples() {
-	local d
-	for d in "$CORPUS/third-party/spamassassin" "$top_builddir/tests/corpus/third-party/spamassassin"; do
-		[ -f "$d/sample-spam.txt" ] && { echo "$d"; return 0; }
-	done
-	d=$top_builddir/tests/corpus/third-party/spamassassin
-	mkdir -p "$d/deb" || return 1
-	( cd "$d/deb" && timeout 120 apt-get download spamassassin >/dev/null 2>&1 ) || return 1
-	dpkg-deb -x "$d"/deb/spamassassin_*.deb "$d/deb/x" || return 1
-	cp "$d/deb/x/$SA_EX/sample-spam.txt" "$d/deb/x/$SA_EX/sample-nonspam.txt" "$d/" || return 1
-	rm -rf "$d/deb"
-	echo "$d"
-}
 
 files=()
 if ls "$PYDATA"/msg_*.txt > /dev/null 2>&1; then

@@ -1651,7 +1651,7 @@ static const archive_envelope fw_env = {
 	.auth_user = "alice", .tls_version = "TLSv1.3",
 	.mail_from = "s@example.net", .rcpts = fw_rcpts, .n_rcpts = 2,
 	.message_id = "<fw@example.net>", .subject = "Caf\xe9",
-	.date = "Tue, 1 Dec 2026 10:00:00 +0000",
+	.date = "Tue, 1 Dec 2026 10:00:00 +0000", .origin = "import",
 	.received_at = 1795000000123456LL,
 	.policy = { .content = ARCHIVE_FULL, .direction = "inbound",
 		    .retain_until = 4102444800LL, .roles = fw_roles,
@@ -1677,6 +1677,7 @@ envelope_kept(archive *ar, const char *id, archive_content content)
 	ck_assert_str_eq(m->rcpts[1], "B@Example.ORG");
 	ck_assert_str_eq(m->message_id, "<fw@example.net>");
 	ck_assert_str_eq(m->date, "Tue, 1 Dec 2026 10:00:00 +0000");
+	ck_assert_str_eq(m->origin, "import");
 	ck_assert_int_eq(m->received_at, 1795000000123456LL);
 	ck_assert_int_eq(m->retain_until, 4102444800LL);
 	ck_assert_int_eq(m->content, content);

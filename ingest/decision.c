@@ -1,10 +1,15 @@
 /*
- * decision.c - a message's policy decision, kept by the milter.
+ * decision.c - a message's policy decision, kept (ingest.h).
  *
- * policy_evaluate() answers with strings that live in the policy; a
- * SIGHUP may replace the policy while the message is still arriving, so
- * the milter keeps its own copy (kept_decision) from the first header to
- * the end of the message, in the form the archive takes (archive_policy).
+ * NAME
+ *	decision - policy_decision into archive_policy, owned by the caller
+ *
+ * DESCRIPTION
+ *	policy_evaluate() answers with strings that live in the policy; a
+ *	SIGHUP may replace the policy while the message is still arriving,
+ *	so the milter (from the first header to the end of the message) and
+ *	import (for each message) keep their own copy, in the form the
+ *	archive takes (archive_policy).
  */
 #include "config.h"
 
@@ -13,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "milter/milter.h"
+#include "ingest/ingest.h"
 
 /* dup_or_null - strdup that keeps NULL */
 static char *
