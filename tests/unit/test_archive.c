@@ -657,8 +657,9 @@ START_TEST(expiry_stopped_midway_is_finished_by_the_next_run)
 	store_token(ar, "mid-a2@sender.test", "TOKEN-MID-A2", day0, a2);
 	archive_close(ar);
 	/* a copy of the group's segments and key, to put back below */
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/content/2033-05-18' '%s/keys/record-2033-05-18.key' '%s/..'",
-		 dir, dir, dir);
+	/* kept beside this test's archive, not in the shared /tmp */
+	snprintf(cmd, sizeof(cmd), "mkdir '%s.saved' && cp -a '%s/content/2033-05-18'"
+		 " '%s/keys/record-2033-05-18.key' '%s.saved/'", dir, dir, dir, dir);
 	ck_assert_int_eq(system(cmd), 0);
 
 	/* 1. stopped after the entries: the index is locked by another
@@ -685,8 +686,9 @@ START_TEST(expiry_stopped_midway_is_finished_by_the_next_run)
 
 	/* 2. stopped after the rows, before the files: put the segments
 	 * and the key back as a run killed there leaves them */
-	snprintf(cmd, sizeof(cmd), "mv '%s/../2033-05-18' '%s/content/' && mv"
-		 " '%s/../record-2033-05-18.key' '%s/keys/'", dir, dir, dir, dir);
+	snprintf(cmd, sizeof(cmd), "mv '%s.saved/2033-05-18' '%s/content/' && mv"
+		 " '%s.saved/record-2033-05-18.key' '%s/keys/' && rmdir '%s.saved'",
+		 dir, dir, dir, dir, dir);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert(found_in_archive("TOKEN-MID-A1"));
 	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
