@@ -70,7 +70,9 @@
 #define FORWARD_CHUNK		65536	/* content bytes of a data frame, at
 					   most */
 #define FORWARD_MAX_JSON	(8 << 20)	/* bytes of an envelope frame */
-#define FORWARD_PEERS_MAX	32	/* connections a writer serves at once */
+#define FORWARD_PEERS_MAX	128	/* connections a writer serves at once:
+					   an import has up to 81 spools open
+					   (access.h, ACCESS_IMPORT_WINDOW) */
 #define FORWARD_IDLE_SECONDS	300	/* the writer waits this long for a
 					   peer's next frame (as an MTA's
 					   milter_content_timeout) */
