@@ -60,7 +60,7 @@ static const char *const outcome_names[N_OUTCOMES] = {
 	"imported", "duplicate", "not_kept", "refused", "cancelled"
 };
 
-#define STORE_WORKERS	16	/* stores under way at once */
+#define STORE_WORKERS	64	/* stores under way at once */
 
 /* One message: received, then waiting for a worker, then stored. */
 typedef struct incoming {

@@ -71,7 +71,7 @@
 					   most */
 #define FORWARD_MAX_JSON	(8 << 20)	/* bytes of an envelope frame */
 #define FORWARD_PEERS_MAX	128	/* connections a writer serves at once:
-					   an import has up to 81 spools open
+					   an import has up to 65 spools open
 					   (access.h, ACCESS_IMPORT_WINDOW) */
 #define FORWARD_IDLE_SECONDS	300	/* the writer waits this long for a
 					   peer's next frame (as an MTA's
