@@ -15,8 +15,9 @@
  *	group when the retention day changes, the new record sealed under
  *	the target's key and appended to the records of the day received,
  *	the "redecided" ledger entry (the commit point), its index rows made
- *	anew.  A message the policy no longer keeps gets an "expired" entry,
- *	loses its words and its rows, as in an expiry.
+ *	anew.  A message the policy no longer keeps goes with the rewrite of
+ *	its group (below), as in an expiry: its "expired" entry, its words,
+ *	its rows.
  *
  *	The old copy: when a retention is shortened, a content dropped or
  *	a message expired, the group it was in must not outlive the new
@@ -49,6 +50,14 @@ typedef struct day_target {
 	char target[CONTENT_GROUP_MAX];
 } day_target;
 
+/* A message that leaves its group in this run: one the policy no longer
+ * keeps (it goes with its group's rewrite), or, in a dry run, one that
+ * would have moved. */
+typedef struct leaving {
+	char id[ARCHIVE_ID_LEN + 1];
+	bool removes;
+} leaving;
+
 struct archive_redecider {
 	rewrite_run rw;
 	archive_redecide_options o;
@@ -58,7 +67,39 @@ struct archive_redecider {
 	size_t n_pending, pending_cap;
 	day_target *targets;
 	size_t n_targets;
+	leaving *leaving;
+	size_t n_leaving, leaving_cap;
 };
+
+/* add_leaving - id leaves its group in this run */
+static int
+add_leaving(archive_redecider *rd, const char *id, bool removes)
+{
+	leaving *grown;
+
+	if (rd->n_leaving == rd->leaving_cap) {
+		rd->leaving_cap = rd->leaving_cap ? 2 * rd->leaving_cap : 64;
+		grown = realloc(rd->leaving, rd->leaving_cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		rd->leaving = grown;
+	}
+	snprintf(rd->leaving[rd->n_leaving].id, ARCHIVE_ID_LEN + 1, "%s", id);
+	rd->leaving[rd->n_leaving++].removes = removes;
+	return 0;
+}
+
+/* find_leaving - id's entry among those leaving, or NULL */
+static const leaving *
+find_leaving(const archive_redecider *rd, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rd->n_leaving; i++)
+		if (strcmp(rd->leaving[i].id, id) == 0)
+			return &rd->leaving[i];
+	return NULL;
+}
 
 /* writer_lock - the writer lock, or -1 with err saying who has it */
 static int
@@ -206,7 +247,8 @@ typedef struct redeciding {
 	archive_redecided kind;
 } redeciding;
 
-/* load_message - id's row, ledger state and current record into m */
+/* load_message - id's row, ledger state and current record into m; 1
+ * when it has expired already */
 static int
 load_message(archive_redecider *rd, const char *id, redeciding *m,
 	     mk_error *err)
@@ -214,8 +256,11 @@ load_message(archive_redecider *rd, const char *id, redeciding *m,
 	record_opened ro;
 	json_t *ru;
 
-	if ((m->lm = ledger_map_find(&rd->rw.map, id)) == NULL || m->lm->expired)
+	if ((m->lm = ledger_map_find(&rd->rw.map, id)) == NULL)
 		return mk_error_set(err, "no message %s", id);
+	if (m->lm->expired)
+		return 1;	/* expired by a run that stopped: its group
+				   is the ledger's to name (map.goes) */
 	if (archive_lookup(rd->rw.ar, id, &m->msg, err) != 0)
 		return -1;
 	if (record_find_hash(rd->rw.ar, id, m->msg->received_at, m->lm->record,
@@ -303,8 +348,11 @@ new_record(archive_redecider *rd, redeciding *m, json_t *pj, mk_error *err)
 		    | json_object_set_new(rec, "subject", json_null());
 	else if (strcmp(m->target, m->from) != 0)
 		rc = rewrite_copy_content(&rd->rw, m->target, m->lm, rec, err);
-	if (rc != 0)
-		return err->msg[0] ? NULL : (mk_error_set(err, "out of memory"), NULL);
+	if (rc != 0) {
+		if (err->msg[0] == '\0')
+			mk_error_set(err, "out of memory");
+		return NULL;
+	}
 	rewrite_fault("redecide-copied");
 	if ((text = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII
 			       | JSON_PRESERVE_ORDER)) == NULL)
@@ -394,21 +442,6 @@ apply_change(archive_redecider *rd, redeciding *m, json_t *pj, mk_error *err)
 	return rc;
 }
 
-/* remove - m expires: its entry, words and rows (rewrite.c) */
-static int
-remove_message(archive_redecider *rd, redeciding *m, mk_error *err)
-{
-	rewrite_msg one = { .size = m->msg->size,
-			    .received_at = m->msg->received_at,
-			    .goes = true };
-	rewrite_set g = { .msgs = &one, .n = 1 };
-
-	snprintf(one.id, sizeof(one.id), "%s", m->lm->id);
-	snprintf(one.group, sizeof(one.group), "%s", m->from);
-	snprintf(g.name, sizeof(g.name), "%s", m->from);
-	return rewrite_finish(&rd->rw, &g, err);	/* no group removed */
-}
-
 /* count - the run's counts for one message */
 static void
 count(archive_redecider *rd, archive_redecided kind)
@@ -427,10 +460,11 @@ decide(archive_redecider *rd, redeciding *m, const archive_policy *pol,
 	archive_policy kept;
 	json_t *pj = NULL;
 
-	if (pol == NULL) {
+	if (pol == NULL) {	/* goes with its group's rewrite */
 		m->kind = ARCHIVE_REDECIDE_REMOVED;
 		m->from_goes = true;
-		return rd->o.dry_run ? 0 : remove_message(rd, m, err);
+		return add_leaving(rd, m->lm->id, true) == 0 ? 0
+		    : mk_error_set(err, "out of memory");
 	}
 	kept = *pol;
 	if (m->msg->content == ARCHIVE_METADATA && pol->content == ARCHIVE_FULL) {
@@ -440,6 +474,11 @@ decide(archive_redecider *rd, redeciding *m, const archive_policy *pol,
 	if (plan(rd, m, &kept, &pj, err) != 0 || m->kind == ARCHIVE_REDECIDE_SAME
 	    || rd->o.dry_run) {
 		json_decref(pj);
+		if (err->msg[0] == '\0' && rd->o.dry_run
+		    && m->kind != ARCHIVE_REDECIDE_SAME
+		    && strcmp(m->target, m->from) != 0
+		    && add_leaving(rd, m->lm->id, false) != 0)
+			mk_error_set(err, "out of memory");
 		return err->msg[0] ? -1 : 0;
 	}
 	return apply_change(rd, m, pj, err);
@@ -457,6 +496,10 @@ archive_redecide(archive_redecider *rd, const char *id,
 	err->msg[0] = '\0';
 	if ((rc = load_message(rd, id, &m, err)) == 0)
 		rc = decide(rd, &m, pol, err);
+	else if (rc == 1) {
+		m.kind = ARCHIVE_REDECIDE_REMOVED;
+		rc = 0;
+	}
 	if (rc == 0) {
 		count(rd, m.kind);
 		if (done != NULL)
@@ -489,7 +532,8 @@ on_disk(archive *ar, const char *group)
 }
 
 /* plan_group - g (group's day) as the rewrite of group: its messages
- * move, those expired go; only group is removed */
+ * move, those expired or removed by this run go (in a dry run, those
+ * that would have left are passed over); only group is removed */
 static int
 plan_group(archive_redecider *rd, rewrite_set *g, const char *group,
 	   mk_error *err)
@@ -503,11 +547,14 @@ plan_group(archive_redecider *rd, rewrite_set *g, const char *group,
 	if (rewrite_add_name(g, group) != 0)
 		return mk_error_set(err, "out of memory");
 	for (i = 0; i < g->n; i++) {
-		if (strcmp(g->msgs[i].group, group) != 0)
-			continue;	/* another group of the day */
-		g->msgs[i].goes = g->msgs[i].expired;
-		g->msgs[i].moves = !g->msgs[i].expired;
-		rd->st.rekeyed += g->msgs[i].moves;
+		rewrite_msg *m = &g->msgs[i];
+		const leaving *l = find_leaving(rd, m->id);
+
+		if (strcmp(m->group, group) != 0 || (l != NULL && !l->removes))
+			continue;	/* another group's, or would move */
+		m->goes = m->expired || l != NULL;
+		m->moves = !m->goes;
+		rd->st.rekeyed += m->moves;
 	}
 	return 0;
 }
@@ -576,6 +623,7 @@ archive_redecide_end(archive_redecider *rd, archive_redecide_stats *st,
 		close(rd->expire_lock);
 	free(rd->pending);
 	free(rd->targets);
+	free(rd->leaving);
 	free(rd);
 	return rc;
 }
