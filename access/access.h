@@ -78,6 +78,8 @@
 					   digits, '.', '_', '-' */
 #define ACCESS_MAX_SOURCES	256	/* paths named by one import */
 #define ACCESS_MAX_CHUNK	(1 << 20)	/* bytes of an import 'D' frame */
+#define ACCESS_IMPORT_WINDOW	64	/* messages an import client may have
+					   finished without their answer */
 
 /* Frame types. */
 #define ACCESS_FRAME_ITEM	'J'
@@ -88,9 +90,12 @@
 /* What an import client sends after the service's {"ready":true} item:
  * for each message MESSAGE (its envelope, access_import_msg_json()),
  * DATA frames of its bytes (at most ACCESS_MAX_CHUNK each), then FINISH
- * - and waits for the service's item saying what became of it - or
- * CANCEL (the source could not be read to its end: drop it); EXIT after
- * the last, answered by the END frame with the counts. */
+ * or CANCEL (the source could not be read to its end: drop it).  The
+ * service answers each with an item {"n": the message's number in the
+ * run, from 1, "outcome", ...}, in the order they are stored, not sent;
+ * a client may have at most ACCESS_IMPORT_WINDOW messages finished
+ * without their answer.  EXIT after the last: the remaining answers,
+ * then the END frame with the counts. */
 #define ACCESS_FRAME_MESSAGE	'M'
 #define ACCESS_FRAME_FINISH	'F'
 #define ACCESS_FRAME_CANCEL	'K'

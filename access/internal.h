@@ -162,6 +162,14 @@ void plan_free(search_plan *p);
  * (import.c) */
 int serve_import(answer *a);
 
+/* wire_text - s as a JSON string, {"base64": ...} when it is not UTF-8,
+ * null when NULL; NULL when out of memory (wiretext.c) */
+json_t *wire_text(const char *s);
+
+/* wire_text_of - a value made by wire_text() back into a malloc'ed string
+ * in *out (NULL for null); -1 when it is neither */
+int wire_text_of(json_t *v, char **out);
+
 /* wire_strings - strings as a JSON array (those that are not UTF-8 as
  * {"base64": ...}); NULL when out of memory */
 json_t *wire_strings(const char *const *items, size_t n);

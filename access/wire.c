@@ -58,74 +58,6 @@ field(archive_message *msg, size_t offset)
 	return (char **)((char *)msg + offset);
 }
 
-/* text_value - s as a JSON string, {"base64": ...} when it is not UTF-8,
- * null when NULL */
-static json_t *
-text_value(const char *s)
-{
-	json_t *v;
-	unsigned char *b64;
-	size_t len;
-
-	if (s == NULL)
-		return json_null();
-	if ((v = json_string(s)) != NULL)
-		return v;
-	len = strlen(s);
-	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
-		return NULL;
-	EVP_EncodeBlock(b64, (const unsigned char *)s, (int)len);
-	v = json_pack("{s:s}", "base64", (char *)b64);
-	free(b64);
-	return v;
-}
-
-/* text_of - a JSON value made by text_value back into a malloc'ed string
- * in *out (NULL for null); -1 when it is neither */
-static int
-text_of(json_t *v, char **out)
-{
-	const char *b64;
-	size_t len;
-	int n;
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (json_is_string(v))
-		return (*out = strdup(json_string_value(v))) ? 0 : -1;
-	if ((b64 = json_string_value(json_object_get(v, "base64"))) == NULL)
-		return -1;
-	len = strlen(b64);
-	if (len % 4 != 0 || (*out = malloc(len / 4 * 3 + 1)) == NULL)
-		return -1;
-	n = EVP_DecodeBlock((unsigned char *)*out, (const unsigned char *)b64,
-			    (int)len);
-	if (n < 0)
-		return free(*out), *out = NULL, -1;
-	while (len > 0 && b64[--len] == '=')
-		n--;
-	(*out)[n] = '\0';
-	if (memchr(*out, '\0', (size_t)n) != NULL)
-		return free(*out), *out = NULL, -1;
-	return 0;
-}
-
-/* wire_strings - an array of texts (text_value() each) */
-json_t *
-wire_strings(const char *const *items, size_t n)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, text_value(items[i])) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
-}
-
 /* access_message_obj - msg (and a snippet, or NULL) as the wire's JSON
  * object, new; NULL when out of memory */
 json_t *
@@ -152,10 +84,10 @@ access_message_obj(const archive_message *msg, const char *snippet)
 							    msg->n_rcpts));
 	for (i = 0; i < N_TEXT; i++)
 		bad |= json_object_set_new(obj, text_fields[i].name,
-			text_value(*field((archive_message *)msg,
+			wire_text(*field((archive_message *)msg,
 					  text_fields[i].offset)));
 	if (snippet != NULL)
-		bad |= json_object_set_new(obj, "snippet", text_value(snippet));
+		bad |= json_object_set_new(obj, "snippet", wire_text(snippet));
 	if (bad) {
 		json_decref(obj);
 		return NULL;
@@ -187,7 +119,7 @@ list_of(json_t *arr, char ***out, size_t *n)
 	if ((*out = calloc(json_array_size(arr) + 1, sizeof(**out))) == NULL)
 		return -1;
 	for (i = 0; i < json_array_size(arr); i++, (*n)++)
-		if (text_of(json_array_get(arr, i), &(*out)[i]) != 0
+		if (wire_text_of(json_array_get(arr, i), &(*out)[i]) != 0
 		    || (*out)[i] == NULL)
 			return -1;
 	return 0;
@@ -226,7 +158,7 @@ fill_message(json_t *obj, archive_message *msg)
 	if (list_of(json_object_get(obj, "rcpts"), &msg->rcpts, &msg->n_rcpts) != 0)
 		return "rcpts";
 	for (i = 0; i < N_TEXT; i++)
-		if (text_of(json_object_get(obj, text_fields[i].name),
+		if (wire_text_of(json_object_get(obj, text_fields[i].name),
 			    field(msg, text_fields[i].offset)) != 0)
 			return text_fields[i].name;
 	return NULL;
@@ -433,93 +365,4 @@ access_frame_read(int fd, char *type, char **buf, size_t *cap, size_t *len,
 	*type = (char)head[0];
 	*len = n;
 	return 1;
-}
-
-/* access_import_msg_json - m as a MESSAGE frame's text */
-char *
-access_import_msg_json(const access_import_msg *m)
-{
-	json_t *obj = json_object();
-	char *text = NULL;
-	int bad = obj == NULL;
-
-	bad |= json_object_set_new(obj, "mail_from", text_value(m->mail_from));
-	bad |= json_object_set_new(obj, "rcpts", wire_strings(
-				   (const char *const *)m->rcpts, m->n_rcpts));
-	bad |= json_object_set_new(obj, "message_id", text_value(m->message_id));
-	bad |= json_object_set_new(obj, "subject", text_value(m->subject));
-	bad |= json_object_set_new(obj, "date", text_value(m->date));
-	bad |= json_object_set_new(obj, "received_at",
-				   json_integer(m->received_at));
-	bad |= json_object_set_new(obj, "source", text_value(m->source));
-	if (!bad)
-		text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(obj);
-	return text;
-}
-
-/* import_rcpts - the rcpts array of a MESSAGE frame into out */
-static const char *
-import_rcpts(json_t *arr, access_import_msg *out)
-{
-	size_t i, n = json_array_size(arr);
-
-	if (!json_is_array(arr) || n > ARCHIVE_MAX_RCPTS)
-		return "rcpts";
-	if (n > 0 && (out->rcpts = calloc(n, sizeof(char *))) == NULL)
-		return "rcpts";
-	for (i = 0; i < n; i++, out->n_rcpts++)
-		if (text_of(json_array_get(arr, i), &out->rcpts[i]) != 0
-		    || out->rcpts[i] == NULL)
-			return "rcpts";
-	return NULL;
-}
-
-/* access_import_msg_parse - a MESSAGE frame into out */
-int
-access_import_msg_parse(const char *text, size_t len, access_import_msg *out,
-			mk_error *err)
-{
-	json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *when = json_object_get(obj, "received_at");
-	const char *bad = NULL;
-
-	memset(out, 0, sizeof(*out));
-	if (!json_is_object(obj))
-		bad = "not a JSON object";
-	else if (text_of(json_object_get(obj, "mail_from"), &out->mail_from) != 0)
-		bad = "mail_from";
-	else if ((bad = import_rcpts(json_object_get(obj, "rcpts"), out)) != NULL)
-		;
-	else if (text_of(json_object_get(obj, "message_id"), &out->message_id)
-		 || text_of(json_object_get(obj, "subject"), &out->subject)
-		 || text_of(json_object_get(obj, "date"), &out->date)
-		 || text_of(json_object_get(obj, "source"), &out->source))
-		bad = "a header value";
-	else if (!json_is_integer(when) || json_integer_value(when) < 0)
-		bad = "received_at";
-	else
-		out->received_at = json_integer_value(when);
-	json_decref(obj);
-	if (bad == NULL)
-		return 0;
-	access_import_msg_free(out);
-	return mk_error_set(err, "a message's envelope: bad %s", bad);
-}
-
-/* access_import_msg_free - the strings of m */
-void
-access_import_msg_free(access_import_msg *m)
-{
-	size_t i;
-
-	free(m->mail_from);
-	for (i = 0; i < m->n_rcpts; i++)
-		free(m->rcpts[i]);
-	free(m->rcpts);
-	free(m->message_id);
-	free(m->subject);
-	free(m->date);
-	free(m->source);
-	memset(m, 0, sizeof(*m));
 }

@@ -53,6 +53,14 @@ static const char *const outcomes[] = {
 #define N_OUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
 #define SKIPPED (N_OUTCOMES - 1)
 
+/* A message sent and not answered yet: its name, and why it was dropped
+ * (CANCEL) if it was. */
+typedef struct pending {
+	uint64_t n;
+	char source[CLI_MAX_ARG + 64];
+	char *skip_reason;
+} pending;
+
 /* One run. */
 typedef struct importing {
 	const cli_request *rq;
@@ -63,6 +71,10 @@ typedef struct importing {
 	uint64_t count[N_OUTCOMES];
 	char source[CLI_MAX_ARG + 64];	/* the message under way */
 	bool sent;			/* its MESSAGE frame went */
+	uint64_t last_n;		/* the number of the last one sent */
+	pending window[ACCESS_IMPORT_WINDOW];	/* n 0: a free slot */
+	pending *current;		/* the message under way's */
+	size_t outstanding;		/* finished or dropped, not answered */
 	char last;			/* its last byte so far, or 0 */
 	char wire[2 * IMPORT_CHUNK];	/* a chunk with CRLF line ends */
 	bool failed;			/* the run must stop */
@@ -111,43 +123,102 @@ report(importing *im, const char *outcome, const char *id, const char *why)
 	putchar('\n');
 }
 
-/* take_outcome - the service's item about the message just sent */
+/* end_error - the error of the service's end frame, into im->err */
+static void
+end_error(importing *im, const char *buf, size_t len)
+{
+	json_t *obj = json_loadb(buf, len, 0, NULL);
+	const char *e = json_string_value(json_object_get(obj, "error"));
+
+	snprintf(im->err.msg, sizeof(im->err.msg), "%s",
+		 e ? e : "the service ended the import");
+	json_decref(obj);
+}
+
+/* outcome_of - the index of an outcome word, or N_OUTCOMES */
+static size_t
+outcome_of(const char *word)
+{
+	size_t i;
+
+	for (i = 0; word != NULL && i < SKIPPED; i++)
+		if (strcmp(word, outcomes[i]) == 0)
+			return i;
+	return N_OUTCOMES;
+}
+
+/* slot_of - the window's slot of message n (0: a free one), or NULL */
+static pending *
+slot_of(importing *im, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < ACCESS_IMPORT_WINDOW; i++)
+		if (im->window[i].n == n)
+			return &im->window[i];
+	return NULL;
+}
+
+/* take_answer - one item: what became of a message sent earlier */
+static int
+take_answer(importing *im, const char *buf, size_t len)
+{
+	json_t *obj = json_loadb(buf, len, 0, NULL);
+	uint64_t n = (uint64_t)json_integer_value(json_object_get(obj, "n"));
+	size_t o = outcome_of(json_string_value(json_object_get(obj, "outcome")));
+	pending *p = slot_of(im, n);
+
+	if (o == N_OUTCOMES || n == 0 || p == NULL) {
+		json_decref(obj);
+		return mk_error_set(&im->err, "the service said something"
+				    " unexpected");
+	}
+	snprintf(im->source, sizeof(im->source), "%s", p->source);
+	if (p->skip_reason != NULL) {	/* dropped here: skipped, and why */
+		im->count[SKIPPED]++;
+		report(im, "skipped", NULL, p->skip_reason);
+	} else {
+		im->count[o]++;
+		report(im, outcomes[o], json_string_value(json_object_get(obj,
+		       "id")), json_string_value(json_object_get(obj, "why")));
+	}
+	free(p->skip_reason);
+	memset(p, 0, sizeof(*p));
+	im->outstanding--;
+	json_decref(obj);
+	return 0;
+}
+
+/* take_outcome - read one answer; -1 stops the run */
 static int
 take_outcome(importing *im)
 {
-	const char *buf, *outcome;
-	size_t len, i;
-	char type;
-	json_t *obj;
+	const char *buf;
+	size_t len;
+	char type = 0;
 
 	if (access_client_next(im->c, &type, &buf, &len, &im->err) != 1
 	    || type != ACCESS_FRAME_ITEM) {
-		if (type == ACCESS_FRAME_END && (obj = json_loadb(buf, len, 0, NULL))) {
-			snprintf(im->err.msg, sizeof(im->err.msg), "%s",
-				 json_string_value(json_object_get(obj, "error"))
-				 ? json_string_value(json_object_get(obj, "error"))
-				 : "the service ended the import");
-			json_decref(obj);
-		}
+		if (type == ACCESS_FRAME_END)
+			end_error(im, buf, len);
 		im->failed = true;
 		return -1;
 	}
-	obj = json_loadb(buf, len, 0, NULL);
-	outcome = json_string_value(json_object_get(obj, "outcome"));
-	for (i = 0; outcome != NULL && i < SKIPPED; i++)
-		if (strcmp(outcome, outcomes[i]) == 0)
-			break;
-	if (outcome == NULL || i == SKIPPED) {
-		json_decref(obj);
-		mk_error_set(&im->err, "the service said something unexpected");
+	if (take_answer(im, buf, len) != 0) {
 		im->failed = true;
 		return -1;
 	}
-	im->count[i]++;
-	report(im, outcome, json_string_value(json_object_get(obj, "id")),
-	       json_string_value(json_object_get(obj, "why")));
-	json_decref(obj);
 	return 0;
+}
+
+/* sent_one - a message finished or dropped: wait for an answer when the
+ * window is full */
+static int
+sent_one(importing *im)
+{
+	im->outstanding++;
+	im->sent = false;
+	return im->outstanding >= ACCESS_IMPORT_WINDOW ? take_outcome(im) : 0;
 }
 
 /* on_begin - import_sink: a message starts; its name for people */
@@ -189,7 +260,12 @@ on_envelope(const import_envelope *e, void *ctx)
 	}
 	rc = tell(im, ACCESS_FRAME_MESSAGE, text, strlen(text));
 	free(text);
-	im->sent = rc == 0;
+	if ((im->sent = rc == 0)) {	/* sent_one() kept a slot free */
+		im->current = slot_of(im, 0);
+		im->current->n = ++im->last_n;
+		snprintf(im->current->source, sizeof(im->current->source), "%s",
+			 im->source);
+	}
 	return rc;
 }
 
@@ -225,28 +301,7 @@ on_end(const import_done *d, void *ctx)
 		return -1;
 	if (tell(im, ACCESS_FRAME_FINISH, "", 0) != 0)
 		return -1;
-	im->sent = false;
-	return take_outcome(im);
-}
-
-/* cancel - drop what was sent of the message under way; the service's
- * item ("cancelled") is read and passed over */
-static int
-cancel(importing *im)
-{
-	const char *buf;
-	size_t len;
-	char type;
-
-	if (tell(im, ACCESS_FRAME_CANCEL, "", 0) != 0)
-		return -1;
-	if (access_client_next(im->c, &type, &buf, &len, &im->err) != 1
-	    || type != ACCESS_FRAME_ITEM) {
-		im->failed = true;
-		return -1;
-	}
-	im->sent = false;
-	return 0;
+	return sent_one(im);
 }
 
 /* on_skip - import_sink: not a message, or not readable to its end */
@@ -255,11 +310,18 @@ on_skip(const char *reason, void *ctx)
 {
 	importing *im = ctx;
 
-	if (im->sent && cancel(im) != 0)
-		return -1;
-	im->count[SKIPPED]++;
-	report(im, "skipped", NULL, reason);
-	return 0;
+	pending *p = im->current;
+
+	if (!im->sent) {
+		im->count[SKIPPED]++;
+		report(im, "skipped", NULL, reason);
+		return 0;
+	}
+	/* what was sent of it goes; its answer says "skipped" then */
+	if ((p->skip_reason = strdup(reason)) == NULL
+	    || tell(im, ACCESS_FRAME_CANCEL, "", 0) != 0)
+		return im->failed = true, -1;
+	return sent_one(im);
 }
 
 /* kind_of - the word of a source kind */
@@ -364,9 +426,9 @@ wait_ready(importing *im)
 static int
 run_import(importing *im)
 {
-	const char *buf;
+	const char *buf = "";
 	size_t i, len;
-	char type;
+	char type = 0;
 
 	if (wait_ready(im) != 0)
 		return cli_error("%s", im->err.msg);
@@ -378,9 +440,14 @@ run_import(importing *im)
 		if (read_source(im, im->rq->import_paths[i]) != 0)
 			return cli_progress_end(&im->pl),
 			       cli_error("import stopped: %s", im->err.msg);
-	if (tell(im, ACCESS_FRAME_EXIT, "", 0) != 0
-	    || access_client_next(im->c, &type, &buf, &len, &im->err) != 1
-	    || type != ACCESS_FRAME_END || strstr(buf, "\"ok\":true") == NULL)
+	if (tell(im, ACCESS_FRAME_EXIT, "", 0) != 0)
+		return cli_error("import stopped: %s", im->err.msg);
+	while (access_client_next(im->c, &type, &buf, &len, &im->err) == 1
+	       && type == ACCESS_FRAME_ITEM)
+		if (take_answer(im, buf, len) != 0)
+			return cli_error("import: %s", im->err.msg);
+	if (type != ACCESS_FRAME_END || strstr(buf, "\"ok\":true") == NULL
+	    || im->outstanding > 0)
 		return cli_error("import: the service did not end the run: %s",
 				 im->err.msg[0] ? im->err.msg : buf);
 	if (print_summary(im) != 0)
@@ -394,25 +461,34 @@ run_import(importing *im)
 int
 cli_cmd_import(const mk_config *cfg, const cli_request *rq)
 {
-	importing im = { .rq = rq, .pl = { .tty = isatty(STDERR_FILENO) } };
+	importing *im;
 	access_request req;
+	size_t i;
 	int status;
 
 	if (rq->offline)
 		return cli_error("import goes through mailkeep-access, which"
 				 " decides and records it; --offline does not"
 				 " apply");
+	if ((im = calloc(1, sizeof(*im))) == NULL)
+		return cli_error("out of memory");
+	im->rq = rq;
+	im->pl.tty = isatty(STDERR_FILENO);
 	memset(&req, 0, sizeof(req));
 	req.op = ACCESS_OP_IMPORT;
 	req.kind = (char *)rq->import_kind;
 	req.sources = (char **)rq->import_paths;
 	req.n_sources = rq->n_import_paths;
 	req.received_at = rq->has_received_at ? rq->received_at : 0;
-	im.total_bytes = total_size(rq);
-	if ((im.c = access_client_open(cfg->access_socket, &req,
-				       &im.err)) == NULL)
-		return cli_error("%s", im.err.msg);
-	status = run_import(&im);
-	access_client_close(im.c);
+	im->total_bytes = total_size(rq);
+	if ((im->c = access_client_open(cfg->access_socket, &req,
+					&im->err)) == NULL)
+		status = cli_error("%s", im->err.msg);
+	else
+		status = run_import(im);
+	access_client_close(im->c);
+	for (i = 0; i < ACCESS_IMPORT_WINDOW; i++)
+		free(im->window[i].skip_reason);
+	free(im);
 	return status;
 }

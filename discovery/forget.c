@@ -20,7 +20,9 @@
  *	their index rows).  A docs row goes with its words: a repeat after
  *	a crash finds nothing left to do for what was committed.
  *
- *	At the end, if anything went, the words are merged into a single
+ *	At the end, if anything went (now, or in a run that stopped before
+ *	its end: state "scrub_pending", set with the first deletion and
+ *	cleared after the merge), the words are merged into a single
  *	segment ('optimize'): FTS5 otherwise marks deleted rows and keeps
  *	their tokens in the older segments until a merge happens to rewrite
  *	them.  With secure_delete on, every page freed by the deletes and
@@ -40,7 +42,7 @@
 struct discovery_forget {
 	discovery_index *di;
 	archive *ar;
-	sqlite3_stmt *doc, *words, *del_doc, *del_members, *dropped;
+	sqlite3_stmt *doc, *words, *del_doc, *del_members, *pending, *dropped;
 	bool open;			/* a transaction is open */
 	discovery_forget_stats st;
 };
@@ -86,6 +88,9 @@ discovery_forget_begin(discovery_index *di, archive *ar, mk_error *err)
 	    || sqlite3_prepare_v2(db, "UPDATE docs SET digest = NULL,"
 				  " attachments = 0, note = '" DROPPED_NOTE "'"
 				  " WHERE seq = ?", -1, &f->dropped,
+				  NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO state(k, v)"
+				  " VALUES('scrub_pending', ?)", -1, &f->pending,
 				  NULL) != SQLITE_OK) {
 		fulltext_fail(di, "forget", err);
 		discovery_forget_end(f, NULL, NULL);
@@ -161,7 +166,8 @@ discovery_forget_message(discovery_forget *f, const archive_message *msg,
 		rc = delete_words(f, msg, seq, copy, &deleted, err);
 	free(copy);
 	if (rc == 0 && (run_seq(f->del_doc, seq) != 0
-			|| run_seq(f->del_members, seq) != 0))
+			|| run_seq(f->del_members, seq) != 0
+			|| run_seq(f->pending, 1) != 0))
 		rc = fulltext_fail(f->di, "forget", err);
 	if (rc == 0) {
 		f->st.messages++;
@@ -201,7 +207,8 @@ discovery_forget_words(discovery_forget *f, const archive_message *msg,
 	if (had_words)
 		rc = delete_words(f, msg, seq, copy, &deleted, err);
 	free(copy);
-	if (rc == 0 && had_words && run_seq(f->dropped, seq) != 0)
+	if (rc == 0 && had_words && (run_seq(f->dropped, seq) != 0
+				     || (deleted && run_seq(f->pending, 1) != 0)))
 		rc = fulltext_fail(f->di, "forget words", err);
 	if (rc == 0 && had_words) {
 		f->st.words += deleted;
@@ -224,13 +231,29 @@ discovery_forget_commit(discovery_forget *f, mk_error *err)
 	return -1;
 }
 
+/* scrub_pending - did a run delete words that were not merged yet? */
+static bool
+scrub_pending(discovery_forget *f)
+{
+	sqlite3_stmt *st = NULL;
+	bool yes = false;
+
+	if (sqlite3_prepare_v2(f->di->db, "SELECT v FROM state WHERE k ="
+			       " 'scrub_pending'", -1, &st, NULL) == SQLITE_OK
+	    && sqlite3_step(st) == SQLITE_ROW)
+		yes = sqlite3_column_int64(st, 0) != 0;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 /* scrub - the words in one segment, the WAL emptied */
 static int
 scrub(discovery_forget *f, mk_error *err)
 {
 	sqlite3 *db = f->di->db;
 
-	if (sqlite3_exec(db, "INSERT INTO words(words) VALUES('optimize')",
+	if (sqlite3_exec(db, "INSERT INTO words(words) VALUES('optimize');"
+			 "DELETE FROM state WHERE k = 'scrub_pending'",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return fulltext_fail(f->di, "optimize", err);
 	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -256,8 +279,10 @@ discovery_forget_end(discovery_forget *f, discovery_forget_stats *st,
 	sqlite3_finalize(f->del_doc);
 	sqlite3_finalize(f->del_members);
 	sqlite3_finalize(f->dropped);
+	sqlite3_finalize(f->pending);
 	rc = discovery_forget_commit(f, err);
-	if (rc == 0 && (f->st.messages > 0 || f->st.words > 0))
+	if (rc == 0 && (f->st.messages > 0 || f->st.words > 0
+			|| scrub_pending(f)))
 		rc = scrub(f, err);
 	sqlite3_exec(f->di->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
 	if (st != NULL)

@@ -356,7 +356,7 @@ if command -v sqlite3 > /dev/null; then
 	    "DELETE FROM messages WHERE id = '$ID_C'" "$ID_C"
 	fake=feedfacefeedfacefeedface
 	idx "a fake row inserted" \
-	    "INSERT INTO messages SELECT '$fake', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len FROM messages WHERE id = '$ID_A'" "$fake"
+	    "INSERT INTO messages SELECT '$fake', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len, origin FROM messages WHERE id = '$ID_A'" "$fake"
 else
 	note "SKIP the index cases: sqlite3 not installed (apt-get install sqlite3)"
 fi
@@ -591,7 +591,7 @@ if command -v sqlite3 > /dev/null; then
 	sqlite3 -bail "$C/index.sqlite" \
 	    "UPDATE messages SET mail_from = 'x@evil.test' WHERE id = '$ID_A';
 	     DELETE FROM recipients WHERE message = '$ID_B';
-	     INSERT INTO messages SELECT 'feedfacefeedfacefeedface', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len FROM messages WHERE id = '$ID_C'" \
+	     INSERT INTO messages SELECT 'feedfacefeedfacefeedface', received_at, sha256, size, queue_id, client_addr, client_name, helo, auth_user, tls_version, mail_from, mail_from_lc, mail_from_domain, message_id, 'forged', date_hdr, ledger_seq, content, retain_until, direction, policy_json, record_sha256, content_file, content_off, content_len, origin FROM messages WHERE id = '$ID_C'" \
 	    || bail "sqlite3 on the rebuilt index"
 	it_verify "$C"
 	check_eq "tampered index: verify names 3 messages" 3 \

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <glib.h>
@@ -497,6 +499,49 @@ START_TEST(forget_takes_the_words_out)
 }
 END_TEST
 
+
+/* A run that stops after its deletions and before the merge leaves the
+ * words in the file; the next run merges them even with nothing to
+ * forget of its own. */
+START_TEST(forget_stopped_before_the_merge_is_finished_later)
+{
+	char a[ARCHIVE_ID_LEN + 1];
+	discovery_forget_stats st;
+	discovery_forget *f;
+	discovery_index *di;
+	archive_message *m;
+	mk_error err;
+	size_t done;
+	archive *ar = archive_open(dir, ARCHIVE_WRITE, &err);
+	pid_t pid;
+	int status;
+
+	ck_assert_msg(ar != NULL, "%s", err.msg);
+	store(ar, "Subject: s\r\n\r\nplover vorpalunique\r\n", "x@a.test",
+	      "y@b.test", 1, a);
+	ck_assert_ptr_nonnull(di = discovery_index_open(dir, &err));
+	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
+	ck_assert_int_eq(archive_lookup(ar, a, &m, &err), 0);
+	if ((pid = fork()) == 0) {	/* deletes, commits, dies */
+		f = discovery_forget_begin(di, ar, &err);
+		_exit(f == NULL || discovery_forget_message(f, m, &err) != 0
+		      || discovery_forget_commit(f, &err) != 0 ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	archive_message_free(m);
+	ck_assert_int_eq(match(di, "vorpalunique").n, 0);
+	ck_assert(file_has(DISCOVERY_INDEX_FILE, "vorpalunique"));
+	ck_assert_ptr_nonnull(f = discovery_forget_begin(di, ar, &err));
+	ck_assert_msg(discovery_forget_end(f, &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.messages, 0);
+	ck_assert(!file_has(DISCOVERY_INDEX_FILE, "vorpalunique"));
+	fts_ok();
+	discovery_index_close(di);
+	archive_close(ar);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -513,6 +558,7 @@ main(void)
 	tcase_add_test(tc, envelope_terms);
 	tcase_add_test(tc, holds_cover_now_and_later);
 	tcase_add_test(tc, forget_takes_the_words_out);
+	tcase_add_test(tc, forget_stopped_before_the_merge_is_finished_later);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
