@@ -122,8 +122,10 @@ typedef enum {
 	ACCESS_OP_HOLDS,	/* the holds, or one (admin, auditor) */
 	ACCESS_OP_RELEASE,	/* release a legal hold (admin) */
 	ACCESS_OP_EXPIRE,	/* forget what is due and not held (admin) */
-	ACCESS_OP_IMPORT	/* store mail that predates the milter,
+	ACCESS_OP_IMPORT,	/* store mail that predates the milter,
 				   streamed by the client (admin) */
+	ACCESS_OP_POLICY_APPLY	/* re-decide stored messages under the
+				   current policy (admin) */
 } access_op;
 
 /* One request, parsed and checked.  Strings are owned (free with
@@ -146,7 +148,8 @@ typedef struct access_request {
 	size_t offset;			/* search: visible matches passed over */
 	bool count;			/* search: the number only */
 	char *name;			/* hold, holds, release: the hold */
-	bool dry_run;			/* expire: count, change nothing */
+	bool dry_run;			/* expire, policy_apply: count,
+					   change nothing */
 	char *kind;			/* import: "mbox", "maildir", "eml" */
 	char **sources;			/* import: the paths named, for the
 					   audit trail */
@@ -247,6 +250,7 @@ typedef struct access_audit {
 	int64_t number;			/* approve, deny: the request */
 	int64_t until;			/* approve: release ends (usec) */
 	const char *hold;		/* hold, release: the hold's name */
+	const char *apply_reason;	/* policy_apply: why */
 	const char *terms;		/* hold: its terms, canonical */
 } access_audit;
 

@@ -70,6 +70,10 @@ add_extras(json_t *obj, const access_audit *a)
 	if (a->hold != NULL && a->op != ACCESS_OP_HOLDS)
 		bad |= json_object_set_new(obj, "reason", a->reason ?
 					   json_string(a->reason) : json_null());
+	if (a->op == ACCESS_OP_POLICY_APPLY)
+		bad |= json_object_set_new(obj, "reason", a->apply_reason ?
+					   json_string(a->apply_reason)
+					   : json_null());
 	if (a->number > 0)
 		bad |= json_object_set_new(obj, "request", json_integer(a->number));
 	if (a->until > 0)

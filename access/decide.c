@@ -220,6 +220,7 @@ access_decide(const access_identity *who, access_op op,
 	case ACCESS_OP_RELEASE:
 	case ACCESS_OP_EXPIRE:
 	case ACCESS_OP_IMPORT:
+	case ACCESS_OP_POLICY_APPLY:
 		return who->admin ? ACCESS_OK : ACCESS_NEEDS_ADMIN;
 	case ACCESS_OP_WHOAMI:
 	case ACCESS_OP_REQUESTS:

@@ -143,9 +143,9 @@ holds_sync(discovery_index *di, archive *ar, mk_error *err)
 }
 
 /* open_synced - the full-text index, its holds up to the ledger; NULL
- * after answering with the error */
-static discovery_index *
-open_synced(answer *a)
+ * after answering with the error (internal.h: holds_open_synced) */
+discovery_index *
+holds_open_synced(answer *a)
 {
 	discovery_index *di;
 	mk_error err;
@@ -329,7 +329,7 @@ serve_hold(answer *a)
 	if ((terms = hold_terms(a->rq, &err)) == NULL)
 		return refuse_change(a, ACCESS_ERROR, err.msg);
 	pthread_mutex_lock(&a->s->holds_lock);
-	if ((di = open_synced(a)) != NULL) {
+	if ((di = holds_open_synced(a)) != NULL) {
 		if (find_hold(di, a->rq->name, &f, &err) != 0)
 			answer_error(a, "%s", err.msg);
 		else if (f.found)
@@ -377,7 +377,7 @@ serve_release(answer *a)
 	if (!decided_admin(a))
 		return 0;
 	pthread_mutex_lock(&a->s->holds_lock);
-	if ((di = open_synced(a)) != NULL) {
+	if ((di = holds_open_synced(a)) != NULL) {
 		if (find_hold(di, a->rq->name, &f, &err) != 0)
 			answer_error(a, "%s", err.msg);
 		else if (!f.found)
@@ -413,7 +413,7 @@ serve_holds(answer *a)
 	if (answer_permitted(a) != 0)
 		return 0;
 	pthread_mutex_lock(&a->s->holds_lock);
-	di = open_synced(a);
+	di = holds_open_synced(a);
 	pthread_mutex_unlock(&a->s->holds_lock);
 	if (di == NULL)
 		return 0;
@@ -481,24 +481,28 @@ expire_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
 		    "total", (json_int_t)total));
 }
 
-/* catch_up - the full-text index up to the archive */
-static int
-catch_up(expiring *x, mk_error *err)
+/* holds_catch_up - the full-text index up to the archive, so that every
+ * stored message has been weighed against every open hold; progress
+ * frames while it runs (internal.h) */
+int
+holds_catch_up(answer *a, discovery_index *di, mk_error *err)
 {
 	discovery_status st;
 	uint64_t indexed = 0;
 	size_t done = 1;
 
-	if (discovery_index_status(x->di, x->a->ar, &st, err) != 0)
+	if (discovery_index_status(di, a->ar, &st, err) != 0)
 		return -1;
 	while (done > 0) {
-		if (discovery_index_step(x->di, x->a->ar, EXPIRE_INDEX_BATCH,
-					 &done, err) != 0)
+		if (discovery_index_step(di, a->ar, EXPIRE_INDEX_BATCH, &done,
+					 err) != 0)
 			return -1;
 		indexed += done;
 		if (st.lag_messages > 0)
-			expire_progress("full text", indexed,
-					(uint64_t)st.lag_messages, x);
+			answer_json(a, ACCESS_FRAME_PROGRESS, json_pack("{s:s,"
+				    " s:I, s:I}", "phase", "full text", "done",
+				    (json_int_t)indexed, "total",
+				    (json_int_t)st.lag_messages));
 	}
 	return 0;
 }
@@ -533,7 +537,7 @@ run_expiry(expiring *x)
 	mk_error err, end_err;
 	int rc;
 
-	if (catch_up(x, &err) != 0)
+	if (holds_catch_up(x->a, x->di, &err) != 0)
 		return answer_error(x->a, "the full-text index could not catch"
 				    " up, nothing was expired: %s", err.msg);
 	if ((x->forget = discovery_forget_begin(x->di, x->a->ar, &err)) == NULL)
@@ -562,7 +566,7 @@ serve_expire(answer *a)
 	if (answer_permitted(a) != 0)
 		return 0;
 	pthread_mutex_lock(&a->s->holds_lock);
-	if ((x.di = open_synced(a)) != NULL) {
+	if ((x.di = holds_open_synced(a)) != NULL) {
 		run_expiry(&x);
 		discovery_index_close(x.di);
 	}

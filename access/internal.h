@@ -126,6 +126,38 @@ int serve_holds(answer *a);
 int serve_release(answer *a);
 int serve_expire(answer *a);
 
+/* holds_open_synced - the full-text index, its holds up to the ledger;
+ * NULL after answering with the error; call under s->holds_lock */
+discovery_index *holds_open_synced(answer *a);
+
+/* holds_catch_up - the full-text index up to the archive (every stored
+ * message weighed against every open hold), with progress frames */
+int holds_catch_up(answer *a, discovery_index *di, mk_error *err);
+
+/* serve_policy_apply - stored messages re-decided under the current
+ * policy (apply.c) */
+int serve_policy_apply(answer *a);
+
+/* How one search runs (service.c): the envelope filters of the request,
+ * which the index's SQL answers, and the parsed query text, whose
+ * full-text terms the full-text index answers and whose envelope terms
+ * are checked on each row (discovery/envelope.c). */
+typedef struct search_plan {
+	archive_query q;
+	discovery_query dq;
+	discovery_index *di;		/* open when dq has full-text terms */
+} search_plan;
+
+/* plan_search - the plan of the request's search; -1 with err */
+int plan_search(answer *a, search_plan *p, mk_error *err);
+
+/* plan_walk_all - fn for every message of the plan, in its order */
+int plan_walk_all(answer *a, search_plan *p, archive_search_fn fn, void *ctx,
+		  mk_error *err);
+
+/* plan_free - what the plan holds */
+void plan_free(search_plan *p);
+
 /* serve_import - mail that predates the milter, streamed by the client
  * (import.c) */
 int serve_import(answer *a);

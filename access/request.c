@@ -33,6 +33,9 @@
  *	  holds                  name (one hold; none: every hold)
  *	  release                name, reason (both required)
  *	  expire                 dry_run (true: count, change nothing)
+ *	  policy_apply           reason (required), the terms of a search
+ *	                         (from, to, message_id, since, until, q;
+ *	                         none: every message), dry_run
  *	  import                 kind ("mbox", "maildir", "eml"), sources
  *	                         (the paths, an array of strings: for the
  *	                         audit trail), received_at (optional); the
@@ -81,6 +84,8 @@ static const struct {
 	{ACCESS_OP_RELEASE, "release", " name reason "},
 	{ACCESS_OP_EXPIRE, "expire", " dry_run "},
 	{ACCESS_OP_IMPORT, "import", " kind sources received_at "},
+	{ACCESS_OP_POLICY_APPLY, "policy_apply",
+	 " reason from to message_id since until q dry_run "},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -392,6 +397,43 @@ parse_import(json_t *obj, access_request *rq, mk_error *err)
 			 err);
 }
 
+/* parse_dry_run - dry_run: true or false (absent: false) */
+static int
+parse_dry_run(json_t *obj, access_request *rq, mk_error *err)
+{
+	if (json_object_get(obj, "dry_run") != NULL
+	    && !json_is_boolean(json_object_get(obj, "dry_run")))
+		return mk_error_set(err, "dry_run must be true or false");
+	rq->dry_run = json_is_true(json_object_get(obj, "dry_run"));
+	return 0;
+}
+
+/* parse_apply - policy_apply: reason, the search's terms, dry_run */
+static int
+parse_apply(json_t *obj, access_request *rq, mk_error *err)
+{
+	char *from, *to, *mid;
+
+	if (get_text(obj, "reason", ACCESS_MAX_REASON, true, &rq->reason,
+		     err) != 0)
+		return -1;
+	if (rq->reason == NULL)
+		return mk_error_set(err, "policy apply needs a reason");
+	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
+		return -1;
+	rq->query.from = from;
+	if (get_text(obj, "to", MAX_TEXT, false, &to, err) != 0)
+		return -1;
+	rq->query.to = to;
+	if (get_text(obj, "message_id", MAX_TEXT, false, &mid, err) != 0)
+		return -1;
+	rq->query.message_id = mid;
+	if (get_text(obj, "q", DISCOVERY_MAX_QUERY, false, &rq->q, err) != 0)
+		return -1;
+	return parse_times(obj, rq, err) != 0 ? -1
+	    : parse_dry_run(obj, rq, err);
+}
+
 /* parse_members - the members of operation k into rq */
 static int
 parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
@@ -418,6 +460,8 @@ parse_members(json_t *obj, int k, access_request *rq, mk_error *err)
 		return parse_hold(obj, ops[k].op, rq, err);
 	case ACCESS_OP_IMPORT:
 		return parse_import(obj, rq, err);
+	case ACCESS_OP_POLICY_APPLY:
+		return parse_apply(obj, rq, err);
 	case ACCESS_OP_EXPIRE:
 		if (json_object_get(obj, "dry_run") != NULL
 		    && !json_is_boolean(json_object_get(obj, "dry_run")))
@@ -520,7 +564,8 @@ format_members(json_t *obj, const access_request *rq)
 		json_object_set_new(obj, "count", json_true());
 	put_count(obj, "offset", (int64_t)rq->offset);
 	if (rq->op == ACCESS_OP_SEARCH || rq->op == ACCESS_OP_AUDIT
-	    || rq->op == ACCESS_OP_EXPORT || rq->op == ACCESS_OP_HOLD) {
+	    || rq->op == ACCESS_OP_EXPORT || rq->op == ACCESS_OP_HOLD
+	    || rq->op == ACCESS_OP_POLICY_APPLY) {
 		put_count(obj, "since", rq->since);
 		put_count(obj, "until", rq->until);
 		put_count(obj, "limit", (int64_t)rq->limit);

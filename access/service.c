@@ -104,6 +104,8 @@ answer_audit(answer *a, access_audit *entry, int64_t *seq)
 	int rc;
 
 	entry->op = a->rq->op;
+	if (entry->op == ACCESS_OP_POLICY_APPLY && entry->apply_reason == NULL)
+		entry->apply_reason = a->rq->reason;
 	entry->query_json = query;
 	rc = access_audit_write(a->ar, a->who, entry, seq, &err);
 	free(query);
@@ -574,16 +576,6 @@ show_one(const archive_message *msg, void *ctx)
 	return rc != 0 || ++sh->sent == sh->f->n;
 }
 
-/* How one search runs: the envelope filters of the request, which the
- * index's SQL answers, and the parsed query text, whose full-text terms
- * the full-text index answers and whose envelope terms are checked on
- * each row (discovery/envelope.c). */
-typedef struct search_plan {
-	archive_query q;
-	discovery_query dq;
-	discovery_index *di;		/* open when dq has full-text terms */
-} search_plan;
-
 /* A pass over the messages a plan finds. */
 typedef struct plan_walk {
 	answer *a;
@@ -626,7 +618,7 @@ via_hit(const char *id, int64_t seq, void *ctx)
 }
 
 /* plan_walk_all - fn for every message of the plan, in its order */
-static int
+int
 plan_walk_all(answer *a, search_plan *p, archive_search_fn fn, void *ctx,
 	      mk_error *err)
 {
@@ -680,7 +672,7 @@ needs_fulltext(const discovery_query *dq)
 }
 
 /* plan_search - the plan of the request's search; -1 with err */
-static int
+int
 plan_search(answer *a, search_plan *p, mk_error *err)
 {
 	memset(p, 0, sizeof(*p));
@@ -697,7 +689,7 @@ plan_search(answer *a, search_plan *p, mk_error *err)
 }
 
 /* plan_free - what the plan holds */
-static void
+void
 plan_free(search_plan *p)
 {
 	discovery_query_free(&p->dq);
@@ -1126,6 +1118,7 @@ dispatch(answer *a)
 	case ACCESS_OP_RELEASE: return serve_release(a);
 	case ACCESS_OP_EXPIRE: return serve_expire(a);
 	case ACCESS_OP_IMPORT: return serve_import(a);
+	case ACCESS_OP_POLICY_APPLY: return serve_policy_apply(a);
 	default: return answer_error(a, "unknown operation");
 	}
 }

@@ -352,7 +352,7 @@ int archive_read(archive *ar, const char *id, archive_sink_fn sink,
  * archive_log_event - append one entry to the ledger, durably: a compact
  * JSON object text with an "event" member (the archive's own events -
  * created, stored, keys_rotated, index_rebuilt, policy, expired,
- * rekeyed - are
+ * rekeyed, redecided - are
  * refused, as are "seq" and "prev", which the ledger writes).  Its seq
  * into *seq (may be NULL).  access/ writes the audit trail through this.
  */
@@ -436,6 +436,63 @@ typedef struct archive_expire_stats {
 } archive_expire_stats;
 int archive_expire(archive *ar, const archive_expire_options *opts,
 		   archive_expire_stats *stats, mk_error *err);
+
+/*
+ * archive_redecide_begin, archive_redecide, archive_redecide_end -
+ * stored messages under new decisions (docs/FORMAT.md 1.5).  The caller
+ * (the access service) decides; the archive knows no policy and no
+ * hold.  For each message, archive_redecide() compares the new decision
+ * with the stored one: the same changes nothing; other roles, direction
+ * or parties reseal its record in place; another retention day moves it
+ * (content copied) into that day's group; full to metadata drops its
+ * content; pol NULL (the policy keeps nothing now) expires it.  Each
+ * change is committed by a "redecided" (or "expired") ledger entry, its
+ * index rows made anew after.  A metadata message asked to be kept in
+ * full stays metadata (its content was never kept).  archive_redecide_end
+ * then rewrites every group whose old copies must not outlive the new
+ * decisions (a retention shortened, content dropped, a message expired):
+ * its other messages re-keyed into the day's next generation, its files
+ * and key removed - expiry's machinery - also those a stopped run left.
+ * A run holds the writer lock (no milter or import meanwhile) and
+ * expire.lock; a dry run takes neither and changes nothing.
+ */
+typedef enum archive_redecided {
+	ARCHIVE_REDECIDE_SAME = 0,	/* the stored decision stands */
+	ARCHIVE_REDECIDE_RESEALED,	/* roles, direction, parties only */
+	ARCHIVE_REDECIDE_MOVED,		/* another retention day */
+	ARCHIVE_REDECIDE_STRIPPED,	/* full to metadata: content gone */
+	ARCHIVE_REDECIDE_REMOVED	/* none: the message went */
+} archive_redecided;
+typedef struct archive_redecide_options {
+	int64_t now;			/* seconds since the epoch */
+	bool dry_run;
+	archive_forget_fn forget;	/* or NULL: an expired message whole
+					   (as expiry's), then NULL: durably */
+	archive_forget_fn forget_words;	/* or NULL: the words of a message
+					   whose content is dropped, while
+					   it can be read; then NULL */
+	archive_progress_fn progress;	/* or NULL */
+	void *ctx;			/* of the three */
+} archive_redecide_options;
+typedef struct archive_redecide_stats {
+	uint64_t same, resealed, moved, stripped, removed;
+	uint64_t kept_metadata;		/* full asked of a metadata message */
+	uint64_t groups;		/* groups rewritten (old copies gone) */
+	uint64_t rekeyed;		/* ... their other messages moved */
+	uint64_t bytes_freed;		/* segment bytes removed */
+} archive_redecide_stats;
+typedef struct archive_redecider archive_redecider;
+int archive_redecide_begin(archive *ar, const archive_redecide_options *o,
+			   archive_redecider **out, mk_error *err);
+/* archive_redecide - message id under pol (NULL: none); what was done
+ * into *done (may be NULL) */
+int archive_redecide(archive_redecider *rd, const char *id,
+		     const archive_policy *pol, archive_redecided *done,
+		     mk_error *err);
+/* archive_redecide_end - the groups rewritten, the counts into st, the
+ * locks let go; rd freed whatever the result */
+int archive_redecide_end(archive_redecider *rd, archive_redecide_stats *st,
+			 mk_error *err);
 
 /* What verify looked at. */
 typedef struct archive_verify_stats {

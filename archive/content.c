@@ -58,16 +58,18 @@ content_group(int64_t retain_until, char group[CONTENT_GROUP_MAX])
 }
 
 /* content_group_valid - g (len bytes) is "forever", a date YYYY-MM-DD
- * (digits in place), or a re-key group YYYY-MM-DD.N (N from 1 to
- * CONTENT_REKEY_MAX, no leading zero) */
+ * (digits in place), or a re-key group YYYY-MM-DD.N or forever.N (N from
+ * 1 to CONTENT_REKEY_MAX, no leading zero) */
 bool
 content_group_valid(const char *g, size_t len)
 {
 	static const char shape[] = "DDDD-DD-DD";
 	size_t i, day = sizeof(shape) - 1;
 
-	if (len == 7 && strncmp(g, "forever", 7) == 0)
-		return true;
+	if (len >= 7 && strncmp(g, "forever", 7) == 0)	/* forever.N */
+		return len == 7 || (len >= 9 && len <= 14 && g[7] == '.'
+				    && g[8] != '0'
+				    && strspn(g + 8, "0123456789") == len - 8);
 	if (len < day || (len > day && (len < day + 2 || len > day + 7
 					 || g[day] != '.' || g[day + 1] == '0')))
 		return false;

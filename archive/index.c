@@ -269,33 +269,6 @@ bind_content(sqlite3_stmt *st, int col, json_t *content)
 	sqlite3_bind_int64(st, col + 2, json_integer_value(len));
 }
 
-/* index_set_record - id's row from a newer record of it: a re-key
- * changes its record hash and its content span, nothing else
- * (internal.h) */
-int
-index_set_record(sqlite3 *db, const char *id, json_t *record,
-		 const char *record_sha256, mk_error *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "UPDATE messages SET record_sha256 = ?1,"
-			       " content_file = ?2, content_off = ?3,"
-			       " content_len = ?4 WHERE id = ?5 AND"
-			       " record_sha256 IS NOT ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return mk_error_set(err, "index: %s", sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, record_sha256, -1, SQLITE_STATIC);
-	bind_content(st, 2, json_object_get(record, "content"));
-	sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return mk_error_set(err, "index: the row of %s: %s", id,
-				    sqlite3_errmsg(db));
-	return sqlite3_changes(db) > 0 ? 1 : 0;
-}
-
 /* insert_message - one row into messages, from a record */
 static int
 insert_message(sqlite3_stmt *st, json_t *rec, int64_t seq, const char *rsha)
@@ -435,6 +408,90 @@ index_insert_record(index_inserter *ins, json_t *rec, int64_t seq,
 				    id != NULL ? id : "(no id)",
 				    sqlite3_errmsg(ins->db));
 	return 0;
+}
+
+/* row_state - the ledger_seq of id's row into *seq; 1 when its record
+ * hash is other than rsha, 0 when it is rsha or there is no row, -1 */
+static int
+row_state(sqlite3 *db, const char *id, const char *rsha, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT ledger_seq, record_sha256 IS NOT ?2"
+			       " FROM messages WHERE id = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rsha, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		rc = sqlite3_column_int(st, 1) ? 1 : 0;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The statements that clear a message's rows before they are made anew. */
+static const char *const clear_sql[] = {
+	"DELETE FROM recipients WHERE message = ?1",
+	"DELETE FROM roles WHERE message = ?1",
+	"DELETE FROM messages WHERE id = ?1",
+};
+
+/* redo_rows - id's rows deleted (zeroed) and made from record */
+static int
+redo_rows(sqlite3 *db, const char *id, json_t *record, int64_t seq,
+	  const char *rsha, mk_error *err)
+{
+	index_inserter ins;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof(clear_sql) / sizeof(*clear_sql); i++) {
+		if (sqlite3_prepare_v2(db, clear_sql[i], -1, &st, NULL) != SQLITE_OK)
+			return mk_error_set(err, "index: %s", sqlite3_errmsg(db));
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = mk_error_set(err, "index: clear %s: %s", id,
+					  sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	if (rc != 0 || index_inserter_open(&ins, db, err) != 0)
+		return -1;
+	rc = index_insert_record(&ins, record, seq, rsha, err);
+	index_inserter_close(&ins);
+	return rc;
+}
+
+/* index_set_record - id's rows made anew from a newer record of it, in
+ * a savepoint (inside the caller's transaction, if any); 1 when they
+ * changed, 0 when none did (internal.h) */
+int
+index_set_record(sqlite3 *db, const char *id, json_t *record,
+		 const char *record_sha256, mk_error *err)
+{
+	int64_t seq = 0;
+	int rc = row_state(db, id, record_sha256, &seq);
+
+	if (rc <= 0)
+		return rc < 0 ? mk_error_set(err, "index: the row of %s: %s",
+					     id, sqlite3_errmsg(db)) : 0;
+	if (sqlite3_exec(db, "PRAGMA secure_delete=ON; SAVEPOINT redo", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		return mk_error_set(err, "index: %s", sqlite3_errmsg(db));
+	if (redo_rows(db, id, record, seq, record_sha256, err) != 0) {
+		sqlite3_exec(db, "ROLLBACK TO redo; RELEASE redo", NULL, NULL,
+			     NULL);
+		return -1;
+	}
+	if (sqlite3_exec(db, "RELEASE redo", NULL, NULL, NULL) != SQLITE_OK)
+		return mk_error_set(err, "index: the rows of %s: %s", id,
+				    sqlite3_errmsg(db));
+	return 1;
 }
 
 /* insert_all - the rows of every message of the batch */

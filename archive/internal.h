@@ -21,6 +21,11 @@
  *	proof.c		inclusion and consistency proofs, checkpoint lists
  *	verify.c	archive_verify: everything checked against everything
  *	rebuild.c	archive_rebuild_index: the index from records + ledger
+ *	expire.c	archive_expire: due groups forgotten, held messages
+ *			re-keyed first
+ *	rewrite.c	what expiry and re-decision share: a group that goes
+ *			while some of its messages stay
+ *	redecide.c	archive_redecide: stored messages under new decisions
  *	forward.c	writer forwarding, the other process's side: its
  *			stores sent over writer.sock to the writer
  *	serve.c		writer forwarding, the writer's side: writer.sock,
@@ -470,6 +475,9 @@ int record_reseal(archive *ar, const char *id, const char *text,
  * batches (record_append_batch) */
 int record_append_line(archive *ar, int64_t received_at, const char *line,
 		       mk_error *err);
+/* record_policy_json - a policy decision as the record keeps it (3.1);
+ * NULL when out of memory */
+json_t *record_policy_json(const archive_policy *pol);
 /* record_key_group - the group of a records/ line's key name
  * ("record-GROUP.key") into group; false when it names none */
 bool record_key_group(const char *line, char group[CONTENT_GROUP_MAX]);
@@ -550,7 +558,8 @@ typedef struct ledger_msg {
 	bool has_record;		/* seen by whoever scans records/ */
 	/* a message re-keyed by expiry (FORMAT.md 1.3): record above is
 	 * then its last "rekeyed" entry's, signer that record's */
-	int64_t rekey_seq;		/* of that entry; 0: never re-keyed */
+	int64_t rekey_seq;		/* of that entry (or of its last
+					   "redecided" one); 0: neither */
 	char group[CONTENT_GROUP_MAX];	/* the group it moved into */
 	char prev_record[ARCHIVE_SHA256_HEX + 1];	/* the record before */
 	char stored_record[ARCHIVE_SHA256_HEX + 1];	/* of "stored" */
@@ -558,21 +567,28 @@ typedef struct ledger_msg {
 					   prev_record (a run that stopped) */
 	bool has_prev;			/* verify: prev_record seen */
 } ledger_msg;
-/* A "rekeyed" entry, kept until the map is done. */
+/* A "rekeyed" or "redecided" entry, kept with the map (sorted by id and
+ * seq once it is done: every record hash a message's entries name). */
 typedef struct ledger_rekey {
 	char id[ARCHIVE_ID_LEN + 1];
 	char group[CONTENT_GROUP_MAX];
 	char record[ARCHIVE_SHA256_HEX + 1];
 	unsigned signer;
 	int64_t seq;
+	bool redecided;			/* its sha256 is the content's now */
+	char sha256[ARCHIVE_SHA256_HEX + 1];	/* redecided: "" dropped */
 } ledger_rekey;
 typedef struct ledger_map {
 	ledger_msg *msgs;		/* sorted by id after ledger_map_done */
 	size_t n, cap;
 	char (*expired)[ARCHIVE_ID_LEN + 1];
 	size_t n_expired, expired_cap;
-	ledger_rekey *rekeys;		/* in ledger order */
+	ledger_rekey *rekeys;		/* in ledger order; by id when done */
 	size_t n_rekeys, rekeys_cap;
+	char (*goes)[CONTENT_GROUP_MAX];	/* groups an "expired" entry, or
+					   a "redecided" one's "from" with
+					   "from_goes", names (FORMAT.md 1.5) */
+	size_t n_goes, goes_cap;
 	unsigned char (*keys)[KEYS_PUBLIC];	/* generation g: keys[g - 1] */
 	size_t n_keys, keys_cap;
 	int64_t last_seq;		/* of the line before */
@@ -588,6 +604,10 @@ void ledger_map_done(ledger_map *m);
  * passed over: verify names them) */
 int ledger_map_load(const char *dir, ledger_map *m, mk_error *err);
 ledger_msg *ledger_map_find(const ledger_map *m, const char *id);
+/* ledger_map_names - does an entry of id (stored, rekeyed, redecided)
+ * name the record hash hex?  (the map done) */
+bool ledger_map_names(const ledger_map *m, const ledger_msg *msg,
+		      const char *hex);
 void ledger_map_free(ledger_map *m);
 
 /* keys.c */
@@ -649,16 +669,113 @@ void index_inserter_close(index_inserter *ins);
 int index_insert_record(index_inserter *ins, json_t *record,
 			int64_t ledger_seq, const char *record_sha256,
 			mk_error *err);
-/* index_set_record - the row of id now from a newer record of it (a
- * re-key: its hash and content span); 1 when a row changed, 0 when none
- * did (no row, or already so), -1 with err */
+/* index_set_record - the rows of id (message, recipients, roles) made
+ * anew from a newer record of it (a re-key, a re-decision), its
+ * ledger_seq kept; 1 when a row changed, 0 when none did (no row, or
+ * already so), -1 with err */
 int index_set_record(sqlite3 *db, const char *id, json_t *record,
 		     const char *record_sha256, mk_error *err);
 
-/* expire.c: archive_expire_fault - NULL, or a test's hook called at each
- * step of a run ("rekey-copied", "rekey-record", "rekey-entry",
- * "rekey-row", "entries", "rows"): a unit test stops the run there */
+/* rewrite.c: archive_expire_fault - NULL, or a test's hook called at
+ * each step of an expiry or re-decision run ("rekey-copied",
+ * "rekey-record", "rekey-entry", "rekey-row", "entries", "rows";
+ * re-decision: "redecide-words", "redecide-copied", "redecide-record",
+ * "redecide-entry", "redecide-row", "redecide-expired"): a unit test stops
+ * the run there */
 extern void (*archive_expire_fault)(const char *step);
+void rewrite_fault(const char *step);
+
+/*
+ * rewrite.c: a group that goes while some of its messages stay (FORMAT.md
+ * 1.2 to 1.5).  The messages that stay are re-keyed into a target group
+ * (content copied under its key, record resealed, a "rekeyed" entry, the
+ * row), the others get "expired" entries, lose their words and rows,
+ * then the group's files and key go.  Expiry (expire.c) takes a due day
+ * at a time, its held messages staying; re-decision (redecide.c) one
+ * group at a time, whose every message stays but those it expired.
+ */
+typedef struct rewrite_msg {
+	char id[ARCHIVE_ID_LEN + 1];
+	int64_t size;
+	int64_t received_at;		/* microseconds: its records' day */
+	char group[CONTENT_GROUP_MAX];	/* the group it is in */
+	bool expired;			/* its entry is in the ledger */
+	bool held;			/* under a hold (and not expired) */
+	bool goes;			/* expired by this run */
+	bool moves;			/* re-keyed into the target */
+} rewrite_msg;
+
+/* The messages of one day (their index rows), and the groups of it. */
+typedef struct rewrite_set {
+	char name[CONTENT_GROUP_MAX];	/* the day, YYYY-MM-DD, or forever */
+	int64_t start;			/* its first second; -1 forever */
+	rewrite_msg *msgs;
+	size_t n, cap;
+	bool due;			/* every one's retention is over */
+	bool held;			/* one of them is under a hold */
+	char (*groups)[CONTENT_GROUP_MAX];	/* with rows, files or key */
+	size_t n_groups, groups_cap;
+	char target[CONTENT_GROUP_MAX];	/* where those that stay go; "" */
+} rewrite_set;
+
+/* The state of a run that rewrites groups. */
+typedef struct rewrite_run {
+	archive *ar;
+	int64_t now;			/* seconds */
+	bool dry_run;
+	archive_held_fn held;		/* or NULL: nothing held */
+	archive_forget_fn forget;	/* or NULL */
+	void *ctx;			/* of held and forget */
+	ledger_map map;			/* what the ledger says */
+	uint64_t bytes_freed;		/* segment bytes removed */
+} rewrite_run;
+
+/* rewrite_lock - one expiry or re-decision run at a time (expire.lock);
+ * the fd, or -1 with err */
+int rewrite_lock(archive *ar, mk_error *err);
+/* rewrite_index_caught_up - has the index a row of every stored message
+ * that has not expired?  0 yes, -1 with err */
+int rewrite_index_caught_up(rewrite_run *run, mk_error *err);
+/* rewrite_day_of - the set of group's day, empty (name, start) */
+void rewrite_day_of(const char *group, rewrite_set *g);
+/* rewrite_take - the index's messages of g's day into g */
+int rewrite_take(rewrite_run *run, rewrite_set *g, mk_error *err);
+/* rewrite_add_name - group into g's groups, once; -1 out of memory */
+int rewrite_add_name(rewrite_set *g, const char *group);
+/* rewrite_disk_groups - the groups of g's day with a directory in
+ * content/ or a key in keys/ into g's groups */
+int rewrite_disk_groups(rewrite_run *run, rewrite_set *g, mk_error *err);
+/* rewrite_each_disk_group - fn(group, ctx) for each group that has a
+ * directory in content/ or a key in keys/ (a group may come twice) */
+int rewrite_each_disk_group(archive *ar, int (*fn)(const char *group,
+			    void *ctx), void *ctx, mk_error *err);
+/* rewrite_next_generation - the generation after the highest of day
+ * (YYYY-MM-DD or forever) among groups into out; -1 past the last */
+int rewrite_next_generation(const char *day, char (*groups)[CONTENT_GROUP_MAX],
+			    size_t n, char out[CONTENT_GROUP_MAX], mk_error *err);
+/* rewrite_copy_content - the content record rec names copied into group
+ * (durably; or the span group already holds of it), rec's "content" set
+ * to the copy; nothing for a record without content */
+int rewrite_copy_content(rewrite_run *run, const char *group,
+			 const ledger_msg *lm, json_t *rec, mk_error *err);
+/* rewrite_move - re-key m into g's target (FORMAT.md 1.3) */
+int rewrite_move(rewrite_run *run, const rewrite_set *g, rewrite_msg *m,
+		 mk_error *err);
+/* rewrite_finish - g's moves, the entries, words and rows of those that
+ * go, then the files and key of every group of g but the target */
+int rewrite_finish(rewrite_run *run, rewrite_set *g, mk_error *err);
+/* rewrite_remove_group - a group's segments, directory and key; bytes
+ * freed added to *freed */
+int rewrite_remove_group(archive *ar, const char *group, uint64_t *freed,
+			 mk_error *err);
+/* rewrite_catch_up_rows - the row of every re-keyed or re-decided message
+ * from its newest record, where it still names an older one */
+int rewrite_catch_up_rows(rewrite_run *run, mk_error *err);
+/* rewrite_set_free - what g holds */
+void rewrite_set_free(rewrite_set *g);
+/* rewrite_group_day - the day of a group ("YYYY-MM-DD" or "forever"),
+ * without its generation */
+void rewrite_group_day(const char *group, char day[CONTENT_GROUP_MAX]);
 
 /* rebuild.c: index_roll_forward - give the index the rows of messages
  * whose "stored" ledger entry is on disk but whose index insert never

@@ -1,8 +1,9 @@
 /*
  * ledgermap.c - what the ledger says about the archive, in memory: each
  * stored message (its seq, content hash, record hash, whether it has
- * expired, and, when expiry re-keyed it, the group it is in and its
- * newest record) and the public key of each key generation.  verify.c and
+ * expired, and, when expiry re-keyed or policy apply re-decided it, the
+ * group it is in and its newest record), the groups whose old copies
+ * must go (FORMAT.md 1.5) and the public key of each key generation.  verify.c and
  * rebuild.c read the ledger once into a map and check or rebuild the rest
  * against it.  About 200 bytes a message.
  */
@@ -65,10 +66,27 @@ add_stored(ledger_map *m, int64_t seq, json_t *obj, const char *id)
 	return 0;
 }
 
-/* add_rekey - a "rekeyed" entry, applied to its message when the map is
- * done (the message is found by id only then) */
+/* add_goes - a group whose old copies must go (an "expired" entry's, a
+ * "redecided" one's "from" with "from_goes") */
 static int
-add_rekey(ledger_map *m, int64_t seq, json_t *obj, const char *id)
+add_goes(ledger_map *m, const char *group)
+{
+	if (group == NULL || !content_group_valid(group, strlen(group)))
+		return 0;
+	if (m->n_goes > 0 && strcmp(m->goes[m->n_goes - 1], group) == 0)
+		return 0;	/* the same as the last: once */
+	if (grow((void **)&m->goes, &m->goes_cap, m->n_goes,
+		 sizeof(*m->goes)) != 0)
+		return -1;
+	snprintf(m->goes[m->n_goes++], CONTENT_GROUP_MAX, "%s", group);
+	return 0;
+}
+
+/* add_rekey - a "rekeyed" or "redecided" entry, applied to its message
+ * when the map is done (the message is found by id only then) */
+static int
+add_rekey(ledger_map *m, int64_t seq, json_t *obj, const char *id,
+	  bool redecided)
 {
 	const char *group = json_string_value(json_object_get(obj, "group"));
 	ledger_rekey *rk;
@@ -82,8 +100,12 @@ add_rekey(ledger_map *m, int64_t seq, json_t *obj, const char *id)
 	snprintf(rk->id, sizeof(rk->id), "%s", id);
 	snprintf(rk->group, sizeof(rk->group), "%s", group);
 	copy_hex(obj, "record", rk->record);
+	copy_hex(obj, "sha256", rk->sha256);
 	rk->signer = (unsigned)json_integer_value(json_object_get(obj, "signer"));
 	rk->seq = seq;
+	rk->redecided = redecided;
+	if (redecided && json_is_true(json_object_get(obj, "from_goes")))
+		return add_goes(m, json_string_value(json_object_get(obj, "from")));
 	return 0;
 }
 
@@ -124,11 +146,13 @@ map_event(ledger_map *m, json_t *obj, int64_t seq, const char *event,
 			 sizeof(*m->expired)) != 0)
 			return -1;
 		snprintf(m->expired[m->n_expired++], ARCHIVE_ID_LEN + 1, "%s", id);
-		return 0;
+		return add_goes(m, json_string_value(json_object_get(obj,
+								      "group")));
 	}
-	if (strcmp(event, "rekeyed") == 0 && id != NULL
-	    && strlen(id) == ARCHIVE_ID_LEN)
-		return add_rekey(m, seq, obj, id);
+	if ((strcmp(event, "rekeyed") == 0 || strcmp(event, "redecided") == 0)
+	    && id != NULL && strlen(id) == ARCHIVE_ID_LEN)
+		return add_rekey(m, seq, obj, id,
+				 strcmp(event, "redecided") == 0);
 	if (strcmp(event, "created") == 0 || strcmp(event, "keys_rotated") == 0)
 		return add_key(m, obj, why);
 	return 0;
@@ -208,8 +232,19 @@ ledger_map_load(const char *dir, ledger_map *m, mk_error *err)
 	return 0;
 }
 
+/* rekey_by_id - qsort/bsearch order of ledger_rekey: id, then seq */
+static int
+rekey_by_id(const void *a, const void *b)
+{
+	const ledger_rekey *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 /* ledger_map_done - sort the messages, then mark the expired ones and
- * give the re-keyed ones their newest record, in ledger order */
+ * give the moved ones their newest record (and a re-decided one its
+ * content hash), in ledger order; the moves then sorted by id */
 void
 ledger_map_done(ledger_map *m)
 {
@@ -229,9 +264,34 @@ ledger_map_done(ledger_map *m)
 		memcpy(msg->prev_record, msg->record, sizeof(msg->record));
 		memcpy(msg->record, rk->record, sizeof(msg->record));
 		memcpy(msg->group, rk->group, sizeof(msg->group));
+		if (rk->redecided)
+			memcpy(msg->sha256, rk->sha256, sizeof(msg->sha256));
 		msg->signer = rk->signer;
 		msg->rekey_seq = rk->seq;
 	}
+	if (m->n_rekeys > 0)
+		qsort(m->rekeys, m->n_rekeys, sizeof(*m->rekeys), rekey_by_id);
+}
+
+/* ledger_map_names - is hex msg's stored record, or one a move names? */
+bool
+ledger_map_names(const ledger_map *m, const ledger_msg *msg, const char *hex)
+{
+	size_t lo = 0, hi = m->n_rekeys, mid;
+
+	if (strcmp(hex, msg->stored_record) == 0)
+		return true;
+	while (lo < hi) {	/* the first of its id */
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(m->rekeys[mid].id, msg->id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < m->n_rekeys && strcmp(m->rekeys[lo].id, msg->id) == 0; lo++)
+		if (strcmp(m->rekeys[lo].record, hex) == 0)
+			return true;
+	return false;
 }
 
 /* ledger_map_find - the stored message id, or NULL */
@@ -253,6 +313,7 @@ ledger_map_free(ledger_map *m)
 	free(m->msgs);
 	free(m->expired);
 	free(m->rekeys);
+	free(m->goes);
 	free(m->keys);
 	memset(m, 0, sizeof(*m));
 }

@@ -46,8 +46,9 @@ struct archive_prover {
 	size_t n_moved, moved_cap;
 };
 
-/* A message re-keyed by expiry (FORMAT.md 1.3): its last "rekeyed"
- * entry, the one that names its current record. */
+/* A message re-keyed by expiry or re-decided (FORMAT.md 1.3, 1.5): its
+ * last "rekeyed" or "redecided" entry, the one that names its current
+ * record. */
 struct moved {
 	char id[ARCHIVE_ID_LEN + 1];
 	int64_t seq;
@@ -62,6 +63,15 @@ is_stored_entry(const char *line, const char *id)
 	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
 	return strstr(line, "\"event\":\"stored\"") != NULL
 	    && strstr(line, needle) != NULL;
+}
+
+/* is_move - is line a "rekeyed" or "redecided" entry (one that names a
+ * message's new current record)? */
+static bool
+is_move(const char *line)
+{
+	return strstr(line, "\"event\":\"rekeyed\"") != NULL
+	    || strstr(line, "\"event\":\"redecided\"") != NULL;
 }
 
 /* by_moved_id - qsort/bsearch order of struct moved: id, then seq */
@@ -254,8 +264,7 @@ scan_line(int64_t seq, const char *line, size_t len, void *ctx)
 	if (ps->want_id != NULL && ps->found_seq == 0
 	    && is_stored_entry(line, ps->want_id))
 		ps->found_seq = seq;
-	if (strstr(line, "\"event\":\"rekeyed\"") != NULL
-	    && note_moved(pv, seq, line) != 0)
+	if (is_move(line) && note_moved(pv, seq, line) != 0)
 		return -1;
 	return 0;	/* to the end: a "rekeyed" entry may come later */
 }
@@ -506,8 +515,7 @@ is_entry_of(const char *line, const char *id, bool moved)
 	if (!moved)
 		return is_stored_entry(line, id);
 	snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
-	return strstr(line, "\"event\":\"rekeyed\"") != NULL
-	    && strstr(line, needle) != NULL;
+	return is_move(line) && strstr(line, needle) != NULL;
 }
 
 /* prove_seq - the proof of id, whose "stored" entry is at seq: of that
@@ -528,7 +536,7 @@ prove_seq(archive_prover *pv, const char *id, int64_t seq,
 	if (!is_entry_of(p->entry, id, moved > 0)) {
 		mk_error_set(err, "ledger entry %lld is not the \"%s\" entry"
 			     " of %s (run mailkeep verify)", (long long)proved,
-			     moved > 0 ? "rekeyed" : "stored", id);
+			     moved > 0 ? "rekeyed\" or \"redecided" : "stored", id);
 		archive_proof_free(p);
 		return -1;
 	}

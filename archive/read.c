@@ -132,7 +132,7 @@ entry_members(json_t *obj)
 /* The events only the archive itself writes. */
 static const char *const own_events[] = {
 	"created", "stored", "keys_rotated", "index_rebuilt", "policy",
-	"expired", "rekeyed", NULL
+	"expired", "rekeyed", "redecided", NULL
 };
 
 /* check_event - obj is an entry a caller may append: an object whose

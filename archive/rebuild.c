@@ -8,8 +8,9 @@
  * taken only when it opens, its Ed25519 signature holds under the key the
  * ledger recorded, and its SHA-256 is the one in its "stored" entry; a
  * record without such an entry belongs to a commit that failed and is
- * skipped.  Of a message expiry re-keyed (FORMAT.md 1.3), the record taken
- * is the one its last "rekeyed" entry names (ledgermap.c).  Rows go
+ * skipped.  Of a message expiry re-keyed or policy apply re-decided
+ * (FORMAT.md 1.3, 1.5), the record taken is the one its last "rekeyed"
+ * or "redecided" entry names (ledgermap.c).  Rows go
  * through index_insert_record(), the function the committer uses, so a
  * rebuilt index is the index the commits made.
  *
@@ -237,9 +238,9 @@ row_received(sqlite3 *db, const char *id)
 	return at;
 }
 
-/* roll_rekeyed - a "rekeyed" entry after the index's last row: the row
- * of its message, if there is one, from the record it names (FORMAT.md
- * 1.3).  Never a row inserted: a message without one has expired since,
+/* roll_rekeyed - a "rekeyed" or "redecided" entry after the index's last
+ * row: the rows of its message, if there is one, from the record it
+ * names (FORMAT.md 1.3, 1.5).  Never a row inserted: a message without one has expired since,
  * or waits for its "stored" entry's turn */
 static int
 roll_rekeyed(roll *r, const char *line)
@@ -275,7 +276,8 @@ roll_entry(int64_t pos, const char *line, size_t len, void *ctx)
 	int rc = 0;
 
 	(void)len;
-	if (pos > r->indexed && strstr(line, "\"event\":\"rekeyed\"") != NULL)
+	if (pos > r->indexed && (strstr(line, "\"event\":\"rekeyed\"") != NULL
+				 || strstr(line, "\"event\":\"redecided\"") != NULL))
 		return roll_rekeyed(r, line);
 	if (pos <= r->indexed || strstr(line, "\"event\":\"stored\"") == NULL)
 		return 0;

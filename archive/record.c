@@ -125,9 +125,10 @@ set_text(json_t *obj, const char *key, const char *value)
 	return json_object_set_new(obj, key, v);
 }
 
-/* policy_json - the policy decision of a message as a JSON object */
-static json_t *
-policy_json(const archive_policy *pol)
+/* record_policy_json - the policy decision of a message as a JSON
+ * object (internal.h) */
+json_t *
+record_policy_json(const archive_policy *pol)
 {
 	json_t *obj = json_object(), *roles = json_array(), *parties = json_array();
 	size_t i;
@@ -201,7 +202,8 @@ record_json(const commit_req *req)
 	bad |= set_text(obj, "date", e->date);
 	if (e->origin != NULL)
 		bad |= set_text(obj, "origin", e->origin);
-	bad |= json_object_set_new(obj, "policy", policy_json(&e->policy));
+	bad |= json_object_set_new(obj, "policy",
+				   record_policy_json(&e->policy));
 	json_decref(rcpts);
 	if (bad) {
 		json_decref(obj);

@@ -16,10 +16,11 @@
  *		the pinned public keys, when given).
  *   3. records	each record opens (AES-256-GCM), its signature holds, and
  *		its SHA-256 is the one in its "stored" entry (of a message
- *		expiry re-keyed: in its last "rekeyed" entry); every stored,
- *		unexpired message has its record.  A re-keyed message's
- *		earlier records are expected not to open (their group went);
- *		one that does must be one the ledger named.
+ *		expiry re-keyed or policy apply re-decided: in its last
+ *		"rekeyed" or "redecided" entry); every stored, unexpired
+ *		message has its record.  A moved message's earlier records
+ *		are expected not to open (their group went); one that does
+ *		must be one the ledger named.
  *   4. index	the index is compared with an index built in memory from
  *		the signed records (the rows the committer would have
  *		written): every row there, and nothing else, and no row of
@@ -344,21 +345,21 @@ signature_holds(const verify *v, const record_opened *ro)
 }
 
 /* earlier_record - ro (hashing to hex, not msg's current record) is an
- * earlier record of the re-keyed msg, or a re-key that never committed
+ * earlier record of the re-keyed or re-decided msg (any its entries
+ * name), or a move or re-decision that never committed (signed, named by
+ * no entry: its run stopped before the entry, FORMAT.md 1.3, 1.5), or a re-key that never committed
  * (sealed under a re-key group's key, signed, named by no entry): fine
  * (FORMAT.md 1.3).  Its row when the index still names it: kept */
 static bool
 earlier_record(verify *v, ledger_msg *msg, const record_opened *ro,
-	       const char *hex, const char *line)
+	       const char *hex)
 {
-	char group[CONTENT_GROUP_MAX];
 	json_t *rec;
 	mk_error why;
 
 	if (!ro->is_signed || !signature_holds(v, ro))
 		return false;
-	if (msg->rekey_seq > 0 && (strcmp(hex, msg->prev_record) == 0
-				   || strcmp(hex, msg->stored_record) == 0)) {
+	if (msg->rekey_seq > 0 && ledger_map_names(&v->map, msg, hex)) {
 		if (msg->row_behind && !msg->has_prev
 		    && strcmp(hex, msg->prev_record) == 0
 		    && (rec = json_loads(ro->text, 0, NULL)) != NULL) {
@@ -370,7 +371,7 @@ earlier_record(verify *v, ledger_msg *msg, const record_opened *ro,
 		}
 		return true;
 	}
-	return record_key_group(line, group) && content_group_generation(group) > 0;
+	return true;	/* signed, named by no entry: never committed */
 }
 
 /* record_line - record_line_fn: phase 3 for one record */
@@ -399,7 +400,7 @@ record_line(const char *file, const char *line, void *ctx)
 	else if (!ro.is_signed)
 		report(v, "record", ro.id, "is not signed");
 	else if (strcmp(hex, msg->record) != 0
-		 && earlier_record(v, msg, &ro, hex, line))
+		 && earlier_record(v, msg, &ro, hex))
 		;	/* re-keyed: counted, not reported */
 	else if (strcmp(hex, msg->record) != 0)
 		report(v, "record", ro.id, "SHA-256 %s is not the %s of its"

@@ -138,6 +138,33 @@ print_expiry(json_t *end)
 	return ferror(stdout) ? -1 : 0;
 }
 
+/* print_apply - the summary of a policy apply run */
+static int
+print_apply(json_t *end)
+{
+	int dry = json_is_true(json_object_get(end, "dry_run"));
+
+	printf("%s %lld messages under the current policy: %lld unchanged,"
+	       " %lld with new roles, direction or parties, %lld with a new"
+	       " retention, %lld reduced to metadata, %lld removed\n",
+	       dry ? "would re-decide" : "re-decided",
+	       number_of(end, "messages"), number_of(end, "unchanged"),
+	       number_of(end, "resealed"), number_of(end, "moved"),
+	       number_of(end, "stripped"), number_of(end, "removed"));
+	printf("kept: %lld under a legal hold (their content stays), %lld"
+	       " metadata-only asked in full (no content was kept)\n",
+	       number_of(end, "held"), number_of(end, "kept_metadata"));
+	printf("old copies: %lld groups %s (%lld other messages moved under a"
+	       " new key), %lld bytes freed\n", number_of(end, "groups"),
+	       dry ? "would be rewritten" : "rewritten",
+	       number_of(end, "rekeyed"), number_of(end, "bytes_freed"));
+	if (number_of(end, "failed") > 0)
+		printf("warning: %lld messages could not be re-decided (first:"
+		       " %s); run 'mailkeep verify'\n", number_of(end, "failed"),
+		       text_of(end, "first_error"));
+	return ferror(stdout) ? -1 : 0;
+}
+
 /* cli_print_hold_end - what a hold change or expiry run did */
 int
 cli_print_hold_end(access_op op, json_t *end, int json)
@@ -149,6 +176,8 @@ cli_print_hold_end(access_op op, json_t *end, int json)
 	}
 	if (op == ACCESS_OP_EXPIRE)
 		return print_expiry(end);
+	if (op == ACCESS_OP_POLICY_APPLY)
+		return print_apply(end);
 	fputs("hold ", stdout);
 	cli_put_text(stdout, text_of(end, "hold"), 0);
 	if (op == ACCESS_OP_HOLD)

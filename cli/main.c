@@ -6,7 +6,7 @@
  *
  * SYNOPSIS
  *	mailkeep [-c FILE] COMMAND [ARGS]
- *	mailkeep [-c FILE] policy check|explain [ARGS]
+ *	mailkeep [-c FILE] policy check|explain|apply [ARGS]
  *
  * DESCRIPTION
  *	main() reads the command line with getopt_long, which permutes
@@ -257,6 +257,9 @@ static const struct cli_command {
 	 ARGS_FILE, CMD_READS_CONFIG},
 	{"policy explain", ACCESS_OP_NONE, 0, cli_cmd_policy_explain,
 	 OPT_EXPLAIN | OPT_MANY_TO, OPT_FROM | OPT_TO, ARGS_NONE, 0},
+	{"policy apply", ACCESS_OP_POLICY_APPLY, 0, NULL,
+	 OPT_HOLD_TERMS | OPT_REASON | OPT_DRY_RUN | OPT_JSON, OPT_REASON,
+	 ARGS_QUERY, CMD_ARCHIVE},
 	{"verify", ACCESS_OP_VERIFY, 0, cli_cmd_verify,
 	 OPT_JSON | OPT_KEYS | OPT_OFFLINE, 0, ARGS_NONE, CMD_ARCHIVE},
 	{"export", ACCESS_OP_NONE, 0, cli_cmd_export,
@@ -298,7 +301,7 @@ static const struct {
 	const char *group;
 	const char *subcommands;
 } groups[] = {
-	{"policy", "check or explain"},
+	{"policy", "check, explain or apply"},
 	{"config", "check"},
 	{"keys", "rotate or export-public"},
 	{"ledger", "proof, consistency, checkpoint or checkpoints"},
@@ -383,6 +386,10 @@ print_help(void)
 "                       and print it as parsed\n"
 "  policy explain --from ADDR --to ADDR [--to ADDR ...] [--json]\n"
 "                       what the configured policy decides for a message\n"
+"  policy apply --reason TEXT [QUERY] [--dry-run]\n"
+"                       re-decide stored messages under the current policy:\n"
+"                       roles, retention, content kept; held ones keep\n"
+"                       their content (admin; stop the milter first)\n"
 "  verify [--keys FILE] [--json]\n"
 "                       check every blob, record, signature, ledger entry,\n"
 "                       checkpoint and index row; --keys: public keys\n"

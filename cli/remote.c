@@ -277,7 +277,8 @@ finish(remote_out *ro, const char *buf, size_t len)
 	else if (ro->op == ACCESS_OP_VERIFY)
 		status = cli_print_verify(&ro->vo, end);
 	else if ((ro->op == ACCESS_OP_HOLD || ro->op == ACCESS_OP_RELEASE
-		  || ro->op == ACCESS_OP_EXPIRE)
+		  || ro->op == ACCESS_OP_EXPIRE
+		  || ro->op == ACCESS_OP_POLICY_APPLY)
 		 && cli_print_hold_end(ro->op, end, ro->rq->json) < 0)
 		status = cli_error("writing to standard output: %s",
 				   strerror(errno ? errno : EIO));

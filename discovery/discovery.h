@@ -408,6 +408,13 @@ discovery_forget *discovery_forget_begin(discovery_index *di, archive *ar,
 int discovery_forget_message(discovery_forget *f, const archive_message *msg,
 			     mk_error *err);
 
+/* discovery_forget_words - msg's words out, its docs row kept as that
+ * of a metadata-only message (its content is being dropped, policy
+ * apply: FORMAT.md 1.5), its hold memberships kept; a repeat does
+ * nothing */
+int discovery_forget_words(discovery_forget *f, const archive_message *msg,
+			   mk_error *err);
+
 /* discovery_forget_commit - make what was forgotten so far durable */
 int discovery_forget_commit(discovery_forget *f, mk_error *err);
 

@@ -36,10 +36,13 @@
 
 #include "discovery/fulltext.h"
 
+/* The note of a docs row whose message's content policy apply dropped. */
+#define DROPPED_NOTE "content dropped by policy apply"
+
 struct discovery_forget {
 	discovery_index *di;
 	archive *ar;
-	sqlite3_stmt *doc, *words, *del_doc, *del_members, *pending;
+	sqlite3_stmt *doc, *words, *del_doc, *del_members, *pending, *dropped;
 	bool open;			/* a transaction is open */
 	discovery_forget_stats st;
 };
@@ -72,7 +75,7 @@ discovery_forget_begin(discovery_index *di, archive *ar, mk_error *err)
 	f->ar = ar;
 	if (sqlite3_exec(db, "PRAGMA secure_delete=ON", NULL, NULL, NULL)
 	    != SQLITE_OK
-	    || sqlite3_prepare_v2(db, "SELECT seq, failed, digest FROM docs"
+	    || sqlite3_prepare_v2(db, "SELECT seq, failed, digest, note FROM docs"
 				  " WHERE id = ?", -1, &f->doc, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "INSERT INTO words(words, rowid, subject,"
 				  " body, attachment, hdr_from, hdr_to)"
@@ -82,6 +85,10 @@ discovery_forget_begin(discovery_index *di, archive *ar, mk_error *err)
 				  &f->del_doc, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "DELETE FROM hold_members WHERE msg = ?",
 				  -1, &f->del_members, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(db, "UPDATE docs SET digest = NULL,"
+				  " attachments = 0, note = '" DROPPED_NOTE "'"
+				  " WHERE seq = ?", -1, &f->dropped,
+				  NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO state(k, v)"
 				  " VALUES('scrub_pending', ?)", -1, &f->pending,
 				  NULL) != SQLITE_OK) {
@@ -170,6 +177,46 @@ discovery_forget_message(discovery_forget *f, const archive_message *msg,
 	return rc;
 }
 
+/* discovery_forget_words - msg's words out, its docs row kept (see
+ * discovery.h) */
+int
+discovery_forget_words(discovery_forget *f, const archive_message *msg,
+		       mk_error *err)
+{
+	const char *digest, *note;
+	bool deleted = false, had_words;
+	int64_t seq;
+	char *copy = NULL;
+	int rc = 0;
+
+	if (begin(f, err) != 0)
+		return -1;
+	sqlite3_reset(f->doc);
+	sqlite3_bind_text(f->doc, 1, msg->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(f->doc) != SQLITE_ROW)
+		return 0;	/* never indexed */
+	seq = sqlite3_column_int64(f->doc, 0);
+	digest = (const char *)sqlite3_column_text(f->doc, 2);
+	note = (const char *)sqlite3_column_text(f->doc, 3);
+	had_words = msg->content == ARCHIVE_FULL && !sqlite3_column_int(f->doc, 1)
+	    && (note == NULL || strcmp(note, DROPPED_NOTE) != 0)
+	    && (digest == NULL || (copy = strdup(digest)) != NULL);
+	sqlite3_reset(f->doc);
+	if (had_words && digest != NULL && copy == NULL)
+		return mk_error_set(err, "out of memory");
+	if (had_words)
+		rc = delete_words(f, msg, seq, copy, &deleted, err);
+	free(copy);
+	if (rc == 0 && had_words && (run_seq(f->dropped, seq) != 0
+				     || (deleted && run_seq(f->pending, 1) != 0)))
+		rc = fulltext_fail(f->di, "forget words", err);
+	if (rc == 0 && had_words) {
+		f->st.words += deleted;
+		f->st.mismatched += !deleted;
+	}
+	return rc;
+}
+
 /* discovery_forget_commit - what was forgotten so far, durably */
 int
 discovery_forget_commit(discovery_forget *f, mk_error *err)
@@ -231,9 +278,11 @@ discovery_forget_end(discovery_forget *f, discovery_forget_stats *st,
 	sqlite3_finalize(f->words);
 	sqlite3_finalize(f->del_doc);
 	sqlite3_finalize(f->del_members);
+	sqlite3_finalize(f->dropped);
 	sqlite3_finalize(f->pending);
 	rc = discovery_forget_commit(f, err);
-	if (rc == 0 && (f->st.messages > 0 || scrub_pending(f)))
+	if (rc == 0 && (f->st.messages > 0 || f->st.words > 0
+			|| scrub_pending(f)))
 		rc = scrub(f, err);
 	sqlite3_exec(f->di->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
 	if (st != NULL)

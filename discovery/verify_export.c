@@ -10,7 +10,8 @@
  *
  *	  1. the proof: the record's Ed25519 signature under the key of its
  *	     generation; the ledger entry is the "stored" entry of this id
- *	     (or the "rekeyed" entry of its current record, FORMAT.md 1.3)
+ *	     (or the "rekeyed" or "redecided" entry of its current record,
+ *	     FORMAT.md 1.3, 1.5)
  *	     and names the record's SHA-256; the inclusion path folds the
  *	     entry's leaf hash to the root of the checkpoint; the
  *	     checkpoint's signature holds and its text says that size and
@@ -262,7 +263,8 @@ sha256_hex(const char *text, size_t len, char out[ARCHIVE_SHA256_HEX + 1])
 }
 
 /* check_entry - the ledger entry is this record's "stored" entry, or
- * the "rekeyed" entry of its current record (FORMAT.md 1.3, 4.4) */
+ * the "rekeyed" or "redecided" entry of its current record (FORMAT.md
+ * 1.3, 1.5, 4.4) */
 static bool
 check_entry(vx *v, const char *id, json_t *proof, json_t *rec,
 	    const char *text)
@@ -276,7 +278,8 @@ check_entry(vx *v, const char *id, json_t *proof, json_t *rec,
 	ok = json_is_object(e)
 	    && json_is_string(json_object_get(e, "event"))
 	    && (strcmp(json_string_value(json_object_get(e, "event")), "stored") == 0
-		|| strcmp(json_string_value(json_object_get(e, "event")), "rekeyed") == 0)
+		|| strcmp(json_string_value(json_object_get(e, "event")), "rekeyed") == 0
+		|| strcmp(json_string_value(json_object_get(e, "event")), "redecided") == 0)
 	    && json_is_string(json_object_get(e, "id"))
 	    && strcmp(json_string_value(json_object_get(e, "id")), id) == 0
 	    && json_is_string(json_object_get(e, "record"))

@@ -171,7 +171,7 @@ step_record_ledger() {
 	local e_event e_record e_id e_sha e_signer r_id r_sha
 	IFS=$'\t' read -r e_event e_record e_id e_sha e_signer <<< "$ent"
 	IFS=$'\t' read -r r_id r_sha <<< "$rec"
-	[ "$e_event" = stored ] || [ "$e_event" = rekeyed ] || { WHY="entry event '$e_event'"; return 1; }
+	[ "$e_event" = stored ] || [ "$e_event" = rekeyed ] || [ "$e_event" = redecided ] || { WHY="entry event '$e_event'"; return 1; }
 	[ "$h" = "$e_record" ] || { WHY="sha256 of record text $h, entry says $e_record"; return 1; }
 	[ "$r_id" = "$(cat "$d/id")" ] || { WHY="record id $r_id, asked for $(cat "$d/id")"; return 1; }
 	[ "$e_id" = "$r_id" ] || { WHY="entry id $e_id, record id $r_id"; return 1; }

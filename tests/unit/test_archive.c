@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -1048,6 +1049,398 @@ START_TEST(expiry_rekey_stopped_anywhere_is_finished_by_the_next_run)
 		ck_assert_uint_eq(verify_clean(ex), 0);
 		archive_close(ex);
 		(void)st;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* The decisions of a re-decision test: id and its new policy (NULL
+ * none); ids NULL end the list. */
+typedef struct decision { const char *id; const archive_policy *pol; } decision;
+
+/* words_forgotten - archive_forget_fn: counts the messages handed over */
+static int
+words_forgotten(const archive_message *msg, void *ctx, mk_error *err)
+{
+	(void)err;
+	if (msg != NULL)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+/* redecide_on - one run of archive_redecide on ex; its counts */
+static archive_redecide_stats
+redecide_on(archive *ex, const decision *d, bool dry_run)
+{
+	int forgotten = 0;
+	archive_redecide_options o = { .now = time(NULL), .dry_run = dry_run,
+				       .forget = words_forgotten,
+				       .forget_words = words_forgotten,
+				       .ctx = &forgotten };
+	archive_redecide_stats st;
+	archive_redecider *rd;
+	mk_error err;
+
+	ck_assert_msg(archive_redecide_begin(ex, &o, &rd, &err) == 0, "%s",
+		      err.msg);
+	for (; d->id != NULL; d++)
+		ck_assert_msg(archive_redecide(rd, d->id, d->pol, NULL, &err) == 0,
+			      "%s: %s", d->id, err.msg);
+	ck_assert_msg(archive_redecide_end(rd, &st, &err) == 0, "%s", err.msg);
+	return st;
+}
+
+/* group_of - the group of id's content segment, into out */
+static void
+group_of(archive *ar, const char *id, char out[32])
+{
+	archive_message *m;
+	mk_error err;
+
+	ck_assert_msg(archive_lookup(ar, id, &m, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(m->content_file);
+	snprintf(out, 32, "%.*s", (int)strcspn(m->content_file + 8, "/"),
+		 m->content_file + 8);
+	archive_message_free(m);
+}
+
+START_TEST(redecide_roles_only_reseals_in_place)
+{
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	const char *roles[] = { "hr" };
+	archive_policy hr = { .content = ARCHIVE_FULL, .retain_until = day0,
+			      .direction = "inbound", .roles = roles,
+			      .n_roles = 1 };
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1];
+	decision d[] = { { a, &hr }, { b, NULL /* set below */ }, { NULL, NULL } };
+	archive_policy same = { .content = ARCHIVE_FULL, .retain_until = day0 };
+	archive_rebuild_stats rs;
+	archive_redecide_stats st;
+	archive_message *m;
+	archive_proof *p;
+	archive *ar, *ex;
+	mk_error err;
+
+	d[1].pol = &same;
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "a@sender.test", "ROLES-A", day0, a);
+	store_token(ar, "b@sender.test", "ROLES-B", day0, b);
+	archive_close(ar);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	st = redecide_on(ex, d, true);		/* a dry run: counts only */
+	ck_assert_uint_eq(st.resealed, 1);
+	ck_assert_uint_eq(st.same, 1);
+	ck_assert_int_eq(count_entries(dir, "redecided"), 0);
+	st = redecide_on(ex, d, false);
+	ck_assert_uint_eq(st.resealed, 1);
+	ck_assert_uint_eq(st.same, 1);
+	ck_assert_uint_eq(st.groups, 0);
+	ck_assert_int_eq(count_entries(dir, "redecided"), 1);
+	ck_assert_msg(archive_lookup(ex, a, &m, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(m->n_roles, 1);
+	ck_assert_str_eq(m->roles[0], "hr");
+	ck_assert_ptr_nonnull(strstr(m->policy_json, "\"inbound\""));
+	archive_message_free(m);
+	in_group(ex, a, "2033-05-18");		/* in place: same group */
+	reads_back(ex, a, "ROLES-A");
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	ck_assert_msg(archive_ledger_proof(ex, a, &p, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(strstr(p->entry, "\"event\":\"redecided\""));
+	ck_assert_ptr_nonnull(strstr(p->record, "\"hr\""));
+	archive_proof_free(p);
+	st = redecide_on(ex, d, false);		/* again: nothing to do */
+	ck_assert_uint_eq(st.same, 2);
+	ck_assert_int_eq(count_entries(dir, "redecided"), 1);
+	/* and again, in place once more: both earlier records still open */
+	roles[0] = "legal";
+	st = redecide_on(ex, d, false);
+	ck_assert_uint_eq(st.resealed, 1);
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+	ck_assert_msg(archive_rebuild_index(dir, NULL, NULL, &rs, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	ck_assert_msg(archive_lookup(ex, a, &m, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(m->roles[0], "legal");
+	archive_message_free(m);
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+START_TEST(redecide_shortened_moves_and_rewrites_the_old_group)
+{
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	int64_t late = day0 + 400 * 86400;		/* 2034-06-22 */
+	archive_policy shorter = { .content = ARCHIVE_FULL, .retain_until = day0 };
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1], c[ARCHIVE_ID_LEN + 1];
+	char m[ARCHIVE_ID_LEN + 1], g[32];
+	decision d[] = { { a, &shorter }, { NULL, NULL } };
+	archive_redecide_stats st;
+	archive *ar, *ex;
+	mk_error err;
+
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "a@sender.test", "SHARED-MOVE", late, a);
+	store_token(ar, "b@sender.test", "SHARED-MOVE", late, b);
+	store_token(ar, "c@sender.test", "BODY-C", late, c);
+	store_meta(ar, "m@sender.test", late, m);
+	archive_close(ar);
+	/* the writer holds its lock: no re-decision beside it */
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	{
+		archive_redecide_options o = { .now = time(NULL) };
+		archive_redecider *rd;
+
+		ck_assert_int_eq(archive_redecide_begin(ar, &o, &rd, &err), -1);
+		ck_assert_ptr_nonnull(strstr(err.msg, "mailkeep-milter"));
+	}
+	archive_close(ar);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	st = redecide_on(ex, d, true);
+	ck_assert_uint_eq(st.moved, 1);
+	ck_assert_uint_eq(st.groups, 1);
+	ck_assert_uint_eq(st.rekeyed, 3);
+	ck_assert(exists_in(dir, "content/2034-06-22"));
+	st = redecide_on(ex, d, false);
+	ck_assert_uint_eq(st.moved, 1);
+	ck_assert_uint_eq(st.groups, 1);
+	ck_assert_uint_eq(st.rekeyed, 3);
+	in_group(ex, a, "2033-05-18");
+	in_group(ex, b, "2034-06-22.1");
+	in_group(ex, c, "2034-06-22.1");
+	reads_back(ex, a, "SHARED-MOVE");
+	reads_back(ex, b, "SHARED-MOVE");
+	reads_back(ex, c, "BODY-C");
+	ck_assert(!exists_in(dir, "content/2034-06-22"));
+	ck_assert(!exists_in(dir, "keys/record-2034-06-22.key"));
+	ck_assert(exists_in(dir, "keys/record-2034-06-22.1.key"));
+	ck_assert_int_eq(count_entries(dir, "redecided"), 1);
+	ck_assert_int_eq(count_entries(dir, "rekeyed"), 3);
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	group_of(ex, a, g);
+	ck_assert_str_eq(g, "2033-05-18");
+	/* the moved message expires on its new day; the others stay */
+	expire_at(ex, day0 + 60, NULL, false);
+	gone(ex, a);
+	reads_back(ex, b, "SHARED-MOVE");
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+START_TEST(redecide_lengthened_leaves_the_old_copy_to_its_expiry)
+{
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	int64_t late = day0 + 400 * 86400;		/* 2034-06-22 */
+	archive_policy longer = { .content = ARCHIVE_FULL, .retain_until = late };
+	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1];
+	decision d[] = { { a, &longer }, { NULL, NULL } };
+	archive_redecide_stats st;
+	archive_expire_stats es;
+	archive *ar, *ex;
+	mk_error err;
+
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "a@sender.test", "LONGER-A", day0, a);
+	store_token(ar, "b@sender.test", "LONGER-B", day0, b);
+	archive_close(ar);
+	ck_assert_ptr_nonnull(ex = archive_open(dir, ARCHIVE_READ, &err));
+	st = redecide_on(ex, d, false);
+	ck_assert_uint_eq(st.moved, 1);
+	ck_assert_uint_eq(st.groups, 0);	/* the old group stays */
+	in_group(ex, a, "2034-06-22");
+	in_group(ex, b, "2033-05-18");
+	ck_assert(exists_in(dir, "content/2033-05-18"));
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	/* the old day comes: b goes with the group, a is not touched */
+	es = expire_at(ex, day0 + 60, NULL, false);
+	ck_assert_uint_eq(es.messages, 1);
+	gone(ex, b);
+	reads_back(ex, a, "LONGER-A");
+	in_group(ex, a, "2034-06-22");
+	ck_assert(!exists_in(dir, "content/2033-05-18"));
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.key"));
+	ck_assert_int_eq(count_entries(dir, "expired"), 1);
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+/* clear_options - no encryption, no compression: a body's word is seen
+ * by grep in any file that holds it */
+static archive_options
+clear_options(void)
+{
+	archive_options opts = ARCHIVE_OPTIONS_DEFAULT;
+
+	opts.encrypt = 0;
+	opts.codec = MK_CODEC_NONE;
+	opts.compression = 0;
+	return opts;
+}
+
+START_TEST(redecide_metadata_and_none_leave_nothing_of_the_content)
+{
+	archive_options opts = clear_options();
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	archive_policy meta = { .content = ARCHIVE_METADATA, .retain_until = day0 };
+	archive_policy full = { .content = ARCHIVE_FULL, .retain_until = day0 };
+	char s[ARCHIVE_ID_LEN + 1], r[ARCHIVE_ID_LEN + 1], k[ARCHIVE_ID_LEN + 1];
+	char mm[ARCHIVE_ID_LEN + 1];
+	decision d[] = { { s, &meta }, { r, NULL }, { mm, &full }, { k, &full },
+			 { NULL, NULL } };
+	archive_redecide_stats st;
+	archive_message *m;
+	archive *ar, *ex;
+	mk_error err;
+
+	ck_assert_ptr_nonnull(ar = archive_open_with(dir, ARCHIVE_WRITE, &opts, &err));
+	store_token(ar, "strip-s@sender.test", "TOKEN-STRIP-S-QQQ", day0, s);
+	store_token(ar, "gone-r@sender.test", "TOKEN-GONE-R-QQQ", day0, r);
+	store_token(ar, "keep-k@sender.test", "TOKEN-KEEP-K-QQQ", day0, k);
+	store_meta(ar, "meta-m@sender.test", day0, mm);
+	archive_close(ar);
+	ck_assert(found_in_archive("TOKEN-STRIP-S-QQQ"));
+	ck_assert(found_in_archive("gone-r@sender.test"));
+	ck_assert_ptr_nonnull(ex = archive_open_with(dir, ARCHIVE_READ, &opts, &err));
+	st = redecide_on(ex, d, false);
+	ck_assert_uint_eq(st.stripped, 1);
+	ck_assert_uint_eq(st.removed, 1);
+	ck_assert_uint_eq(st.kept_metadata, 1);	/* full asked: stays */
+	ck_assert_uint_eq(st.same, 2);
+	ck_assert_uint_eq(st.groups, 1);
+	ck_assert_int_eq(count_entries(dir, "expired"), 1);
+	ck_assert_int_eq(count_entries(dir, "redecided"), 1);
+	archive_close(ex);
+	/* no file under the archive, SQLite's included, holds them */
+	ck_assert(!found_in_archive("TOKEN-STRIP-S-QQQ"));
+	ck_assert(!found_in_archive("TOKEN-GONE-R-QQQ"));
+	ck_assert(!found_in_archive("gone-r@sender.test"));
+	ck_assert(found_in_archive("TOKEN-KEEP-K-QQQ"));
+	ck_assert_ptr_nonnull(ex = archive_open_with(dir, ARCHIVE_READ, &opts, &err));
+	gone(ex, r);
+	ck_assert_msg(archive_lookup(ex, s, &m, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(m->content, ARCHIVE_METADATA);
+	ck_assert_ptr_null(m->subject);
+	ck_assert_ptr_null(m->content_file);
+	ck_assert_str_eq(m->sha256, "");
+	ck_assert_str_eq(m->mail_from, "strip-s@sender.test");
+	archive_message_free(m);
+	ck_assert_msg(archive_lookup(ex, mm, &m, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(m->content, ARCHIVE_METADATA);
+	archive_message_free(m);
+	reads_back(ex, k, "TOKEN-KEEP-K-QQQ");
+	in_group(ex, k, "2033-05-18.1");
+	ck_assert(!exists_in(dir, "content/2033-05-18"));
+	ck_assert(!exists_in(dir, "keys/record-2033-05-18.key"));
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	/* they expire on their day like any other */
+	expire_at(ex, day0 + 60, NULL, false);
+	gone(ex, s);
+	gone(ex, k);
+	ck_assert_uint_eq(verify_clean(ex), 0);
+	archive_close(ex);
+}
+END_TEST
+
+/* The decisions of the stopped runs: a shortened (a), stripped (s),
+ * removed (r), kept (k) in the group of late. */
+static archive_policy stop_short, stop_meta;
+static decision stop_decisions[5];
+
+/* stopped_redecide - a re-decision run on path killed at the nth step */
+static void
+stopped_redecide(const char *path, const char *step, int nth)
+{
+	archive *ex;
+	mk_error err;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		stop_step = step;
+		stop_nth = nth;
+		archive_expire_fault = stop_at;
+		if ((ex = archive_open(path, ARCHIVE_READ, &err)) == NULL)
+			_exit(1);
+		redecide_on(ex, stop_decisions, false);
+		_exit(2);		/* never stopped: the test fails */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		      "step %s #%d was not reached (status %d)", step, nth, status);
+}
+
+START_TEST(redecide_stopped_anywhere_is_finished_by_the_next_run)
+{
+	/* in the order of a run: a's re-decision, s's, then the old group's
+	 * rewrite (k moved; r's entry, words, rows; the files) */
+	static const struct { const char *step; int nth; bool clean; } at[] = {
+		{ "redecide-copied", 1, true }, { "redecide-record", 1, true },
+		{ "redecide-entry", 1, true }, { "redecide-row", 1, true },
+		{ "redecide-words", 1, true }, { "redecide-copied", 2, true },
+		{ "redecide-record", 2, true }, { "redecide-entry", 2, true },
+		{ "redecide-row", 2, true }, { "rekey-copied", 1, true },
+		{ "rekey-record", 1, true }, { "rekey-entry", 1, true },
+		{ "rekey-row", 1, true }, { "entries", 1, false },
+		{ "rows", 1, false },
+	};
+	int64_t day0 = 2000000000 / 86400 * 86400;	/* 2033-05-18 */
+	int64_t late = day0 + 400 * 86400;		/* 2034-06-22 */
+	char a[ARCHIVE_ID_LEN + 1], s[ARCHIVE_ID_LEN + 1];
+	char r[ARCHIVE_ID_LEN + 1], k[ARCHIVE_ID_LEN + 1];
+	char work[128], cmd[512];
+	archive_message *m;
+	archive *ar, *ex;
+	mk_error err;
+	size_t i;
+
+	stop_short = (archive_policy){ .content = ARCHIVE_FULL,
+				       .retain_until = day0 };
+	stop_meta = (archive_policy){ .content = ARCHIVE_METADATA,
+				      .retain_until = late };
+	ck_assert_ptr_nonnull(ar = archive_open(dir, ARCHIVE_WRITE, &err));
+	store_token(ar, "k-a@sender.test", "STOP-A", late, a);
+	store_token(ar, "k-s@sender.test", "STOP-S", late, s);
+	store_token(ar, "k-r@sender.test", "STOP-R", late, r);
+	store_token(ar, "k-k@sender.test", "STOP-K", late, k);
+	archive_close(ar);
+	stop_decisions[0] = (decision){ a, &stop_short };
+	stop_decisions[1] = (decision){ s, &stop_meta };
+	stop_decisions[2] = (decision){ r, NULL };
+	stop_decisions[3] = (decision){ NULL, NULL };
+	snprintf(work, sizeof(work), "%s.work", dir);
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'",
+			 work, dir, work);
+		ck_assert_int_eq(system(cmd), 0);
+		stopped_redecide(work, at[i].step, at[i].nth);
+		ck_assert_ptr_nonnull(ex = archive_open(work, ARCHIVE_READ, &err));
+		if (at[i].clean)	/* no problem; a row may be behind */
+			verify_clean(ex);
+		reads_back(ex, a, "STOP-A");
+		reads_back(ex, k, "STOP-K");
+		redecide_on(ex, stop_decisions, false);
+		/* nothing re-decided or expired twice, no group left */
+		ck_assert_int_eq(count_entries(work, "redecided"), 2);
+		ck_assert_int_eq(count_entries(work, "expired"), 1);
+		gone(ex, r);
+		reads_back(ex, a, "STOP-A");
+		reads_back(ex, k, "STOP-K");
+		in_group(ex, a, "2033-05-18");
+		ck_assert_msg(archive_lookup(ex, s, &m, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(m->content, ARCHIVE_METADATA);
+		archive_message_free(m);
+		ck_assert_msg(!exists_in(work, "content/2034-06-22")
+			      && !exists_in(work, "keys/record-2034-06-22.key"),
+			      "stopped at %s #%d: the old group is left",
+			      at[i].step, at[i].nth);
+		ck_assert_msg(verify_clean(ex) == 0, "stopped at %s #%d: verify"
+			      " after the next run", at[i].step, at[i].nth);
+		archive_close(ex);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
 	ck_assert_int_eq(system(cmd), 0);
@@ -2254,6 +2647,11 @@ main(int argc, char **argv)
 	tcase_add_test(tc, expiry_rekeys_held_messages_so_the_rest_goes);
 	tcase_add_test(tc, expiry_rekey_leaves_nothing_of_the_unheld_in_clear);
 	tcase_add_test(tc, expiry_rekey_stopped_anywhere_is_finished_by_the_next_run);
+	tcase_add_test(tc, redecide_roles_only_reseals_in_place);
+	tcase_add_test(tc, redecide_shortened_moves_and_rewrites_the_old_group);
+	tcase_add_test(tc, redecide_lengthened_leaves_the_old_copy_to_its_expiry);
+	tcase_add_test(tc, redecide_metadata_and_none_leave_nothing_of_the_content);
+	tcase_add_test(tc, redecide_stopped_anywhere_is_finished_by_the_next_run);
 	suite_add_tcase(s, tc);
 	fwd = tcase_create("forward");
 	tcase_add_checked_fixture(fwd, setup, teardown);
