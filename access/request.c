@@ -217,12 +217,12 @@ check_members(json_t *obj, int k, mk_error *err)
 	return 0;
 }
 
-/* parse_search - from, to, message_id, since, until, limit */
+/* parse_terms - from, to, message_id (search, export, hold, policy
+ * apply) */
 static int
-parse_search(json_t *obj, access_request *rq, mk_error *err)
+parse_terms(json_t *obj, access_request *rq, mk_error *err)
 {
 	char *from, *to, *mid;
-	int64_t limit, offset;
 
 	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
 		return -1;
@@ -233,6 +233,17 @@ parse_search(json_t *obj, access_request *rq, mk_error *err)
 	if (get_text(obj, "message_id", MAX_TEXT, false, &mid, err) != 0)
 		return -1;
 	rq->query.message_id = mid;
+	return 0;
+}
+
+/* parse_search - from, to, message_id, since, until, limit */
+static int
+parse_search(json_t *obj, access_request *rq, mk_error *err)
+{
+	int64_t limit, offset;
+
+	if (parse_terms(obj, rq, err) != 0)
+		return -1;
 	if (get_count(obj, "limit", 0, ACCESS_MAX_RESULTS, &limit, err) != 0)
 		return -1;
 	rq->limit = rq->query.limit = (size_t)limit;
@@ -326,8 +337,6 @@ get_hold_name(json_t *obj, bool required, access_request *rq, mk_error *err)
 static int
 parse_hold(json_t *obj, access_op op, access_request *rq, mk_error *err)
 {
-	char *from, *to, *mid;
-
 	if (get_hold_name(obj, op != ACCESS_OP_HOLDS, rq, err) != 0)
 		return -1;
 	if (op == ACCESS_OP_HOLDS)
@@ -340,15 +349,8 @@ parse_hold(json_t *obj, access_op op, access_request *rq, mk_error *err)
 				    op == ACCESS_OP_HOLD ? "creation" : "release");
 	if (op == ACCESS_OP_RELEASE)
 		return 0;
-	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
+	if (parse_terms(obj, rq, err) != 0)
 		return -1;
-	rq->query.from = from;
-	if (get_text(obj, "to", MAX_TEXT, false, &to, err) != 0)
-		return -1;
-	rq->query.to = to;
-	if (get_text(obj, "message_id", MAX_TEXT, false, &mid, err) != 0)
-		return -1;
-	rq->query.message_id = mid;
 	if (get_text(obj, "q", DISCOVERY_MAX_QUERY, false, &rq->q, err) != 0)
 		return -1;
 	return parse_times(obj, rq, err);
@@ -412,22 +414,13 @@ parse_dry_run(json_t *obj, access_request *rq, mk_error *err)
 static int
 parse_apply(json_t *obj, access_request *rq, mk_error *err)
 {
-	char *from, *to, *mid;
-
 	if (get_text(obj, "reason", ACCESS_MAX_REASON, true, &rq->reason,
 		     err) != 0)
 		return -1;
 	if (rq->reason == NULL)
 		return mk_error_set(err, "policy apply needs a reason");
-	if (get_text(obj, "from", MAX_TEXT, false, &from, err) != 0)
+	if (parse_terms(obj, rq, err) != 0)
 		return -1;
-	rq->query.from = from;
-	if (get_text(obj, "to", MAX_TEXT, false, &to, err) != 0)
-		return -1;
-	rq->query.to = to;
-	if (get_text(obj, "message_id", MAX_TEXT, false, &mid, err) != 0)
-		return -1;
-	rq->query.message_id = mid;
 	if (get_text(obj, "q", DISCOVERY_MAX_QUERY, false, &rq->q, err) != 0)
 		return -1;
 	return parse_times(obj, rq, err) != 0 ? -1

@@ -138,43 +138,58 @@ run_seq(sqlite3_stmt *st, int64_t seq)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
-/* discovery_forget_message - msg's words, docs row and memberships */
-int
-discovery_forget_message(discovery_forget *f, const archive_message *msg,
-			 mk_error *err)
+/* take_words - msg's words out, as the docs row says it was indexed
+ * (skip_dropped: not when its content was dropped already): *seq its
+ * row, *had whether it had words, *deleted whether they went.  1 when
+ * it has no docs row, 0, or -1 with err */
+static int
+take_words(discovery_forget *f, const archive_message *msg, bool skip_dropped,
+	   int64_t *seq, bool *had, bool *deleted, mk_error *err)
 {
-	const char *digest;
-	bool deleted = false, had_words;
-	int64_t seq;
+	const char *digest, *note;
 	char *copy = NULL;
 	int rc = 0;
 
+	*had = *deleted = false;
 	if (begin(f, err) != 0)
 		return -1;
 	sqlite3_reset(f->doc);
 	sqlite3_bind_text(f->doc, 1, msg->id, -1, SQLITE_STATIC);
 	if (sqlite3_step(f->doc) != SQLITE_ROW)
-		return 0;	/* never indexed, or forgotten already */
-	seq = sqlite3_column_int64(f->doc, 0);
+		return 1;	/* never indexed, or forgotten already */
+	*seq = sqlite3_column_int64(f->doc, 0);
 	digest = (const char *)sqlite3_column_text(f->doc, 2);
-	had_words = msg->content == ARCHIVE_FULL && !sqlite3_column_int(f->doc, 1)
+	note = (const char *)sqlite3_column_text(f->doc, 3);
+	*had = msg->content == ARCHIVE_FULL && !sqlite3_column_int(f->doc, 1)
+	    && !(skip_dropped && note != NULL && strcmp(note, DROPPED_NOTE) == 0)
 	    && (digest == NULL || (copy = strdup(digest)) != NULL);
 	sqlite3_reset(f->doc);
-	if (had_words && digest != NULL && copy == NULL)
+	if (*had && digest != NULL && copy == NULL)
 		return mk_error_set(err, "out of memory");
-	if (had_words)
-		rc = delete_words(f, msg, seq, copy, &deleted, err);
+	if (*had)
+		rc = delete_words(f, msg, *seq, copy, deleted, err);
 	free(copy);
-	if (rc == 0 && (run_seq(f->del_doc, seq) != 0
-			|| run_seq(f->del_members, seq) != 0
-			|| run_seq(f->pending, 1) != 0))
-		rc = fulltext_fail(f->di, "forget", err);
-	if (rc == 0) {
-		f->st.messages++;
-		f->st.words += deleted;
-		f->st.mismatched += had_words && !deleted;
-	}
 	return rc;
+}
+
+/* discovery_forget_message - msg's words, docs row and memberships */
+int
+discovery_forget_message(discovery_forget *f, const archive_message *msg,
+			 mk_error *err)
+{
+	bool had, deleted;
+	int64_t seq = 0;
+	int rc = take_words(f, msg, false, &seq, &had, &deleted, err);
+
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	if (run_seq(f->del_doc, seq) != 0 || run_seq(f->del_members, seq) != 0
+	    || run_seq(f->pending, 1) != 0)
+		return fulltext_fail(f->di, "forget", err);
+	f->st.messages++;
+	f->st.words += deleted;
+	f->st.mismatched += had && !deleted;
+	return 0;
 }
 
 /* discovery_forget_words - msg's words out, its docs row kept (see
@@ -183,38 +198,18 @@ int
 discovery_forget_words(discovery_forget *f, const archive_message *msg,
 		       mk_error *err)
 {
-	const char *digest, *note;
-	bool deleted = false, had_words;
-	int64_t seq;
-	char *copy = NULL;
-	int rc = 0;
+	bool had, deleted;
+	int64_t seq = 0;
+	int rc = take_words(f, msg, true, &seq, &had, &deleted, err);
 
-	if (begin(f, err) != 0)
-		return -1;
-	sqlite3_reset(f->doc);
-	sqlite3_bind_text(f->doc, 1, msg->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(f->doc) != SQLITE_ROW)
-		return 0;	/* never indexed */
-	seq = sqlite3_column_int64(f->doc, 0);
-	digest = (const char *)sqlite3_column_text(f->doc, 2);
-	note = (const char *)sqlite3_column_text(f->doc, 3);
-	had_words = msg->content == ARCHIVE_FULL && !sqlite3_column_int(f->doc, 1)
-	    && (note == NULL || strcmp(note, DROPPED_NOTE) != 0)
-	    && (digest == NULL || (copy = strdup(digest)) != NULL);
-	sqlite3_reset(f->doc);
-	if (had_words && digest != NULL && copy == NULL)
-		return mk_error_set(err, "out of memory");
-	if (had_words)
-		rc = delete_words(f, msg, seq, copy, &deleted, err);
-	free(copy);
-	if (rc == 0 && had_words && (run_seq(f->dropped, seq) != 0
-				     || (deleted && run_seq(f->pending, 1) != 0)))
-		rc = fulltext_fail(f->di, "forget words", err);
-	if (rc == 0 && had_words) {
-		f->st.words += deleted;
-		f->st.mismatched += !deleted;
-	}
-	return rc;
+	if (rc != 0 || !had)
+		return rc > 0 ? 0 : rc;
+	if (run_seq(f->dropped, seq) != 0
+	    || (deleted && run_seq(f->pending, 1) != 0))
+		return fulltext_fail(f->di, "forget words", err);
+	f->st.words += deleted;
+	f->st.mismatched += !deleted;
+	return 0;
 }
 
 /* discovery_forget_commit - what was forgotten so far, durably */
@@ -229,21 +224,6 @@ discovery_forget_commit(discovery_forget *f, mk_error *err)
 	fulltext_fail(f->di, "commit", err);
 	sqlite3_exec(f->di->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
-}
-
-/* scrub_pending - did a run delete words that were not merged yet? */
-static bool
-scrub_pending(discovery_forget *f)
-{
-	sqlite3_stmt *st = NULL;
-	bool yes = false;
-
-	if (sqlite3_prepare_v2(f->di->db, "SELECT v FROM state WHERE k ="
-			       " 'scrub_pending'", -1, &st, NULL) == SQLITE_OK
-	    && sqlite3_step(st) == SQLITE_ROW)
-		yes = sqlite3_column_int64(st, 0) != 0;
-	sqlite3_finalize(st);
-	return yes;
 }
 
 /* scrub - the words in one segment, the WAL emptied */
@@ -282,7 +262,7 @@ discovery_forget_end(discovery_forget *f, discovery_forget_stats *st,
 	sqlite3_finalize(f->pending);
 	rc = discovery_forget_commit(f, err);
 	if (rc == 0 && (f->st.messages > 0 || f->st.words > 0
-			|| scrub_pending(f)))
+			|| fulltext_state_int(f->di, "scrub_pending") != 0))
 		rc = scrub(f, err);
 	sqlite3_exec(f->di->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
 	if (st != NULL)

@@ -446,9 +446,26 @@ take_message(const archive_message *msg, int64_t seq, void *ctx)
 	return 0;
 }
 
-/* state_int - state[k] as an integer, 0 when absent */
-static int64_t
-state_int(discovery_index *di, const char *k)
+/* fulltext_set_state_int - state[k] = v */
+int
+fulltext_set_state_int(discovery_index *di, const char *k, int64_t v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(di->db, "INSERT OR REPLACE INTO state(k, v)"
+			       " VALUES(?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, v);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* fulltext_state_int - state[k] as an integer, 0 when absent */
+int64_t
+fulltext_state_int(discovery_index *di, const char *k)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t v = 0;
@@ -523,7 +540,7 @@ discovery_index_step(discovery_index *di, archive *ar, size_t size,
 	*done = 0;
 	if (sqlite3_exec(di->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return fulltext_fail(di, "begin", err);
-	b.last_seq = state_int(di, "last_seq");
+	b.last_seq = fulltext_state_int(di, "last_seq");
 	rc = run_batch(&b, size, err);
 	finalize_batch(&b);
 	if (rc == 0 && sqlite3_exec(di->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -568,7 +585,7 @@ last_error(discovery_index *di, discovery_status *st)
 		snprintf(st->last_error, sizeof(st->last_error), "%s", text);
 	}
 	sqlite3_finalize(q);
-	st->last_error_time = state_int(di, "error_time");
+	st->last_error_time = fulltext_state_int(di, "error_time");
 }
 
 /* oldest_waiting - archive_stored_fn: the first message not indexed */
@@ -590,7 +607,7 @@ discovery_index_status(discovery_index *di, archive *ar,
 	memset(st, 0, sizeof(*st));
 	if (archive_stored_count(ar, &st->stored, &max_seq, err) != 0)
 		return -1;
-	st->last_seq = state_int(di, "last_seq");
+	st->last_seq = fulltext_state_int(di, "last_seq");
 	st->indexed = count_of(di, "SELECT count(*) FROM docs");
 	st->errors = count_of(di, "SELECT count(*) FROM docs WHERE failed");
 	st->lag_messages = st->stored > st->indexed ? st->stored - st->indexed : 0;

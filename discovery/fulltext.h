@@ -57,6 +57,13 @@ void fulltext_bind_text(sqlite3_stmt *st, int first, const doc_text *d);
  * docs so that forgetting can tell whether it gives the same values */
 void fulltext_digest(const doc_text *d, char out[ARCHIVE_SHA256_HEX + 1]);
 
+/* fulltext_state_int - state[k] as an integer, 0 when absent */
+int64_t fulltext_state_int(discovery_index *di, const char *k);
+
+/* fulltext_set_state_int - state[k] = v, in the caller's transaction if
+ * one is open; 0 or -1 */
+int fulltext_set_state_int(discovery_index *di, const char *k, int64_t v);
+
 /* fulltext_matches_one - does the message of seq match q's full-text
  * terms (has:attachment included)?  Its docs row and words must be in
  * the index (the current transaction counts). */

@@ -260,46 +260,12 @@ place_all(placing *p, mk_error *err)
 	return p->failed ? -1 : place_failed(p, err);
 }
 
-/* set_state_int - state[k] = v */
-static int
-set_state_int(discovery_index *di, const char *k, int64_t v)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(di->db, "INSERT OR REPLACE INTO state(k, v)"
-			       " VALUES(?, ?)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, v);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* get_state_int - state[k], 0 when absent */
-static int64_t
-get_state_int(discovery_index *di, const char *k)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = 0;
-
-	if (sqlite3_prepare_v2(di->db, "SELECT v FROM state WHERE k = ?", -1,
-			       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* save_synced - the ledger position, in the open transaction */
 static int
 save_synced(discovery_index *di, int64_t offset, int64_t lines)
 {
-	return set_state_int(di, "holds_offset", offset) == 0
-	    && set_state_int(di, "holds_lines", lines) == 0 ? 0 : -1;
+	return fulltext_set_state_int(di, "holds_offset", offset) == 0
+	    && fulltext_set_state_int(di, "holds_lines", lines) == 0 ? 0 : -1;
 }
 
 /* discovery_hold_synced - how far holds have read the ledger */
@@ -308,8 +274,8 @@ discovery_hold_synced(discovery_index *di, int64_t *offset, int64_t *lines,
 		      mk_error *err)
 {
 	(void)err;
-	*offset = get_state_int(di, "holds_offset");
-	*lines = get_state_int(di, "holds_lines");
+	*offset = fulltext_state_int(di, "holds_offset");
+	*lines = fulltext_state_int(di, "holds_lines");
 	return 0;
 }
 
