@@ -48,11 +48,9 @@ typedef struct apply_ids {
 
 /* One policy apply run. */
 typedef struct applying {
-	answer *a;
-	discovery_index *di;
-	discovery_forget *forget;
+	forgetting g;			/* first: the callbacks' context */
 	archive_redecider *rd;
-	uint64_t held, held_errors, failed;
+	uint64_t held, failed;
 	char first_error[MK_ERROR_MAX + ARCHIVE_ID_LEN + 4];	/* the first */
 } applying;
 
@@ -93,39 +91,6 @@ collect(answer *a, apply_ids *ids, mk_error *err)
 	return rc;
 }
 
-/* forget_one - archive_forget_fn: a message that goes; NULL: durably */
-static int
-forget_one(const archive_message *msg, void *ctx, mk_error *err)
-{
-	applying *x = ctx;
-
-	return msg == NULL ? discovery_forget_commit(x->forget, err)
-	    : discovery_forget_message(x->forget, msg, err);
-}
-
-/* forget_words - archive_forget_fn: the words of a dropped content */
-static int
-forget_words(const archive_message *msg, void *ctx, mk_error *err)
-{
-	applying *x = ctx;
-
-	return msg == NULL ? discovery_forget_commit(x->forget, err)
-	    : discovery_forget_words(x->forget, msg, err);
-}
-
-/* is_held - does an open hold cover id?  (held when it cannot say) */
-static bool
-is_held(applying *x, const char *id)
-{
-	mk_error err;
-	bool held;
-
-	if (discovery_held(x->di, id, &held, &err) != 0) {
-		x->held_errors++;
-		return true;
-	}
-	return held;
-}
 
 /* redecide_msg - msg under the current policy, holds respected */
 static int
@@ -136,7 +101,7 @@ redecide_msg(applying *x, const archive_message *msg, mk_error *err)
 	const archive_policy *pol;
 	int rc;
 
-	if (policy_evaluate(x->a->pol, msg->mail_from,
+	if (policy_evaluate(x->g.a->pol, msg->mail_from,
 			    (const char *const *)msg->rcpts, msg->n_rcpts,
 			    msg->received_at / 1000000, &d, err) != 0)
 		return -1;
@@ -149,7 +114,7 @@ redecide_msg(applying *x, const archive_message *msg, mk_error *err)
 	pol = k.mode == POLICY_NONE ? NULL : &k.ap;
 	if ((pol == NULL || (pol->content == ARCHIVE_METADATA
 			     && msg->content == ARCHIVE_FULL))
-	    && is_held(x, msg->id)) {
+	    && forgetting_held(&x->g, msg->id)) {
 		x->held++;
 		if (pol == NULL) {	/* the stored decision stands */
 			kept_decision_free(&k);
@@ -171,7 +136,7 @@ apply_one(applying *x, const char *id)
 	mk_error err;
 	int rc;
 
-	if (archive_lookup(x->a->ar, id, &msg, &err) != 0)
+	if (archive_lookup(x->g.a->ar, id, &msg, &err) != 0)
 		return 0;	/* gone meanwhile (expired) */
 	rc = redecide_msg(x, msg, &err);
 	archive_message_free(msg);
@@ -181,24 +146,13 @@ apply_one(applying *x, const char *id)
 	return 0;
 }
 
-/* progress - a progress frame */
-static void
-progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
-{
-	applying *x = ctx;
-
-	answer_json(x->a, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
-		    "phase", phase, "done", (json_int_t)done,
-		    "total", (json_int_t)total));
-}
-
 /* summary - the end frame's members */
 static json_t *
 summary(const applying *x, size_t matched, const archive_redecide_stats *st,
 	const discovery_forget_stats *fs)
 {
 	json_t *obj = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
-				"dry_run", x->a->rq->dry_run,
+				"dry_run", x->g.a->rq->dry_run,
 				"messages", (json_int_t)matched,
 				"unchanged", (json_int_t)st->same,
 				"resealed", (json_int_t)st->resealed,
@@ -226,37 +180,37 @@ static int
 run_redecide(applying *x, const apply_ids *ids)
 {
 	archive_redecide_options o = { .now = time(NULL),
-				       .dry_run = x->a->rq->dry_run,
-				       .forget = forget_one,
-				       .forget_words = forget_words,
-				       .progress = progress, .ctx = x };
+				       .dry_run = x->g.a->rq->dry_run,
+				       .forget = forgetting_message,
+				       .forget_words = forgetting_words,
+				       .progress = forgetting_progress, .ctx = x };
 	archive_redecide_stats st = { 0 };
 	discovery_forget_stats fs = { 0 };
 	mk_error err, end_err;
 	size_t i;
 	int rc;
 
-	if (archive_redecide_begin(x->a->ar, &o, &x->rd, &err) != 0)
-		return answer_error(x->a, "%s", err.msg);
-	for (i = 0; i < ids->n && !x->a->gone; i++) {
+	if (archive_redecide_begin(x->g.a->ar, &o, &x->rd, &err) != 0)
+		return answer_error(x->g.a, "%s", err.msg);
+	for (i = 0; i < ids->n && !x->g.a->gone; i++) {
 		apply_one(x, ids->v[i]);
 		if ((i + 1) % APPLY_PROGRESS_EVERY == 0 || i + 1 == ids->n)
-			progress("messages", i + 1, ids->n, x);
+			forgetting_progress("messages", i + 1, ids->n, x);
 	}
 	rc = archive_redecide_end(x->rd, &st, &err);
-	if (discovery_forget_end(x->forget, &fs, &end_err) != 0 && rc == 0) {
+	if (discovery_forget_end(x->g.forget, &fs, &end_err) != 0 && rc == 0) {
 		rc = -1;
 		err = end_err;
 	}
-	x->forget = NULL;
+	x->g.forget = NULL;
 	if (rc != 0)
-		return answer_error(x->a, "policy apply stopped (the next run"
+		return answer_error(x->g.a, "policy apply stopped (the next run"
 				    " goes on from here): %s", err.msg);
-	if (x->held_errors > 0)
-		return answer_error(x->a, "the holds could not be read for %llu"
+	if (x->g.held_errors > 0)
+		return answer_error(x->g.a, "the holds could not be read for %llu"
 				    " messages, which were kept",
-				    (unsigned long long)x->held_errors);
-	return answer_ok(x->a, summary(x, ids->n, &st, &fs));
+				    (unsigned long long)x->g.held_errors);
+	return answer_ok(x->g.a, summary(x, ids->n, &st, &fs));
 }
 
 /* apply_synced - catch up, collect, re-decide; answered */
@@ -266,17 +220,17 @@ apply_synced(applying *x)
 	apply_ids ids = { .v = NULL };
 	mk_error err;
 
-	if (holds_catch_up(x->a, x->di, &err) != 0)
-		return answer_error(x->a, "the full-text index could not catch"
+	if (holds_catch_up(x->g.a, x->g.di, &err) != 0)
+		return answer_error(x->g.a, "the full-text index could not catch"
 				    " up, nothing was changed: %s", err.msg);
-	if (collect(x->a, &ids, &err) != 0)
-		answer_error(x->a, "%s", err.msg);
-	else if ((x->forget = discovery_forget_begin(x->di, x->a->ar,
+	if (collect(x->g.a, &ids, &err) != 0)
+		answer_error(x->g.a, "%s", err.msg);
+	else if ((x->g.forget = discovery_forget_begin(x->g.di, x->g.a->ar,
 						     &err)) == NULL)
-		answer_error(x->a, "%s", err.msg);
+		answer_error(x->g.a, "%s", err.msg);
 	else
 		run_redecide(x, &ids);
-	discovery_forget_end(x->forget, NULL, NULL);
+	discovery_forget_end(x->g.forget, NULL, NULL);
 	free(ids.v);
 	return 0;
 }
@@ -285,14 +239,14 @@ apply_synced(applying *x)
 int
 serve_policy_apply(answer *a)
 {
-	applying x = { .a = a };
+	applying x = { .g = { .a = a } };
 
 	if (answer_permitted(a) != 0)	/* the entry, with the reason */
 		return 0;
 	pthread_mutex_lock(&a->s->holds_lock);
-	if ((x.di = holds_open_synced(a)) != NULL) {
+	if ((x.g.di = holds_open_synced(a)) != NULL) {
 		apply_synced(&x);
-		discovery_index_close(x.di);
+		discovery_index_close(x.g.di);
 	}
 	pthread_mutex_unlock(&a->s->holds_lock);
 	return 0;

@@ -436,47 +436,55 @@ serve_holds(answer *a)
 	return 0;
 }
 
-/* One expiry run. */
-typedef struct expiring {
-	answer *a;
-	discovery_index *di;
-	discovery_forget *forget;
-	uint64_t held_errors;		/* held for want of an answer */
-} expiring;
-
-/* is_held - archive_held_fn: the index's word; held when it cannot say */
-static bool
-is_held(const char *id, void *ctx)
+/* forgetting_held - the index's word; held when it cannot say */
+bool
+forgetting_held(forgetting *g, const char *id)
 {
-	expiring *x = ctx;
 	mk_error err;
 	bool held;
 
-	if (discovery_held(x->di, id, &held, &err) != 0) {
-		x->held_errors++;
+	if (discovery_held(g->di, id, &held, &err) != 0) {
+		g->held_errors++;
 		return true;
 	}
 	return held;
 }
 
-/* forget_one - archive_forget_fn: msg's words out; NULL: durably */
-static int
-forget_one(const archive_message *msg, void *ctx, mk_error *err)
+/* is_held - archive_held_fn (ctx a forgetting) */
+static bool
+is_held(const char *id, void *ctx)
 {
-	expiring *x = ctx;
-
-	if (msg == NULL)
-		return discovery_forget_commit(x->forget, err);
-	return discovery_forget_message(x->forget, msg, err);
+	return forgetting_held(ctx, id);
 }
 
-/* expire_progress - archive_progress_fn: a progress frame */
-static void
-expire_progress(const char *phase, uint64_t done, uint64_t total, void *ctx)
+/* forgetting_message - a message that goes; NULL: durably */
+int
+forgetting_message(const archive_message *msg, void *ctx, mk_error *err)
 {
-	expiring *x = ctx;
+	forgetting *g = ctx;
 
-	answer_json(x->a, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
+	return msg == NULL ? discovery_forget_commit(g->forget, err)
+	    : discovery_forget_message(g->forget, msg, err);
+}
+
+/* forgetting_words - the words of a dropped content; NULL: durably */
+int
+forgetting_words(const archive_message *msg, void *ctx, mk_error *err)
+{
+	forgetting *g = ctx;
+
+	return msg == NULL ? discovery_forget_commit(g->forget, err)
+	    : discovery_forget_words(g->forget, msg, err);
+}
+
+/* forgetting_progress - a progress frame */
+void
+forgetting_progress(const char *phase, uint64_t done, uint64_t total,
+		    void *ctx)
+{
+	forgetting *g = ctx;
+
+	answer_json(g->a, ACCESS_FRAME_PROGRESS, json_pack("{s:s, s:I, s:I}",
 		    "phase", phase, "done", (json_int_t)done,
 		    "total", (json_int_t)total));
 }
@@ -509,7 +517,7 @@ holds_catch_up(answer *a, discovery_index *di, mk_error *err)
 
 /* expire_summary - the end frame's members */
 static json_t *
-expire_summary(const expiring *x, const archive_expire_stats *st,
+expire_summary(const forgetting *x, const archive_expire_stats *st,
 	       const discovery_forget_stats *fs)
 {
 	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -526,12 +534,12 @@ expire_summary(const expiring *x, const archive_expire_stats *st,
 
 /* run_expiry - sync, catch up, expire; answered */
 static int
-run_expiry(expiring *x)
+run_expiry(forgetting *x)
 {
 	archive_expire_options o = { .now = time(NULL),
 				     .dry_run = x->a->rq->dry_run,
-				     .held = is_held, .forget = forget_one,
-				     .progress = expire_progress, .ctx = x };
+				     .held = is_held, .forget = forgetting_message,
+				     .progress = forgetting_progress, .ctx = x };
 	archive_expire_stats st;
 	discovery_forget_stats fs = { 0 };
 	mk_error err, end_err;
@@ -561,7 +569,7 @@ run_expiry(expiring *x)
 int
 serve_expire(answer *a)
 {
-	expiring x = { .a = a };
+	forgetting x = { .a = a };
 
 	if (answer_permitted(a) != 0)
 		return 0;

@@ -130,6 +130,33 @@ int serve_expire(answer *a);
  * NULL after answering with the error; call under s->holds_lock */
 discovery_index *holds_open_synced(answer *a);
 
+/* What an expiry or a policy apply run keeps while the archive forgets
+ * (holds.c): the first member of each run's own state, so that the
+ * archive's callbacks below take either. */
+typedef struct forgetting {
+	answer *a;
+	discovery_index *di;
+	discovery_forget *forget;	/* open while the archive works */
+	uint64_t held_errors;		/* held for want of an answer */
+} forgetting;
+
+/* forgetting_held - does an open hold cover id?  Held when the index
+ * cannot say (counted in held_errors) */
+bool forgetting_held(forgetting *g, const char *id);
+
+/* forgetting_message - archive_forget_fn (ctx a forgetting): a message
+ * that goes, its words and rows out; NULL: make that durable */
+int forgetting_message(const archive_message *msg, void *ctx,
+		       mk_error *err);
+
+/* forgetting_words - archive_forget_fn: the words of a dropped content;
+ * NULL: durably */
+int forgetting_words(const archive_message *msg, void *ctx, mk_error *err);
+
+/* forgetting_progress - archive_progress_fn: a progress frame */
+void forgetting_progress(const char *phase, uint64_t done, uint64_t total,
+			 void *ctx);
+
 /* holds_catch_up - the full-text index up to the archive (every stored
  * message weighed against every open hold), with progress frames */
 int holds_catch_up(answer *a, discovery_index *di, mk_error *err);
