@@ -740,6 +740,11 @@ int rewrite_index_caught_up(rewrite_run *run, mk_error *err);
 void rewrite_day_of(const char *group, rewrite_set *g);
 /* rewrite_take - the index's messages of g's day into g */
 int rewrite_take(rewrite_run *run, rewrite_set *g, mk_error *err);
+/* group_list_add - group into the list (*v, *n of *cap), once; 0 or -1
+ * when out of memory (rewrite.c) */
+int group_list_add(char (**v)[CONTENT_GROUP_MAX], size_t *n, size_t *cap,
+		   const char *group);
+
 /* rewrite_add_name - group into g's groups, once; -1 out of memory */
 int rewrite_add_name(rewrite_set *g, const char *group);
 /* rewrite_disk_groups - the groups of g's day with a directory in

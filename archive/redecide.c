@@ -130,21 +130,8 @@ writer_lock(archive *ar, mk_error *err)
 static int
 add_pending(archive_redecider *rd, const char *group)
 {
-	char (*grown)[CONTENT_GROUP_MAX];
-	size_t i;
-
-	for (i = 0; i < rd->n_pending; i++)
-		if (strcmp(rd->pending[i], group) == 0)
-			return 0;
-	if (rd->n_pending == rd->pending_cap) {
-		rd->pending_cap = rd->pending_cap ? 2 * rd->pending_cap : 16;
-		grown = realloc(rd->pending, rd->pending_cap * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		rd->pending = grown;
-	}
-	snprintf(rd->pending[rd->n_pending++], CONTENT_GROUP_MAX, "%s", group);
-	return 0;
+	return group_list_add(&rd->pending, &rd->n_pending, &rd->pending_cap,
+			      group);
 }
 
 /* known_groups - every group of day the disk or the ledger names, into

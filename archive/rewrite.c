@@ -137,25 +137,33 @@ rewrite_day_of(const char *group, rewrite_set *g)
 	g->start = end != NULL && *end == '\0' ? (int64_t)timegm(&tm) : -1;
 }
 
-/* rewrite_add_name - group into g's groups, once */
+/* group_list_add - group into the list (*v, *n of *cap), once; 0 or -1
+ * when out of memory */
 int
-rewrite_add_name(rewrite_set *g, const char *group)
+group_list_add(char (**v)[CONTENT_GROUP_MAX], size_t *n, size_t *cap,
+	       const char *group)
 {
 	char (*grown)[CONTENT_GROUP_MAX];
 	size_t i;
 
-	for (i = 0; i < g->n_groups; i++)
-		if (strcmp(g->groups[i], group) == 0)
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], group) == 0)
 			return 0;
-	if (g->n_groups == g->groups_cap) {
-		g->groups_cap = g->groups_cap ? 2 * g->groups_cap : 4;
-		grown = realloc(g->groups, g->groups_cap * sizeof(*grown));
-		if (grown == NULL)
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 4;
+		if ((grown = realloc(*v, *cap * sizeof(*grown))) == NULL)
 			return -1;
-		g->groups = grown;
+		*v = grown;
 	}
-	snprintf(g->groups[g->n_groups++], CONTENT_GROUP_MAX, "%s", group);
+	snprintf((*v)[(*n)++], CONTENT_GROUP_MAX, "%s", group);
 	return 0;
+}
+
+/* rewrite_add_name - group into g's groups, once */
+int
+rewrite_add_name(rewrite_set *g, const char *group)
+{
+	return group_list_add(&g->groups, &g->n_groups, &g->groups_cap, group);
 }
 
 /* take_row - one row of rewrite_take's statement into g */

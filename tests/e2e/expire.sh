@@ -35,12 +35,7 @@ local_domains = example.com
 mode = full
 retention = 1d
 roles = readers
-[role readers]
-users = root
-[role admin]
-users = root
-[role auditor]
-users = root
+$(e2e_root_roles)
 EOF
 e2e_conf "policy = $POL" "access_socket = $SVC_SOCK" "encrypt = no" \
     "compression = none"
@@ -48,21 +43,6 @@ mk_init
 milter_start
 e2e_mta
 svc_start
-
-# in_archive TEXT - does any file under the archive hold TEXT?
-in_archive() { grep -rqaF -- "$1" "$ARCHIVE"; }
-
-# indexed N - wait until mailkeep-access has indexed N messages
-indexed() {
-	local i st
-	for i in $(seq 100); do
-		st=$(through status --json 2>/dev/null) || st='{}'
-		[ "$(jq -r '.indexed // 0' <<<"$st")" -ge "$1" ] \
-		    && [ "$(jq -r '.lag_messages // 1' <<<"$st")" = 0 ] && return 0
-		sleep 0.2
-	done
-	fail "the full-text index did not reach $1 messages: $st"
-}
 
 # send FROM TO FILE - over SMTP (searches would put the address in the
 #	audit trail, which keeps it: ids are found by Message-ID instead)

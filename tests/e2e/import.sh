@@ -98,12 +98,7 @@ roles = readers
 retention = 30d
 [domain unkept.example.com]
 mode = none
-[role readers]
-users = root
-[role admin]
-users = root
-[role auditor]
-users = root
+$(e2e_root_roles)
 EOF
 e2e_conf "policy = $POL" "access_socket = $SVC_SOCK"
 mk_init

@@ -565,3 +565,25 @@ sa_samples() {
 	rm -rf "$d/deb"
 	echo "$d"
 }
+
+# e2e_root_roles - policy sections that make root a reader of what the
+#	defaults keep (role readers), the admin and an auditor
+e2e_root_roles() {
+	printf '[role readers]\nusers = root\n[role admin]\nusers = root\n'
+	printf '[role auditor]\nusers = root'
+}
+
+# in_archive TEXT - does any file under the archive hold TEXT?
+in_archive() { grep -rqaF -- "$1" "$ARCHIVE"; }
+
+# indexed N - wait until mailkeep-access has indexed N messages
+indexed() {
+	local i st
+	for i in $(seq 100); do
+		st=$(through status --json 2>/dev/null) || st='{}'
+		[ "$(jq -r '.indexed // 0' <<<"$st")" -ge "$1" ] \
+		    && [ "$(jq -r '.lag_messages // 1' <<<"$st")" = 0 ] && return 0
+		sleep 0.2
+	done
+	fail "the full-text index did not reach $1 messages: $st"
+}

@@ -37,12 +37,7 @@ roles = readers
 mode = $2
 [domain gone.test]
 mode = $3
-[role readers]
-users = root
-[role admin]
-users = root
-[role auditor]
-users = root
+$(e2e_root_roles)
 EOF
 	mv "$POL.new" "$POL"
 }
@@ -53,21 +48,6 @@ mk_init
 milter_start
 e2e_mta
 svc_start
-
-# in_archive TEXT - does any file under the archive hold TEXT?
-in_archive() { grep -rqaF -- "$1" "$ARCHIVE"; }
-
-# indexed N - wait until mailkeep-access has indexed N messages
-indexed() {
-	local i st
-	for i in $(seq 100); do
-		st=$(through status --json 2>/dev/null) || st='{}'
-		[ "$(jq -r '.indexed // 0' <<<"$st")" -ge "$1" ] \
-		    && [ "$(jq -r '.lag_messages // 1' <<<"$st")" = 0 ] && return 0
-		sleep 0.2
-	done
-	fail "the full-text index did not reach $1 messages: $st"
-}
 
 # send FROM TO NAME TOKEN - a message over SMTP; its id into ID[NAME]
 declare -A ID
