@@ -78,7 +78,9 @@ discovery_forget_begin(discovery_index *di, archive *ar, mk_error *err)
 				  &f->words, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "DELETE FROM docs WHERE seq = ?", -1,
 				  &f->del_doc, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(db, "DELETE FROM hold_members WHERE msg = ?",
+	    /* by id, which hold_members_id answers: by msg, every message
+	     * scanned the whole table (its key is (hold, msg)) */
+	    || sqlite3_prepare_v2(db, "DELETE FROM hold_members WHERE id = ?",
 				  -1, &f->del_members, NULL) != SQLITE_OK) {
 		fulltext_fail(di, "forget", err);
 		discovery_forget_end(f, NULL, NULL);
@@ -126,6 +128,15 @@ run_seq(sqlite3_stmt *st, int64_t seq)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
+/* run_id - stmt with id bound, stepped once; 0 or -1 */
+static int
+run_id(sqlite3_stmt *st, const char *id)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
 /* discovery_forget_message - msg's words, docs row and memberships */
 int
 discovery_forget_message(discovery_forget *f, const archive_message *msg,
@@ -154,7 +165,7 @@ discovery_forget_message(discovery_forget *f, const archive_message *msg,
 		rc = delete_words(f, msg, seq, copy, &deleted, err);
 	free(copy);
 	if (rc == 0 && (run_seq(f->del_doc, seq) != 0
-			|| run_seq(f->del_members, seq) != 0))
+			|| run_id(f->del_members, msg->id) != 0))
 		rc = fulltext_fail(f->di, "forget", err);
 	if (rc == 0) {
 		f->st.messages++;
