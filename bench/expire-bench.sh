@@ -20,7 +20,9 @@
 #   service  starts mailkeep-access, times a `mailkeep whoami` (median of
 #            3), `mailkeep expire --dry-run --json`, `mailkeep expire
 #            --json` (the service's time = the CLI's wall time - whoami),
-#            stops it;
+#            stops it; with MAILKEEP_ACCESS_BEFORE=path (a build from
+#            before a change), that service first, then this one, each on
+#            a restored archive;
 #   inproc   restores again and runs bench/expire-bench -x: the same work
 #            in one process, split into its parts (see its header);
 #   members  (not in the default BENCH_PARTS) the first 10 days' groups
@@ -157,14 +159,21 @@ R=$D/expire-$(date +%s).tsv
 printf 'run\tpart\tms\tdetail\tload\n' > "$R"
 for run in $(seq "$BENCH_RUNS"); do
 	if [[ " $BENCH_PARTS " == *" service "* ]]; then
-		restore
-		svc_start
-		base=$(for i in 1 2 3; do t0=$(now_ms); mk whoami > /dev/null; t1=$(now_ms); echo $(( t1 - t0 )); done | median)
-		l=$(load); t0=$(now_ms); out=$(mk expire --dry-run --json); t1=$(now_ms)
-		printf '%s\tdry-run\t%s\t%s\t%s\n' "$run" $(( t1 - t0 - base )) "$(jq -c . <<<"$out")" "$l" | tee -a "$R"
-		l=$(load); t0=$(now_ms); out=$(mk expire --json); t1=$(now_ms)
-		printf '%s\texpire\t%s\t%s\t%s\n' "$run" $(( t1 - t0 - base )) "$(jq -c . <<<"$out")" "$l" | tee -a "$R"
-		stop_svc
+		for which in ${MAILKEEP_ACCESS_BEFORE:+before} after; do
+			sfx=; [ -z "${MAILKEEP_ACCESS_BEFORE:-}" ] || sfx=-$which
+			restore
+			if [ "$which" = before ]; then
+				MAILKEEP_ACCESS=$MAILKEEP_ACCESS_BEFORE svc_start
+			else
+				svc_start
+			fi
+			base=$(for i in 1 2 3; do t0=$(now_ms); mk whoami > /dev/null; t1=$(now_ms); echo $(( t1 - t0 )); done | median)
+			l=$(load); t0=$(now_ms); out=$(mk expire --dry-run --json); t1=$(now_ms)
+			printf '%s\tdry-run%s\t%s\t%s\t%s\n' "$run" "$sfx" $(( t1 - t0 - base )) "$(jq -c . <<<"$out")" "$l" | tee -a "$R"
+			l=$(load); t0=$(now_ms); out=$(mk expire --json); t1=$(now_ms)
+			printf '%s\texpire%s\t%s\t%s\t%s\n' "$run" "$sfx" $(( t1 - t0 - base )) "$(jq -c . <<<"$out")" "$l" | tee -a "$R"
+			stop_svc
+		done
 	fi
 	if [[ " $BENCH_PARTS " == *" inproc "* ]]; then
 		restore
@@ -198,7 +207,7 @@ restore
 
 echo "== medians over $BENCH_RUNS runs, ms (service: CLI wall - whoami)"
 printf '%-16s %10s %10s %10s\n' part median min max
-for p in dry-run expire extract-only inproc-dry-run inproc-expire held forget forget-commits archive optimize+wal slowest-group members-expire-before members-forget-before members-expire-after members-forget-after; do
+for p in dry-run expire dry-run-before expire-before dry-run-after expire-after extract-only inproc-dry-run inproc-expire held forget forget-commits archive optimize+wal slowest-group members-expire-before members-forget-before members-expire-after members-forget-after; do
 	v=$(awk -F'\t' -v p="$p" '$2 == p { print $3 }' "$R")
 	[ -n "$v" ] || continue
 	printf '%-16s %10s %10s %10s\n' "$p" "$(median <<<"$v")" \
