@@ -83,7 +83,9 @@ discovery_forget_begin(discovery_index *di, archive *ar, mk_error *err)
 				  &f->words, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "DELETE FROM docs WHERE seq = ?", -1,
 				  &f->del_doc, NULL) != SQLITE_OK
-	    || sqlite3_prepare_v2(db, "DELETE FROM hold_members WHERE msg = ?",
+	    /* by id, which hold_members_id answers: by msg, every message
+	     * scanned the whole table (its key is (hold, msg)) */
+	    || sqlite3_prepare_v2(db, "DELETE FROM hold_members WHERE id = ?",
 				  -1, &f->del_members, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "UPDATE docs SET digest = NULL,"
 				  " attachments = 0, note = '" DROPPED_NOTE "'"
@@ -138,6 +140,15 @@ run_seq(sqlite3_stmt *st, int64_t seq)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
+/* run_id - stmt with id bound, stepped once; 0 or -1 */
+static int
+run_id(sqlite3_stmt *st, const char *id)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
 /* take_words - msg's words out, as the docs row says it was indexed
  * (skip_dropped: not when its content was dropped already): *seq its
  * row, *had whether it had words, *deleted whether they went.  1 when
@@ -183,7 +194,7 @@ discovery_forget_message(discovery_forget *f, const archive_message *msg,
 
 	if (rc != 0)
 		return rc > 0 ? 0 : -1;
-	if (run_seq(f->del_doc, seq) != 0 || run_seq(f->del_members, seq) != 0
+	if (run_seq(f->del_doc, seq) != 0 || run_id(f->del_members, msg->id) != 0
 	    || run_seq(f->pending, 1) != 0)
 		return fulltext_fail(f->di, "forget", err);
 	f->st.messages++;

@@ -95,10 +95,19 @@ static char *
 cjk_spaced(const char *s)
 {
 	GString *out = g_string_sized_new(strlen(s) + 16);
-	const char *p;
+	const char *p, *run;
 	gunichar c;
 
 	for (p = s; *p; p = g_utf8_next_char(p)) {
+		if ((unsigned char)*p < 0x80) {
+			/* a run of ASCII, copied as the loop would copy it
+			 * character by character (no CJK in it) */
+			for (run = p; *p && (unsigned char)*p < 0x80; p++)
+				;
+			g_string_append_len(out, run, p - run);
+			if (*p == '\0')
+				break;
+		}
 		c = g_utf8_get_char(p);
 		if (is_cjk(c))
 			g_string_append_c(out, ' ');

@@ -454,11 +454,46 @@ fts_ok(void)
 	sqlite3_close(db);
 }
 
+/* member_rows - hold_members rows of message id; with plan, whether the
+ * delete forgetting does finds them through an index (no table scan) */
+static int
+member_rows(const char *id, bool *indexed)
+{
+	char path[256], *plan = NULL;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, DISCOVERY_INDEX_FILE);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+					    " hold_members WHERE id = ?", -1,
+					    &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN DELETE FROM"
+					    " hold_members WHERE id = ?", -1,
+					    &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		plan = g_strdup((const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	*indexed = plan != NULL && strncmp(plan, "SEARCH", 6) == 0;
+	g_free(plan);
+	sqlite3_close(db);
+	return n;
+}
+
 /* Forgetting takes a message's words out of every file of the index,
+ * and its hold memberships (a released hold keeps them until then),
  * leaves the others findable, and may be repeated. */
 START_TEST(forget_takes_the_words_out)
 {
 	char a[ARCHIVE_ID_LEN + 1], b[ARCHIVE_ID_LEN + 1];
+	discovery_hold h = hold_of(1000, "all", "from:x@a.test");
+	int64_t members;
+	bool indexed;
 	discovery_forget_stats st;
 	discovery_forget *f;
 	discovery_index *di;
@@ -476,6 +511,15 @@ START_TEST(forget_takes_the_words_out)
 	ck_assert_int_eq(discovery_index_step(di, ar, 100, &done, &err), 0);
 	ck_assert_int_eq(match(di, "qwertyuniq").n, 1);
 	ck_assert(file_has(DISCOVERY_INDEX_FILE, "qwertyuniq"));
+	ck_assert_msg(discovery_hold_create(di, ar, &h, 500, 7, &members, &err)
+		      == 0, "%s", err.msg);
+	ck_assert_int_eq(members, 2);
+	h.released = 2000;
+	h.released_by = "root";
+	h.release_reason = "settled";
+	ck_assert_int_eq(discovery_hold_release(di, &h, 600, 8, &err), 0);
+	ck_assert_int_eq(member_rows(a, &indexed), 1);
+	ck_assert_msg(indexed, "hold_members_id does not serve a delete by id");
 	ck_assert_int_eq(archive_lookup(ar, a, &m, &err), 0);
 	for (i = 0; i < 2; i++) {	/* the second time: nothing to do */
 		ck_assert_ptr_nonnull(f = discovery_forget_begin(di, ar, &err));
@@ -488,6 +532,8 @@ START_TEST(forget_takes_the_words_out)
 		ck_assert_uint_eq(st.mismatched, 0);
 	}
 	archive_message_free(m);
+	ck_assert_int_eq(member_rows(a, &indexed), 0);
+	ck_assert_int_eq(member_rows(b, &indexed), 1);
 	ck_assert_int_eq(match(di, "qwertyuniq").n, 0);
 	ck_assert_int_eq(match(di, "plover").n, 1);
 	ck_assert_int_eq(match(di, "keepme").n, 1);
