@@ -1877,13 +1877,35 @@ holder_main(const char *path, int ready_fd, int stop_fd)
 	return 0;
 }
 
+/* with_sanitizer - preload with the sanitizer's runtime first when this
+ * program runs with one (ASan refuses to start otherwise: the fault
+ * tests' ft_preload does the same), into out */
+static void
+with_sanitizer(const char *preload, char *out, size_t size)
+{
+	char line[600], *path;
+	FILE *maps = fopen("/proc/self/maps", "r");
+
+	snprintf(out, size, "%s", preload);
+	while (maps != NULL && fgets(line, sizeof(line), maps) != NULL) {
+		if (strstr(line, "libasan.so") == NULL
+		    || (path = strchr(line, '/')) == NULL)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		snprintf(out, size, "%s %s", path, preload);
+		break;
+	}
+	if (maps != NULL)
+		fclose(maps);
+}
+
 /* holder_start - a holder of the archive for writing in a new process;
  * with preload (a shim) and fault (MK_FAULT), this program run anew */
 static holder
 holder_start(const char *preload, const char *fault, const char *flag)
 {
 	int ready[2], stop[2];
-	char buf[600] = "", rfd[16], sfd[16];
+	char buf[600] = "", rfd[16], sfd[16], libs[1200];
 	holder h;
 	ssize_t n;
 
@@ -1897,7 +1919,8 @@ holder_start(const char *preload, const char *fault, const char *flag)
 			_exit(holder_main(dir, ready[1], stop[0]));
 		snprintf(rfd, sizeof(rfd), "%d", ready[1]);
 		snprintf(sfd, sizeof(sfd), "%d", stop[0]);
-		setenv("LD_PRELOAD", preload, 1);
+		with_sanitizer(preload, libs, sizeof(libs));
+		setenv("LD_PRELOAD", libs, 1);
 		setenv("MK_FAULT", fault, 1);
 		setenv("MK_FAULT_FLAG", flag, 1);
 		setenv("MK_FAULT_LOG", "/dev/null", 1);
