@@ -13,7 +13,11 @@
  *	its own spool and committer (serve.c), so that batching, fsyncs, the
  *	ledger and the index are exactly the writer's.
  *
- *	One connection carries one store (docs/FORMAT.md 1.4):
+ *	One connection carries one store (docs/FORMAT.md 1.4).  The answer to
+ *	B is not awaited: the content follows at once, and the answer is
+ *	read when it has come (before the next write) or, at the latest,
+ *	before the commit, so that a stream of stores costs no round trip
+ *	each to begin:
  *
  *	  peer                                writer
  *	  B retain_until (8 bytes)     ->
@@ -300,10 +304,12 @@ forward_probe(archive *ar, mk_error *err)
 	return rc;
 }
 
-/* forward_begin - a spool begun at the writer: the connection; -1, or
- * -2 when no writer listens */
+/* forward_begin - a spool being begun at the writer: the connection
+ * (its answer read later: *unconfirmed); -1, or -2 when no writer
+ * listens */
 int
-forward_begin(archive *ar, int64_t retain_until, mk_error *err)
+forward_begin(archive *ar, int64_t retain_until, bool *unconfirmed,
+	      mk_error *err)
 {
 	unsigned char be[8];
 	uint64_t v = (uint64_t)retain_until;
@@ -313,38 +319,55 @@ forward_begin(archive *ar, int64_t retain_until, mk_error *err)
 		return -2;
 	for (i = 7; i >= 0; i--, v >>= 8)
 		be[i] = (unsigned char)v;
-	if (frame_send(fd, FWD_BEGIN, be, sizeof(be)) != 0)
-		mk_error_errno(err, "the archive's writer: send");
-	else if (await_answer(fd, FORWARD_ANSWER_SECONDS * 1000, FWD_OK, NULL,
-			      err) == 0)
+	if (frame_send(fd, FWD_BEGIN, be, sizeof(be)) == 0) {
+		*unconfirmed = true;
 		return fd;
+	}
+	mk_error_errno(err, "the archive's writer: send");
 	close(fd);
 	return -1;
 }
 
-/* early_error - the error the writer sent ahead (a failed write of the
- * content, a close), if any: -1 with it in err; 0 when none waits */
+/* early_error - what the writer sent ahead: the answer to the begin
+ * (once: *unconfirmed), or an error (a failed begin or write of the
+ * content, a close), if any: -1 with it in err; 0 when all is well */
 static int
-early_error(int fd, mk_error *err)
+early_error(int fd, bool *unconfirmed, mk_error *err)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
 
-	if (poll(&p, 1, 0) <= 0)
+	while (poll(&p, 1, 0) > 0) {
+		if (await_answer(fd, 1000, FWD_OK, NULL, err) != 0)
+			return -1;
+		if (!*unconfirmed)
+			return mk_error_set(err, "the archive's writer"
+					    " answered before the commit");
+		*unconfirmed = false;
+	}
+	return 0;
+}
+
+/* confirmed - the answer to the begin, waited for if not read yet */
+static int
+confirmed(int fd, bool *unconfirmed, mk_error *err)
+{
+	if (!*unconfirmed)
 		return 0;
-	if (await_answer(fd, 1000, FWD_OK, NULL, err) == 0)
-		return mk_error_set(err, "the archive's writer answered before"
-				    " the commit");
-	return -1;
+	if (await_answer(fd, FORWARD_ANSWER_SECONDS * 1000, FWD_OK, NULL,
+			 err) != 0)
+		return -1;
+	*unconfirmed = false;
+	return 0;
 }
 
 /* lost - a send failed: the writer's reason if it sent one, else the
  * broken connection */
 static int
-lost(int fd, mk_error *err)
+lost(int fd, bool *unconfirmed, mk_error *err)
 {
 	int saved = errno;
 
-	if (early_error(fd, err) != 0)
+	if (early_error(fd, unconfirmed, err) != 0)
 		return -1;
 	errno = saved;
 	return mk_error_errno(err, "the connection to the archive's writer"
@@ -353,17 +376,18 @@ lost(int fd, mk_error *err)
 
 /* forward_write - content to the writer in FORWARD_CHUNK frames */
 int
-forward_write(int fd, const void *buf, size_t len, mk_error *err)
+forward_write(int fd, bool *unconfirmed, const void *buf, size_t len,
+	      mk_error *err)
 {
 	const char *at = buf;
 	size_t n;
 
-	if (early_error(fd, err) != 0)
+	if (early_error(fd, unconfirmed, err) != 0)
 		return -1;
 	while (len > 0) {
 		n = len < FORWARD_CHUNK ? len : FORWARD_CHUNK;
 		if (frame_send(fd, FWD_DATA, at, n) != 0)
-			return lost(fd, err);
+			return lost(fd, unconfirmed, err);
 		at += n;
 		len -= n;
 	}
@@ -372,7 +396,7 @@ forward_write(int fd, const void *buf, size_t len, mk_error *err)
 
 /* send_json - obj (consumed) as one frame of type; 0 or -1 with err */
 static int
-send_json(int fd, char type, json_t *obj, mk_error *err)
+send_json(int fd, bool *unconfirmed, char type, json_t *obj, mk_error *err)
 {
 	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 	int rc = -1;
@@ -384,7 +408,7 @@ send_json(int fd, char type, json_t *obj, mk_error *err)
 		mk_error_set(err, "an envelope of %zu bytes: more than the %d"
 			     " a writer takes", strlen(text), FORWARD_MAX_JSON);
 	else if (frame_send(fd, type, text, strlen(text)) != 0)
-		lost(fd, err);
+		lost(fd, unconfirmed, err);
 	else
 		rc = 0;
 	free(text);
@@ -394,13 +418,15 @@ send_json(int fd, char type, json_t *obj, mk_error *err)
 /* forward_commit - the envelope to the writer; 0 with the id once its
  * commit returned 0; closes fd */
 int
-forward_commit(int fd, const archive_envelope *env,
+forward_commit(int fd, bool *unconfirmed, const archive_envelope *env,
 	       char id_out[ARCHIVE_ID_LEN + 1], mk_error *err)
 {
 	int rc = -1;
 
-	if (early_error(fd, err) == 0
-	    && send_json(fd, FWD_COMMIT, envelope_json(env), err) == 0)
+	if (early_error(fd, unconfirmed, err) == 0
+	    && confirmed(fd, unconfirmed, err) == 0
+	    && send_json(fd, unconfirmed, FWD_COMMIT, envelope_json(env),
+			 err) == 0)
 		rc = await_answer(fd, FORWARD_ANSWER_SECONDS * 1000, FWD_ID,
 				  id_out, err) == 0 ? 0 : -1;
 	close(fd);
@@ -428,7 +454,7 @@ forward_metadata(archive *ar, const archive_envelope *env, int64_t size,
 		json_decref(obj);
 		return -2;
 	}
-	if (send_json(fd, FWD_METADATA, obj, err) == 0)
+	if (send_json(fd, &(bool){ false }, FWD_METADATA, obj, err) == 0)
 		rc = await_answer(fd, FORWARD_ANSWER_SECONDS * 1000, FWD_ID,
 				  id_out, err) == 0 ? 0 : -1;
 	close(fd);

@@ -322,14 +322,18 @@ void forward_stop(archive *ar);
 /* forward.c: the side of a process that does not hold the lock */
 /* forward_probe - does a writer serve this process on writer.sock? */
 int forward_probe(archive *ar, mk_error *err);
-/* forward_begin - a connection with a spool begun at the writer; the
- * socket, or -1; -2 when no writer listens (then forward_promote) */
-int forward_begin(archive *ar, int64_t retain_until, mk_error *err);
+/* forward_begin - a connection on which a spool is being begun at the
+ * writer (its answer is not awaited: *unconfirmed says so until it is
+ * read); the socket, or -1; -2 when no writer listens (then
+ * forward_promote) */
+int forward_begin(archive *ar, int64_t retain_until, bool *unconfirmed,
+		  mk_error *err);
 /* forward_write - content to the writer in FORWARD_CHUNK frames */
-int forward_write(int fd, const void *buf, size_t len, mk_error *err);
+int forward_write(int fd, bool *unconfirmed, const void *buf, size_t len,
+		  mk_error *err);
 /* forward_commit - the envelope; 0 and the id once the writer's commit
  * returned 0 (durable); fd closed */
-int forward_commit(int fd, const archive_envelope *env,
+int forward_commit(int fd, bool *unconfirmed, const archive_envelope *env,
 		   char id_out[ARCHIVE_ID_LEN + 1], mk_error *err);
 /* forward_metadata - archive_store_metadata() at the writer (-2: as
  * forward_begin) */

@@ -37,6 +37,8 @@
 
 struct archive_spool {
 	archive *ar;
+	bool peer_unconfirmed;		/* forwarding: the writer's answer to
+					   the begin not read yet */
 	int peer_fd;			/* forwarding: the connection to the
 					   writer (forward.c); else -1 */
 	int fd;				/* anonymous (O_TMPFILE) */
@@ -190,6 +192,10 @@ forwarded_begin(archive *ar, int64_t retain_until, mk_error *err)
 
 	if (w != NULL)	/* this process became the writer */
 		return archive_spool_begin(w, retain_until, err);
+	/* what the writer would refuse is refused here, at once: its answer
+	 * to the begin is read only later (forward.c) */
+	if (retention_over(retain_until, err) != 0)
+		return NULL;
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
 		mk_error_set(err, "out of memory");
 		return NULL;
@@ -197,7 +203,8 @@ forwarded_begin(archive *ar, int64_t retain_until, mk_error *err)
 	sp->ar = ar;
 	sp->fd = -1;
 	sp->retain_until = retain_until;
-	if ((sp->peer_fd = forward_begin(ar, retain_until, err)) >= 0)
+	if ((sp->peer_fd = forward_begin(ar, retain_until,
+					 &sp->peer_unconfirmed, err)) >= 0)
 		return sp;
 	w = sp->peer_fd == -2 ? forward_promote(ar, err) : NULL;
 	free(sp);
@@ -276,7 +283,8 @@ archive_spool_write(archive_spool *sp, const void *buf, size_t len,
 	mk_error why;
 
 	if (sp->peer_fd >= 0)
-		return forward_write(sp->peer_fd, buf, len, err);
+		return forward_write(sp->peer_fd, &sp->peer_unconfirmed, buf,
+				     len, err);
 	if (EVP_DigestUpdate(sp->sha, buf, len) != 1)
 		return mk_error_set(err, "SHA-256 update failed");
 	sp->size += (int64_t)len;
@@ -384,7 +392,8 @@ archive_spool_commit(archive_spool *sp, const archive_envelope *env,
 	int rc = -1;
 
 	if (sp->peer_fd >= 0) {	/* the writer checks and commits */
-		rc = forward_commit(sp->peer_fd, env, id_out, err);
+		rc = forward_commit(sp->peer_fd, &sp->peer_unconfirmed, env,
+				    id_out, err);
 		sp->peer_fd = -1;	/* closed */
 		archive_spool_discard(sp);
 		return rc;
