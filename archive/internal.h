@@ -734,6 +734,11 @@ typedef struct rewrite_run {
 	uint64_t bytes_freed;		/* segment bytes removed */
 } rewrite_run;
 
+/* rewrite_take_lock - a lock file of the archive, without waiting: its
+ * fd, or -1 with err "DIR: busy" (rewrite.c) */
+int rewrite_take_lock(archive *ar, const char *name, const char *busy,
+		      mk_error *err);
+
 /* rewrite_lock - one expiry or re-decision run at a time (expire.lock);
  * the fd, or -1 with err */
 int rewrite_lock(archive *ar, mk_error *err);

@@ -105,25 +105,12 @@ find_leaving(const archive_redecider *rd, const char *id)
 static int
 writer_lock(archive *ar, mk_error *err)
 {
-	char *path = path_join(ar->dir, ARCHIVE_LOCK_FILE);
-	int fd;
-
-	if (path == NULL)
-		return mk_error_set(err, "out of memory");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		mk_error_errno(err, "open %s", path);
-	else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		mk_error_set(err, "%s is in use by a writer (mailkeep-milter or"
-			     " an import): re-deciding stored messages needs"
-			     " the archive to itself; stop mailkeep-milter (the"
-			     " MTA keeps the mail meanwhile) and run it again"
-			     " (a dry run needs no stop)", ar->dir);
-		close(fd);
-		fd = -1;
-	}
-	free(path);
-	return fd;
+	return rewrite_take_lock(ar, ARCHIVE_LOCK_FILE, "in use by a writer"
+				 " (mailkeep-milter or an import): re-deciding"
+				 " stored messages needs the archive to itself;"
+				 " stop mailkeep-milter (the MTA keeps the mail"
+				 " meanwhile) and run it again (a dry run needs"
+				 " no stop)", err);
 }
 
 /* add_pending - group to the groups that go, once */

@@ -69,11 +69,13 @@ rewrite_fault(const char *step)
 		archive_expire_fault(step);
 }
 
-/* rewrite_lock - expire.lock, taken without waiting */
+/* rewrite_take_lock - the lock file name of ar, taken without waiting:
+ * its fd, or -1 with err (busy, when another holds it) */
 int
-rewrite_lock(archive *ar, mk_error *err)
+rewrite_take_lock(archive *ar, const char *name, const char *busy,
+		  mk_error *err)
 {
-	char *path = path_join(ar->dir, EXPIRE_LOCK_FILE);
+	char *path = path_join(ar->dir, name);
 	int fd;
 
 	if (path == NULL)
@@ -82,13 +84,20 @@ rewrite_lock(archive *ar, mk_error *err)
 	if (fd < 0)
 		mk_error_errno(err, "open %s", path);
 	else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		mk_error_set(err, "%s: another expiry or policy apply is"
-			     " running", ar->dir);
+		mk_error_set(err, "%s: %s", ar->dir, busy);
 		close(fd);
 		fd = -1;
 	}
 	free(path);
 	return fd;
+}
+
+/* rewrite_lock - expire.lock, taken without waiting */
+int
+rewrite_lock(archive *ar, mk_error *err)
+{
+	return rewrite_take_lock(ar, EXPIRE_LOCK_FILE, "another expiry or"
+				 " policy apply is running", err);
 }
 
 /* rewrite_index_caught_up - a row for every live stored message? */
