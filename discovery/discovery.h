@@ -131,7 +131,8 @@ typedef enum {
 	DQ_QUEUE_ID,		/* queue-id: */
 	DQ_HOLD,		/* hold:NAME   a legal hold's messages */
 	DQ_PARTY		/* party:     envelope sender or any recipient
-				   (a custodian), addr or @domain */
+				   (a custodian), addr or @domain; the last
+				   field (tests/fuzz/fuzz_query.c checks) */
 } discovery_field;
 
 /*

@@ -114,7 +114,7 @@ check_terms(const discovery_query *q)
 
 	require(q->n <= DISCOVERY_MAX_TERMS && (q->n == 0) == (q->terms == NULL));
 	for (i = 0; i < q->n; i++) {
-		require(q->terms[i].field <= DQ_HOLD);
+		require(q->terms[i].field <= DQ_PARTY);	/* the last field */
 		require((q->terms[i].value == NULL) ==
 			(q->terms[i].field == DQ_HAS_ATTACHMENT));
 		v = (const unsigned char *)q->terms[i].value;
