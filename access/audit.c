@@ -186,6 +186,24 @@ access_audit_query(const access_request *rq)
 	return text;
 }
 
+/* granted_entry - line as a granted access entry, with its action */
+json_t *
+granted_entry(const char *line, size_t len, const char **action)
+{
+	json_t *obj;
+	const char *outcome;
+
+	if (strstr(line, "\"event\":\"access\"") == NULL
+	    || (obj = json_loadb(line, len, 0, NULL)) == NULL)
+		return NULL;
+	*action = json_string_value(json_object_get(obj, "action"));
+	outcome = json_string_value(json_object_get(obj, "outcome"));
+	if (*action != NULL && outcome != NULL && strcmp(outcome, "granted") == 0)
+		return obj;
+	json_decref(obj);
+	return NULL;
+}
+
 /* A listing in progress. */
 typedef struct audit_walk {
 	const access_audit_filter *f;

@@ -125,27 +125,21 @@ static int
 load_line(int64_t pos, const char *line, size_t len, void *ctx)
 {
 	access_book *b = ctx;
-	const char *action, *outcome;
+	const char *action;
 	json_t *obj;
 	int rc = 0;
 
 	b->offset += (int64_t)len + 1;
 	b->lines = pos;
-	if (strstr(line, "\"event\":\"access\"") == NULL)
+	if ((obj = granted_entry(line, len, &action)) == NULL)
 		return 0;
-	if ((obj = json_loadb(line, len, 0, NULL)) == NULL)
-		return 0;
-	action = json_string_value(json_object_get(obj, "action"));
-	outcome = json_string_value(json_object_get(obj, "outcome"));
-	if (action != NULL && outcome != NULL && strcmp(outcome, "granted") == 0) {
-		if (strcmp(action, "request") == 0)
-			rc = take_request(b, obj, json_integer_value(
-					  json_object_get(obj, "seq")));
-		else if (strcmp(action, "approve") == 0)
-			take_decision(b, obj, true);
-		else if (strcmp(action, "deny") == 0)
-			take_decision(b, obj, false);
-	}
+	if (strcmp(action, "request") == 0)
+		rc = take_request(b, obj, json_integer_value(
+				  json_object_get(obj, "seq")));
+	else if (strcmp(action, "approve") == 0)
+		take_decision(b, obj, true);
+	else if (strcmp(action, "deny") == 0)
+		take_decision(b, obj, false);
 	json_decref(obj);
 	return rc;
 }

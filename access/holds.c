@@ -105,23 +105,18 @@ static int
 sync_line(int64_t pos, const char *line, size_t len, void *ctx)
 {
 	hold_sync *s = ctx;
-	const char *action, *outcome;
+	const char *action;
 	json_t *obj;
-	int rc = 0;
+	int rc;
 
 	s->offset += (int64_t)len + 1;
 	s->lines = pos;
-	if (strstr(line, "\"event\":\"access\"") == NULL
-	    || (strstr(line, "\"action\":\"hold\"") == NULL
-		&& strstr(line, "\"action\":\"release\"") == NULL))
+	if ((strstr(line, "\"action\":\"hold\"") == NULL
+	     && strstr(line, "\"action\":\"release\"") == NULL)
+	    || (obj = granted_entry(line, len, &action)) == NULL)
 		return 0;
-	if ((obj = json_loadb(line, len, 0, NULL)) == NULL)
-		return 0;
-	action = json_string_value(json_object_get(obj, "action"));
-	outcome = json_string_value(json_object_get(obj, "outcome"));
-	if (action != NULL && outcome != NULL && strcmp(outcome, "granted") == 0)
-		rc = strcmp(action, "hold") == 0 ? take_hold(s, obj)
-		    : strcmp(action, "release") == 0 ? take_release(s, obj) : 0;
+	rc = strcmp(action, "hold") == 0 ? take_hold(s, obj)
+	    : strcmp(action, "release") == 0 ? take_release(s, obj) : 0;
 	json_decref(obj);
 	return rc != 0 ? -1 : 0;
 }

@@ -189,6 +189,11 @@ void plan_free(search_plan *p);
  * (import.c) */
 int serve_import(answer *a);
 
+/* granted_entry - a ledger line as a granted access entry: the parsed
+ * object (json_decref() it) and its action, or NULL for any other line
+ * (audit.c; the four-eyes book and the holds read the ledger so) */
+json_t *granted_entry(const char *line, size_t len, const char **action);
+
 /* wire_text - s as a JSON string, {"base64": ...} when it is not UTF-8,
  * null when NULL; NULL when out of memory (wiretext.c) */
 json_t *wire_text(const char *s);
